@@ -1,0 +1,47 @@
+# Barometer of local digital public services: train, label, report.
+# `make help` lists the targets. Every target installs the project into .venv first.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+CLI    := $(PY) -m pipeline
+
+# Options, e.g. `make train EXTRA=../shared/data`, `make predict INPUT=f.csv OUTPUT=out.csv TEXT_COL=intitule`
+EXTRA       ?=
+INPUT       ?=
+OUTPUT      ?=
+TEXT_COL    ?=
+RUN         ?=
+PREDICTIONS ?=
+LABELED     ?=
+LABEL_COL   ?=
+
+opt = $(if $(2),$(1) "$(2)")
+
+.DEFAULT_GOAL := help
+.PHONY: help install train predict test clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP) ## create .venv and install the project and its model (fr_core_news_sm)
+
+train: $(STAMP) ## train on data/labeled (EXTRA=../shared/data adds the sources of config/sources.toml)
+	$(CLI) train $(call opt,--extra,$(EXTRA))
+
+predict: $(STAMP) ## label INPUT (default: data/raw sample) into OUTPUT [TEXT_COL=col[,col]] [RUN=id]
+	$(CLI) predict $(call opt,--input,$(INPUT)) $(call opt,--output,$(OUTPUT)) \
+		$(call opt,--text-col,$(TEXT_COL)) $(call opt,--run,$(RUN))
+
+test: $(STAMP) ## run the test suite (real spaCy model, small data)
+	$(PY) -m pytest -q
+
+clean: ## remove generated models, predictions and reports (keeps .venv)
+	rm -rf models/2* models/LATEST data/predicted reports

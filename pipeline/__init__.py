@@ -1,0 +1,21 @@
+"""Sort French local-authority initiatives into the barometer domains.
+
+In Python:
+
+    from pipeline import load_model, label_frame
+    model = load_model()                       # models/LATEST
+    labeled = label_frame(model, frame, ["intitule"])
+"""
+from .predicting import label_frame
+
+
+def load_model(run: str | None = None, config_path: str | None = None):
+    """Load a trained model: the latest run, or `run` (an id under models/ or a folder)."""
+    from .config import load_config
+    from .runs import load_model as _load
+
+    return _load(load_config(config_path), run)
+
+
+__all__ = ["label_frame", "load_model"]
+__version__ = "0.1.0"

@@ -1,0 +1,99 @@
+"""The model card (skops style) and the confusion-matrix figure of a training run."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .domains import LabelSet
+
+
+def confusion_png(metrics: dict, labels: LabelSet, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    order = metrics["confusion_matrix"]["labels"]
+    matrix = np.array(metrics["confusion_matrix"]["matrix"], dtype=float)
+    share = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
+    names = [labels.label(c) for c in order]
+    fig, ax = plt.subplots(figsize=(11, 9), dpi=110)
+    im = ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(len(order)), names, rotation=45, ha="right", fontsize=8)
+    ax.set_yticks(range(len(order)), names, fontsize=8)
+    for i in range(len(order)):
+        for j in range(len(order)):
+            if matrix[i, j]:
+                ax.text(j, i, int(matrix[i, j]), ha="center", va="center", fontsize=7,
+                        color="white" if share[i, j] > 0.5 else "black")
+    ax.set_xlabel("Domaine prédit")
+    ax.set_ylabel("Domaine annoté")
+    ax.set_title(f"Matrice de confusion (validation croisée, {metrics['chosen']}), part de chaque ligne")
+    fig.colorbar(im, ax=ax, fraction=0.04)
+    fig.tight_layout()
+    fig.savefig(path, format="png")
+    plt.close(fig)
+
+
+def model_card(metadata: dict, metrics: dict, labels: LabelSet) -> str:
+    d = metrics["domain"]
+    rows = "\n".join(
+        f"| {labels.label(c)} (`{c}`) | {v['precision']:.2f} | {v['recall']:.2f} | {v['f1-score']:.2f} | {int(v['support'])} |"
+        for c, v in d["per_class"].items()
+    )
+    sources = "\n".join(
+        f"| {s['name']} | {s['rows_used']} | {s['left_out']} | `{s['sha256'][:12]}` |" for s in metadata["sources"]
+    )
+    by_source = "\n".join(f"| {s} | {v['macro_f1']:.3f} | {v['accuracy']:.3f} | {v['n']} |"
+                          for s, v in d["by_source"].items())
+    baselines = "\n".join(f"| {n} | {v['macro_f1']:.3f} | {v['accuracy']:.3f} |"
+                          for n, v in metrics["baselines"].items())
+    digital = metrics["digital"]
+    digital_line = (f"F1 of `yes` {digital['f1_yes']:.3f}, accuracy {digital['accuracy']:.3f} on {digital['n']} rows"
+                    if digital.get("trained") else "not trained (no digital labels)")
+    return f"""# Model card: barometer domain classifier, run {metadata['run_id']}
+
+## Description
+Sorts free-text descriptions of French local-authority initiatives into the
+{len(labels.codes)} domains of the barometer of local digital public services
+(config/domains.csv), and flags whether the initiative itself is digital.
+spaCy `{metadata['spacy_model']}` ({metadata['versions'].get('spacy_model')}) lower-cases,
+strips accents and lemmatises; a scikit-learn `{metrics['chosen']}` classifier on word
+and character n-grams of the lemmas gives a probability per domain.
+Chosen because: {metrics['chosen_because']}.
+
+## Intended use and limits
+- Labeling lists of initiatives or investment projects of communes, EPCI and
+  syndicates in batch, to count them by domain for a barometer. Rows whose
+  confidence is below the review threshold are flagged `needs_review`: read them.
+- Not for decisions about a single project or commune without a human reading it.
+- Trained on short French titles and descriptions; long documents (council
+  deliberations, reports) and other languages are out of scope.
+- The domains a training source does not cover are learned only from the
+  project's own seed set: their scores rest on fewer, written examples.
+
+## Training data
+| source | rows used | left out (`none`) | sha256 |
+|---|---|---|---|
+{sources}
+
+## Evaluation
+Grouped, stratified {metrics['cv_folds']}-fold cross-validation (copies of a title stay
+in one fold) on the {metrics['n_train']} training rows: macro-F1 **{d['macro_f1']:.3f}**,
+accuracy **{d['accuracy']:.3f}**. Digital flag: {digital_line}.
+
+| baseline | macro-F1 | accuracy |
+|---|---|---|
+{baselines}
+
+| source (its own rows in the pooled CV) | macro-F1 | accuracy | rows |
+|---|---|---|---|
+{by_source}
+
+| domain | precision | recall | F1 | rows |
+|---|---|---|---|---|
+{rows}
+
+Confusion matrix: `confusion_matrix.png`. Versions and hashes: `metadata.json`.
+"""

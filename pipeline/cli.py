@@ -1,0 +1,80 @@
+"""Command line: `python -m pipeline train|predict ...` (also installed as `barometre`).
+
+A thin shell: it reads options, calls pipeline.runs, and turns a PipelineError
+into one plain line on stderr and exit code 2.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from .config import load_config
+from .errors import PipelineError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="barometre", description=__doc__.splitlines()[0])
+    parser.add_argument("--config", help="TOML config file (default: config/pipeline.toml)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("train", help="train on data/labeled (and --extra sources), write models/<run>/")
+    t.add_argument("--extra", help="folder holding the outside labeled sets listed in config/sources.toml")
+    t.add_argument("--sources", help="sources file (default: config/sources.toml)")
+    t.add_argument("--cv-folds", type=int)
+    t.add_argument("--models", help="models folder")
+
+    p = sub.add_parser("predict", help="label a CSV/Excel/Parquet file of submissions")
+    p.add_argument("--input", help="file to label (default: the sample in data/raw/)")
+    p.add_argument("--output", help="CSV or Parquet output (default: data/predicted/<input>.predictions.csv)")
+    p.add_argument("--text-col", help="text column(s), comma-separated to join several")
+    p.add_argument("--sep", help="CSV separator (default: detected)")
+    p.add_argument("--encoding", help="CSV encoding (default: detected)")
+    p.add_argument("--run", help="model run id or folder (default: models/LATEST)")
+    p.add_argument("--threshold", type=float, help="review threshold on the confidence")
+    p.add_argument("--models", help="models folder")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
+    try:
+        return _dispatch(args)
+    except PipelineError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: nothing was written", file=sys.stderr)
+        return 130
+
+
+def _dispatch(args) -> int:
+    from . import runs
+
+    overrides = {
+        "paths.models": getattr(args, "models", None),
+        "paths.sources": getattr(args, "sources", None),
+        "train.cv_folds": getattr(args, "cv_folds", None),
+        "predict.review_threshold": getattr(args, "threshold", None),
+    }
+    config = load_config(args.config, overrides)
+    if args.command == "train":
+        runs.run_train(config, args.extra)
+    elif args.command == "predict":
+        input_path = args.input or config["paths"]["raw_sample"]
+        if not args.input and not _has_model(config):
+            logging.info("no trained model yet: training one on the seed set first")
+            runs.run_train(config)
+        output = args.output or runs.default_output(config, input_path)
+        out = runs.run_predict(config, input_path, output, args.text_col, args.run, args.sep, args.encoding)
+        print(out)
+    return 0
+
+
+def _has_model(config) -> bool:
+    from pathlib import Path
+
+    return (Path(config["paths"]["models"]) / "LATEST").is_file()

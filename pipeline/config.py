@@ -1,0 +1,43 @@
+"""The project's settings: config/pipeline.toml, overridden by command-line options."""
+from __future__ import annotations
+
+import copy
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from .errors import PipelineError
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG = PROJECT_DIR / "config" / "pipeline.toml"
+
+
+def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> dict:
+    """Read the TOML config and apply `overrides` given as {"section.key": value}.
+
+    Relative paths in [paths] are resolved against the project folder, so the
+    commands work from any working directory.
+    """
+    path = Path(path) if path else DEFAULT_CONFIG
+    if not path.is_file():
+        raise PipelineError(f"config file not found: {path}")
+    try:
+        config = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise PipelineError(f"{path}: not valid TOML: {exc}") from exc
+    config = copy.deepcopy(config)
+    for dotted, value in (overrides or {}).items():
+        if value is None:
+            continue
+        section, _, key = dotted.partition(".")
+        if section not in config or key not in config[section]:
+            raise PipelineError(f"{path}: no setting [{section}] {key} to override")
+        config[section][key] = value
+    config["paths"] = {k: _resolve(v) for k, v in config["paths"].items()}
+    config["config_file"] = str(path)
+    return config
+
+
+def _resolve(value: str) -> str:
+    p = Path(value)
+    return str(p if p.is_absolute() else PROJECT_DIR / p)

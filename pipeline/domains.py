@@ -1,0 +1,38 @@
+"""The label set: the barometer domains, read from one explicit file."""
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import PipelineError
+
+# In labeled data, an item that fits no domain or is too vague is marked so,
+# and left out of training (taxonomy.md).
+NONE_LABEL = "none"
+
+
+@dataclass(frozen=True)
+class LabelSet:
+    codes: tuple[str, ...]
+    labels_fr: dict[str, str]
+
+    def __contains__(self, code: str) -> bool:
+        return code in self.labels_fr
+
+    def label(self, code: str) -> str:
+        return self.labels_fr.get(code, code)
+
+
+def load_label_set(path: str | Path) -> LabelSet:
+    path = Path(path)
+    if not path.is_file():
+        raise PipelineError(f"label set not found: {path}")
+    with path.open(encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    if not rows or {"code", "label_fr"} - set(rows[0]):
+        raise PipelineError(f"{path}: expected columns code,label_fr")
+    codes = tuple(r["code"].strip() for r in rows)
+    if len(set(codes)) != len(codes):
+        raise PipelineError(f"{path}: a domain code is listed twice")
+    return LabelSet(codes, {r["code"].strip(): r["label_fr"].strip() for r in rows})

@@ -1,0 +1,64 @@
+"""Labeling new submissions: a function of a DataFrame, no file I/O."""
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+
+from .model import BarometerModel
+
+log = logging.getLogger(__name__)
+
+def output_columns(domains) -> list[str]:
+    """Columns predict appends, in order, after every input column."""
+    return ["domain", "confidence", "domain_2", *[f"proba_{d}" for d in domains],
+            "digital", "needs_review", "model_run_id"]
+
+
+def texts_of(frame: pd.DataFrame, text_columns: list[str]) -> pd.Series:
+    """The text to classify: one column, or several joined ("titre. description")."""
+    parts = [frame[c].fillna("").astype(str).str.strip() for c in text_columns]
+    text = parts[0]
+    for part in parts[1:]:
+        text = (text + ". " + part).str.strip(". ")
+    return text
+
+
+def label_frame(model: BarometerModel, frame: pd.DataFrame, text_columns: list[str],
+                review_threshold: float = 0.5) -> pd.DataFrame:
+    """Return `frame` unchanged, followed by the predicted columns (see `output_columns`).
+
+    needs_review is true when the chosen domain's probability is below
+    `review_threshold`, or when the text is empty (no domain is then given).
+    """
+    texts = texts_of(frame, text_columns)
+    empty = (texts == "").to_numpy()
+    domains = list(model.domains)
+    proba = np.zeros((len(frame), len(domains)))
+    digital = np.full(len(frame), "", dtype=object)
+    if (~empty).any():
+        class_proba, digital_proba = model.score_texts(texts[~empty].tolist())
+        cols = [domains.index(c) for c in model.classes_]
+        proba[np.ix_(~empty, cols)] = class_proba
+        if digital_proba is not None:
+            digital[~empty] = np.where(digital_proba >= 0.5, "yes", "no")
+    top2 = np.argsort(-proba, axis=1)[:, :2]
+    rows = np.arange(len(frame))
+    confidence = proba[rows, top2[:, 0]]
+    names = np.array(domains, dtype=object)
+    out = {
+        "domain": np.where(empty, "", names[top2[:, 0]]),
+        "confidence": confidence.round(4),
+        "domain_2": np.where(empty, "", names[top2[:, 1]]),
+        **{f"proba_{d}": proba[:, i].round(4) for i, d in enumerate(domains)},
+        "digital": digital,
+        "needs_review": empty | (confidence < review_threshold),
+        "model_run_id": model.run_id,
+    }
+    predicted = pd.DataFrame(out, index=frame.index)
+    clash = [c for c in predicted.columns if c in frame.columns]
+    if clash:
+        log.warning("input already has column(s) %s: predictions go to pred_<name>", ", ".join(clash))
+        predicted = predicted.rename(columns={c: f"pred_{c}" for c in clash})
+    return pd.concat([frame, predicted], axis=1)

@@ -1,0 +1,98 @@
+"""The commands' work: read files, call the I/O-free steps, write the outputs."""
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict
+from pathlib import Path
+
+import pandas as pd
+from tqdm import tqdm
+
+from . import artifacts, card
+from .domains import load_label_set
+from .errors import PipelineError
+from .model import BarometerModel
+from .predicting import label_frame
+from .sources import load_training_data
+from .tables import TableWriter, atomic_output, count_rows, find_text_columns, iter_table
+from .training import TrainSettings, train
+
+log = logging.getLogger(__name__)
+
+
+def train_settings(config: dict) -> TrainSettings:
+    return TrainSettings(cv_folds=config["train"]["cv_folds"], random_state=config["train"]["random_state"],
+                         spacy_model=config["preprocess"]["spacy_model"],
+                         batch_size=config["preprocess"]["batch_size"], n_process=config["preprocess"]["n_process"])
+
+
+def run_train(config: dict, extra: str | None = None) -> Path:
+    """Train on the seed set (plus the sources under `extra`) and write a run folder."""
+    paths = config["paths"]
+    labels = load_label_set(paths["labels"])
+    frame, reports = load_training_data(paths["labeled"], labels, extra, paths["sources"])
+    log.info("training on %d rows from %d source(s)", len(frame), len(reports))
+    settings = train_settings(config)
+    model, metrics = train(frame, labels, settings)
+    model.run_id = artifacts.new_run_id()
+    metadata = {
+        "run_id": model.run_id,
+        "spacy_model": settings.spacy_model,
+        "versions": {**artifacts.library_versions(),
+                     "spacy_model": f"{settings.spacy_model} {model.lemmatizer.model_version_}"},
+        "git_commit": artifacts.git_commit(),
+        "labels": {c: labels.label(c) for c in labels.codes},
+        "sources": [asdict(r) for r in reports],
+        "rows_trained": int(len(frame)),
+        "rows_left_out_none": sum(r.left_out for r in reports),
+        "extra": str(extra) if extra else None,
+        "settings": asdict(settings),
+        "random_state": settings.random_state,
+        "config": {k: v for k, v in config.items() if k != "paths"},
+    }
+    model.info = {"run_id": model.run_id, "metrics": {k: metrics["domain"][k] for k in ("macro_f1", "accuracy")}}
+    folder = artifacts.save_run(paths["models"], model, metadata, metrics, {
+        "confusion_matrix.png": lambda p: card.confusion_png(metrics, labels, p),
+        "MODEL_CARD.md": lambda p: p.write_text(card.model_card(metadata, metrics, labels), encoding="utf-8"),
+    })
+    log.info("model %s written to %s (CV macro-F1 %.3f, accuracy %.3f)", model.run_id, folder,
+             metrics["domain"]["macro_f1"], metrics["domain"]["accuracy"])
+    return folder
+
+
+def load_model(config: dict, run: str | None = None) -> BarometerModel:
+    model, _ = artifacts.load_run(artifacts.resolve_run(config["paths"]["models"], run))
+    return model
+
+
+def run_predict(config: dict, input_path: str | Path, output_path: str | Path, text_col: str | None = None,
+                run: str | None = None, sep: str | None = None, encoding: str | None = None) -> Path:
+    """Label a file of submissions in chunks; write every input column, then the predictions."""
+    input_path, output_path = Path(input_path), Path(output_path)
+    if output_path.resolve() == input_path.resolve():
+        raise PipelineError(f"{output_path}: the output would overwrite the input; choose another OUTPUT")
+    kind = TableWriter.kind_of(output_path)
+    model = load_model(config, run)
+    settings = config["predict"]
+    total = count_rows(input_path)
+    rows = 0
+    with atomic_output(output_path) as tmp:
+        writer = TableWriter(tmp, kind)
+        columns = None
+        with tqdm(total=total, unit="rows", desc="labeling", disable=None) as bar:
+            for chunk in iter_table(input_path, settings["chunk_size"], sep=sep, encoding=encoding):
+                if columns is None:
+                    columns = find_text_columns(chunk.columns, text_col, settings["text_columns"], input_path)
+                    log.info("labeling %s, text from column(s) %s, model %s", input_path, columns, model.run_id)
+                writer.write(label_frame(model, chunk, columns, settings["review_threshold"]))
+                rows += len(chunk)
+                bar.update(len(chunk))
+        writer.close()
+        if columns is None:
+            raise PipelineError(f"{input_path}: the file has a header but no rows")
+    log.info("%d rows labeled into %s", rows, output_path)
+    return output_path
+
+
+def default_output(config: dict, input_path: str | Path) -> Path:
+    return Path(config["paths"]["predicted"]) / f"{Path(input_path).stem}.predictions.csv"

@@ -1,0 +1,132 @@
+"""Labeled training data: the project's seed set plus the outside sets of sources.toml.
+
+Every loader returns the same frame: text, domain, digital (yes/no/""),
+source, weight. Rows labeled `none`, or whose outside label maps to "none",
+are dropped and counted; any other label outside the taxonomy is an error
+that names the file, the row and the value.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from .domains import NONE_LABEL, LabelSet
+from .errors import PipelineError
+from .tables import read_table
+
+log = logging.getLogger(__name__)
+
+COLUMNS = ["text", "domain", "digital", "source", "weight"]
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """How to read one outside labeled set (an entry of sources.toml)."""
+
+    name: str
+    path: str
+    text_column: str
+    label_column: str
+    sep: str = ","
+    encoding: str = "utf-8"
+    digital_column: str | None = None
+    mapping: dict = field(default_factory=dict)
+    row_weight: float = 1.0
+
+
+@dataclass
+class SourceReport:
+    name: str
+    path: str
+    sha256: str
+    rows_read: int
+    rows_used: int
+    left_out: int
+    empty_text: int
+
+
+def load_source_specs(path: str | Path) -> list[SourceSpec]:
+    path = Path(path)
+    try:
+        entries = tomllib.loads(path.read_text(encoding="utf-8")).get("source", [])
+    except FileNotFoundError:
+        raise PipelineError(f"sources file not found: {path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise PipelineError(f"{path}: not valid TOML: {exc}") from exc
+    try:
+        return [SourceSpec(**e) for e in entries]
+    except TypeError as exc:
+        raise PipelineError(f"{path}: a [[source]] entry is malformed: {exc}") from exc
+
+
+def sha256_of(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def labeled_rows(raw: pd.DataFrame, spec: SourceSpec, labels: LabelSet, path: Path) -> tuple[pd.DataFrame, int, int]:
+    """Map a raw labeled table to the common frame; return it with the counts left out."""
+    for col in filter(None, (spec.text_column, spec.label_column, spec.digital_column)):
+        if col not in raw.columns:
+            raise PipelineError(f"{path}: no column {col!r} (columns: {', '.join(map(str, raw.columns))})")
+    raw_labels = raw[spec.label_column].astype(str).str.strip()
+    domain = raw_labels.map(spec.mapping) if spec.mapping else raw_labels
+    unmapped = domain.isna() | ~(domain.isin(labels.codes) | (domain == NONE_LABEL))
+    if unmapped.any():
+        i = int(unmapped.to_numpy().nonzero()[0][0])
+        raise PipelineError(
+            f"{path}, row {i + 2}: label {raw_labels.iloc[i]!r} in column {spec.label_column!r} "
+            f"is not a domain of the taxonomy{' nor in the mapping of ' + spec.name if spec.mapping else ''} "
+            f"({unmapped.sum()} such rows)"
+        )
+    text = raw[spec.text_column].fillna("").astype(str).str.strip()
+    digital = (raw[spec.digital_column].fillna("").astype(str).str.strip().str.lower()
+               if spec.digital_column else pd.Series("", index=raw.index))
+    frame = pd.DataFrame({"text": text, "domain": domain, "digital": digital,
+                          "source": spec.name, "weight": float(spec.row_weight)})
+    left_out = int((frame["domain"] == NONE_LABEL).sum())
+    empty = int((frame["text"] == "").sum())
+    frame = frame[(frame["domain"] != NONE_LABEL) & (frame["text"] != "")]
+    return frame.reset_index(drop=True), left_out, empty
+
+
+def load_source(spec: SourceSpec, base: Path, labels: LabelSet) -> tuple[pd.DataFrame, SourceReport]:
+    path = base / spec.path
+    raw = read_table(path, sep=spec.sep, encoding=spec.encoding)
+    frame, left_out, empty = labeled_rows(raw, spec, labels, path)
+    report = SourceReport(spec.name, str(path), sha256_of(path), len(raw), len(frame), left_out, empty)
+    log.info("%s: %d rows used of %d (%d left out as none, %d empty)",
+             spec.name, len(frame), len(raw), left_out, empty)
+    return frame, report
+
+
+SEED_SPEC = dict(text_column="text", label_column="domain", digital_column="digital")
+
+
+def load_training_data(labeled_dir: str | Path, labels: LabelSet, extra_dir: str | Path | None = None,
+                       sources_file: str | Path | None = None) -> tuple[pd.DataFrame, list[SourceReport]]:
+    """The seed set (every CSV of labeled_dir), plus every source of sources_file under extra_dir."""
+    labeled_dir = Path(labeled_dir)
+    seed_files = sorted(labeled_dir.glob("*.csv"))
+    if not seed_files:
+        raise PipelineError(f"no labeled CSV file in {labeled_dir}")
+    specs = [(SourceSpec(name=f"seed:{p.stem}", path=p.name, **SEED_SPEC), labeled_dir) for p in seed_files]
+    if extra_dir is not None:
+        extra_dir = Path(extra_dir)
+        if not extra_dir.is_dir():
+            raise PipelineError(f"EXTRA folder not found: {extra_dir}")
+        specs += [(s, extra_dir) for s in load_source_specs(sources_file)]
+    frames, reports = [], []
+    for spec, base in specs:
+        frame, report = load_source(spec, base, labels)
+        frames.append(frame)
+        reports.append(report)
+    return pd.concat(frames, ignore_index=True)[COLUMNS], reports

@@ -1,0 +1,121 @@
+"""Train on a small slice, predict, and check every output's contract, through the real CLI."""
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline import label_frame, load_model
+from pipeline.cli import main
+from pipeline.config import PROJECT_DIR
+from pipeline.predicting import output_columns
+
+SAMPLE = PROJECT_DIR / "data" / "raw" / "submissions-sample.csv"
+
+
+def run_folder(config) -> Path:
+    models = Path(config["paths"]["models"])
+    return models / (models / "LATEST").read_text().strip()
+
+
+def cli(config, *args):
+    return main(["--config", config["config_file"], "-q", *args])
+
+
+def test_training_writes_a_complete_run_folder(trained, labels):
+    folder = run_folder(trained)
+    names = {p.name for p in folder.iterdir()}
+    assert {"model.joblib", "metadata.json", "metrics.json", "confusion_matrix.png", "MODEL_CARD.md"} <= names
+    meta = json.loads((folder / "metadata.json").read_text())
+    assert {"python", "spacy", "scikit-learn", "pandas", "spacy_model"} <= set(meta["versions"])
+    assert meta["labels"] == {c: labels.label(c) for c in labels.codes}
+    assert meta["sources"][0]["rows_used"] == 12 * 13 and len(meta["sources"][0]["sha256"]) == 64
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert {"tfidf_raw_text", "dummy_most_frequent"} <= set(metrics["baselines"])
+    # Even 12 rows a domain beat chance by far.
+    assert metrics["domain"]["macro_f1"] > metrics["baselines"]["dummy_most_frequent"]["macro_f1"] + 0.3
+    assert set(metrics["domain"]["per_class"]) == set(labels.codes)
+    assert (folder / "confusion_matrix.png").read_bytes()[:4] == b"\x89PNG"
+    assert "Intended use and limits" in (folder / "MODEL_CARD.md").read_text()
+
+
+def test_predict_keeps_every_input_row_and_column_then_appends_predictions(trained, labels, tmp_path):
+    out = tmp_path / "out.csv"
+    assert cli(trained, "predict", "--input", str(SAMPLE), "--output", str(out)) == 0
+    source = pd.read_csv(SAMPLE, sep=";", dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    result = pd.read_csv(out, dtype=str, keep_default_na=False)
+    assert list(result.columns) == list(source.columns) + output_columns(labels.codes)
+    pd.testing.assert_frame_equal(result[source.columns], source)  # unchanged, same order
+    assert set(result["domain"]) - {""} <= set(labels.codes)
+    probas = result[[f"proba_{d}" for d in labels.codes]].astype(float)
+    assert np.allclose(probas.sum(axis=1)[result["intitule"].str.strip() != ""], 1, atol=1e-3)
+    empty = result["intitule"].str.strip() == ""
+    assert empty.any() and (result.loc[empty, "needs_review"] == "True").all()
+    assert (result.loc[empty, "domain"] == "").all()
+    assert set(result["digital"][~empty]) <= {"yes", "no"}
+    assert result["model_run_id"].nunique() == 1
+
+
+def test_predict_reads_excel_writes_parquet_and_joins_text_columns(trained, tmp_path):
+    frame = pd.DataFrame({"titre": ["Videoprotection", "Ecole"],
+                          "description": ["Cameras place de la mairie", "Renovation des classes"]})
+    frame.to_excel(tmp_path / "in.xlsx", index=False)
+    out = tmp_path / "out.parquet"
+    assert cli(trained, "predict", "--input", str(tmp_path / "in.xlsx"), "--output", str(out),
+               "--text-col", "titre,description") == 0
+    result = pd.read_parquet(out)
+    assert len(result) == 2 and result["titre"].tolist() == ["Videoprotection", "Ecole"]
+
+
+def test_python_api_labels_a_dataframe(trained):
+    model = load_model(config_path=trained["config_file"])
+    assert getattr(model.lemmatizer, "_nlp", None) is None  # spaCy was not pickled
+    frame = pd.DataFrame({"text": ["Installation de caméras de vidéoprotection", "  "]}, index=[10, 11])
+    result = label_frame(model, frame, ["text"])
+    assert list(result.index) == [10, 11]
+    assert result.loc[10, "domain"] == "securite"
+    assert bool(result.loc[11, "needs_review"]) and result.loc[11, "domain"] == ""
+
+
+@pytest.mark.parametrize("make_bad, message", [
+    (lambda tmp: ["--input", str(tmp / "missing.csv")], "file not found: .*missing.csv"),
+    (lambda tmp: ["--input", str(SAMPLE), "--text-col", "titre"], "no column 'titre'"),
+    (lambda tmp: ["--input", str(SAMPLE), "--output", str(SAMPLE)], "would overwrite the input"),
+    (lambda tmp: ["--input", str(SAMPLE), "--run", str(tmp)], "missing or incomplete"),
+])
+def test_bad_input_is_a_clear_error_and_writes_nothing(trained, tmp_path, capsys, make_bad, message):
+    out = tmp_path / "out.csv"
+    args = make_bad(tmp_path)
+    if "--output" not in args:
+        args += ["--output", str(out)]
+    assert cli(trained, "predict", *args) == 2
+    assert re.search(message, capsys.readouterr().err)
+    assert not out.exists()
+
+
+def test_a_model_made_by_other_library_versions_is_refused(trained, tmp_path, capsys):
+    import shutil
+
+    copy = tmp_path / "old_run"
+    shutil.copytree(run_folder(trained), copy)
+    meta = json.loads((copy / "metadata.json").read_text())
+    meta["versions"]["scikit-learn"] = "0.24.2"
+    (copy / "metadata.json").write_text(json.dumps(meta))
+    assert cli(trained, "predict", "--input", str(SAMPLE), "--output", str(tmp_path / "o.csv"),
+               "--run", str(copy)) == 2
+    assert "scikit-learn 0.24.2" in capsys.readouterr().err
+
+
+def test_the_real_dgcl_list_is_labeled_end_to_end(trained, tmp_path):
+    real = PROJECT_DIR.parent / "shared" / "data" / "dgcl" / "dotations-2023.csv"
+    if not real.is_file():
+        pytest.skip("../shared/data is not beside the project")
+    out = tmp_path / "dgcl.parquet"
+    assert cli(trained, "predict", "--input", str(real), "--output", str(out)) == 0
+    result = pd.read_parquet(out, columns=["beneficiaire_code_insee", "domain"])
+    assert len(result) == 24012
+    codes = result["beneficiaire_code_insee"]
+    assert codes[codes != ""].str.len().eq(5).all()  # codes stay text: "08004", never 8004
+    assert result["domain"].ne("").mean() > 0.99

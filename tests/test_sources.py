@@ -1,0 +1,61 @@
+import pandas as pd
+import pytest
+
+from pipeline.errors import PipelineError
+from pipeline.sources import SourceSpec, labeled_rows, load_source_specs, load_training_data
+from pipeline.config import PROJECT_DIR
+
+
+def spec(**kw):
+    return SourceSpec(name="t", path="t.csv", text_column="titre", label_column="theme", **kw)
+
+
+def test_mapping_drops_left_out_rows_and_counts_them(labels):
+    raw = pd.DataFrame({"titre": ["Pistes cyclables", "Ingénierie", "Jardins", ""],
+                        "theme": ["Mobilités", "Ingénierie", "Nature", "Nature"]})
+    frame, left_out, empty = labeled_rows(
+        raw, spec(mapping={"Mobilités": "transport", "Ingénierie": "none", "Nature": "environnement"},
+                  row_weight=0.5), labels, "t.csv")
+    assert frame["domain"].tolist() == ["transport", "environnement"]
+    assert (left_out, empty) == (1, 1)
+    assert frame["weight"].tolist() == [0.5, 0.5]
+
+
+def test_label_outside_taxonomy_names_file_row_and_value(labels):
+    raw = pd.DataFrame({"titre": ["a", "b", "c"], "theme": ["culture", "culture", "sports"]})
+    with pytest.raises(PipelineError, match=r"t.csv, row 4: label 'sports' in column 'theme'"):
+        labeled_rows(raw, spec(), labels, "t.csv")
+
+
+def test_missing_column_is_named(labels):
+    raw = pd.DataFrame({"title": ["a"], "theme": ["culture"]})
+    with pytest.raises(PipelineError, match="no column 'titre'"):
+        labeled_rows(raw, spec(), labels, "t.csv")
+
+
+def test_seed_set_covers_every_domain_with_60_rows(labels, seed):
+    counts = seed["domain"].value_counts()
+    assert set(counts.index) == set(labels.codes)
+    assert counts.min() >= 60
+    assert set(seed["digital"]) == {"yes", "no"}
+    assert seed["id"].is_unique and seed["text"].is_unique
+
+
+def test_shipped_sources_file_maps_every_shared_label(labels):
+    specs = load_source_specs(PROJECT_DIR / "config" / "sources.toml")
+    assert {s.name for s in specs} == {"dgcl-annotated", "paris-bp", "toulouse-bp", "fonds-vert"}
+    for s in specs:
+        assert set(s.mapping.values()) <= set(labels.codes) | {"none"}
+
+
+def test_extra_sources_load_from_the_shared_folder(labels):
+    shared = PROJECT_DIR.parent / "shared" / "data"
+    if not shared.is_dir():
+        pytest.skip("../shared/data is not beside the project")
+    frame, reports = load_training_data(PROJECT_DIR / "data" / "labeled", labels, shared,
+                                        PROJECT_DIR / "config" / "sources.toml")
+    by_name = {r.name: r for r in reports}
+    assert by_name["fonds-vert"].left_out > 600  # Ingénierie and the two mixed measures
+    assert by_name["dgcl-annotated"].left_out == 2
+    assert set(frame["domain"]) == set(labels.codes)
+    assert len(by_name["fonds-vert"].sha256) == 64

@@ -1,0 +1,80 @@
+import pandas as pd
+import pytest
+
+from pipeline.errors import PipelineError
+from pipeline.tables import (TableWriter, atomic_output, detect_encoding, find_text_columns, iter_table,
+                             read_table)
+
+ROWS = "code;intitule\n01004;Rénovation de l'église\n2A004;Vidéoprotection\n"
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "cp1252", "utf-16"])
+def test_reads_french_exports_in_any_usual_encoding(tmp_path, encoding):
+    path = tmp_path / "in.csv"
+    path.write_bytes(ROWS.encode(encoding))
+    frame = read_table(path)
+    assert list(frame.columns) == ["code", "intitule"]  # BOM stripped, ';' found
+    assert frame["code"].tolist() == ["01004", "2A004"]  # codes stay text
+    assert frame["intitule"][0] == "Rénovation de l'église"
+
+
+def test_detects_cp1252_only_when_utf8_fails(tmp_path):
+    path = tmp_path / "in.csv"
+    path.write_bytes(ROWS.encode("cp1252"))
+    assert detect_encoding(path) == "cp1252"
+
+
+def test_undecodable_bytes_name_the_file_and_line(tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_bytes(b"text\nok\nbad \x81 byte\n")
+    with pytest.raises(PipelineError, match=r"bad.csv, line 3: byte b'\\x81'"):
+        read_table(path)
+
+
+def test_missing_and_empty_files_are_clear_errors(tmp_path):
+    with pytest.raises(PipelineError, match="file not found"):
+        read_table(tmp_path / "nope.csv")
+    (tmp_path / "empty.csv").write_bytes(b"")
+    with pytest.raises(PipelineError, match="empty"):
+        read_table(tmp_path / "empty.csv")
+
+
+def test_chunks_stream_csv_and_parquet(tmp_path):
+    frame = pd.DataFrame({"text": [f"projet {i}" for i in range(25)]})
+    frame.to_csv(tmp_path / "in.csv", index=False)
+    frame.to_parquet(tmp_path / "in.parquet")
+    for name in ("in.csv", "in.parquet"):
+        chunks = list(iter_table(tmp_path / name, chunk_size=10))
+        assert [len(c) for c in chunks] == [10, 10, 5]
+
+
+def test_text_column_given_found_or_refused(tmp_path):
+    cols = ["id", "Intitule", "montant"]
+    assert find_text_columns(cols, None, ["text", "intitule"], "f.csv") == ["Intitule"]
+    assert find_text_columns(cols, "id,Intitule", [], "f.csv") == ["id", "Intitule"]
+    with pytest.raises(PipelineError, match="f.csv: no column 'titre'"):
+        find_text_columns(cols, "titre", [], "f.csv")
+    with pytest.raises(PipelineError, match="no text column found"):
+        find_text_columns(["a", "b"], None, ["text"], "f.csv")
+
+
+def test_a_failed_write_leaves_no_file(tmp_path):
+    out = tmp_path / "out.csv"
+    with pytest.raises(RuntimeError):
+        with atomic_output(out) as tmp:
+            writer = TableWriter(tmp, "csv")
+            writer.write(pd.DataFrame({"a": [1]}))
+            raise RuntimeError("crash mid-way")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_parquet_output_appends_chunks(tmp_path):
+    out = tmp_path / "out.parquet"
+    with atomic_output(out) as tmp:
+        writer = TableWriter(tmp, TableWriter.kind_of(out))
+        writer.write(pd.DataFrame({"a": ["x"], "p": [0.5]}))
+        writer.write(pd.DataFrame({"a": ["y"], "p": [0.25]}))
+        writer.close()
+    assert pd.read_parquet(out)["a"].tolist() == ["x", "y"]
+    with pytest.raises(PipelineError, match=r"\.csv or \.parquet"):
+        TableWriter.kind_of("out.json")

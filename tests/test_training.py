@@ -1,0 +1,30 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline.errors import PipelineError
+from pipeline.training import check_trainable, duplicate_groups, scores
+
+
+def test_near_duplicate_titles_share_a_group():
+    g = duplicate_groups(pd.Series(["Videoprotection (tranche 2)", "VIDÉOPROTECTION tranche 3",
+                                    "Rénovation de l'école"]))
+    assert g[0] == g[1] != g[2]
+
+
+def test_too_few_examples_for_cv_is_refused(labels):
+    frame = pd.DataFrame({"domain": ["culture"] * 5 + ["securite"] * 2})
+    with pytest.raises(PipelineError, match=r"securite \(2\)"):
+        check_trainable(frame, labels, folds=5)
+
+
+def test_unknown_label_is_refused(labels):
+    with pytest.raises(PipelineError, match="outside the taxonomy: sports"):
+        check_trainable(pd.DataFrame({"domain": ["sports"] * 6}), labels, folds=5)
+
+
+def test_scores_macro_f1_over_present_labels():
+    s = scores(np.array(["a", "a", "b", "b"]), np.array(["a", "b", "b", "b"]), ["a", "b", "c"])
+    assert s["accuracy"] == 0.75
+    assert s["macro_f1"] == pytest.approx((2 / 3 + 0.8) / 2, abs=1e-4)
+    assert set(s["per_class"]) == {"a", "b"}
