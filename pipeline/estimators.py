@@ -1,17 +1,45 @@
-"""The scikit-learn estimators compared at training time.
+"""The scikit-learn estimators: the domain model's recipes, the baselines, the digital flag.
 
-Candidates classify the lemma strings made by `SpacyLemmatizer`; the
-baselines read the raw text (no spaCy) or ignore it, so that every training
-run says how much the real model adds.
+Recipes classify the lemma strings made by `SpacyLemmatizer`; the baselines
+read the raw text (no spaCy) or ignore it, so that every training run says how
+much the real model adds.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.dummy import DummyClassifier
+from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion, Pipeline
-from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.svm import LinearSVC
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """One way to fit the domain model, compared with the others by cross-validation.
+
+    self_training: a first model labels the unlabeled real titles; those it
+    labels with a decision margin of at least `pseudo_margin` join the
+    training rows with weight `pseudo_weight` (only when unlabeled texts are given).
+    """
+
+    name: str
+    C: float = 0.5
+    balanced: bool = False
+    self_training: bool = False
+    pseudo_margin: float = 1.0
+    pseudo_weight: float = 0.3
+
+
+RECIPES = {
+    r.name: r for r in (
+        Recipe("svm"),
+        Recipe("svm_balanced", balanced=True),
+        Recipe("svm_self_training", self_training=True),
+    )
+}
 
 
 def lemma_features() -> FeatureUnion:
@@ -26,19 +54,22 @@ def lemma_features() -> FeatureUnion:
     ])
 
 
-def candidates(random_state: int) -> dict:
-    """Classifiers over lemma strings, each with class probabilities."""
-    return {
-        "logreg": Pipeline([
-            ("features", lemma_features()),
-            ("clf", LogisticRegression(C=20.0, class_weight="balanced", max_iter=3000)),
-        ]),
-        "linearsvc": Pipeline([
-            ("features", lemma_features()),
-            ("clf", CalibratedClassifierCV(
-                LinearSVC(C=0.5, class_weight="balanced", random_state=random_state), cv=3)),
-        ]),
-    }
+def _svc(recipe: Recipe, random_state: int) -> LinearSVC:
+    return LinearSVC(C=recipe.C, class_weight="balanced" if recipe.balanced else None,
+                     random_state=random_state)
+
+
+def teacher(recipe: Recipe, random_state: int) -> Pipeline:
+    """The plain SVM (decision margins, no probabilities): labels the unlabeled pool."""
+    return Pipeline([("features", lemma_features()), ("clf", _svc(recipe, random_state))])
+
+
+def domain_classifier(recipe: Recipe, random_state: int) -> Pipeline:
+    """The shipped classifier: the SVM with probabilities from sigmoid calibration."""
+    return Pipeline([
+        ("features", lemma_features()),
+        ("clf", CalibratedClassifierCV(_svc(recipe, random_state), cv=3)),
+    ])
 
 
 def baselines(random_state: int) -> dict:

@@ -19,6 +19,7 @@ class BarometerModel:
     domain_classifier: object
     digital_classifier: object | None
     domains: tuple[str, ...]
+    review_threshold: float = 0.5
     run_id: str = ""
     info: dict = field(default_factory=dict)
 

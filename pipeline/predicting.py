@@ -26,12 +26,15 @@ def texts_of(frame: pd.DataFrame, text_columns: list[str]) -> pd.Series:
 
 
 def label_frame(model: BarometerModel, frame: pd.DataFrame, text_columns: list[str],
-                review_threshold: float = 0.5) -> pd.DataFrame:
+                review_threshold: float | None = None) -> pd.DataFrame:
     """Return `frame` unchanged, followed by the predicted columns (see `output_columns`).
 
     needs_review is true when the chosen domain's probability is below
-    `review_threshold`, or when the text is empty (no domain is then given).
+    `review_threshold` (default: the one the model chose at training from
+    out-of-fold probabilities), or when the text is empty (no domain is then given).
     """
+    if review_threshold is None:
+        review_threshold = model.review_threshold
     texts = texts_of(frame, text_columns)
     empty = (texts == "").to_numpy()
     domains = list(model.domains)

@@ -13,7 +13,7 @@ from .domains import load_label_set
 from .errors import PipelineError
 from .model import BarometerModel
 from .predicting import label_frame
-from .sources import load_training_data
+from .sources import load_training_data, load_unlabeled_texts
 from .tables import TableWriter, atomic_output, count_rows, find_text_columns, iter_table
 from .training import TrainSettings, train
 
@@ -21,9 +21,10 @@ log = logging.getLogger(__name__)
 
 
 def train_settings(config: dict) -> TrainSettings:
-    return TrainSettings(cv_folds=config["train"]["cv_folds"], random_state=config["train"]["random_state"],
-                         spacy_model=config["preprocess"]["spacy_model"],
-                         batch_size=config["preprocess"]["batch_size"], n_process=config["preprocess"]["n_process"])
+    t, p = config["train"], config["preprocess"]
+    return TrainSettings(cv_folds=t["cv_folds"], random_state=t["random_state"], spacy_model=p["spacy_model"],
+                         batch_size=p["batch_size"], n_process=p["n_process"], recipes=tuple(t["recipes"]),
+                         select_on=t["select_on"], review_accuracy=t["review_accuracy"])
 
 
 def run_train(config: dict, extra: str | None = None) -> Path:
@@ -31,9 +32,10 @@ def run_train(config: dict, extra: str | None = None) -> Path:
     paths = config["paths"]
     labels = load_label_set(paths["labels"])
     frame, reports = load_training_data(paths["labeled"], labels, extra, paths["sources"])
-    log.info("training on %d rows from %d source(s)", len(frame), len(reports))
+    unlabeled, unlabeled_reports = load_unlabeled_texts(extra, paths["sources"]) if extra else ([], [])
+    log.info("training on %d rows from %d source(s), %d unlabeled texts", len(frame), len(reports), len(unlabeled))
     settings = train_settings(config)
-    model, metrics = train(frame, labels, settings)
+    model, metrics = train(frame, labels, settings, unlabeled)
     model.run_id = artifacts.new_run_id()
     metadata = {
         "run_id": model.run_id,
@@ -43,6 +45,7 @@ def run_train(config: dict, extra: str | None = None) -> Path:
         "git_commit": artifacts.git_commit(),
         "labels": {c: labels.label(c) for c in labels.codes},
         "sources": [asdict(r) for r in reports],
+        "unlabeled_sources": [asdict(r) for r in unlabeled_reports],
         "rows_trained": int(len(frame)),
         "rows_left_out_none": sum(r.left_out for r in reports),
         "extra": str(extra) if extra else None,
@@ -74,6 +77,7 @@ def run_predict(config: dict, input_path: str | Path, output_path: str | Path, t
     kind = TableWriter.kind_of(output_path)
     model = load_model(config, run)
     settings = config["predict"]
+    threshold = None if settings["review_threshold"] == "model" else float(settings["review_threshold"])
     total = count_rows(input_path)
     rows = 0
     with atomic_output(output_path) as tmp:
@@ -84,7 +88,7 @@ def run_predict(config: dict, input_path: str | Path, output_path: str | Path, t
                 if columns is None:
                     columns = find_text_columns(chunk.columns, text_col, settings["text_columns"], input_path)
                     log.info("labeling %s, text from column(s) %s, model %s", input_path, columns, model.run_id)
-                writer.write(label_frame(model, chunk, columns, settings["review_threshold"]))
+                writer.write(label_frame(model, chunk, columns, threshold))
                 rows += len(chunk)
                 bar.update(len(chunk))
         writer.close()

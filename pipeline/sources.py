@@ -50,18 +50,31 @@ class SourceReport:
     empty_text: int
 
 
-def load_source_specs(path: str | Path) -> list[SourceSpec]:
+@dataclass(frozen=True)
+class UnlabeledSpec:
+    """A file of unlabeled real texts (an [[unlabeled]] entry of sources.toml)."""
+
+    name: str
+    path: str
+    text_column: str
+    sep: str = ","
+    encoding: str = "utf-8"
+
+
+def load_source_specs(path: str | Path, kind: str = "source") -> list:
+    """The [[source]] (or [[unlabeled]]) entries of the sources file."""
     path = Path(path)
+    spec_class = SourceSpec if kind == "source" else UnlabeledSpec
     try:
-        entries = tomllib.loads(path.read_text(encoding="utf-8")).get("source", [])
+        entries = tomllib.loads(path.read_text(encoding="utf-8")).get(kind, [])
     except FileNotFoundError:
         raise PipelineError(f"sources file not found: {path}") from None
     except tomllib.TOMLDecodeError as exc:
         raise PipelineError(f"{path}: not valid TOML: {exc}") from exc
     try:
-        return [SourceSpec(**e) for e in entries]
+        return [spec_class(**e) for e in entries]
     except TypeError as exc:
-        raise PipelineError(f"{path}: a [[source]] entry is malformed: {exc}") from exc
+        raise PipelineError(f"{path}: a [[{kind}]] entry is malformed: {exc}") from exc
 
 
 def sha256_of(path: str | Path) -> str:
@@ -130,3 +143,18 @@ def load_training_data(labeled_dir: str | Path, labels: LabelSet, extra_dir: str
         frames.append(frame)
         reports.append(report)
     return pd.concat(frames, ignore_index=True)[COLUMNS], reports
+
+
+def load_unlabeled_texts(extra_dir: str | Path, sources_file: str | Path) -> tuple[list[str], list[SourceReport]]:
+    """Every text of the [[unlabeled]] files under extra_dir (the self-training pool)."""
+    texts, reports = [], []
+    for spec in load_source_specs(sources_file, kind="unlabeled"):
+        path = Path(extra_dir) / spec.path
+        raw = read_table(path, sep=spec.sep, encoding=spec.encoding)
+        if spec.text_column not in raw.columns:
+            raise PipelineError(f"{path}: no column {spec.text_column!r} (columns: {', '.join(raw.columns)})")
+        column = raw[spec.text_column].astype(str).str.strip()
+        texts += column[column != ""].tolist()
+        reports.append(SourceReport(spec.name, str(path), sha256_of(path), len(raw), int((column != "").sum()), 0,
+                                    int((column == "").sum())))
+    return texts, reports

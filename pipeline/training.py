@@ -1,9 +1,9 @@
 """Training and cross-validated evaluation: functions of DataFrames, no file I/O.
 
 `train` takes the labeled rows (columns text, domain, digital, source, weight)
-and returns the fitted model and its metrics. The spaCy pass runs once over
-the distinct texts; cross-validation then only refits the vectorizers and
-classifiers.
+and, optionally, unlabeled real titles for self-training; it returns the
+fitted model and its metrics. The spaCy pass runs once over the distinct
+texts; cross-validation then only refits the vectorizers and classifiers.
 """
 from __future__ import annotations
 
@@ -16,10 +16,12 @@ import pandas as pd
 from sklearn.base import clone
 from sklearn.metrics import accuracy_score, classification_report, confusion_matrix, f1_score
 from sklearn.model_selection import StratifiedGroupKFold, cross_val_predict
+from tqdm import tqdm
 
 from . import estimators
 from .domains import LabelSet
 from .errors import PipelineError
+from .estimators import Recipe
 from .model import BarometerModel
 from .preprocess import SpacyLemmatizer, normalize
 
@@ -34,16 +36,26 @@ class TrainSettings:
     lemma_mode: str = "lookup"
     batch_size: int = 512
     n_process: int = 1
+    recipes: tuple[str, ...] = ("svm", "svm_balanced", "svm_self_training")
+    # The source whose rows' CV macro-F1 picks the recipe: real commune titles,
+    # the kind of text users submit. All rows are used when it is absent.
+    select_on: str = "dgcl-annotated"
+    # needs_review threshold: the lowest confidence at which the rows kept
+    # reach this accuracy out of fold.
+    review_accuracy: float = 0.9
 
 
-def duplicate_groups(texts: pd.Series) -> np.ndarray:
+def duplicate_key(text: str) -> str:
+    return re.sub(r"[^a-z]+", " ", normalize(text)).strip()
+
+
+def duplicate_groups(texts) -> np.ndarray:
     """One group id per near-duplicate title, so CV never splits a title's copies.
 
     Case, accents, punctuation and numbers are ignored: "Videoprotection (tranche 2)"
     and "VIDÉOPROTECTION tranche 3" fall in one group.
     """
-    keys = [re.sub(r"[^a-z]+", " ", normalize(t)).strip() for t in texts]
-    return pd.factorize(pd.Series(keys))[0]
+    return pd.factorize(pd.Series([duplicate_key(t) for t in texts]))[0]
 
 
 def check_trainable(frame: pd.DataFrame, labels: LabelSet, folds: int) -> None:
@@ -63,20 +75,8 @@ def check_trainable(frame: pd.DataFrame, labels: LabelSet, folds: int) -> None:
         )
 
 
-def _fit_params(estimator, weights):
-    # Pipelines route the weights to their last step; plain estimators take them directly.
-    name = estimator.steps[-1][0] + "__sample_weight" if hasattr(estimator, "steps") else "sample_weight"
-    return {name: np.asarray(weights)}
-
-
-def _oof(estimator, X, y, groups, weights, cv, proba: bool):
-    method = "predict_proba" if proba else "predict"
-    return cross_val_predict(clone(estimator), X, y, groups=groups, cv=cv, method=method,
-                             params=_fit_params(estimator, weights))
-
-
 def scores(y_true, y_pred, labels: list[str]) -> dict:
-    """Macro-F1, accuracy and per-class precision/recall/F1 over the labels present."""
+    """Macro-F1, accuracy and per-class precision/recall/F1 over the labels present in y_true."""
     present = [l for l in labels if l in set(y_true)]
     report = classification_report(y_true, y_pred, labels=present, output_dict=True, zero_division=0)
     return {
@@ -87,82 +87,188 @@ def scores(y_true, y_pred, labels: list[str]) -> dict:
     }
 
 
-def train(frame: pd.DataFrame, labels: LabelSet, settings: TrainSettings) -> tuple[BarometerModel, dict]:
-    """Choose the classifier by grouped, stratified CV macro-F1; refit it on everything."""
+def fit_domain(lemmas, y, weights, unlabeled, recipe: Recipe, random_state: int):
+    """Fit the domain classifier by `recipe`; returns it and the number of pseudo-labeled rows."""
+    X, y, w = list(lemmas), np.asarray(y), np.asarray(weights, dtype=float)
+    n_pseudo = 0
+    if recipe.self_training and unlabeled:
+        first = estimators.teacher(recipe, random_state).fit(X, y, clf__sample_weight=w)
+        margins = first.decision_function(unlabeled)
+        top2 = np.sort(margins, axis=1)[:, -2:]
+        keep = (top2[:, 1] - top2[:, 0]) >= recipe.pseudo_margin
+        n_pseudo = int(keep.sum())
+        X = X + [u for u, k in zip(unlabeled, keep) if k]
+        y = np.concatenate([y, first.classes_[margins[keep].argmax(axis=1)]])
+        w = np.concatenate([w, np.full(n_pseudo, recipe.pseudo_weight)])
+    model = estimators.domain_classifier(recipe, random_state)
+    return model.fit(X, y, clf__sample_weight=w), n_pseudo
+
+
+def cross_validated_proba(lemmas, y, weights, groups, unlabeled, recipe: Recipe, settings: TrainSettings,
+                          classes: np.ndarray) -> np.ndarray:
+    """Out-of-fold probabilities (rows × classes); self-training redone inside every fold."""
+    cv = StratifiedGroupKFold(n_splits=settings.cv_folds, shuffle=True, random_state=settings.random_state)
+    lemmas, y, weights = np.asarray(lemmas, dtype=object), np.asarray(y), np.asarray(weights, dtype=float)
+    proba = np.zeros((len(y), len(classes)))
+    for train_idx, test_idx in tqdm(list(cv.split(lemmas, y, groups)), desc=f"CV {recipe.name}",
+                                    unit="fold", disable=None, leave=False):
+        model, _ = fit_domain(lemmas[train_idx], y[train_idx], weights[train_idx], unlabeled, recipe,
+                              settings.random_state)
+        cols = np.searchsorted(classes, model.classes_)
+        proba[np.ix_(test_idx, cols)] = model.predict_proba(list(lemmas[test_idx]))
+    return proba
+
+
+def review_threshold(confidence: np.ndarray, correct: np.ndarray, target_accuracy: float) -> dict:
+    """The lowest confidence threshold at which the rows kept reach `target_accuracy`.
+
+    Also returns the coverage/accuracy curve it was read from.
+    """
+    curve = []
+    for t in np.round(np.arange(0.0, 1.0, 0.02), 2):
+        kept = confidence >= t
+        if kept.sum() == 0:
+            break
+        curve.append({"threshold": float(t), "coverage": round(float(kept.mean()), 4),
+                      "accuracy": round(float(correct[kept].mean()), 4)})
+    reaching = [c for c in curve if c["accuracy"] >= target_accuracy]
+    chosen = reaching[0] if reaching else curve[-1]
+    return {"threshold": chosen["threshold"], "coverage": chosen["coverage"], "accuracy": chosen["accuracy"],
+            "target_accuracy": target_accuracy, "curve": curve}
+
+
+def accuracy_at_coverage(curve: list[dict], coverage: float) -> float | None:
+    """Accuracy of the most confident `coverage` share of rows (read off the curve)."""
+    above = [c for c in curve if c["coverage"] >= coverage]
+    return above[-1]["accuracy"] if above else None
+
+
+def by_source(frame: pd.DataFrame, pred, order: list[str], column: str = "domain") -> dict:
+    """Scores of each training source's own rows (pooled CV hides them)."""
+    out = {}
+    for source, idx in frame.groupby("source").indices.items():
+        s = scores(frame[column].to_numpy()[idx], np.asarray(pred)[idx], order)
+        out[source] = {k: s[k] for k in ("macro_f1", "accuracy", "n")}
+    return out
+
+
+def train(frame: pd.DataFrame, labels: LabelSet, settings: TrainSettings,
+          unlabeled_texts: list[str] | None = None) -> tuple[BarometerModel, dict]:
+    """Choose the recipe by grouped, stratified CV macro-F1; refit it on everything."""
     check_trainable(frame, labels, settings.cv_folds)
+    frame = frame.reset_index(drop=True)
     texts, y = frame["text"].tolist(), frame["domain"].to_numpy()
     weights = frame["weight"].to_numpy(dtype=float)
-    groups = duplicate_groups(frame["text"])
-    cv = StratifiedGroupKFold(n_splits=settings.cv_folds, shuffle=True, random_state=settings.random_state)
+    groups = duplicate_groups(texts)
+    classes = np.unique(y)
     order = [c for c in labels.codes if c in set(y)]
 
     log.info("spaCy %s preprocessing of %d texts", settings.spacy_model, len(texts))
     lemmatizer = SpacyLemmatizer(settings.spacy_model, settings.lemma_mode,
                                  settings.batch_size, settings.n_process).fit(texts)
     lemmas = lemmatizer.transform(texts)
+    unlabeled = _unlabeled_lemmas(unlabeled_texts, texts, lemmatizer)
 
-    results, oof_proba = {}, {}
-    for name, est in estimators.candidates(settings.random_state).items():
-        proba = _oof(est, lemmas, y, groups, weights, cv, proba=True)
-        classes = np.unique(y)
-        oof_proba[name] = (classes, proba)
-        results[name] = _with_sources(scores(y, classes[proba.argmax(1)], order), frame, classes[proba.argmax(1)], order)
-        log.info("candidate %-12s CV macro-F1 %.3f  accuracy %.3f", name,
-                 results[name]["macro_f1"], results[name]["accuracy"])
-    baseline_results = {}
-    for name, est in estimators.baselines(settings.random_state).items():
-        pred = _oof(est, texts, y, groups, weights, cv, proba=False)
-        baseline_results[name] = _with_sources(scores(y, pred, order), frame, pred, order)
-        log.info("baseline  %-20s CV macro-F1 %.3f  accuracy %.3f", name,
-                 baseline_results[name]["macro_f1"], baseline_results[name]["accuracy"])
+    select = (frame["source"] == settings.select_on).to_numpy(copy=True)
+    if not select.any():
+        select[:] = True
+    select_name = settings.select_on if not select.all() else "all rows"
+    recipes = [estimators.RECIPES[n] for n in settings.recipes
+               if unlabeled or not estimators.RECIPES[n].self_training]
 
-    best = max(results, key=lambda n: results[n]["macro_f1"])
-    classes, proba = oof_proba[best]
-    best_pred = classes[proba.argmax(1)]
-    domain_clf = clone(estimators.candidates(settings.random_state)[best])
-    domain_clf.fit(lemmas, y, **_fit_params(domain_clf, weights))
+    results, oof = {}, {}
+    for recipe in recipes:
+        proba = cross_validated_proba(lemmas, y, weights, groups, unlabeled, recipe, settings, classes)
+        pred = classes[proba.argmax(1)]
+        oof[recipe.name] = proba
+        results[recipe.name] = {**scores(y, pred, order), "by_source": by_source(frame, pred, order),
+                                "selection": scores(y[select], pred[select], order)}
+        log.info("recipe %-18s CV macro-F1 %.3f accuracy %.3f (on %s: %.3f / %.3f)", recipe.name,
+                 results[recipe.name]["macro_f1"], results[recipe.name]["accuracy"], select_name,
+                 results[recipe.name]["selection"]["macro_f1"], results[recipe.name]["selection"]["accuracy"])
+    baseline_results = _baselines(frame, texts, y, weights, groups, settings, order)
 
-    digital_clf, digital_metrics = _train_digital(frame, lemmas, groups, cv)
-    model = BarometerModel(lemmatizer, domain_clf, digital_clf, labels.codes)
+    best = max(results, key=lambda n: results[n]["selection"]["macro_f1"])
+    proba = oof[best]
+    best_pred, confidence = classes[proba.argmax(1)], proba.max(1)
+    review = review_threshold(confidence[select], (best_pred == y)[select], settings.review_accuracy)
+    log.info("needs_review below confidence %.2f: keeps %.0f %% of %s at accuracy %.3f", review["threshold"],
+             100 * review["coverage"], select_name, review["accuracy"])
+
+    domain_clf, n_pseudo = fit_domain(lemmas, y, weights, unlabeled, estimators.RECIPES[best],
+                                      settings.random_state)
+    digital_clf, digital_metrics = _train_digital(frame, lemmas, groups, settings)
+    model = BarometerModel(lemmatizer, domain_clf, digital_clf, labels.codes,
+                           review_threshold=review["threshold"])
     metrics = {
         "chosen": best,
-        "chosen_because": f"highest grouped {settings.cv_folds}-fold CV macro-F1 among {sorted(results)}",
+        "chosen_because": (f"highest grouped {settings.cv_folds}-fold CV macro-F1 on {select_name} "
+                           f"among {[r.name for r in recipes]}"),
+        "recipe": estimators.RECIPES[best].__dict__,
+        "selected_on": select_name,
         "cv_folds": settings.cv_folds,
         "n_train": int(len(y)),
+        "n_pseudo_labeled": n_pseudo,
         "domain": results[best],
-        "candidates": {n: {k: r[k] for k in ("macro_f1", "accuracy")} for n, r in results.items()},
+        "candidates": {n: {"macro_f1": r["macro_f1"], "accuracy": r["accuracy"],
+                           "selection": {k: r["selection"][k] for k in ("macro_f1", "accuracy")}}
+                       for n, r in results.items()},
         "baselines": baseline_results,
         "digital": digital_metrics,
-        "confusion_matrix": {
-            "labels": order,
-            "matrix": confusion_matrix(y, best_pred, labels=order).tolist(),
-        },
-        "oof_confidence": np.round(proba.max(1), 4).tolist(),
-        "oof_correct": (best_pred == y).astype(int).tolist(),
+        "review": review,
+        "accuracy_at_80pct_coverage": accuracy_at_coverage(review["curve"], 0.8),
+        "confusion_matrix": {"labels": order,
+                             "matrix": confusion_matrix(y, best_pred, labels=order).tolist()},
     }
     return model, metrics
 
 
-def _with_sources(result: dict, frame: pd.DataFrame, pred, order: list[str]) -> dict:
-    """Add the scores of each training source's own rows (pooled CV hides them)."""
-    by_source = {}
-    for source, idx in frame.groupby("source").indices.items():
-        s = scores(frame["domain"].to_numpy()[idx], np.asarray(pred)[idx], order)
-        by_source[source] = {k: s[k] for k in ("macro_f1", "accuracy", "n")}
-    return {**result, "by_source": by_source}
+def _unlabeled_lemmas(unlabeled_texts, labeled_texts, lemmatizer) -> list[str]:
+    """Distinct unlabeled texts, minus those that near-duplicate a labeled one, as lemmas."""
+    if not unlabeled_texts:
+        return []
+    labeled_keys = {duplicate_key(t) for t in labeled_texts}
+    distinct = {duplicate_key(t): t for t in unlabeled_texts if str(t).strip()}
+    kept = [t for k, t in distinct.items() if k not in labeled_keys]
+    log.info("self-training pool: %d distinct unlabeled texts (%d near-duplicates of labeled ones left out)",
+             len(kept), len(distinct) - len(kept))
+    return lemmatizer.transform(kept)
 
 
-def _train_digital(frame: pd.DataFrame, lemmas: list[str], groups, cv):
+def _baselines(frame, texts, y, weights, groups, settings, order) -> dict:
+    cv = StratifiedGroupKFold(n_splits=settings.cv_folds, shuffle=True, random_state=settings.random_state)
+    out = {}
+    for name, est in estimators.baselines(settings.random_state).items():
+        param = "clf__sample_weight" if hasattr(est, "steps") else "sample_weight"
+        pred = cross_val_predict(clone(est), texts, y, groups=groups, cv=cv, params={param: weights})
+        out[name] = {**scores(y, pred, order), "by_source": by_source(frame, pred, order)}
+        log.info("baseline %-20s CV macro-F1 %.3f accuracy %.3f", name, out[name]["macro_f1"], out[name]["accuracy"])
+    return out
+
+
+def digital_cv(frame: pd.DataFrame, lemmas: list[str], groups, settings: TrainSettings) -> tuple[np.ndarray, dict]:
+    """Out-of-fold `digital` predictions on the rows labeled yes/no, and their scores."""
     mask = frame["digital"].isin(["yes", "no"]).to_numpy()
     y = frame["digital"].to_numpy()[mask]
-    if mask.sum() == 0 or len(set(y)) < 2:
+    if len(set(y)) < 2:
         log.warning("no digital yes/no labels: the digital flag is not trained")
-        return None, {"trained": False}
+        return mask, {"trained": False}
+    cv = StratifiedGroupKFold(n_splits=settings.cv_folds, shuffle=True, random_state=settings.random_state)
     X = [l for l, m in zip(lemmas, mask) if m]
-    clf = estimators.digital_classifier()
-    pred = cross_val_predict(clone(clf), X, y, groups=groups[mask], cv=cv)
-    clf.fit(X, y)
+    pred = cross_val_predict(estimators.digital_classifier(), X, y, groups=groups[mask], cv=cv)
+    sub = frame[mask].assign(pred=pred)
+    per_source = {s: {"f1_yes": round(float(f1_score(g["digital"], g["pred"], pos_label="yes", zero_division=0)), 4),
+                      "n": int(len(g))} for s, g in sub.groupby("source")}
     f1_yes = f1_score(y, pred, pos_label="yes")
     log.info("digital flag: CV F1(yes) %.3f on %d rows", f1_yes, len(y))
-    return clf, {"trained": True, "n": int(len(y)), "f1_yes": round(float(f1_yes), 4),
-                 "accuracy": round(float(accuracy_score(y, pred)), 4)}
+    return mask, {"trained": True, "n": int(len(y)), "f1_yes": round(float(f1_yes), 4),
+                  "accuracy": round(float(accuracy_score(y, pred)), 4), "by_source": per_source}
+
+
+def _train_digital(frame: pd.DataFrame, lemmas: list[str], groups, settings: TrainSettings):
+    mask, metrics = digital_cv(frame, lemmas, groups, settings)
+    if not metrics["trained"]:
+        return None, metrics
+    clf = estimators.digital_classifier()
+    clf.fit([l for l, m in zip(lemmas, mask) if m], frame["digital"].to_numpy()[mask])
+    return clf, metrics

@@ -37,10 +37,10 @@ def seed() -> pd.DataFrame:
 
 @pytest.fixture(scope="session")
 def trained(tmp_path_factory, seed):
-    """Train once, through the real command, on 12 seed rows per domain; return its config."""
+    """Train once, through the real command, on 20 seed rows per domain; return its config."""
     tmp = tmp_path_factory.mktemp("trained")
     (tmp / "labeled").mkdir()
-    slice_ = seed.groupby("domain", group_keys=False).head(12)
+    slice_ = seed.groupby("domain", group_keys=False).head(20)
     slice_.to_csv(tmp / "labeled" / "seed.csv", index=False)
     config_path = write_config(tmp, labeled=str(tmp / "labeled"), models=str(tmp / "models"),
                                predicted=str(tmp / "predicted"))

@@ -31,10 +31,10 @@ def test_training_writes_a_complete_run_folder(trained, labels):
     meta = json.loads((folder / "metadata.json").read_text())
     assert {"python", "spacy", "scikit-learn", "pandas", "spacy_model"} <= set(meta["versions"])
     assert meta["labels"] == {c: labels.label(c) for c in labels.codes}
-    assert meta["sources"][0]["rows_used"] == 12 * 13 and len(meta["sources"][0]["sha256"]) == 64
+    assert meta["sources"][0]["rows_used"] == 20 * 13 and len(meta["sources"][0]["sha256"]) == 64
     metrics = json.loads((folder / "metrics.json").read_text())
     assert {"tfidf_raw_text", "dummy_most_frequent"} <= set(metrics["baselines"])
-    # Even 12 rows a domain beat chance by far.
+    # Even 20 rows a domain beat chance by far.
     assert metrics["domain"]["macro_f1"] > metrics["baselines"]["dummy_most_frequent"]["macro_f1"] + 0.3
     assert set(metrics["domain"]["per_class"]) == set(labels.codes)
     assert (folder / "confusion_matrix.png").read_bytes()[:4] == b"\x89PNG"
