@@ -17,6 +17,8 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,6 +56,7 @@ class CommuneReference:
     communes: pd.DataFrame
     former: dict[str, str] = field(default_factory=dict)   # former or district code -> current code
     postcodes: dict[str, list[str]] = field(default_factory=dict)  # postal code -> current codes
+    aliases: dict[str, list[str]] = field(default_factory=dict)  # current code -> names of its delegated communes
     departements: pd.DataFrame = field(default_factory=pd.DataFrame)  # index code: nom, region, nom_region
     sources: list[dict] = field(default_factory=list)  # what was read: name, path, version, hash, licence
 
@@ -68,6 +71,29 @@ class CommuneReference:
         via = via.where(via.isin(self.communes.index), "")
         how = np.where(current != "", "current", np.where(via != "", "former", "unknown"))
         return current.where(current != "", via), pd.Series(how, index=codes.index)
+
+    def is_named(self, codes: pd.Series, names: pd.Series) -> pd.Series:
+        """Whether each name is the name of the commune `code` (or of one of its delegated communes)."""
+        known = {code: {name_key(n) for n in [nom, *self.aliases.get(code, [])]}
+                 for code, nom in self.communes["nom"].items()}
+        return pd.Series([name_key(n) in known.get(c, ()) for c, n in zip(codes, names)], index=codes.index,
+                         dtype=bool)
+
+
+def plain(text) -> str:
+    """Lower case, no accents, runs of anything but letters and digits as one "_"."""
+    text = unicodedata.normalize("NFKD", str(text)).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
+
+
+def name_key(name) -> str:
+    """A commune name as lists write it: "COM VINCENNES", "CHARRON (17)", "ALDUDES LES", "ST-JEAN" all match."""
+    key = re.sub(r"_\d{1,3}$", "", plain(name))                       # "(17)"
+    key = re.sub(r"^(commune|com|ville|mairie)_(de_|d_|du_|des_)?", "", key)
+    key = re.sub(r"^(.*)_(les|le|la|l)$", r"\2_\1", key)              # "ALDUDES LES"
+    key = re.sub(r"(^|_)st(?=_|$)", r"\1saint", key)
+    key = re.sub(r"(^|_)ste(?=_|$)", r"\1sainte", key)
+    return key.replace("_", "")
 
 
 def lookup(codes: pd.Series, table: pd.Series) -> pd.Series:
@@ -124,17 +150,20 @@ def reference_from_etalab(communes: list[dict], departements: list[dict], region
     for c in current:
         for old in c.get("anciensCodes", []) or []:
             former.setdefault(old, c["code"])
+    aliases: dict[str, list[str]] = {}
     for c in communes:
         kind = c.get("type")
-        if kind in ("commune-deleguee", "commune-associee") and c.get("chefLieu"):
-            former.setdefault(c["code"], c["chefLieu"])
-        elif kind == "arrondissement-municipal" and c.get("commune"):
-            former.setdefault(c["code"], c["commune"])
+        parent = c.get("chefLieu") if kind in ("commune-deleguee", "commune-associee") else (
+            c.get("commune") if kind == "arrondissement-municipal" else None)
+        if parent:
+            former.setdefault(c["code"], parent)
+            aliases.setdefault(parent, []).append(c.get("nom", ""))
     postcodes: dict[str, list[str]] = {}
     for c in current:
         for cp in c.get("codesPostaux", []) or []:
             postcodes.setdefault(cp, []).append(c["code"])
-    return CommuneReference(frame[COLUMNS], _resolve_chains(former, codes), postcodes, deps)
+    return CommuneReference(frame[COLUMNS], former=_resolve_chains(former, codes), postcodes=postcodes,
+                            aliases=aliases, departements=deps)
 
 
 CSV_CODE = "code_insee"
@@ -142,9 +171,12 @@ CSV_POPULATION = ("population_municipale_2023", "population_municipale", "popula
 CSV_AGE = ("rp2018_pct_75p", "pct_75p", "part_75p")
 
 
-def reference_from_csv(frame: pd.DataFrame, path: str | Path = "communes CSV",
-                       former: dict[str, str] | None = None) -> CommuneReference:
-    """Build the reference from a CSV read as text (one row a current commune, joined on code_insee)."""
+def reference_from_csv(frame: pd.DataFrame, path: str | Path = "communes CSV", former: dict[str, str] | None = None,
+                       aliases: dict[str, list[str]] | None = None) -> CommuneReference:
+    """Build the reference from a CSV read as text (one row a current commune, joined on code_insee).
+
+    The CSV has no former codes: `former` and `aliases` come from Etalab's package when given.
+    """
     columns = {c.lower(): c for c in frame.columns}
     if CSV_CODE not in columns:
         raise PipelineError(f"{path}: no column {CSV_CODE!r} (columns: {', '.join(frame.columns)})")
@@ -173,7 +205,8 @@ def reference_from_csv(frame: pd.DataFrame, path: str | Path = "communes CSV",
     deps = (out[out["departement"] != ""].groupby("departement")
             .agg(nom=("nom_departement", "first"), region=("region", "first"), nom_region=("nom_region", "first")))
     codes = set(out.index)
-    return CommuneReference(out[COLUMNS], _resolve_chains(dict(former or {}), codes), {}, deps)
+    return CommuneReference(out[COLUMNS], former=_resolve_chains(dict(former or {}), codes),
+                            aliases=dict(aliases or {}), departements=deps)
 
 
 def read_installed(folder: Path) -> dict:
@@ -223,14 +256,14 @@ def load_csv(path: str | Path, etalab_folder: str | Path | None = None) -> Commu
 
     path = Path(path)
     frame = read_table(path)
-    former, extra_sources = {}, []
+    former, aliases, extra_sources = {}, {}, []
     if etalab_folder is not None:
         try:
             etalab = load_etalab(etalab_folder)
-            former, extra_sources = etalab.former, etalab.sources
+            former, aliases, extra_sources = etalab.former, etalab.aliases, etalab.sources
         except PipelineError as exc:
             log.warning("former commune codes unavailable (%s): merged communes' old codes will not join", exc)
-    ref = reference_from_csv(frame, path, former)
+    ref = reference_from_csv(frame, path, former, aliases)
     ref.sources.append({
         "name": path.name,
         "path": str(path),

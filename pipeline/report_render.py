@@ -491,6 +491,13 @@ def _methods_section(data: ReportData, labels: LabelSet, meta: dict) -> Section:
                                             ("département", cols.departement), ("coût", cols.cost),
                                             ("subvention", cols.subsidy)) if c]
     blocks.append("Colonnes utilisées : " + ("; ".join(used) if used else "aucune en dehors des prédictions") + ".")
+    if cols.code and not cols.type:
+        blocks.append("Sans colonne de type de bénéficiaire, une ligne est celle d'une commune si son code est un "
+                      "code commune et que le nom du bénéficiaire" + (" est celui de cette commune (ou d'une de ses "
+                      "communes déléguées) ; sinon (syndicat, association, commune autre que celle du code…) elle "
+                      "compte comme « autre bénéficiaire »" if cols.name else " n'est pas connu : toutes ces lignes "
+                      "comptent comme communes") + ". Les noms du type « CC … », « SYND … », « DEP … » marquent les "
+                      "EPCI, syndicats et départements.")
     left = [f"{fr_int(x['rows'])} {x['what']} — hors {x['where']}" for x in data.left_out]
     blocks.append("Ce qui a été laissé de côté, et pourquoi :")
     blocks.append(left or ["rien"])

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import math
 import re
-import unicodedata
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -18,6 +17,7 @@ import pandas as pd
 from scipy import stats
 
 from .communes import SIZE_LABELS, CommuneReference, lookup, size_band
+from .communes import plain as _plain
 from .domains import LabelSet
 from .errors import PipelineError
 
@@ -51,11 +51,6 @@ JOIN_LABELS = {
     "not_commune": "bénéficiaire qui n'est pas une commune",
 }
 SIGNIFICANCE = 0.05
-
-
-def _plain(text: str) -> str:
-    text = unicodedata.normalize("NFKD", str(text)).encode("ascii", "ignore").decode()
-    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
 
 
 def find_column(columns, candidates: list[str]) -> str | None:
@@ -190,9 +185,9 @@ def parse_amount(raw: pd.Series) -> pd.Series:
 _GROUPING_TYPE = re.compile(r"epci|syndicat|communaute|metropole|^(?:cc|ca|cu|cdc|sivu|sivom|petr|ept|pays|pole)\b"
                             r"|intercommunal|groupement|etablissement_public|^sm|^si")
 _GROUPING_NAME = re.compile(r"^(?:cc|ca|cu|cdc|c_c|com_com|sivu|sivom|sivos|sirp|si|sm|smi|smictom|sictom|petr|ept|"
-                            r"pays|pole)_|^synd|syndicat|communaute|^metropole|intercommunal|^agglo")
-_DEPARTEMENT = re.compile(r"^departement|conseil_departemental|^cd_?\d|collectivite_europeenne")
-_REGION = re.compile(r"^region|conseil_regional|collectivite_territoriale")
+                            r"pays|pole|met)_|^synd|syndicat|communaute|metropole|intercommunal|^agglo")
+_DEPARTEMENT = re.compile(r"^(?:departement|dep|dept)(?:_|$)|conseil_departemental|^cd_?\d|collectivite_europeenne")
+_REGION = re.compile(r"^(?:region|reg)(?:_|$)|conseil_regional|collectivite_territoriale")
 
 
 def classify_beneficiaries(types: pd.Series | None, names: pd.Series | None, has_code: pd.Series) -> pd.Series:
@@ -238,8 +233,13 @@ def join_communes(frame: pd.DataFrame, columns: Columns, ref: CommuneReference) 
         code, valid = pd.Series("", index=index, dtype=object), pd.Series(False, index=index)
     kind = classify_beneficiaries(frame[columns.type] if columns.type else None,
                                   frame[columns.name] if columns.name else None, code != "")
-    is_commune = kind == "commune"
     current, how = ref.resolve(code.where(valid, ""))
+    if columns.type is None and columns.name is not None:
+        # No type column: a row is a commune's only if its beneficiary is that commune by name
+        # (lists like the Fonds vert give the place of the project, whoever carries it).
+        other = (kind == "commune") & (current != "") & ~ref.is_named(current, _text(frame[columns.name]))
+        kind = kind.mask(other, "autre")
+    is_commune = kind == "commune"
     status = pd.Series(how, index=index, dtype=object)
     status = status.mask(is_commune & (code != "") & ~valid, "invalid")
     status = status.mask(is_commune & (code == ""), "no_code")

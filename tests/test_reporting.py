@@ -232,3 +232,18 @@ def test_predictions_without_domain_are_refused_naming_the_file(labels):
     text = prepare_predictions(pd.DataFrame({"domain": ["culture", ""], "needs_review": ["False", "True"],
                                              "confidence": ["0.7", "0"]}), labels)
     assert text["needs_review"].tolist() == [False, True] and text["confidence"].tolist() == [0.7, 0.0]
+
+
+def test_without_type_column_a_row_is_a_communes_only_if_named_so(ref):
+    from pipeline.communes import name_key
+
+    assert name_key("CHARRON (17)") == name_key("Charron")
+    assert name_key("ALDUDES LES") == name_key("Les Aldudes") and name_key("COM VINCENNES") == "vincennes"
+    assert name_key("ST-JEAN-DE-LUZ") == name_key("Saint-Jean-de-Luz")
+    # Fonds-vert-like: the code is where the project is, the beneficiary may be a syndicate.
+    frame = pd.DataFrame({"code_commune": ["1001", "1001", "1002", "1002", "1002", "99999"],
+                          "nom_beneficiaire_principal": ["ALPHA (01)", "SIEA", "COM BETA", "BETA LE VIEUX",
+                                                         "DEP AIN", "Nulle-Part"]})
+    joined = join_communes(frame, Columns.detect(frame.columns), ref)
+    assert joined["entite"].tolist() == ["commune", "autre", "commune", "commune", "departement", "commune"]
+    assert joined["jointure"].tolist() == ["current", "not_commune", "current", "current", "not_commune", "unknown"]
