@@ -256,14 +256,15 @@ def load_csv(path: str | Path, etalab_folder: str | Path | None = None) -> Commu
 
     path = Path(path)
     frame = read_table(path)
-    former, aliases, extra_sources = {}, {}, []
+    etalab = None
     if etalab_folder is not None:
         try:
             etalab = load_etalab(etalab_folder)
-            former, aliases, extra_sources = etalab.former, etalab.aliases, etalab.sources
         except PipelineError as exc:
             log.warning("former commune codes unavailable (%s): merged communes' old codes will not join", exc)
-    ref = reference_from_csv(frame, path, former, aliases)
+    ref = reference_from_csv(frame, path, etalab.former if etalab else None, etalab.aliases if etalab else None)
+    if etalab is not None:
+        ref.postcodes = etalab.postcodes
     ref.sources.append({
         "name": path.name,
         "path": str(path),
@@ -273,7 +274,9 @@ def load_csv(path: str | Path, etalab_folder: str | Path | None = None) -> Commu
         "attribution": "INSEE : Code officiel géographique 2026, populations légales 2023"
                        + (", recensement 2018 (part des 75 ans et plus)" if ref.has_age else ""),
     })
-    ref.sources.extend({**s, "name": s["name"] + " (anciens codes seulement)"} for s in extra_sources)
+    if etalab is not None:
+        ref.sources.extend({**s, "name": s["name"] + " (anciens codes, communes déléguées et codes postaux)"}
+                           for s in etalab.sources)
     log.info("commune reference: %s (%d communes, age data: %s, %d former codes)", path, len(ref.communes),
              "yes" if ref.has_age else "no", len(ref.former))
     return ref

@@ -134,7 +134,7 @@ def heatmap(shares: pd.DataFrame, row_labels: list[str], title: str, xlabel: str
                         color="white" if v > 0.6 * vmax else "black")
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    ax.set_title(title, fontsize=12, loc="left")
+    ax.set_title(_wrap(title, 64), fontsize=12, loc="left")
     cax = make_axes_locatable(ax).append_axes("right", size=0.22, pad=0.15)
     bar = fig.colorbar(im, cax=cax)
     bar.set_label("Part des initiatives du groupe (%)")

@@ -68,6 +68,8 @@ def test_a_communes_csv_with_age_data_adds_the_age_findings(setup):
     summary = json.loads((tmp / "reports" / "avec-age" / "resume.json").read_text())
     assert summary["findings"]["age_count"]["figures"]["rho"] == pytest.approx(-0.8)
     assert summary["join"]["lignes de communes:former"] == 1  # former codes still come from Etalab's package
+    unjoined = pd.read_csv(tmp / "reports" / "avec-age" / "tables" / "codes_non_rapproches.csv", dtype=str)
+    assert unjoined.set_index("code").loc["01500", "indice"] == "code postal de Beta (code INSEE 01002)"
     assert (tmp / "reports" / "avec-age" / "figures" / "age_domaines.png").is_file()
 
 
