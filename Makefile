@@ -16,11 +16,14 @@ RUN         ?=
 PREDICTIONS ?=
 LABELED     ?=
 LABEL_COL   ?=
+COMMUNES    ?=
+NAME        ?=
 
 opt = $(if $(2),$(1) "$(2)")
 
 .DEFAULT_GOAL := help
 .PHONY: help install train predict test clean
+.PHONY: communes report
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -39,6 +42,13 @@ train: $(STAMP) ## train on data/labeled (EXTRA=../shared/data adds the sources 
 predict: $(STAMP) ## label INPUT (default: data/raw sample) into OUTPUT [TEXT_COL=col[,col]] [RUN=id]
 	$(CLI) predict $(call opt,--input,$(INPUT)) $(call opt,--output,$(OUTPUT)) \
 		$(call opt,--text-col,$(TEXT_COL)) $(call opt,--run,$(RUN))
+
+communes: $(STAMP) ## install Etalab's commune reference (npm, pinned version, checksum verified) into data/external/
+	$(CLI) fetch-communes
+
+report: $(STAMP) communes ## write the barometer of PREDICTIONS (files or a glob) into reports/<NAME>/ [COMMUNES=csv]
+	@test -n "$(PREDICTIONS)" || { echo "usage: make report PREDICTIONS=data/predicted/file.parquet [NAME=name] [COMMUNES=csv]"; exit 2; }
+	$(CLI) report --predictions $(PREDICTIONS) $(call opt,--name,$(NAME)) $(call opt,--communes,$(COMMUNES))
 
 test: $(STAMP) ## run the test suite (real spaCy model, small data)
 	$(PY) -m pytest -q

@@ -1,4 +1,4 @@
-"""Command line: `python -m pipeline train|predict ...` (also installed as `barometre`).
+"""Command line: `python -m pipeline train|predict|report ...` (also installed as `barometre`).
 
 A thin shell: it reads options, calls pipeline.runs, and turns a PipelineError
 into one plain line on stderr and exit code 2.
@@ -34,6 +34,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run", help="model run id or folder (default: models/LATEST)")
     p.add_argument("--threshold", type=float, help="review threshold on the confidence")
     p.add_argument("--models", help="models folder")
+
+    r = sub.add_parser("report", help="write the barometer of predictions files into reports/<name>/")
+    r.add_argument("--predictions", nargs="+", required=True, metavar="PATH",
+                   help="output(s) of predict: files or quoted glob patterns, reported together")
+    r.add_argument("--name", help="report folder under reports/ (default: from the file names)")
+    r.add_argument("--communes", help="communes CSV joined on code_insee instead of Etalab's package "
+                                      "(e.g. ../shared/data/communes/communes-2026-pop2023.csv, with age data)")
+    r.add_argument("--code-col", help="column of INSEE commune codes (default: detected)")
+    r.add_argument("--models", help="models folder, where the CV metrics of the predictions' run are read")
+
+    sub.add_parser("fetch-communes", help="install Etalab's commune reference (npm, pinned, checksum "
+                                          "verified) into data/external/")
     return parser
 
 
@@ -52,6 +64,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _dispatch(args) -> int:
+    if args.command in ("report", "fetch-communes"):
+        return _dispatch_report(args)
     from . import runs
 
     overrides = {
@@ -71,6 +85,20 @@ def _dispatch(args) -> int:
         output = args.output or runs.default_output(config, input_path)
         out = runs.run_predict(config, input_path, output, args.text_col, args.run, args.sep, args.encoding)
         print(out)
+    return 0
+
+
+def _dispatch_report(args) -> int:
+    """report and fetch-communes: no spaCy, no model loaded."""
+    config = load_config(args.config, {"paths.models": getattr(args, "models", None)})
+    if args.command == "fetch-communes":
+        from .external import install_etalab
+
+        print(install_etalab(config))
+    else:
+        from .report import run_report
+
+        print(run_report(config, args.predictions, args.name, args.communes, args.code_col))
     return 0
 
 

@@ -1,0 +1,48 @@
+"""Numbers written the French way: 76 912 ; 22,5 % ; 0,34 ; p < 0,0001."""
+from __future__ import annotations
+
+import math
+
+NBSP = "\u00a0"  # no-break space: thousands separator and before % and €
+
+
+def _missing(x) -> bool:
+    try:
+        return x is None or math.isnan(float(x))
+    except (TypeError, ValueError):
+        return True
+
+
+def fr_int(x) -> str:
+    if _missing(x):
+        return "–"
+    return f"{int(round(float(x))):,}".replace(",", NBSP)
+
+
+def fr_num(x, digits: int = 2) -> str:
+    if _missing(x):
+        return "–"
+    text = f"{float(x):,.{digits}f}"
+    return text.replace(",", "\x00").replace(".", ",").replace("\x00", NBSP)
+
+
+def fr_pct(x, digits: int = 1) -> str:
+    """A share (0.225) as a percentage ("22,5 %")."""
+    return "–" if _missing(x) else f"{fr_num(100 * float(x), digits)}{NBSP}%"
+
+
+def fr_p(p) -> str:
+    """A p-value: "p < 0,0001" when tiny, else "p = 0,032"."""
+    if _missing(p):
+        return "p non calculable"
+    if p < 1e-4:
+        return "p < 0,0001"
+    return f"p = {fr_num(p, 4 if p < 0.01 else 3)}"
+
+
+def fr_euros(x, millions: bool = False) -> str:
+    if _missing(x):
+        return "–"
+    if millions:
+        return f"{fr_num(float(x) / 1e6, 1)}{NBSP}M€"
+    return f"{fr_int(x)}{NBSP}€"

@@ -1,0 +1,209 @@
+"""`python -m pipeline report`: read predictions files, write the barometer into reports/<name>/.
+
+The shell around reporting (tables and statistics), report_charts and report_render:
+it reads the predictions and the commune reference, fetches the model's CV metrics
+from models/<run_id>/metrics.json, and writes the report folder atomically (built
+under a temporary name, renamed when complete). It never imports spaCy nor loads a
+model: everything comes from the predictions' columns.
+
+reports/<name>/
+  rapport.html   self-contained page (charts embedded as base64 PNG)
+  rapport.md     the same content; charts from figures/
+  figures/*.png  every chart
+  tables/*.csv   every table (UTF-8, comma-separated, raw numbers)
+  resume.json    the key figures and findings, for scripts
+"""
+from __future__ import annotations
+
+import glob
+import json
+import logging
+import math
+import os
+import re
+import shutil
+import tempfile
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import communes as communes_ref
+from .domains import LabelSet, load_label_set
+from .errors import PipelineError
+from .external import etalab_folder, etalab_pin
+from .report_render import Document, compose, to_html, to_markdown
+from .reporting import Columns, build_report, prepare_predictions
+from .sources import sha256_of
+from .tables import read_table
+
+log = logging.getLogger(__name__)
+
+MONTHS = ["janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",
+          "novembre", "décembre"]
+
+
+def expand_predictions(items: list[str]) -> list[Path]:
+    """Files named, or matched by glob patterns ("data/predicted/dgcl-*.parquet"), in order, once each."""
+    paths: list[Path] = []
+    for item in items:
+        if glob.has_magic(item):
+            matched = sorted(glob.glob(item))
+            if not matched:
+                raise PipelineError(f"no predictions file matches {item}")
+            paths += [Path(m) for m in matched]
+        else:
+            paths.append(Path(item))
+    unique = list(dict.fromkeys(p.resolve() for p in paths))
+    if not unique:
+        raise PipelineError("no predictions file given: make report PREDICTIONS=path")
+    return unique
+
+
+def default_name(paths: list[Path]) -> str:
+    """dgcl-2023.parquet -> dgcl-2023; dgcl-2018, -2019, -2023 -> dgcl-2018-2019-2023."""
+    stems = [p.name.split(".")[0] for p in paths]
+    if len(stems) == 1:
+        return stems[0]
+    tokens = [re.split(r"[-_.]", s) for s in stems]
+    common = []
+    for group in zip(*tokens):
+        if len(set(group)) > 1:
+            break
+        common.append(group[0])
+    rest = ["-".join(t[len(common):]) for t in tokens]
+    if len(paths) > 4 or not all(rest):
+        return "-".join(common + [f"{len(paths)}-fichiers"]) if common else f"{len(paths)}-fichiers"
+    return "-".join(common + rest)
+
+
+def read_predictions(paths: list[Path], labels: LabelSet) -> tuple[pd.DataFrame, list[dict]]:
+    """Read and check each file (an error names the file), then stack them."""
+    frames, inputs = [], []
+    for path in paths:
+        frame = prepare_predictions(read_table(path), labels, str(path))
+        frames.append(frame)
+        inputs.append({"path": str(path), "name": path.name, "rows": len(frame), "sha256": sha256_of(path)})
+        log.info("read %s: %d rows", path, len(frame))
+    frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    if frame.empty:
+        raise PipelineError(f"{', '.join(str(p) for p in paths)}: no rows to report on")
+    for column in frame.columns:  # a column missing from one file comes back as NaN
+        if frame[column].dtype == object and frame[column].isna().any():
+            frame[column] = frame[column].fillna("")
+    return frame, inputs
+
+
+def model_runs(config: dict, frame: pd.DataFrame) -> list[dict]:
+    """Each model run id of the predictions, with its CV metrics when models/<id>/metrics.json exists."""
+    models = Path(config["paths"]["models"])
+    out = []
+    for run_id, rows in frame["model_run_id"].value_counts().items():
+        entry = {"run_id": run_id, "rows": int(rows)}
+        path = models / run_id / "metrics.json" if run_id else None
+        if path is None:
+            entry["why"] = "pas d'identifiant de modèle"
+        elif not path.is_file():
+            entry["why"] = f"{path} introuvable"
+        else:
+            try:
+                m = json.loads(path.read_text(encoding="utf-8"))
+                entry["metrics"] = {"chosen": m.get("chosen"), "cv_folds": m.get("cv_folds"),
+                                    "n_train": m.get("n_train"), "macro_f1": m["domain"]["macro_f1"],
+                                    "accuracy": m["domain"]["accuracy"],
+                                    "digital_f1_yes": (m.get("digital") or {}).get("f1_yes")}
+                entry["path"] = str(path)
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                entry["why"] = f"{path} illisible ({exc})"
+        if "why" in entry:
+            log.warning("model %s: CV metrics unknown (%s)", run_id or "?", entry["why"])
+        out.append(entry)
+    return out
+
+
+def load_reference(config: dict, columns: Columns, communes_csv: str | None):
+    if not columns.code:
+        log.warning("no commune code column in the predictions: the sections by commune size are left out")
+        return None
+    folder = etalab_folder(config)
+    if communes_csv:
+        return communes_ref.load_csv(communes_csv, folder)
+    _, version, _ = etalab_pin(config)
+    return communes_ref.load_etalab(folder, expected_version=version)
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return None if math.isnan(value) else float(value)
+    return value
+
+
+def write_report(doc: Document, folder: Path) -> Path:
+    """Write the report folder under a temporary name and move it into place (replacing an older one)."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    old = folder.with_name(f".{folder.name}.old")
+    try:
+        os.chmod(tmp, 0o755)
+        (tmp / "figures").mkdir()
+        (tmp / "tables").mkdir()
+        for chart in doc.charts:
+            (tmp / "figures" / f"{chart.name}.png").write_bytes(chart.png)
+        for table in doc.tables:
+            table.data.to_csv(tmp / table.csv_name, index=False, encoding="utf-8")
+        (tmp / "rapport.html").write_text(to_html(doc), encoding="utf-8")
+        (tmp / "rapport.md").write_text(to_markdown(doc), encoding="utf-8")
+        (tmp / "resume.json").write_text(json.dumps(_jsonable(doc.summary), indent=2, ensure_ascii=False)
+                                         + "\n", encoding="utf-8")
+        shutil.rmtree(old, ignore_errors=True)
+        if folder.exists():
+            os.replace(folder, old)
+        os.replace(tmp, folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+    return folder
+
+
+def run_report(config: dict, predictions: list[str], name: str | None = None, communes_csv: str | None = None,
+               code_col: str | None = None) -> Path:
+    """Read predictions, aggregate, test the findings, write reports/<name>/; return the folder."""
+    labels = load_label_set(config["paths"]["labels"])
+    paths = expand_predictions(predictions)
+    name = name or default_name(paths)
+    if not re.fullmatch(r"[\w][\w.\-]*", name):
+        raise PipelineError(f"report name {name!r}: use letters, digits, '-', '_' and '.' only")
+    frame, inputs = read_predictions(paths, labels)
+    columns = Columns.detect(frame.columns, code_col)
+    log.info("columns used: %s", ", ".join(f"{k}={v}" for k, v in vars(columns).items() if v) or "none")
+    ref = load_reference(config, columns, communes_csv)
+    data = build_report(frame, labels, ref, columns)
+    if data.join_summary is not None:
+        status = data.joined["jointure"].value_counts()
+        log.info("commune rows: %d joined (%d through a former code), %d without code, %d unknown or malformed "
+                 "(%d distinct codes listed); %d rows of other beneficiaries",
+                 status.get("current", 0) + status.get("former", 0), status.get("former", 0),
+                 status.get("no_code", 0), status.get("unknown", 0) + status.get("invalid", 0),
+                 len(data.unjoined), status.get("not_commune", 0))
+    now = datetime.now().astimezone()
+    from .artifacts import git_commit
+
+    meta = {"name": name, "inputs": inputs, "models": model_runs(config, frame),
+            "date": now.isoformat(timespec="seconds"),
+            "date_fr": f"{now.day} {MONTHS[now.month - 1]} {now.year} à {now:%H:%M}",
+            "git_commit": git_commit(), "review_threshold": config.get("predict", {}).get("review_threshold"),
+            "reference_sources": ref.sources if ref is not None else []}
+    doc = compose(data, labels, meta)
+    for f in doc.findings.values():
+        log.info("finding: %s — %s", f["claim"], f["verdict"])
+    folder = write_report(doc, Path(config["paths"]["reports"]) / name)
+    log.info("report written to %s (%d charts, %d tables)", folder, len(doc.charts), len(doc.tables))
+    return folder

@@ -1,0 +1,185 @@
+"""The report's charts as PNG bytes (matplotlib's object API, no pyplot state, no screen).
+
+Every chart has a French title and axis labels and the domains' French labels.
+"""
+from __future__ import annotations
+
+import io
+import re
+import textwrap
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, MaxNLocator
+from mpl_toolkits.axes_grid1 import make_axes_locatable
+
+from .frformat import fr_int, fr_num, fr_pct
+
+BLUE = "#1f5fa8"
+ORANGE = "#d9822b"
+DPI = 100
+
+
+def _png(fig: Figure) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=DPI, bbox_inches="tight", pad_inches=0.25, facecolor="white")
+    return buf.getvalue()
+
+
+def _wrap(text: str, width: int) -> str:
+    return "\n".join(textwrap.wrap(str(text), width)) or str(text)
+
+
+def short_group(label) -> str:
+    """A group label for an axis: "1 000 à 1 999" -> "1 000–1 999", numbers never cut across lines."""
+    text = str(label).replace("moins de ", "< ").replace(" et plus", " et +").replace(" à ", "–")
+    return re.sub(r"(?<=\d) (?=\d)|(?<=\d) (?=%)", "\u00a0", text)
+
+
+_int_ticks = FuncFormatter(lambda x, _: fr_int(x))
+_pct_ticks = FuncFormatter(lambda x, _: f"{fr_num(x, 0)} %")
+
+
+def domain_bars(labels: list[str], counts: pd.Series, title: str, xlabel: str = "Part des initiatives (%)",
+                color: str = BLUE) -> bytes:
+    """Horizontal bars of each domain's share, largest first, labelled "22,5 % (17 258)"."""
+    counts = pd.Series(np.asarray(counts, dtype=float), index=labels).sort_values()
+    total = counts.sum()
+    shares = 100 * counts / total if total else counts * 0
+    fig = Figure(figsize=(10, 6.2))
+    ax = fig.add_subplot()
+    bars = ax.barh(range(len(counts)), shares.to_numpy(), color=color)
+    ax.set_yticks(range(len(counts)), [_wrap(label, 40) for label in counts.index], fontsize=9)
+    top = float(shares.max()) if len(shares) else 1.0
+    for bar, share, n in zip(bars, shares, counts):
+        ax.text(bar.get_width() + top * 0.01, bar.get_y() + bar.get_height() / 2,
+                f"{fr_pct(share / 100)} ({fr_int(n)})", va="center", fontsize=8.5)
+    ax.set_xlim(0, top * 1.28 if top else 1)
+    ax.xaxis.set_major_formatter(_pct_ticks)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("Domaine")
+    ax.set_title(title, fontsize=12, loc="left")
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.grid(axis="x", alpha=0.3)
+    return _png(fig)
+
+
+def confidence_histogram(confidence: pd.Series, threshold: float | None) -> bytes:
+    """Histogram of the chosen domain's probability, with the review threshold."""
+    fig = Figure(figsize=(10, 4.6))
+    ax = fig.add_subplot()
+    heights, _, _ = ax.hist(np.clip(confidence.to_numpy(dtype=float), 0, 1), bins=np.linspace(0, 1, 41),
+                            color=BLUE, edgecolor="white", linewidth=0.5)
+    ax.set_ylim(0, max(float(np.max(heights)) if len(heights) else 1, 1) * 1.3)  # room for the label
+    if threshold is not None:
+        below = float((confidence < threshold).mean()) if len(confidence) else float("nan")
+        ax.axvline(threshold, color=ORANGE, linewidth=2)
+        ax.text(threshold + 0.01, 0.98, f"seuil de revue : {fr_num(threshold, 2)} ; {fr_pct(below)} en dessous",
+                transform=ax.get_xaxis_transform(), va="top", ha="left", fontsize=9, color=ORANGE,
+                bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.9, "pad": 2})
+    ax.set_xlim(0, 1)
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: fr_num(x, 1)))
+    ax.yaxis.set_major_formatter(_int_ticks)
+    ax.set_xlabel("Confiance : probabilité du domaine choisi")
+    ax.set_ylabel("Nombre d'initiatives")
+    ax.set_title("Distribution de la confiance du modèle", fontsize=12, loc="left")
+    ax.spines[["top", "right"]].set_visible(False)
+    return _png(fig)
+
+
+def rate_bars(rates: pd.DataFrame, title: str, xlabel: str) -> bytes:
+    """Two panels by group: initiatives per commune, and per 1,000 inhabitants."""
+    fig = Figure(figsize=(11, 4.8))
+    axes = fig.subplots(1, 2)
+    names = [_wrap(short_group(i), 24) for i in rates.index]
+    x = np.arange(len(rates))
+    panels = [("initiatives_par_commune", "Initiatives par commune", BLUE, 2),
+              ("initiatives_pour_1000_hab", "Initiatives pour 1 000 habitants", ORANGE, 2)]
+    for ax, (col, ylabel, color, digits) in zip(axes, panels):
+        values = rates[col].to_numpy(dtype=float)
+        bars = ax.bar(x, np.nan_to_num(values), color=color)
+        top = np.nanmax(values) if np.isfinite(values).any() else 1
+        for bar, v in zip(bars, values):
+            ax.text(bar.get_x() + bar.get_width() / 2, bar.get_height() + top * 0.015, fr_num(v, digits),
+                    ha="center", va="bottom", fontsize=8)
+        ax.set_ylim(0, top * 1.15 if top else 1)
+        ax.set_xticks(x, names, fontsize=8, rotation=30, ha="right", rotation_mode="anchor")
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: fr_num(v, 1)))
+        ax.spines[["top", "right"]].set_visible(False)
+        ax.set_title(ylabel, fontsize=10)
+    fig.suptitle(title, fontsize=12, x=0.01, ha="left")
+    fig.tight_layout()
+    return _png(fig)
+
+
+def heatmap(shares: pd.DataFrame, row_labels: list[str], title: str, xlabel: str,
+            ylabel: str = "Domaine") -> bytes:
+    """Domains (rows) × groups (columns): each cell the domain's share of the group, annotated."""
+    values = 100 * shares.to_numpy(dtype=float)
+    n_rows, n_cols = values.shape
+    fig = Figure(figsize=(max(7.5, 2.4 + 1.05 * n_cols + 2.6), 0.42 * n_rows + 2.6))
+    ax = fig.add_subplot()
+    vmax = np.nanmax(values) if np.isfinite(values).any() else 1
+    im = ax.imshow(values, cmap="Blues", vmin=0, vmax=vmax, aspect="auto")
+    ax.set_xticks(range(n_cols), [_wrap(short_group(c), 16) for c in shares.columns], fontsize=8.5)
+    ax.set_yticks(range(n_rows), [_wrap(label, 36) for label in row_labels], fontsize=8.5)
+    for i in range(n_rows):
+        for j in range(n_cols):
+            v = values[i, j]
+            if np.isfinite(v):
+                ax.text(j, i, fr_num(v, 1), ha="center", va="center", fontsize=8,
+                        color="white" if v > 0.6 * vmax else "black")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(_wrap(title, 64), fontsize=12, loc="left")
+    cax = make_axes_locatable(ax).append_axes("right", size=0.22, pad=0.15)
+    bar = fig.colorbar(im, cax=cax)
+    bar.set_label("Part des initiatives du groupe (%)")
+    return _png(fig)
+
+
+def group_bars(counts: pd.Series, title: str, ylabel: str, xlabel: str = "Nombre d'initiatives",
+               color: str = BLUE) -> bytes:
+    """Horizontal bars of counts per group (e.g. région), largest on top."""
+    counts = counts.sort_values()
+    fig = Figure(figsize=(10, 0.32 * len(counts) + 1.8))
+    ax = fig.add_subplot()
+    bars = ax.barh(range(len(counts)), counts.to_numpy(dtype=float), color=color)
+    ax.set_yticks(range(len(counts)), [_wrap(str(i), 40) for i in counts.index], fontsize=9)
+    top = float(counts.max()) if len(counts) else 1.0
+    for bar, n in zip(bars, counts):
+        ax.text(bar.get_width() + top * 0.01, bar.get_y() + bar.get_height() / 2, fr_int(n),
+                va="center", fontsize=8.5)
+    ax.set_xlim(0, top * 1.12 if top else 1)
+    ax.xaxis.set_major_formatter(_int_ticks)
+    ax.xaxis.set_major_locator(MaxNLocator(6, integer=True))
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=12, loc="left")
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.grid(axis="x", alpha=0.3)
+    return _png(fig)
+
+
+def amount_bars(labels: list[str], subsidy: pd.Series, title: str) -> bytes:
+    """Total subsidy per domain, in millions of euros."""
+    values = pd.Series(np.asarray(subsidy, dtype=float), index=labels).fillna(0).sort_values() / 1e6
+    fig = Figure(figsize=(10, 6.2))
+    ax = fig.add_subplot()
+    bars = ax.barh(range(len(values)), values.to_numpy(), color=BLUE)
+    ax.set_yticks(range(len(values)), [_wrap(label, 40) for label in values.index], fontsize=9)
+    top = float(values.max()) if len(values) else 1.0
+    for bar, v in zip(bars, values):
+        ax.text(bar.get_width() + top * 0.01, bar.get_y() + bar.get_height() / 2, f"{fr_num(v, 1)} M€",
+                va="center", fontsize=8.5)
+    ax.set_xlim(0, top * 1.18 if top else 1)
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: fr_int(v)))
+    ax.set_xlabel("Subventions accordées (millions d'euros)")
+    ax.set_ylabel("Domaine")
+    ax.set_title(title, fontsize=12, loc="left")
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.grid(axis="x", alpha=0.3)
+    return _png(fig)

@@ -1,0 +1,191 @@
+"""`python -m pipeline report` end to end on tiny files, its errors, and the Etalab install."""
+import io
+import json
+import os
+import subprocess
+import sys
+import tarfile
+
+import pandas as pd
+import pytest
+
+from pipeline.cli import main
+from pipeline.config import PROJECT_DIR, load_config
+from pipeline.errors import PipelineError
+from pipeline.external import install_npm_package, integrity_of
+from pipeline.report import default_name, expand_predictions, run_report
+from report_fixtures import RUN_ID, communes_csv, predictions, report_config
+
+
+@pytest.fixture()
+def setup(tmp_path):
+    """A config pointing into tmp_path, and the tiny predictions split into a CSV and a Parquet file."""
+    config = report_config(tmp_path)
+    frame = predictions()
+    (tmp_path / "pred").mkdir()
+    frame.iloc[:9].to_csv(tmp_path / "pred" / "tiny-2023.csv", index=False)
+    frame.iloc[9:].to_parquet(tmp_path / "pred" / "tiny-2024.parquet", index=False)
+    return config, tmp_path
+
+
+def cli(config, *args):
+    return main(["--config", str(config), "-q", "report", *args])
+
+
+def test_report_of_several_files_writes_every_part(setup, capsys):
+    config, tmp = setup
+    assert cli(config, "--predictions", str(tmp / "pred" / "tiny-*")) == 0
+    folder = tmp / "reports" / "tiny-2023-2024"
+    assert capsys.readouterr().out.strip() == str(folder)
+    names = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
+    assert {"rapport.html", "rapport.md", "resume.json", "figures/domaines.png", "figures/confiance.png",
+            "figures/taille_domaines.png", "tables/domaines.csv", "tables/taille.csv",
+            "tables/codes_non_rapproches.csv"} <= names
+    summary = json.loads((folder / "resume.json").read_text())
+    assert summary["rows"] == 18 and summary["with_domain"] == 17
+    assert summary["domain_share"]["education"] == pytest.approx(7 / 17)
+    assert summary["needs_review_share"] == pytest.approx(3 / 18)
+    assert summary["findings"]["size_count"]["figures"]["rho"] == pytest.approx(0.9)
+    assert summary["join"]["lignes de communes:former"] == 1 and summary["unjoined_codes"] == 2
+    assert [i["rows"] for i in summary["inputs"]] == [9, 9]
+    domains = pd.read_csv(folder / "tables" / "domaines.csv")
+    assert domains.set_index("domaine").loc["education", "initiatives"] == 7
+    page = (folder / "rapport.html").read_text()
+    markdown = (folder / "rapport.md").read_text()
+    for text in ("Éducation, enfance et jeunesse", "ρ de Spearman = 0,900", "macro-F1 0,812", RUN_ID,
+                 "Licence Ouverte", "99999", "code postal de Beta (code INSEE 01002)",
+                 "pas de données d'âge"):
+        assert text in page and text in markdown, text
+    assert page.count('<img src="data:image/png;base64,') == len(list((folder / "figures").glob("*.png")))
+    assert "<script" not in page and "http://" not in page.replace("https://", "")
+
+
+def test_a_communes_csv_with_age_data_adds_the_age_findings(setup):
+    config, tmp = setup
+    csv = communes_csv(tmp / "communes.csv")
+    assert cli(config, "--predictions", str(tmp / "pred" / "tiny-2023.csv"), str(tmp / "pred" / "tiny-2024.parquet"),
+               "--communes", str(csv), "--name", "avec-age") == 0
+    summary = json.loads((tmp / "reports" / "avec-age" / "resume.json").read_text())
+    assert summary["findings"]["age_count"]["figures"]["rho"] == pytest.approx(-0.8)
+    assert summary["join"]["lignes de communes:former"] == 1  # former codes still come from Etalab's package
+    unjoined = pd.read_csv(tmp / "reports" / "avec-age" / "tables" / "codes_non_rapproches.csv", dtype=str)
+    assert unjoined.set_index("code").loc["01500", "indice"] == "code postal de Beta (code INSEE 01002)"
+    assert (tmp / "reports" / "avec-age" / "figures" / "age_domaines.png").is_file()
+
+
+def test_report_never_imports_spacy_nor_loads_a_model(setup):
+    config, tmp = setup
+    code = ("import sys, joblib\n"
+            "def refuse(*a, **k): raise AssertionError('a model was loaded')\n"
+            "joblib.load = refuse\n"
+            "from pipeline.cli import main\n"
+            f"rc = main(['--config', {str(config)!r}, '-q', 'report', '--predictions', "
+            f"{str(tmp / 'pred' / 'tiny-2024.parquet')!r}])\n"
+            "assert rc == 0, rc\n"
+            "assert not [m for m in sys.modules if m.split('.')[0] in ('spacy', 'thinc')], 'spaCy was imported'\n")
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_DIR)}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+
+
+def test_without_commune_code_column_the_report_says_so(setup):
+    config, tmp = setup
+    predictions().drop(columns=["beneficiaire_code_insee"]).to_csv(tmp / "nocode.csv", index=False)
+    assert cli(config, "--predictions", str(tmp / "nocode.csv")) == 0
+    page = (tmp / "reports" / "nocode" / "rapport.html").read_text()
+    assert "pas de colonne de code commune" in page
+
+
+@pytest.mark.parametrize("make_args, message", [
+    (lambda tmp: ["--predictions", str(tmp / "missing.parquet")], r"file not found: .*missing\.parquet"),
+    (lambda tmp: ["--predictions", str(tmp / "nothing-*.csv")], r"no predictions file matches .*nothing-\*\.csv"),
+    (lambda tmp: ["--predictions", str(tmp / "nodomain.csv")], r"nodomain\.csv: no 'domain' column"),
+    (lambda tmp: ["--predictions", str(tmp / "pred" / "tiny-2023.csv"), "--code-col", "insee"],
+     r"no column 'insee'"),
+    (lambda tmp: ["--predictions", str(tmp / "pred" / "tiny-2023.csv"), "--name", "../out"], r"report name"),
+])
+def test_bad_input_is_a_clear_error_and_writes_nothing(setup, capsys, make_args, message):
+    config, tmp = setup
+    pd.DataFrame({"intitule": ["x"], "confidence": [0.5]}).to_csv(tmp / "nodomain.csv", index=False)
+    assert cli(config, *make_args(tmp)) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and len(err.strip().splitlines()) == 1
+    import re
+
+    assert re.search(message, err), err
+    assert not (tmp / "reports").exists() or not any((tmp / "reports").iterdir())
+
+
+def test_missing_etalab_package_names_the_make_target(setup, capsys):
+    config, tmp = setup
+    import shutil
+
+    shutil.rmtree(tmp / "external")
+    assert cli(config, "--predictions", str(tmp / "pred" / "tiny-2023.csv")) == 2
+    assert "make communes" in capsys.readouterr().err
+
+
+def test_a_failed_run_leaves_no_half_written_folder_and_keeps_the_old_report(setup, monkeypatch):
+    config_path, tmp = setup
+    config = load_config(config_path)
+    first = run_report(config, [str(tmp / "pred" / "tiny-2023.csv")], name="r")
+    before = (first / "resume.json").read_text()
+
+    def boom(doc):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr("pipeline.report.to_markdown", boom)
+    with pytest.raises(RuntimeError):
+        run_report(config, [str(tmp / "pred" / "tiny-2024.parquet")], name="r")
+    assert [p.name for p in (tmp / "reports").iterdir()] == ["r"]  # no temporary folder left
+    assert (first / "resume.json").read_text() == before
+
+
+def test_default_names_and_globs(tmp_path):
+    for name in ("dgcl-2018.parquet", "dgcl-2019.parquet", "dgcl-2023.parquet"):
+        (tmp_path / name).write_bytes(b"x")
+    paths = expand_predictions([str(tmp_path / "dgcl-*.parquet"), str(tmp_path / "dgcl-2018.parquet")])
+    assert [p.name for p in paths] == ["dgcl-2018.parquet", "dgcl-2019.parquet", "dgcl-2023.parquet"]
+    assert default_name(paths) == "dgcl-2018-2019-2023"
+    assert default_name(paths[:1]) == "dgcl-2018"
+    assert default_name([tmp_path / "a.csv", tmp_path / "b.csv"]) == "a-b"
+
+
+def _tarball(folder, files: dict) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def test_npm_package_is_installed_only_when_its_checksum_matches(tmp_path):
+    data = _tarball(tmp_path, {"package/data/communes.json": b"[]", "package/package.json": b"{}",
+                               "../evil.txt": b"no"})
+    calls = []
+
+    def fake_pack(spec, folder):
+        calls.append(spec)
+        path = folder / "pkg-1.0.0.tgz"
+        path.write_bytes(data)
+        return path
+
+    (tmp_path / "probe.tgz").write_bytes(data)
+    good = integrity_of(tmp_path / "probe.tgz")
+    dest = tmp_path / "external" / "pkg"
+    with pytest.raises(PipelineError, match="checksum mismatch"):
+        install_npm_package("pkg", "1.0.0", "sha512-" + "A" * 86 + "==", dest, fake_pack)
+    assert not dest.exists() and not [p for p in (tmp_path / "external").iterdir()]
+    assert install_npm_package("pkg", "1.0.0", good, dest, fake_pack) == dest
+    assert (dest / "data" / "communes.json").read_text() == "[]" and not (tmp_path / "external" / "evil.txt").exists()
+    assert json.loads((dest / ".installed.json").read_text())["integrity"] == good
+    install_npm_package("pkg", "1.0.0", good, dest, fake_pack)  # already there: not fetched again
+    assert calls == ["pkg@1.0.0", "pkg@1.0.0"]
+
+
+def test_the_committed_pin_is_an_npm_sha512():
+    report = load_config()["report"]
+    assert report["etalab_package"] == "@etalab/decoupage-administratif"
+    assert report["etalab_integrity"].startswith("sha512-") and len(report["etalab_integrity"]) == 95

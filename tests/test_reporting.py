@@ -1,0 +1,249 @@
+"""The report's aggregation and statistics on tiny frames whose answers are known (no I/O, no model)."""
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from pipeline.communes import (CommuneReference, _resolve_chains, reference_from_csv, reference_from_etalab,
+                               size_band)
+from pipeline.errors import PipelineError
+from pipeline.report_render import compose, findings, to_html, to_markdown
+from pipeline.reporting import (Columns, amounts_by_domain, build_report, classify_beneficiaries, crosstab,
+                                domain_table, group_summary, independence, join_communes,
+                                normalize_commune_code, normalize_departement, parse_amount, partial_spearman,
+                                prepare_predictions, rate_table, spearman, top_domains)
+from report_fixtures import (AGE, ETALAB_COMMUNES, ETALAB_DEPARTEMENTS, ETALAB_REGIONS, communes_csv,
+                             predictions)
+
+
+@pytest.fixture()
+def ref() -> CommuneReference:
+    return reference_from_etalab(ETALAB_COMMUNES, ETALAB_DEPARTEMENTS, ETALAB_REGIONS)
+
+
+@pytest.fixture()
+def pred(labels) -> pd.DataFrame:
+    return prepare_predictions(predictions(), labels)
+
+
+def test_commune_codes_get_back_their_leading_zero():
+    codes, valid = normalize_commune_code(pd.Series(["1004", "01004", " 08004 ", "2a004", "1004.0", "", "123",
+                                                     None, "75056"]))
+    assert codes.tolist() == ["01004", "01004", "08004", "2A004", "01004", "", "123", "", "75056"]
+    assert valid.tolist() == [True, True, True, True, True, False, False, False, True]
+
+
+def test_departement_codes_as_the_cog_writes_them():
+    raw = pd.Series(["001", "1", "01", "020A", "20A", "2B", "691", "67A", "971", "095", "nan", ""])
+    assert normalize_departement(raw).tolist() == ["01", "01", "01", "020A", "2A", "2B", "69", "67", "971",
+                                                   "95", "", ""]
+
+
+@pytest.mark.parametrize("text, value", [
+    ("21 667,00 €", 21667.0), ("21\u202f667,00\u00a0€", 21667.0), ("310000,0", 310000.0), ("1.234,5", 1234.5),
+    ("1,234.5", 1234.5), ("12815.5", 12815.5), ("1.234.567", 1234567.0), ("-", math.nan), ("", math.nan),
+    ("n/a", math.nan), ("600 092 EUR", 600092.0),
+])
+def test_amounts_are_read_in_french_formats(text, value):
+    got = parse_amount(pd.Series([text])).iloc[0]
+    assert (math.isnan(got) and math.isnan(value)) or got == pytest.approx(value)
+
+
+def test_beneficiaries_are_classified_by_type_then_name_then_code():
+    types = pd.Series(["commune", "epci", "", "", "departement", "", "Syndicat mixte", "", "Communauté de communes"])
+    names = pd.Series(["Aire", "CC Bugey", "SYND RIVIERE AIN", "SAINT-MAURICE", "Ain", "Echallon", "", "", ""])
+    has_code = pd.Series([True, False, True, True, False, False, False, False, False])
+    assert classify_beneficiaries(types, names, has_code).tolist() == [
+        "commune", "groupement", "groupement", "commune", "departement", "inconnu", "groupement", "inconnu",
+        "groupement"]
+    # Without a type column, a name like "CC du ..." or "SYND ..." is enough; a commune code makes a commune.
+    assert classify_beneficiaries(None, pd.Series(["Cc du Pays", "Sivom de X", "Lyon"]),
+                                  pd.Series([True, True, True])).tolist() == ["groupement", "groupement", "commune"]
+
+
+def test_size_bands_have_the_barometer_bounds():
+    bands = size_band(pd.Series([0, 499, 500, 999, 1000, 1999, 2000, 3499, 3500, 9999, 10000, 49999, 50000,
+                                 99999, 100000, 2_100_000, np.nan]))
+    assert bands.astype(object).tolist()[:-1] == [
+        "moins de 500", "moins de 500", "500 à 999", "500 à 999", "1 000 à 1 999", "1 000 à 1 999",
+        "2 000 à 3 499", "2 000 à 3 499", "3 500 à 9 999", "3 500 à 9 999", "10 000 à 49 999", "10 000 à 49 999",
+        "50 000 à 99 999", "50 000 à 99 999", "100 000 et plus", "100 000 et plus"]
+    assert pd.isna(bands.iloc[-1])
+
+
+def test_etalab_reference_maps_former_codes_and_districts(ref):
+    assert list(ref.communes.index) == ["01001", "01002", "01003", "01004", "02001", "03001"]
+    assert ref.former == {"01099": "01002"}
+    assert ref.communes.loc["02001", "nom_region"] == "Hauts-de-France"
+    assert not ref.has_age
+    districts = reference_from_etalab(
+        [{"code": "75056", "nom": "Paris", "type": "commune-actuelle", "departement": "75", "region": "11",
+          "population": 2_100_000},
+         {"code": "75101", "nom": "Paris 1er", "type": "arrondissement-municipal", "commune": "75056",
+          "departement": "75", "region": "11"}], [], [])
+    assert districts.former == {"75101": "75056"}
+    current, how = ref.resolve(pd.Series(["01002", "01099", "99999", ""]))
+    assert current.tolist() == ["01002", "01002", "", ""] and how.tolist() == ["current", "former", "unknown",
+                                                                                 "unknown"]
+
+
+def test_former_code_chains_end_at_todays_commune():
+    assert _resolve_chains({"A": "B", "B": "C", "X": "Y", "Y": "X"}, {"C"}) == {"A": "C", "B": "C"}
+
+
+def test_csv_reference_reads_population_and_age(tmp_path, ref):
+    frame = pd.read_csv(communes_csv(tmp_path / "c.csv"), dtype=str, keep_default_na=False)
+    csv_ref = reference_from_csv(frame, "c.csv", ref.former)
+    assert csv_ref.has_age and csv_ref.communes.loc["01003", "pct_75p"] == 10.0
+    assert csv_ref.communes.loc["01002", "population"] == 1500
+    assert csv_ref.former == {"01099": "01002"}
+    with pytest.raises(PipelineError, match="c.csv: no column 'code_insee'"):
+        reference_from_csv(frame.drop(columns="code_insee"), "c.csv")
+
+
+def test_join_reports_every_row_and_lists_codes_that_do_not_join(pred, ref):
+    columns = Columns.detect(pred.columns)
+    assert (columns.code, columns.type, columns.year, columns.cost) == (
+        "beneficiaire_code_insee", "beneficiaire_type", "exercice", "cout_ht")
+    joined = join_communes(pred, columns, ref)
+    assert joined["jointure"].value_counts().to_dict() == {"current": 13, "not_commune": 2, "unknown": 2,
+                                                           "former": 1}
+    assert joined.loc[0, "code_actuel"] == "01001"  # "1001" lost its zero
+    assert joined.loc[14, "entite"] == "groupement" and joined.loc[14, "code_actuel"] == ""  # EPCI with a code
+    assert joined.loc[17, "entite"] == "inconnu"
+    from pipeline.reporting import unjoined_codes
+
+    unjoined = unjoined_codes(pred, joined, columns, ref)
+    assert unjoined["code"].tolist() == ["01500", "99999"]
+    assert unjoined.set_index("code").loc["01500", "indice"] == "code postal de Beta (code INSEE 01002)"
+
+
+def test_domain_table_counts_shares_digital_and_review(pred, labels):
+    table = domain_table(pred, labels)
+    assert table["initiatives"].sum() == 17
+    assert table.loc["education", "initiatives"] == 7
+    assert table.loc["education", "part"] == pytest.approx(7 / 17)
+    assert table.loc["securite", "numeriques"] == 2 and table["numeriques"].sum() == 3
+    assert table.loc["securite", "part_numeriques"] == pytest.approx(2 / 3)
+    assert table.loc["culture", "part_a_revoir"] == 1.0 and table.loc["education", "part_a_revoir"] == 0.0
+    assert table.loc["economie", "initiatives"] == 0  # every domain is listed
+
+
+def test_spearman_matches_a_hand_computation():
+    got = spearman(pd.Series([1, 2, 3, 4, 5]), pd.Series([5, 6, 7, 8, 7]))
+    assert got["rho"] == pytest.approx(8 / math.sqrt(95)) and got["n"] == 5
+    assert math.isnan(spearman(pd.Series([1, 1, 1]), pd.Series([1, 2, 3]))["rho"])
+
+
+def test_partial_spearman_equals_the_correlation_of_rank_residuals():
+    rng = np.random.default_rng(0)
+    z = pd.Series(rng.normal(size=200))
+    x = z + pd.Series(rng.normal(size=200))
+    y = z + pd.Series(rng.normal(size=200))
+    got = partial_spearman(x, y, z)
+    rx, ry, rz = x.rank(), y.rank(), z.rank()
+    resid = lambda a: a - np.polyval(np.polyfit(rz, a, 1), rz)  # noqa: E731
+    assert got["rho"] == pytest.approx(np.corrcoef(resid(rx), resid(ry))[0, 1])
+    assert spearman(x, y)["rho"] > 0.3 > abs(got["rho"])  # the shared cause explains the correlation
+    assert partial_spearman(x, x, z)["rho"] == pytest.approx(1.0)
+
+
+def test_chi_square_and_cramers_v_match_a_hand_computation():
+    got = independence(pd.DataFrame([[10, 20], [20, 10]]))
+    assert got["chi2"] == pytest.approx(4 * 25 / 15) and got["dof"] == 1
+    assert got["cramers_v"] == pytest.approx(1 / 3)
+    assert got["p"] == pytest.approx(stats.chi2.sf(20 / 3, 1))
+    same = independence(pd.DataFrame([[10, 20, 0], [20, 40, 0], [0, 0, 0]]))  # empty row and column dropped
+    assert same["chi2"] == pytest.approx(0) and same["cramers_v"] == pytest.approx(0) and same["dof"] == 1
+
+
+def test_rates_by_size_band_count_communes_without_initiative(pred, ref, labels):
+    data = build_report(pred, labels, ref, Columns.detect(pred.columns))
+    rates = data.size.rates
+    assert rates.loc["moins de 500"].to_dict() == pytest.approx({
+        "communes": 1, "communes_avec_initiative": 1, "part_communes_avec_initiative": 1.0, "initiatives": 1,
+        "initiatives_par_commune": 1.0, "population": 300, "initiatives_pour_1000_hab": 1000 / 300})
+    assert rates.loc["500 à 999", "initiatives"] == 0 and rates.loc["500 à 999", "communes"] == 1  # Delta
+    assert rates.loc["100 000 et plus", "initiatives_pour_1000_hab"] == pytest.approx(6 / 150)
+    assert rates.loc["3 500 à 9 999", "communes"] == 0  # Zeta is in a département the input does not cover
+    assert data.size.correlation == pytest.approx({"rho": 0.9, "p": stats.spearmanr([1, 2, 3, 4, 5],
+                                                   [2, 1, 3, 4, 5]).pvalue, "n": 5})
+    table = data.size.crosstab
+    assert table.loc["education"].to_dict() == {"moins de 500": 0, "500 à 999": 0, "1 000 à 1 999": 2,
+                                                "2 000 à 3 499": 0, "3 500 à 9 999": 0, "10 000 à 49 999": 2,
+                                                "50 000 à 99 999": 0, "100 000 et plus": 3}
+    assert table.to_numpy().sum() == 14  # commune rows that joined
+    assert data.age is None and "pas de données d'âge" in data.age_note
+
+
+def test_age_questions_with_a_reference_that_has_age_data(pred, ref, labels, tmp_path):
+    frame = pd.read_csv(communes_csv(tmp_path / "c.csv"), dtype=str, keep_default_na=False)
+    data = build_report(pred, labels, reference_from_csv(frame, "c.csv", ref.former), Columns.detect(pred.columns))
+    assert data.age.correlation["rho"] == pytest.approx(-0.8) and data.age.communes == len(AGE)
+    assert data.age.partial is not None and len(data.age.rates) == 4
+    found = findings(data, labels)
+    assert found["age_count"]["verdict"] in ("Contredit", "Non établi")
+    assert "ρ de Spearman = -0,800" in found["age_count"]["text"]
+
+
+def test_findings_are_sentences_with_their_figures(pred, ref, labels):
+    data = build_report(pred, labels, ref, Columns.detect(pred.columns))
+    found = findings(data, labels)
+    assert set(found) == {"size_count", "size_domains"}
+    assert "ρ de Spearman = 0,900" in found["size_count"]["text"]
+    assert "« Éducation, enfance et jeunesse », premier domaine dans l'ensemble" in found["size_domains"]["text"]
+    assert found["size_domains"]["figures"]["n"] == 14
+
+
+def test_top_domains_crosstab_and_group_summary(pred, labels):
+    table = crosstab(pred, pred["exercice"], labels)
+    assert table["2023"].sum() == 12 and table["2024"].sum() == 5
+    top = top_domains(table).set_index("groupe")
+    assert top.loc["2024", "rang_1"] == "education"
+    summary = group_summary(pred, pred["beneficiaire_type"], labels)
+    assert list(summary.index)[-1] == "(non renseigné)"
+    assert summary.loc["commune", "initiatives"] == 16
+
+
+def test_amounts_per_domain(pred, labels):
+    table, info = amounts_by_domain(pred, Columns.detect(pred.columns), labels)
+    assert table.loc["education", "cout_total"] == pytest.approx(4 * 1000 + 3 * 21667)
+    assert table.loc["education", "subvention_totale"] == pytest.approx(4 * 250 + 3 * 1000.5)
+    assert table.loc["education", "taux_subvention"] == pytest.approx((1000 + 3001.5) / (4000 + 65001))
+    assert info["cost_unreadable"] == 0 and info["subsidy_read"] == 17
+
+
+def test_without_commune_codes_the_commune_sections_say_so(pred, labels):
+    frame = pred.drop(columns=["beneficiaire_code_insee"])
+    data = build_report(frame, labels, None, Columns.detect(frame.columns))
+    assert data.size is None and "pas de colonne de code commune" in data.commune_note
+    meta = {"name": "t", "inputs": [{"path": "p", "name": "p", "rows": 18, "sha256": "0" * 64}], "models": [],
+            "date": "2026-01-01", "date_fr": "1 janvier 2026", "git_commit": "x", "review_threshold": 0.5}
+    doc = compose(data, labels, meta)
+    page = to_html(doc)
+    assert "pas de colonne de code commune" in page and "pas de colonne de code commune" in to_markdown(doc)
+
+
+def test_predictions_without_domain_are_refused_naming_the_file(labels):
+    with pytest.raises(PipelineError, match=r"in\.csv: no 'domain' column"):
+        prepare_predictions(pd.DataFrame({"intitule": ["x"]}), labels, "in.csv")
+    text = prepare_predictions(pd.DataFrame({"domain": ["culture", ""], "needs_review": ["False", "True"],
+                                             "confidence": ["0.7", "0"]}), labels)
+    assert text["needs_review"].tolist() == [False, True] and text["confidence"].tolist() == [0.7, 0.0]
+
+
+def test_without_type_column_a_row_is_a_communes_only_if_named_so(ref):
+    from pipeline.communes import name_key
+
+    assert name_key("CHARRON (17)") == name_key("Charron")
+    assert name_key("ALDUDES LES") == name_key("Les Aldudes") and name_key("COM VINCENNES") == "vincennes"
+    assert name_key("ST-JEAN-DE-LUZ") == name_key("Saint-Jean-de-Luz")
+    # Fonds-vert-like: the code is where the project is, the beneficiary may be a syndicate.
+    frame = pd.DataFrame({"code_commune": ["1001", "1001", "1002", "1002", "1002", "99999"],
+                          "nom_beneficiaire_principal": ["ALPHA (01)", "SIEA", "COM BETA", "BETA LE VIEUX",
+                                                         "DEP AIN", "Nulle-Part"]})
+    joined = join_communes(frame, Columns.detect(frame.columns), ref)
+    assert joined["entite"].tolist() == ["commune", "autre", "commune", "commune", "departement", "commune"]
+    assert joined["jointure"].tolist() == ["current", "not_commune", "current", "current", "not_commune", "unknown"]
