@@ -16,6 +16,7 @@ RUN         ?=
 PREDICTIONS ?=
 LABELED     ?=
 LABEL_COL   ?=
+DIGITAL_COL ?=
 COMMUNES    ?=
 NAME        ?=
 
@@ -23,7 +24,7 @@ opt = $(if $(2),$(1) "$(2)")
 
 .DEFAULT_GOAL := help
 .PHONY: help install train predict test clean
-.PHONY: communes report
+.PHONY: communes report evaluate
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -42,6 +43,10 @@ train: $(STAMP) ## train on data/labeled (EXTRA=../shared/data adds the sources 
 predict: $(STAMP) ## label INPUT (default: data/raw sample) into OUTPUT [TEXT_COL=col[,col]] [RUN=id]
 	$(CLI) predict $(call opt,--input,$(INPUT)) $(call opt,--output,$(OUTPUT)) \
 		$(call opt,--text-col,$(TEXT_COL)) $(call opt,--run,$(RUN))
+
+evaluate: $(STAMP) ## score every source within/across sources (EXTRA, default ../shared/data) or the model on LABELED=file [TEXT_COL] [LABEL_COL]
+	$(CLI) evaluate $(if $(LABELED),--labeled "$(LABELED)" $(call opt,--text-col,$(TEXT_COL)) \
+		$(call opt,--label-col,$(LABEL_COL)) $(call opt,--digital-col,$(DIGITAL_COL)) $(call opt,--run,$(RUN)),--extra "$(or $(EXTRA),../shared/data)")
 
 communes: $(STAMP) ## install Etalab's commune reference (npm, pinned version, checksum verified) into data/external/
 	$(CLI) fetch-communes

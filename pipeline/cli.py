@@ -35,6 +35,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threshold", type=float, help="review threshold on the confidence")
     p.add_argument("--models", help="models folder")
 
+    e = sub.add_parser("evaluate", help="score every labeled source within and across sources, or the current "
+                                        "model on a hand-labeled file (--labeled), into reports/evaluation/")
+    e.add_argument("--extra", help="folder holding the sets of config/sources.toml (as for train)")
+    e.add_argument("--recipe", default="svm_self_training", help="recipe evaluated (pipeline/estimators.py)")
+    e.add_argument("--labeled", help="a hand-labeled CSV/Excel/Parquet file to score the current model on")
+    e.add_argument("--text-col", help="its text column(s) (default: detected)")
+    e.add_argument("--label-col", default="domain", help="its domain column (default: domain)")
+    e.add_argument("--digital-col", help="its yes/no digital column, if any")
+    e.add_argument("--run", help="model run id or folder (default: models/LATEST)")
+    e.add_argument("--models", help="models folder")
+
     r = sub.add_parser("report", help="write the barometer of predictions files into reports/<name>/")
     r.add_argument("--predictions", nargs="+", required=True, metavar="PATH",
                    help="output(s) of predict: files or quoted glob patterns, reported together")
@@ -85,6 +96,14 @@ def _dispatch(args) -> int:
         output = args.output or runs.default_output(config, input_path)
         out = runs.run_predict(config, input_path, output, args.text_col, args.run, args.sep, args.encoding)
         print(out)
+    elif args.command == "evaluate":
+        from .evaluate_run import run_evaluate, run_evaluate_labeled
+
+        if args.labeled:
+            print(run_evaluate_labeled(config, args.labeled, args.text_col, args.label_col, args.digital_col,
+                                       args.run))
+        else:
+            print(run_evaluate(config, args.extra, args.recipe))
     return 0
 
 

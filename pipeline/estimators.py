@@ -65,10 +65,18 @@ def teacher(recipe: Recipe, random_state: int) -> Pipeline:
 
 
 def domain_classifier(recipe: Recipe, random_state: int) -> Pipeline:
-    """The shipped classifier: the SVM with probabilities from sigmoid calibration."""
+    """The shipped classifier: the SVM, with probabilities by temperature scaling.
+
+    One SVM fitted on all rows, its decision values turned into probabilities
+    by a single temperature learned out of fold: the chosen domain is exactly
+    the SVM's. Per-class sigmoids (the default) learn the pooled class mix,
+    mostly Fonds vert's environment rows, and cost 0.035 macro-F1 on real
+    commune titles (measured with grouped 5-fold CV on dgcl/annotated).
+    """
+    svm = _svc(recipe, random_state)
     return Pipeline([
         ("features", lemma_features()),
-        ("clf", CalibratedClassifierCV(_svc(recipe, random_state), cv=3)),
+        ("clf", CalibratedClassifierCV(svm, method="temperature", ensemble=False, cv=3)),
     ])
 
 

@@ -36,7 +36,7 @@ from .external import etalab_folder, etalab_pin
 from .report_render import Document, compose, to_html, to_markdown
 from .reporting import Columns, build_report, prepare_predictions
 from .sources import sha256_of
-from .tables import read_table
+from .tables import atomic_folder, read_table
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +112,8 @@ def model_runs(config: dict, frame: pd.DataFrame) -> list[dict]:
                 entry["metrics"] = {"chosen": m.get("chosen"), "cv_folds": m.get("cv_folds"),
                                     "n_train": m.get("n_train"), "macro_f1": m["domain"]["macro_f1"],
                                     "accuracy": m["domain"]["accuracy"],
-                                    "digital_f1_yes": (m.get("digital") or {}).get("f1_yes")}
+                                    "digital_f1_yes": (m.get("digital") or {}).get("f1_yes"),
+                                    "review_threshold": (m.get("review") or {}).get("threshold")}
                 entry["path"] = str(path)
             except (OSError, ValueError, KeyError, TypeError) as exc:
                 entry["why"] = f"{path} illisible ({exc})"
@@ -120,6 +121,15 @@ def model_runs(config: dict, frame: pd.DataFrame) -> list[dict]:
             log.warning("model %s: CV metrics unknown (%s)", run_id or "?", entry["why"])
         out.append(entry)
     return out
+
+
+def review_threshold(config: dict, runs: list[dict]) -> float | None:
+    """The threshold predict applied: the config's number, else the model's own (when one model made every row)."""
+    configured = config.get("predict", {}).get("review_threshold")
+    if isinstance(configured, (int, float)):
+        return float(configured)
+    chosen = {r.get("metrics", {}).get("review_threshold") for r in runs}
+    return chosen.pop() if len(chosen) == 1 else None
 
 
 def load_reference(config: dict, columns: Columns, communes_csv: str | None):
@@ -147,11 +157,7 @@ def _jsonable(value):
 
 def write_report(doc: Document, folder: Path) -> Path:
     """Write the report folder under a temporary name and move it into place (replacing an older one)."""
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-    old = folder.with_name(f".{folder.name}.old")
-    try:
-        os.chmod(tmp, 0o755)
+    with atomic_folder(folder) as tmp:
         (tmp / "figures").mkdir()
         (tmp / "tables").mkdir()
         for chart in doc.charts:
@@ -162,14 +168,6 @@ def write_report(doc: Document, folder: Path) -> Path:
         (tmp / "rapport.md").write_text(to_markdown(doc), encoding="utf-8")
         (tmp / "resume.json").write_text(json.dumps(_jsonable(doc.summary), indent=2, ensure_ascii=False)
                                          + "\n", encoding="utf-8")
-        shutil.rmtree(old, ignore_errors=True)
-        if folder.exists():
-            os.replace(folder, old)
-        os.replace(tmp, folder)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
     return folder
 
 
@@ -196,10 +194,11 @@ def run_report(config: dict, predictions: list[str], name: str | None = None, co
     now = datetime.now().astimezone()
     from .artifacts import git_commit
 
-    meta = {"name": name, "inputs": inputs, "models": model_runs(config, frame),
+    runs = model_runs(config, frame)
+    meta = {"name": name, "inputs": inputs, "models": runs,
             "date": now.isoformat(timespec="seconds"),
             "date_fr": f"{now.day} {MONTHS[now.month - 1]} {now.year} à {now:%H:%M}",
-            "git_commit": git_commit(), "review_threshold": config.get("predict", {}).get("review_threshold"),
+            "git_commit": git_commit(), "review_threshold": review_threshold(config, runs),
             "reference_sources": ref.sources if ref is not None else []}
     doc = compose(data, labels, meta)
     for f in doc.findings.values():

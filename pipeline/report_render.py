@@ -305,7 +305,7 @@ def _confidence_section(data: ReportData, meta: dict) -> Section:
     return Section("Confiance du modèle", [
         f"Médiane de la confiance (probabilité du domaine choisi) : {fr_num(ov['confidence_median'], 2)}. "
         f"{fr_pct(ov['needs_review_share'])} des initiatives sont à revoir"
-        + (f" (seuil de la configuration actuelle : {fr_num(threshold, 2)})." if threshold is not None else "."),
+        + (f" (seuil de confiance : {fr_num(threshold, 2)})." if threshold is not None else "."),
         Chart("confiance", "Distribution de la confiance", charts.confidence_histogram(data.confidence, threshold)),
     ])
 

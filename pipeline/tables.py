@@ -206,3 +206,25 @@ class TableWriter:
     def close(self) -> None:
         if self._parquet is not None:
             self._parquet.close()
+
+
+@contextlib.contextmanager
+def atomic_folder(folder: str | Path):
+    """Yield a temporary folder beside `folder`; it replaces `folder` only if the block succeeds."""
+    import shutil
+
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    old = folder.with_name(f".{folder.name}.old")
+    try:
+        os.chmod(tmp, 0o755)
+        yield tmp
+        shutil.rmtree(old, ignore_errors=True)
+        if folder.exists():
+            os.replace(folder, old)
+        os.replace(tmp, folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    shutil.rmtree(old, ignore_errors=True)

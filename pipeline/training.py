@@ -94,6 +94,8 @@ def fit_domain(lemmas, y, weights, unlabeled, recipe: Recipe, random_state: int)
     if recipe.self_training and unlabeled:
         first = estimators.teacher(recipe, random_state).fit(X, y, clf__sample_weight=w)
         margins = first.decision_function(unlabeled)
+        if margins.ndim == 1:  # two classes: one signed margin
+            margins = np.column_stack([-margins, margins])
         top2 = np.sort(margins, axis=1)[:, -2:]
         keep = (top2[:, 1] - top2[:, 0]) >= recipe.pseudo_margin
         n_pseudo = int(keep.sum())

@@ -119,3 +119,21 @@ def test_the_real_dgcl_list_is_labeled_end_to_end(trained, tmp_path):
     codes = result["beneficiaire_code_insee"]
     assert codes[codes != ""].str.len().eq(5).all()  # codes stay text: "08004", never 8004
     assert result["domain"].ne("").mean() > 0.99
+
+
+def test_evaluate_scores_sources_and_a_hand_labeled_file(trained, seed, tmp_path):
+    assert cli(trained, "evaluate", "--recipe", "svm") == 0
+    folder = Path(trained["paths"]["reports"]) / "evaluation"
+    assert {"SUMMARY.md", "scores.csv", "per_class.csv", "coverage_accuracy.png", "evaluation.json"} <= {
+        p.name for p in folder.iterdir()}
+    scores_table = pd.read_csv(folder / "scores.csv")
+    assert set(scores_table["setting"]) >= {"within", "previous_default", "tfidf_raw_text_alone"}
+
+    # Seed rows the model never saw (the fixture trained on the first 20 of each domain).
+    unseen = seed.groupby("domain", group_keys=False).nth(list(range(30, 40)))
+    unseen.rename(columns={"text": "titre", "domain": "theme"}).to_csv(tmp_path / "hand.csv", index=False)
+    assert cli(trained, "evaluate", "--labeled", str(tmp_path / "hand.csv"), "--text-col", "titre",
+               "--label-col", "theme", "--digital-col", "digital") == 0
+    result = json.loads((folder / "labeled-hand" / "scores.json").read_text())
+    assert result["rows_scored"] == 130
+    assert result["domain"]["accuracy"] > 0.4 and 0 < result["digital_f1_yes"] <= 1

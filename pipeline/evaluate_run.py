@@ -1,0 +1,152 @@
+"""`python -m pipeline evaluate`: the shell around pipeline.evaluation.
+
+Without --labeled: every labeled source (the seed set, plus the sets of
+sources.toml under --extra) scored within and across sources, beside the
+baselines, into reports/evaluation/. With --labeled: the current model scored
+on a hand-labeled file the user brings, into reports/evaluation/<file>/.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import pandas as pd
+
+from . import estimators
+from .artifacts import write_json
+from .domains import load_label_set
+from .errors import PipelineError
+from .evaluation import evaluate_sources, score_labeled, summary_table
+from .predicting import label_frame
+from .preprocess import SpacyLemmatizer
+from .sources import SourceSpec, labeled_rows, load_training_data, load_unlabeled_texts
+from .tables import atomic_folder, find_text_columns, read_table
+from .training import _unlabeled_lemmas
+
+log = logging.getLogger(__name__)
+
+
+def run_evaluate(config: dict, extra: str | None, recipe_name: str) -> Path:
+    from .runs import train_settings
+
+    paths = config["paths"]
+    labels = load_label_set(paths["labels"])
+    settings = train_settings(config)
+    if recipe_name not in estimators.RECIPES:
+        raise PipelineError(f"unknown recipe {recipe_name!r}; known: {', '.join(estimators.RECIPES)}")
+    frame, _ = load_training_data(paths["labeled"], labels, extra, paths["sources"])
+    unlabeled_texts, _ = load_unlabeled_texts(extra, paths["sources"]) if extra else ([], [])
+    texts = frame["text"].tolist()
+    lemmatizer = SpacyLemmatizer(settings.spacy_model, settings.lemma_mode, settings.batch_size,
+                                 settings.n_process).fit(texts)
+    lemmas = lemmatizer.transform(texts)
+    unlabeled = _unlabeled_lemmas(unlabeled_texts, texts, lemmatizer)
+    order = [c for c in labels.codes if c in set(frame["domain"])]
+    result = evaluate_sources(frame, lemmas, unlabeled, estimators.RECIPES[recipe_name], settings, order)
+    result["extra"] = str(extra) if extra else None
+    folder = Path(paths["reports"]) / "evaluation"
+    with atomic_folder(folder) as tmp:
+        write_json(tmp / "evaluation.json", result)
+        table = summary_table(result)
+        table.to_csv(tmp / "scores.csv", index=False)
+        per_class = pd.DataFrame([{"source": s, "domain": d, **v} for s, r in result["sources"].items()
+                                  for d, v in r["within"]["per_class"].items()])
+        per_class.to_csv(tmp / "per_class.csv", index=False)
+        for source, r in result["sources"].items():
+            cm = pd.DataFrame(r["confusion_matrix"], index=order, columns=order)
+            cm.to_csv(tmp / f"confusion_{source.replace(':', '_')}.csv", index_label="annotated \\ predicted")
+        pd.DataFrame([{"source": s, **c} for s, r in result["sources"].items() for c in r["review"]["curve"]]
+                     ).to_csv(tmp / "coverage_accuracy.csv", index=False)
+        coverage_png(result, tmp / "coverage_accuracy.png")
+        (tmp / "SUMMARY.md").write_text(summary_markdown(result, table), encoding="utf-8")
+    log.info("evaluation written to %s", folder)
+    return folder
+
+
+def summary_markdown(result: dict, table: pd.DataFrame) -> str:
+    wide = table.pivot(index="source", columns="setting", values="macro_f1")
+    acc = table.pivot(index="source", columns="setting", values="accuracy")
+    settings = [c for c in ("within", "cross", "previous_default", "tfidf_raw_text_alone",
+                            "dummy_most_frequent_alone") if c in wide.columns]
+    lines = ["# Evaluation across sources", "",
+             f"Recipe `{result['recipe']['name']}`; grouped, stratified CV (near-duplicate titles stay in one fold).",
+             "`within`: the source's rows out of fold, everything else in training; `cross`: trained on the other "
+             "sources only; `previous_default`: all sources weighted 1, balanced classes, no self-training; "
+             "`*_alone`: trained on the source alone.", "",
+             "| source | n | " + " | ".join(f"{s} F1 / acc" for s in settings) + " | acc. at 80 % coverage |",
+             "|---|---|" + "---|" * len(settings) + "---|"]
+    for source in wide.index:
+        r = result["sources"][source]
+        cells = [f"{wide.loc[source, s]:.3f} / {acc.loc[source, s]:.3f}" if pd.notna(wide.loc[source, s]) else ""
+                 for s in settings]
+        cov = r.get("accuracy_at_80pct_coverage")
+        lines.append(f"| {source} | {r['within']['n']} | " + " | ".join(cells) + f" | {cov if cov is not None else ''} |")
+    d = result["digital"]
+    if d.get("trained"):
+        lines += ["", f"Digital flag, grouped CV: F1(yes) {d['f1_yes']:.3f} on {d['n']} rows; by source: "
+                  + ", ".join(f"{s} {v['f1_yes']:.3f} ({v['n']})" for s, v in d["by_source"].items()) + "."]
+    lines += ["", "Files: scores.csv, per_class.csv, confusion_<source>.csv, coverage_accuracy.csv/.png, "
+              "evaluation.json.", ""]
+    return "\n".join(lines)
+
+
+def coverage_png(result: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 5), dpi=110)
+    for source, r in result["sources"].items():
+        curve = r["review"]["curve"]
+        ax.plot([c["coverage"] for c in curve], [c["accuracy"] for c in curve], marker=".", label=source)
+    ax.axvline(0.8, color="grey", linestyle=":", linewidth=1)
+    ax.set_xlabel("Couverture (part des lignes gardées, les plus sûres d'abord)")
+    ax.set_ylabel("Exactitude des lignes gardées")
+    ax.set_title("Couverture et exactitude selon le seuil de confiance (validation croisée)")
+    ax.set_xlim(0, 1.02)
+    ax.legend(fontsize=8, loc="lower left")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, format="png")
+    plt.close(fig)
+
+
+def run_evaluate_labeled(config: dict, labeled: str, text_col: str | None, label_col: str,
+                         digital_col: str | None, run: str | None) -> Path:
+    """Score the current model on a hand-labeled file (any format predict reads)."""
+    from .runs import load_model
+
+    labels = load_label_set(config["paths"]["labels"])
+    path = Path(labeled)
+    raw = read_table(path)
+    text_cols = find_text_columns(raw.columns, text_col, config["predict"]["text_columns"], path)
+    spec = SourceSpec(name=path.stem, path=path.name, text_column=text_cols[0], label_column=label_col,
+                      digital_column=digital_col)
+    truth, left_out, empty = labeled_rows(raw.assign(**{text_cols[0]: raw[text_cols].astype(str).agg(". ".join, axis=1)})
+                                          if len(text_cols) > 1 else raw, spec, labels, path)
+    model = load_model(config, run)
+    predicted = label_frame(model, truth[["text"]], ["text"])
+    order = [c for c in labels.codes if c in set(truth["domain"])]
+    result = {"file": str(path), "model_run_id": model.run_id, "rows_scored": int(len(truth)),
+              "left_out_none": left_out, "empty_text": empty,
+              "domain": score_labeled(truth["domain"], predicted["domain"], order)}
+    if digital_col:
+        has = truth["digital"].isin(["yes", "no"])
+        from sklearn.metrics import f1_score
+
+        result["digital_f1_yes"] = round(float(f1_score(truth.loc[has, "digital"], predicted.loc[has, "digital"],
+                                                        pos_label="yes")), 4)
+    folder = Path(config["paths"]["reports"]) / "evaluation" / f"labeled-{path.stem}"
+    with atomic_folder(folder) as tmp:
+        write_json(tmp / "scores.json", result)
+        pd.concat([truth[["text", "domain"]].rename(columns={"domain": "annotated"}),
+                   predicted[["domain", "confidence", "needs_review"]]], axis=1).to_csv(tmp / "predictions.csv",
+                                                                                      index=False)
+    d = result["domain"]
+    log.info("model %s on %s: macro-F1 %.3f, accuracy %.3f over %d rows", model.run_id, path, d["macro_f1"],
+             d["accuracy"], d["n"])
+    print(json.dumps({k: v for k, v in result.items() if k != "domain"} | {"macro_f1": d["macro_f1"],
+                                                                        "accuracy": d["accuracy"]}, ensure_ascii=False))
+    return folder

@@ -1,0 +1,102 @@
+"""Evaluation across sources: functions of DataFrames, no file I/O.
+
+For every labeled source it gives
+- "within": the source's own rows scored out of fold in a grouped CV over
+  all sources pooled (so the rest of the data is in training, as in
+  `make train`);
+- "cross": a model trained on every *other* source, scored on this one
+  (how the model does on a kind of text it has never seen);
+- baselines on the source alone (raw-text TF-IDF, most frequent class), and
+  the previous default recipe (all sources weighted 1, balanced classes, no
+  self-training) pooled the same way.
+"""
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+from sklearn.metrics import confusion_matrix
+from sklearn.model_selection import StratifiedGroupKFold, cross_val_predict
+
+from . import estimators
+from .estimators import Recipe
+from .training import (TrainSettings, accuracy_at_coverage, cross_validated_proba, digital_cv,
+                       duplicate_groups, fit_domain, review_threshold, scores)
+
+log = logging.getLogger(__name__)
+
+PREVIOUS_DEFAULT = Recipe("previous_default", balanced=True)
+
+
+def _summary(s: dict) -> dict:
+    return {k: s[k] for k in ("macro_f1", "accuracy", "n")}
+
+
+def evaluate_sources(frame: pd.DataFrame, lemmas: list[str], unlabeled: list[str], recipe: Recipe,
+                     settings: TrainSettings, order: list[str]) -> dict:
+    """Scores of `recipe` per source, within and across sources, beside the baselines."""
+    frame = frame.reset_index(drop=True)
+    y, weights = frame["domain"].to_numpy(), frame["weight"].to_numpy(dtype=float)
+    groups = duplicate_groups(frame["text"])
+    classes = np.unique(y)
+    lemmas_arr = np.asarray(lemmas, dtype=object)
+
+    pooled = {}
+    for r, w in ((recipe, weights), (PREVIOUS_DEFAULT, np.ones(len(y)))):
+        proba = cross_validated_proba(lemmas, y, w, groups, unlabeled if r is recipe else [], r, settings, classes)
+        pooled[r.name] = proba
+    proba = pooled[recipe.name]
+    pred, confidence = classes[proba.argmax(1)], proba.max(1)
+    prev_pred = classes[pooled[PREVIOUS_DEFAULT.name].argmax(1)]
+
+    results = {}
+    for source, idx in frame.groupby("source").indices.items():
+        log.info("evaluating source %s (%d rows)", source, len(idx))
+        within = scores(y[idx], pred[idx], order)
+        results[source] = {
+            "within": within,
+            **_cross(lemmas_arr, y, weights, idx, unlabeled, recipe, settings, order),
+            "previous_default": _summary(scores(y[idx], prev_pred[idx], order)),
+            **_alone_baselines(frame.loc[idx, "text"].tolist(), y[idx], groups[idx], settings, order),
+            "confusion_matrix": confusion_matrix(y[idx], pred[idx], labels=order).tolist(),
+            "review": review_threshold(confidence[idx], pred[idx] == y[idx], settings.review_accuracy),
+        }
+        results[source]["accuracy_at_80pct_coverage"] = accuracy_at_coverage(results[source]["review"]["curve"], 0.8)
+    _, digital = digital_cv(frame, lemmas, groups, settings)
+    return {"recipe": recipe.__dict__, "labels": order, "sources": results, "digital": digital}
+
+
+def _cross(lemmas, y, weights, idx, unlabeled, recipe, settings, order) -> dict:
+    """A model trained on every other source, scored on this one (none when the others miss a domain)."""
+    others = np.setdiff1d(np.arange(len(y)), idx)
+    if len(np.unique(y[others])) < 2:
+        return {}
+    model, _ = fit_domain(lemmas[others], y[others], weights[others], unlabeled, recipe, settings.random_state)
+    return {"cross": _summary(scores(y[idx], model.predict(list(lemmas[idx])), order))}
+
+
+def _alone_baselines(texts, y, groups, settings: TrainSettings, order) -> dict:
+    """Baselines trained by grouped CV on the source's own rows only."""
+    folds = min(settings.cv_folds, int(pd.Series(y).value_counts().min()))
+    if folds < 2:
+        return {}
+    cv = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=settings.random_state)
+    return {f"{name}_alone": _summary(scores(y, cross_val_predict(clone(est), texts, y, groups=groups, cv=cv), order))
+            for name, est in estimators.baselines(settings.random_state).items()}
+
+
+def score_labeled(truth: pd.Series, predicted: pd.Series, order: list[str]) -> dict:
+    """Scores of a model's predictions against a hand-labeled file."""
+    return scores(truth.to_numpy(), predicted.to_numpy(), order)
+
+
+def summary_table(result: dict) -> pd.DataFrame:
+    """One row per source and setting: macro-F1, accuracy, rows."""
+    rows = []
+    for source, r in result["sources"].items():
+        for setting in ("within", "cross", "previous_default", "tfidf_raw_text_alone", "dummy_most_frequent_alone"):
+            if setting in r:
+                rows.append({"source": source, "setting": setting, **_summary(r[setting])})
+    return pd.DataFrame(rows)
