@@ -53,3 +53,15 @@ def test_review_threshold_is_the_lowest_reaching_the_target_accuracy():
     review = review_threshold(confidence, correct, 0.9)
     assert review["threshold"] == 0.32 and review["coverage"] == round(4 / 6, 4) and review["accuracy"] == 1.0
     assert accuracy_at_coverage(review["curve"], 0.8) == round(4 / 5, 4)
+
+
+def test_restricted_predictions_stay_within_the_sources_label_set():
+    from pipeline.evaluation import restricted_predictions
+
+    classes = np.array(["culture", "sport_loisirs", "urbanisme"])
+    proba = np.array([[0.1, 0.6, 0.3], [0.5, 0.3, 0.2]])
+    frame = pd.DataFrame({"source": ["toulouse", "paris"], "domain": ["urbanisme", "culture"]})
+    frame = pd.concat([frame, pd.DataFrame({"source": ["toulouse"], "domain": ["culture"]})], ignore_index=True)
+    proba = np.vstack([proba, [0.2, 0.7, 0.1]])
+    # toulouse names urbanisme and culture only: sport_loisirs is never chosen there.
+    assert restricted_predictions(proba, classes, frame).tolist() == ["urbanisme", "culture", "culture"]
