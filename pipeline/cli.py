@@ -38,9 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("evaluate", help="score every labeled source within and across sources, or the current "
                                         "model on a hand-labeled file (--labeled), into reports/evaluation/")
     e.add_argument("--extra", help="folder holding the sets of config/sources.toml (as for train)")
-    e.add_argument("--recipe", default="svm",
-                   help="recipe evaluated (pipeline/estimators.py; default: svm, the one that `make train "
-                        "EXTRA=../shared/data` chooses)")
+    e.add_argument("--recipe", help="recipe evaluated (pipeline/estimators.py; default: the one the latest "
+                                    "model chose, else svm)")
     e.add_argument("--labeled", help="a hand-labeled CSV/Excel/Parquet file to score the current model on")
     e.add_argument("--text-col", help="its text column(s) (default: detected)")
     e.add_argument("--label-col", default="domain", help="its domain column (default: domain)")

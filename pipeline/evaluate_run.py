@@ -27,9 +27,22 @@ from .training import _unlabeled_lemmas
 log = logging.getLogger(__name__)
 
 
-def run_evaluate(config: dict, extra: str | None, recipe_name: str) -> Path:
+def default_recipe(config: dict) -> str:
+    """The recipe the latest trained model chose, else "svm"."""
+    from .artifacts import resolve_run
+
+    try:
+        metrics = json.loads((resolve_run(config["paths"]["models"]) / "metrics.json").read_text(encoding="utf-8"))
+        return metrics["chosen"]
+    except (PipelineError, OSError, ValueError, KeyError):
+        return "svm"
+
+
+def run_evaluate(config: dict, extra: str | None, recipe_name: str | None = None) -> Path:
     from .runs import train_settings
 
+    recipe_name = recipe_name or default_recipe(config)
+    log.info("evaluating recipe %s", recipe_name)
     paths = config["paths"]
     labels = load_label_set(paths["labels"])
     settings = train_settings(config)
