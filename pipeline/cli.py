@@ -33,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--encoding", help="CSV encoding (default: detected)")
     p.add_argument("--run", help="model run id or folder (default: models/LATEST)")
     p.add_argument("--threshold", type=float, help="review threshold on the confidence")
+    p.add_argument("--jobs", type=int, help="worker processes (default [predict] n_jobs: 0 = one per core)")
     p.add_argument("--models", help="models folder")
     return parser
 
@@ -59,6 +60,7 @@ def _dispatch(args) -> int:
         "paths.sources": getattr(args, "sources", None),
         "train.cv_folds": getattr(args, "cv_folds", None),
         "predict.review_threshold": getattr(args, "threshold", None),
+        "predict.n_jobs": getattr(args, "jobs", None),
     }
     config = load_config(args.config, overrides)
     if args.command == "train":

@@ -1,7 +1,15 @@
-"""Labeling new submissions: a function of a DataFrame, no file I/O."""
+"""Labeling new submissions: a function of a DataFrame, no file I/O.
+
+`label_frame` labels one DataFrame. `scored` labels a stream of chunks,
+optionally in worker processes (one per core), for `make predict`.
+"""
 from __future__ import annotations
 
 import logging
+import multiprocessing
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -33,16 +41,32 @@ def label_frame(model: BarometerModel, frame: pd.DataFrame, text_columns: list[s
     `review_threshold`, or when the text is empty (no domain is then given).
     """
     texts = texts_of(frame, text_columns)
-    empty = (texts == "").to_numpy()
+    return with_predictions(model, frame, texts, score(model, texts.tolist()), review_threshold)
+
+
+def score(model: BarometerModel, texts: list[str], dedup: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Per text, the probability of each of `model.domains` (zeros for an empty text) and
+    the digital flag ("yes", "no", or "" when empty or not trained). No pandas: worker
+    processes get and return only these."""
+    empty = np.fromiter((t == "" for t in texts), dtype=bool, count=len(texts))
     domains = list(model.domains)
-    proba = np.zeros((len(frame), len(domains)))
-    digital = np.full(len(frame), "", dtype=object)
+    proba = np.zeros((len(texts), len(domains)))
+    digital = np.full(len(texts), "", dtype=object)
     if (~empty).any():
-        class_proba, digital_proba = model.score_texts(texts[~empty].tolist())
+        class_proba, digital_proba = model.score_texts([t for t, e in zip(texts, empty) if not e], dedup=dedup)
         cols = [domains.index(c) for c in model.classes_]
         proba[np.ix_(~empty, cols)] = class_proba
         if digital_proba is not None:
             digital[~empty] = np.where(digital_proba >= 0.5, "yes", "no")
+    return proba, digital
+
+
+def with_predictions(model: BarometerModel, frame: pd.DataFrame, texts: pd.Series,
+                     scores: tuple[np.ndarray, np.ndarray], review_threshold: float = 0.5) -> pd.DataFrame:
+    """`frame` followed by the predicted columns, from the output of `score` over `texts`."""
+    proba, digital = scores
+    empty = (texts == "").to_numpy()
+    domains = list(model.domains)
     top2 = np.argsort(-proba, axis=1)[:, :2]
     rows = np.arange(len(frame))
     confidence = proba[rows, top2[:, 0]]
@@ -62,3 +86,58 @@ def label_frame(model: BarometerModel, frame: pd.DataFrame, text_columns: list[s
         log.warning("input already has column(s) %s: predictions go to pred_<name>", ", ".join(clash))
         predicted = predicted.rename(columns={c: f"pred_{c}" for c in clash})
     return pd.concat([frame, predicted], axis=1)
+
+
+# -- many chunks, on every core ----------------------------------------------------
+_WORKER_MODEL: BarometerModel | None = None
+
+
+def _init_worker(model: BarometerModel) -> None:
+    global _WORKER_MODEL
+    _WORKER_MODEL = model
+
+
+def _score_in_worker(texts: list[str], dedup: bool):
+    return score(_WORKER_MODEL, texts, dedup)
+
+
+def can_fork() -> bool:
+    """Worker processes are forked, so that they share the loaded model instead of loading it again."""
+    return "fork" in multiprocessing.get_all_start_methods()
+
+
+def scored(model: BarometerModel, items: Iterable[tuple[object, list[str]]], n_jobs: int = 1,
+           dedup: bool = True) -> Iterator[tuple[object, tuple[np.ndarray, np.ndarray]]]:
+    """For each (payload, texts) of `items`, yield (payload, score(model, texts)), in order.
+
+    With n_jobs > 1, each chunk of texts is cut in n_jobs parts scored by as
+    many forked worker processes, while the caller reads and writes the
+    chunks around it; at most two chunks are in flight, so memory does not
+    grow with the input.
+    """
+    if n_jobs <= 1 or not can_fork():
+        for payload, texts in items:
+            yield payload, score(model, texts, dedup)
+        return
+    model.load()
+    pool = ProcessPoolExecutor(n_jobs, mp_context=multiprocessing.get_context("fork"),
+                               initializer=_init_worker, initargs=(model,))
+    try:
+        pending: deque = deque()
+        for payload, texts in items:
+            step = max(1, -(-len(texts) // n_jobs))
+            parts = [pool.submit(_score_in_worker, texts[i:i + step], dedup) for i in range(0, len(texts), step)]
+            pending.append((payload, parts))
+            if len(pending) > 1:
+                yield _gathered(model, *pending.popleft())
+        while pending:
+            yield _gathered(model, *pending.popleft())
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _gathered(model: BarometerModel, payload, parts):
+    results = [f.result() for f in parts]
+    if not results:
+        return payload, (np.zeros((0, len(model.domains))), np.full(0, "", dtype=object))
+    return payload, (np.vstack([r[0] for r in results]), np.concatenate([r[1] for r in results]))
