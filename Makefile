@@ -16,11 +16,12 @@ RUN         ?=
 PREDICTIONS ?=
 LABELED     ?=
 LABEL_COL   ?=
+BENCH_ARGS  ?=
 
 opt = $(if $(2),$(1) "$(2)")
 
 .DEFAULT_GOAL := help
-.PHONY: help install train predict test clean
+.PHONY: help install train predict test bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -42,6 +43,9 @@ predict: $(STAMP) ## label INPUT (default: data/raw sample) into OUTPUT [TEXT_CO
 
 test: $(STAMP) ## run the test suite (real spaCy model, small data)
 	$(PY) -m pytest -q
+
+bench: $(STAMP) ## speed, memory and macro-F1 of train and predict, into bench/results.json [BENCH_ARGS=--quick]
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(PY) bench/run.py $(BENCH_ARGS)
 
 clean: ## remove generated models, predictions and reports (keeps .venv)
 	rm -rf models/2* models/LATEST data/predicted reports

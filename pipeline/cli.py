@@ -33,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--encoding", help="CSV encoding (default: detected)")
     p.add_argument("--run", help="model run id or folder (default: models/LATEST)")
     p.add_argument("--threshold", type=float, help="review threshold on the confidence")
-    p.add_argument("--jobs", type=int, help="worker processes (default [predict] n_jobs: 0 = one per core)")
+    p.add_argument("--jobs", type=int, help="processes in all (default [predict] n_jobs: 0 = one per core; 1 = no worker)")
     p.add_argument("--models", help="models folder")
     return parser
 

@@ -5,6 +5,7 @@ optionally in worker processes (one per core), for `make predict`.
 """
 from __future__ import annotations
 
+import gc
 import logging
 import multiprocessing
 from collections import deque
@@ -110,34 +111,36 @@ def scored(model: BarometerModel, items: Iterable[tuple[object, list[str]]], n_j
            dedup: bool = True) -> Iterator[tuple[object, tuple[np.ndarray, np.ndarray]]]:
     """For each (payload, texts) of `items`, yield (payload, score(model, texts)), in order.
 
-    With n_jobs > 1, each chunk of texts is cut in n_jobs parts scored by as
-    many forked worker processes, while the caller reads and writes the
-    chunks around it; at most two chunks are in flight, so memory does not
+    `n_jobs` is the number of processes in all. With 1, this process scores
+    everything. With n > 1, n - 1 forked worker processes score the items
+    while this one reads and writes around them (on two cores: one worker,
+    whose spaCy vocabulary and word caches warm up once, not once per
+    worker); at most two items per worker are in flight, so memory does not
     grow with the input.
     """
-    if n_jobs <= 1 or not can_fork():
+    workers = n_jobs - 1
+    if workers < 1 or not can_fork():
         for payload, texts in items:
             yield payload, score(model, texts, dedup)
         return
     model.load()
-    pool = ProcessPoolExecutor(n_jobs, mp_context=multiprocessing.get_context("fork"),
-                               initializer=_init_worker, initargs=(model,))
+    gc.collect()
+    gc.freeze()  # the model's objects stay out of the workers' garbage collection: fewer copied pages
+    try:
+        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
+                                   initializer=_init_worker, initargs=(model,))
+        pool.submit(int).result()  # fork the workers now, before this process starts other threads
+    finally:
+        gc.unfreeze()
     try:
         pending: deque = deque()
         for payload, texts in items:
-            step = max(1, -(-len(texts) // n_jobs))
-            parts = [pool.submit(_score_in_worker, texts[i:i + step], dedup) for i in range(0, len(texts), step)]
-            pending.append((payload, parts))
-            if len(pending) > 1:
-                yield _gathered(model, *pending.popleft())
+            pending.append((payload, pool.submit(_score_in_worker, texts, dedup)))
+            if len(pending) > 2 * workers:
+                payload_done, future = pending.popleft()
+                yield payload_done, future.result()
         while pending:
-            yield _gathered(model, *pending.popleft())
+            payload_done, future = pending.popleft()
+            yield payload_done, future.result()
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _gathered(model: BarometerModel, payload, parts):
-    results = [f.result() for f in parts]
-    if not results:
-        return payload, (np.zeros((0, len(model.domains))), np.full(0, "", dtype=object))
-    return payload, (np.vstack([r[0] for r in results]), np.concatenate([r[1] for r in results]))

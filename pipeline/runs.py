@@ -69,11 +69,13 @@ def load_model(config: dict, run: str | None = None) -> BarometerModel:
 
 def run_predict(config: dict, input_path: str | Path, output_path: str | Path, text_col: str | None = None,
                 run: str | None = None, sep: str | None = None, encoding: str | None = None,
-                n_jobs: int | None = None, model: BarometerModel | None = None) -> Path:
+                n_jobs: int | None = None, model: BarometerModel | None = None, dedup: bool = True) -> Path:
     """Label a file of submissions in chunks; write every input column, then the predictions.
 
-    Chunks are scored by `n_jobs` worker processes ([predict] n_jobs; 0 = one
-    per core) while this process reads and writes; `model` skips loading one.
+    `n_jobs` processes in all ([predict] n_jobs; 0 = one per core): beyond
+    this one, which reads and writes, they score parts of the chunks; `model`
+    skips loading one;
+    `dedup` classifies repeated texts of a chunk once (False only to measure it).
     """
     input_path, output_path = Path(input_path), Path(output_path)
     if output_path.resolve() == input_path.resolve():
@@ -86,6 +88,9 @@ def run_predict(config: dict, input_path: str | Path, output_path: str | Path, t
     rows = 0
     state: dict = {}
 
+    # With worker processes, chunks go to them in parts, so that reading, scoring and writing overlap.
+    part_rows = settings["chunk_size"] if jobs == 1 else min(settings["chunk_size"], PART_ROWS)
+
     def chunks():
         for chunk in iter_table(input_path, settings["chunk_size"], sep=sep, encoding=encoding):
             if "columns" not in state:
@@ -93,11 +98,13 @@ def run_predict(config: dict, input_path: str | Path, output_path: str | Path, t
                 log.info("labeling %s, text from column(s) %s, model %s, %d process(es)", input_path,
                          state["columns"], model.run_id, jobs)
             texts = texts_of(chunk, state["columns"])
-            yield (chunk, texts), texts.tolist()
+            for i in range(0, len(chunk), part_rows):
+                part = texts.iloc[i:i + part_rows]
+                yield (chunk.iloc[i:i + part_rows], part), part.tolist()
 
     with atomic_output(output_path) as tmp:
         writer = TableWriter(tmp, kind)
-        with contextlib.closing(scored(model, chunks(), jobs)) as results, \
+        with contextlib.closing(scored(model, chunks(), jobs, dedup)) as results, \
                 tqdm(total=total, unit="rows", desc="labeling", disable=None) as bar:
             for (chunk, texts), scores in results:
                 writer.write(with_predictions(model, chunk, texts, scores, settings["review_threshold"]))
@@ -110,17 +117,21 @@ def run_predict(config: dict, input_path: str | Path, output_path: str | Path, t
     return output_path
 
 
-# Below this many rows, worker processes cost more than they save.
-MIN_ROWS_PER_JOB = 5000
+# Rows a worker process scores at a time; and below this many rows a worker costs more than it saves.
+PART_ROWS = 5000
+MIN_ROWS_PER_WORKER = 5000
 
 
 def predict_jobs(setting: int, total_rows: int | None) -> int:
-    """Worker processes for predict: `setting` (0 = one per core), 1 when the input is small or unsized."""
+    """Processes for predict, this one included: `setting` (0 = one per core), fewer for a small input.
+
+    1 means no worker process: inputs of unknown size (Excel) and where fork is not available.
+    """
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     jobs = int(setting) if setting and int(setting) > 0 else cores
     if total_rows is None or not can_fork():
         return 1
-    return max(1, min(jobs, total_rows // MIN_ROWS_PER_JOB))
+    return max(1, min(jobs, 1 + total_rows // MIN_ROWS_PER_WORKER))
 
 
 def default_output(config: dict, input_path: str | Path) -> Path:

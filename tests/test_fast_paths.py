@@ -93,15 +93,15 @@ def test_dedup_and_parallel_scoring_keep_rows_in_order(trained):
     assert (proba[1] == 0).all() and digital[1] == ""
     chunks = [(i, texts[i * 50:(i + 1) * 50]) for i in range(5)]
     serial = list(scored(model, chunks, n_jobs=1))
-    parallel = list(scored(model, chunks, n_jobs=2))
+    parallel = list(scored(model, chunks, n_jobs=3))  # two workers, parts handed out in turn
     assert [p for p, _ in parallel] == [0, 1, 2, 3, 4]
     for (_, (p1, d1)), (_, (p2, d2)) in zip(serial, parallel):
         np.testing.assert_array_equal(p1, p2)
         np.testing.assert_array_equal(d1, d2)
 
 
-def test_worker_count_follows_the_setting_and_the_input_size():
+def test_process_count_follows_the_setting_and_the_input_size():
     assert predict_jobs(1, 1_000_000) == 1
     assert predict_jobs(2, 1_000_000) == 2
-    assert predict_jobs(4, 12_000) == 2  # at least 5,000 rows a worker
+    assert predict_jobs(4, 12_000) == 3  # at least 5,000 rows a worker
     assert predict_jobs(0, 300) == 1 and predict_jobs(0, None) == 1
