@@ -204,8 +204,9 @@ def run_measured(args: list[str], env: dict) -> dict:
 
 
 def predict_child(run: Path, inputs: list[Path], out_dir: Path, *, jobs: int = 0, suffix: str = "csv",
-                  dedup: bool = True, variant: str = "fast") -> dict:
-    """`make predict` of each input in one fresh process (see `_predict_main`), measured."""
+                  dedup: bool = True, variant: str = "fast", keep: str | None = None) -> dict:
+    """`make predict` of each input in one fresh process (see `_predict_main`), measured;
+    the outputs are deleted, or moved to out_dir/kept-<keep>/."""
     args = [sys.executable, str(Path(__file__).resolve()), "_predict", "--run", str(run), "--out-dir", str(out_dir),
             "--jobs", str(jobs), "--suffix", suffix, "--variant", variant, *(["--no-dedup"] if not dedup else []),
             *map(str, inputs)]
@@ -213,7 +214,11 @@ def predict_child(run: Path, inputs: list[Path], out_dir: Path, *, jobs: int = 0
     report = json.loads(result.pop("stdout").strip().splitlines()[-1])
     result.pop("stderr")
     for p in out_dir.glob("*.pred.*"):
-        p.unlink()
+        if keep:
+            (out_dir / f"kept-{keep}").mkdir(exist_ok=True)
+            p.rename(out_dir / f"kept-{keep}" / p.name)
+        else:
+            p.unlink()
     return {**result, **report}
 
 
@@ -292,54 +297,73 @@ def train_section(ctx) -> dict:
             res[f"{name}_{state}"] = {"wall_s": r["wall_s"], "max_rss_mb": r["max_rss_mb"], "run": run_id,
                                       "rows": metrics["n_train"], "chosen": metrics["chosen"],
                                       "macro_f1": metrics["domain"]["macro_f1"],
-                                      "log": _stage_times(r["stderr"])}
+                                      "stages": _stage_times(r["stderr"])}
         ctx.runs[name] = ctx.models / res[f"{name}_cold"]["run"]
     table("Training (`make train`, fresh process each, wall seconds)",
           ["set", "rows", "cold cache s", "warm cache s", "saved s", "chosen", "CV macro-F1"],
           [[n, res[f"{n}_cold"]["rows"], res[f"{n}_cold"]["wall_s"], res[f"{n}_warm"]["wall_s"],
             res[f"{n}_cold"]["wall_s"] - res[f"{n}_warm"]["wall_s"], res[f"{n}_cold"]["chosen"],
             res[f"{n}_cold"]["macro_f1"]] for n, _ in sets])
-    res["breakdown"] = train_breakdown(ctx, sets)
+    res["breakdown"] = train_breakdown(ctx, sets, res)
     return res
 
 
-def _stage_times(log: str) -> list[str]:
-    return [line for line in log.splitlines() if "INFO" in line][-12:]
+# The log lines of `make train` that end each stage (training.py logs them; 1 s resolution).
+_STAGES = [("spaCy load and tagger pass (cold runs), logreg CV", "candidate logreg"),
+           ("linearsvc CV", "candidate linearsvc"),
+           ("baselines CV", "baseline  dummy"),
+           ("refit of the chosen + digital flag CV and fit", "digital flag"),
+           ("save the run folder", "written to")]
 
 
-def train_breakdown(ctx, sets) -> dict:
-    """Where training time goes: the tagger pass (cold, warm, 2 processes) and one fit of each estimator."""
-    from pipeline import estimators
+def _stage_times(log: str) -> dict:
+    """Seconds between the log lines that close each stage of training."""
+    import datetime as dt
+
+    stamps = []
+    for line in log.splitlines():
+        parts = line.split(" ", 2)
+        if len(parts) == 3 and parts[1] == "INFO":
+            stamps.append((dt.datetime.strptime(parts[0], "%H:%M:%S"), parts[2]))
+    if not stamps:
+        return {}
+    out, previous = {}, next((t for t, m in stamps if "preprocessing of" in m), stamps[0][0])
+    for name, marker in _STAGES:
+        at = next((t for t, m in stamps if marker in m), None)
+        if at is not None:
+            out[name] = (at - previous).seconds
+            previous = at
+    return out
+
+
+def train_breakdown(ctx, sets, runs: dict) -> dict:
+    """Where training time goes: the stages of the warm `make train` (from its log), and the
+    tagger pass in process: cold with 1 and 2 processes (nlp.pipe n_process), then warm."""
     from pipeline.domains import load_label_set
     from pipeline.sources import load_training_data
 
+    name, extra = sets[-1]
     config = load_config(ctx.config_path)
-    labels = load_label_set(config["paths"]["labels"])
-    out, rows = {}, []
-    for name, extra in sets:
-        frame, _ = load_training_data(config["paths"]["labeled"], labels, extra, config["paths"]["sources"])
-        texts, y = frame["text"].tolist(), frame["domain"].to_numpy()
-        n_words = words(texts)
-        stage = {}
-        for label, n_process, cache in (("tagger pass, cold cache", 1, ctx.tmp / f"bd-{name}"),
-                                         ("tagger pass, warm cache", 1, ctx.tmp / f"bd-{name}"),
-                                         ("tagger pass, cold, n_process=2", 2, ctx.tmp / f"bd2-{name}")):
-            if ctx.quick and n_process == 2:
-                continue
-            os.environ[CACHE_ENV] = str(cache)
-            lem = SpacyLemmatizer(n_process=n_process)
-            if "cold" in label:
-                stage[f"load the tagger pipeline ({label})"], _ = timed(lambda: lem.nlp)
-            stage[label], _ = timed(lambda: lem.fit(texts))
-        os.environ[CACHE_ENV] = "off"
-        lemmas = lem.transform(texts)
-        stage["lemma_features fit_transform"], _ = timed(lambda: estimators.lemma_features().fit_transform(lemmas))
-        for cand, est in estimators.candidates(42).items():
-            stage[f"{cand}: one fit on all rows"], _ = timed(lambda: est.fit(lemmas, y))
-        out[name] = {"rows": len(texts), "words": n_words, "seconds": {k: round(v, 2) for k, v in stage.items()}}
-        rows += [[name, k, v, n_words / v if k.startswith("tagger") else None] for k, v in stage.items()]
-    table("Training breakdown (in process)", ["set", "step", "seconds", "words/s"], rows)
-    return out
+    frame, _ = load_training_data(config["paths"]["labeled"], load_label_set(config["paths"]["labels"]), extra,
+                                  config["paths"]["sources"])
+    texts = frame["text"].tolist()
+    n_words, stage = words(texts), {}
+    for label, n_process, cache in (("tagger pass, cold cache, n_process=1", 1, ctx.tmp / "bd-1"),
+                                     ("tagger pass, cold cache, n_process=2", 2, ctx.tmp / "bd-2"),
+                                     ("tagger pass, warm cache", 1, ctx.tmp / "bd-1")):
+        os.environ[CACHE_ENV] = str(cache)
+        lem = SpacyLemmatizer(n_process=n_process)
+        if "cold" in label:
+            stage[f"load spaCy's tagger pipeline (before: {label})"], _ = timed(lambda: lem.nlp)
+        stage[label], _ = timed(lambda: lem.fit(texts))
+    os.environ[CACHE_ENV] = "off"
+    rows = [[name, k, v, n_words / v if k.startswith("tagger") else None] for k, v in stage.items()]
+    logged = {n: runs[f"{n}_warm"]["stages"] for n, _ in sets}
+    rows += [[f"{n}, warm `make train`", k, float(v), None] for n, st in logged.items() for k, v in st.items()]
+    table(f"Training breakdown ({name}: {len(texts):,} texts, {n_words:,} words)", ["set", "step", "seconds",
+                                                                                     "words/s"], rows)
+    return {"set": name, "rows": len(texts), "words": n_words, "seconds": {k: round(v, 2) for k, v in stage.items()},
+            "warm_train_stages_s": logged}
 
 
 def throughput_section(ctx) -> dict:
@@ -378,8 +402,9 @@ def throughput_section(ctx) -> dict:
     configs = [("fast, 2 processes, CSV out", every, dict(jobs=0)),
                ("fast, 2 processes, Parquet out", every, dict(jobs=0, suffix="parquet")),
                ("fast, 1 process, CSV out", every, dict(jobs=1)),
-               ("fast, 1 process, CSV, 2023 only", y2023, dict(jobs=1)),
-               ("plain (before), 1 process, CSV, 2023 only", y2023, dict(jobs=1, dedup=False, variant="plain")),
+               ("fast, 1 process, Parquet, 2023 only", y2023, dict(jobs=1, suffix="parquet", keep="fast")),
+               ("plain (before), 1 process, Parquet, 2023 only", y2023,
+                dict(jobs=1, suffix="parquet", dedup=False, variant="plain", keep="plain")),
                ("tagger (slow path), 2 processes, CSV, 2023 only", y2023, dict(jobs=0, variant="tagger"))]
     res["predict"] = {}
     for label, inputs, kw in configs:
@@ -396,11 +421,11 @@ def throughput_section(ctx) -> dict:
                      "predict_cold_vs_full_spacy": round(head["words_per_s_cold"] / full, 1),
                      "predict_vs_tokenizer": round(head["words_per_s"] / tok, 2),
                      "fast_vs_plain_2023_1_process": round(
-                         res["predict"]["fast, 1 process, CSV, 2023 only"]["words_per_s"]
-                         / res["predict"]["plain (before), 1 process, CSV, 2023 only"]["words_per_s"], 1),
+                         res["predict"]["fast, 1 process, Parquet, 2023 only"]["words_per_s"]
+                         / res["predict"]["plain (before), 1 process, Parquet, 2023 only"]["words_per_s"], 1),
                      "tokenizer_vs_full_spacy": round(tok / full, 1)}
     res["load_after"] = load_avg()
-    res["identical_to_plain"] = identical_check(ctx, run, y2023)
+    res["identical_to_plain"] = identical_check(ctx)
     table(f"spaCy alone, one process ({n_rows:,} DGCL titles, {n_words:,} words)",
           ["pipeline", "texts", "words", "seconds", "words/s", "words/CPU-s", "x full"],
           [[k, v["texts"], v["words"], v["seconds"], v["words_per_s"], v["words_per_cpu_s"], v["words_per_s"] / full]
@@ -416,18 +441,9 @@ def throughput_section(ctx) -> dict:
     return res
 
 
-def identical_check(ctx, run: Path, inputs: list[Path]) -> dict:
-    """The fast path's predictions against the plain path's, row by row."""
-    outs = {}
-    for variant in ("fast", "plain"):
-        d = ctx.tmp / f"cmp-{variant}"
-        d.mkdir(exist_ok=True)
-        args = [sys.executable, str(Path(__file__).resolve()), "_predict", "--run", str(run), "--out-dir", str(d),
-                "--jobs", "0" if variant == "fast" else "1", "--suffix", "parquet", "--variant", variant,
-                *(["--no-dedup"] if variant == "plain" else []), *map(str, inputs)]
-        run_measured(args, child_env())
-        outs[variant] = pd.concat([pd.read_parquet(p) for p in sorted(d.glob("*.parquet"))])
-    a, b = outs["fast"], outs["plain"]
+def identical_check(ctx) -> dict:
+    """The fast path's predictions on dotations-2023 against the plain path's, row by row."""
+    a, b = (pd.read_parquet(ctx.tmp / f"kept-{v}" / "dotations-2023.pred.parquet") for v in ("fast", "plain"))
     probas = [c for c in a.columns if c.startswith("proba_")]
     return {"rows": len(a), "same_domain": int((a["domain"] == b["domain"]).sum()),
             "same_digital": int((a["digital"] == b["digital"]).sum()),
@@ -481,7 +497,7 @@ def memory_section(ctx) -> dict:
                      f"time_{hi}_vs_{mid}": round(res[hi]["predict_s"] / res[mid]["predict_s"], 2),
                      "rows": [lo, mid, hi]}
     table("Predict on distinct texts (pairs of DGCL titles), CSV in and out, fresh process each",
-          ["rows", "workers", "predict s", "words/s", "rows/s", "max RSS MB (1 process)", "tree PSS MB",
+          ["rows", "processes", "predict s", "words/s", "rows/s", "max RSS MB (1 process)", "tree PSS MB",
            "tree RSS MB"],
           [[n, res[n]["jobs"], res[n]["predict_s"], res[n]["words_per_s"], res[n]["rows_per_s"], res[n]["max_rss_mb"],
             res[n]["tree_pss_mb"], res[n]["tree_rss_mb"]] for n in sizes])
@@ -499,8 +515,9 @@ def dedup_section(ctx) -> dict:
     lemmas = lem.transform(texts)
     res = {"rows": len(texts), "distinct_texts": len(set(texts)), "distinct_normalised": len(set(keyed)),
            "distinct_lemma_strings": len(set(lemmas))}
+    head = ctx.results.get("throughput", {}).get("predict", {}).get("fast, 2 processes, CSV out")
     for label, dedup in (("dedup on", True), ("dedup off", False)):
-        r = predict_child(run, [combined_dgcl(ctx)], ctx.tmp, jobs=0, dedup=dedup)
+        r = head if dedup and head else predict_child(run, [combined_dgcl(ctx)], ctx.tmp, jobs=0, dedup=dedup)
         res[label] = {"predict_s": r["predict_s"], "words_per_s": round(words(texts) / r["predict_s"])}
     res["gain"] = round(res["dedup off"]["predict_s"] / res["dedup on"]["predict_s"], 3)
     table("Deduplication of repeated texts within a part of 5,000 rows (three DGCL years, 2 processes, CSV)",
@@ -634,6 +651,8 @@ def main(argv=None) -> int:
     ap.add_argument("--sizes", help="rows of the memory section (default 10000,100000,1000000; quick 10000,30000,100000)")
     ap.add_argument("--out", default=str(PROJECT / "bench" / "results.json"))
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    ap.add_argument("--f1-logreg", action="store_true",
+                    help="macro-F1 of the logreg candidate too (about 4 more minutes)")
     ap.add_argument("--model", help="a trained run folder for the predict sections (instead of training one)")
     a = ap.parse_args(argv)
 
@@ -643,7 +662,7 @@ def main(argv=None) -> int:
     ctx = Ctx()
     ctx.quick, ctx.data = a.quick, Path(a.data).resolve()
     ctx.sizes = [int(s) for s in (a.sizes or ("10000,30000,100000" if a.quick else "10000,100000,1000000")).split(",")]
-    ctx.f1_classifiers = ["linearsvc"] if a.quick else ["linearsvc", "logreg"]
+    ctx.f1_classifiers = ["linearsvc", "logreg"] if a.f1_logreg else ["linearsvc"]
     ctx.tmp = Path(tempfile.mkdtemp(prefix="barometre-bench-"))
     ctx.models, ctx.runs = ctx.tmp / "models", {}
     text = (PROJECT / "config" / "pipeline.toml").read_text(encoding="utf-8")
@@ -666,6 +685,7 @@ def main(argv=None) -> int:
             ctx.runs["given"] = Path(a.model).resolve()
         if "train" in sections or (set(sections) & {"throughput", "memory", "dedup"} and not a.model):
             results["train"] = train_section(ctx)
+        ctx.results = results
         for name in ("throughput", "memory", "dedup", "f1"):
             if name in sections:
                 results[name] = globals()[f"{name}_section"](ctx)

@@ -252,7 +252,8 @@ class CharWbCounter(PerWord):
             rows = CountVectorizer.transform(self.vectorizer, new)
             self._rows = rows if self._rows is None else sp.vstack([self._rows, rows], format="csr")
         word_ngrams = self._rows[:split.n_words]
-        return self.vectorizer._tfidf.transform(sp.csr_matrix(split.counts() @ word_ngrams), copy=False)
+        counts = sp.csr_matrix(split.counts() @ word_ngrams, dtype=self.vectorizer.dtype)
+        return self.vectorizer._tfidf.transform(counts, copy=False)
 
 
 # -- word uni/bigrams ------------------------------------------------------------------
