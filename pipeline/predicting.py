@@ -1,6 +1,6 @@
 """Labeling new submissions: a function of a DataFrame, no file I/O.
 
-`label_frame` labels one DataFrame. `scored` labels a stream of chunks,
+`label_frame` labels one DataFrame. `Scorer` scores a stream of chunks,
 optionally in worker processes (one per core), for `make predict`.
 """
 from __future__ import annotations
@@ -107,40 +107,64 @@ def can_fork() -> bool:
     return "fork" in multiprocessing.get_all_start_methods()
 
 
-def scored(model: BarometerModel, items: Iterable[tuple[object, list[str]]], n_jobs: int = 1,
-           dedup: bool = True) -> Iterator[tuple[object, tuple[np.ndarray, np.ndarray]]]:
-    """For each (payload, texts) of `items`, yield (payload, score(model, texts)), in order.
+class Scorer:
+    """Scores a stream of (payload, texts) items with `score`, here or in worker processes.
 
     `n_jobs` is the number of processes in all. With 1, this process scores
     everything. With n > 1, n - 1 forked worker processes score the items
     while this one reads and writes around them (on two cores: one worker,
     whose spaCy vocabulary and word caches warm up once, not once per
     worker); at most two items per worker are in flight, so memory does not
-    grow with the input.
+    grow with the input. Used as a context manager: the workers are forked
+    on entry (before the caller starts a progress bar's thread) and stopped
+    on exit.
     """
-    workers = n_jobs - 1
-    if workers < 1 or not can_fork():
-        for payload, texts in items:
-            yield payload, score(model, texts, dedup)
-        return
-    model.load()
-    gc.collect()
-    gc.freeze()  # the model's objects stay out of the workers' garbage collection: fewer copied pages
-    try:
-        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
-                                   initializer=_init_worker, initargs=(model,))
-        pool.submit(int).result()  # fork the workers now, before this process starts other threads
-    finally:
-        gc.unfreeze()
-    try:
+
+    def __init__(self, model: BarometerModel, n_jobs: int = 1, dedup: bool = True):
+        self.model, self.n_jobs, self.dedup = model, n_jobs, dedup
+        self.workers = max(n_jobs - 1, 0) if can_fork() else 0
+        self._pool: ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> "Scorer":
+        if self.workers:
+            self.model.load()
+            gc.collect()
+            gc.freeze()  # the model's objects stay out of the workers' garbage collection: fewer copied pages
+            try:
+                self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("fork"),
+                                                 initializer=_init_worker, initargs=(self.model,))
+                self._pool.submit(int).result()  # fork now
+            except BaseException:
+                self.__exit__()
+                raise
+            finally:
+                gc.unfreeze()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def map(self, items: Iterable[tuple[object, list[str]]]) -> Iterator[tuple[object, tuple[np.ndarray, np.ndarray]]]:
+        """For each (payload, texts) of `items`, yield (payload, score(model, texts)), in order."""
+        if self._pool is None:
+            for payload, texts in items:
+                yield payload, score(self.model, texts, self.dedup)
+            return
         pending: deque = deque()
         for payload, texts in items:
-            pending.append((payload, pool.submit(_score_in_worker, texts, dedup)))
-            if len(pending) > 2 * workers:
+            pending.append((payload, self._pool.submit(_score_in_worker, texts, self.dedup)))
+            if len(pending) > 2 * self.workers:
                 payload_done, future = pending.popleft()
                 yield payload_done, future.result()
         while pending:
             payload_done, future = pending.popleft()
             yield payload_done, future.result()
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def scored(model: BarometerModel, items: Iterable[tuple[object, list[str]]], n_jobs: int = 1,
+           dedup: bool = True) -> Iterator[tuple[object, tuple[np.ndarray, np.ndarray]]]:
+    """`Scorer(model, n_jobs, dedup).map(items)`, the workers stopped at the end."""
+    with Scorer(model, n_jobs, dedup) as scorer:
+        yield from scorer.map(items)

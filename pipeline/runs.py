@@ -1,7 +1,6 @@
 """The commands' work: read files, call the I/O-free steps, write the outputs."""
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 from dataclasses import asdict
@@ -14,7 +13,7 @@ from . import artifacts, card
 from .domains import load_label_set
 from .errors import PipelineError
 from .model import BarometerModel
-from .predicting import can_fork, scored, texts_of, with_predictions
+from .predicting import Scorer, can_fork, texts_of, with_predictions
 from .sources import load_training_data
 from .tables import TableWriter, atomic_output, count_rows, find_text_columns, iter_table
 from .training import TrainSettings, train
@@ -72,10 +71,10 @@ def run_predict(config: dict, input_path: str | Path, output_path: str | Path, t
                 n_jobs: int | None = None, model: BarometerModel | None = None, dedup: bool = True) -> Path:
     """Label a file of submissions in chunks; write every input column, then the predictions.
 
-    `n_jobs` processes in all ([predict] n_jobs; 0 = one per core): beyond
-    this one, which reads and writes, they score parts of the chunks; `model`
-    skips loading one;
-    `dedup` classifies repeated texts of a chunk once (False only to measure it).
+    `n_jobs`: processes in all ([predict] n_jobs; 0 = one per core); beyond
+    this one, which reads and writes, they score parts of the chunks. `model`:
+    an already loaded model. `dedup`: classify the repeated texts of a part
+    once (False only to measure what that saves).
     """
     input_path, output_path = Path(input_path), Path(output_path)
     if output_path.resolve() == input_path.resolve():
@@ -104,9 +103,9 @@ def run_predict(config: dict, input_path: str | Path, output_path: str | Path, t
 
     with atomic_output(output_path) as tmp:
         writer = TableWriter(tmp, kind)
-        with contextlib.closing(scored(model, chunks(), jobs, dedup)) as results, \
-                tqdm(total=total, unit="rows", desc="labeling", disable=None) as bar:
-            for (chunk, texts), scores in results:
+        with Scorer(model, jobs, dedup) as scorer, tqdm(total=total, unit="rows", desc="labeling",
+                                                          disable=None) as bar:
+            for (chunk, texts), scores in scorer.map(chunks()):
                 writer.write(with_predictions(model, chunk, texts, scores, settings["review_threshold"]))
                 rows += len(chunk)
                 bar.update(len(chunk))
