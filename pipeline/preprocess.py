@@ -16,7 +16,9 @@ Two paths give the lemmas:
   sides always agree. spaCy's tokenizer cuts a text at its spaces first and
   each space-separated piece on its own, so `transform` tokenizes each
   distinct piece once ("videoprotection", "l'ecole", "(tranche") and keeps
-  its lemmas in memory: a text costs a few dictionary look-ups.
+  its lemmas in memory: a text costs a few dictionary look-ups. A piece that
+  no special case, prefix, suffix or infix rule of the tokenizer matches
+  (most words) is one token as it is, and skips the tokenizer altogether.
 
 The tagger pass is cached on disk, one SQLite file per spaCy model, version
 and spaCy version, keyed by the normalised text: a second `make train` skips
@@ -270,9 +272,41 @@ class SpacyLemmatizer(TransformerMixin, BaseEstimator):
             pieces.clear()
             missing = list(dict.fromkeys(p for t in texts for p in t.split()))
         table = self.lemma_table_
-        for piece, doc in zip(missing, self.tokenizer.pipe(missing, batch_size=max(self.batch_size, 1000))):
+        whole, kept = self._whole_piece_tests()
+        to_tokenize = []
+        for piece in missing:
+            if whole(piece):  # one token, the piece itself: spaCy's tokenizer has nothing to do
+                pieces[piece] = table.get(piece, piece) if kept(piece) else ""
+            else:
+                to_tokenize.append(piece)
+        for piece, doc in zip(to_tokenize, self.tokenizer.pipe(to_tokenize, batch_size=max(self.batch_size, 1000))):
             pieces[piece] = " ".join(table.get(t.text, t.text) for t in doc if _keep(t))
         return [" ".join([lemmas for p in t.split() if (lemmas := pieces[p])]) for t in texts]
+
+    def _whole_piece_tests(self):
+        """Two tests on a space-free piece of text, without making spaCy tokens of it:
+        `whole`, true when spaCy's tokenizer would keep it as one token (no special case,
+        no prefix, suffix or infix matches: most words); `kept`, `_keep` of that token,
+        from the same lexical attribute functions spaCy's vocabulary uses."""
+        from spacy.attrs import IS_PUNCT, IS_SPACE, LIKE_NUM
+
+        tokenizer = self.tokenizer
+        getters = tokenizer.vocab.lex_attr_getters
+        if not all(a in getters for a in (IS_PUNCT, IS_SPACE, LIKE_NUM)):
+            return (lambda piece: False), None
+        rules = tokenizer.rules or {}
+        searches = [f for f in (tokenizer.prefix_search, tokenizer.suffix_search) if f is not None]
+        infixes = tokenizer.infix_finditer
+        is_punct, is_space, like_num = getters[IS_PUNCT], getters[IS_SPACE], getters[LIKE_NUM]
+
+        def whole(piece: str) -> bool:
+            return (piece not in rules and all(search(piece) is None for search in searches)
+                    and (infixes is None or next(infixes(piece), None) is None))
+
+        def kept(piece: str) -> bool:
+            return not (is_punct(piece) or is_space(piece) or like_num(piece))
+
+        return whole, kept
 
     @staticmethod
     def _learn_table(tagged: list[list[tuple[str, str]]]) -> dict[str, str]:

@@ -13,7 +13,8 @@ from pipeline.runs import predict_jobs
 
 TRICKY = ["Rénovation de l’École (tranche 2)", "VIDEO-PROTECTION : 13 caméras", "aujourd'hui c.c.a.s.",
           "Saint-Étienne RD12 n°3", "www.mairie-x.fr contact@ville.fr", "Œuvre   d'art\tà  l'hôtel",
-          "straße 1/2 ½", "", "   ", "l'", "Vidéoprotection Vidéoprotection vidéoprotection"]
+          "straße 1/2 ½", "", "   ", "l'", "Vidéoprotection Vidéoprotection vidéoprotection",
+          "deux trois cent premier mille", "... — – etc. cf mme st-denis 1er 2eme xiv", "qu'il jusqu'au"]
 
 
 def test_normalize_ascii_shortcut_matches_the_full_unicode_path():
@@ -34,6 +35,13 @@ def test_lookup_piece_by_piece_equals_tokenizing_whole_texts():
     assert lem.transform(TRICKY) == whole
     assert lem.transform(TRICKY) == whole  # second time from the pieces kept in memory
     assert "_pieces" not in lem.__getstate__()
+    # The pieces that skip the tokenizer are the ones it keeps whole, with the same _keep.
+    is_whole, kept = lem._whole_piece_tests()
+    pieces = sorted({p for t in texts for p in t.split()})
+    for piece, doc in zip(pieces, lem.tokenizer.pipe(pieces)):
+        if is_whole(piece):
+            assert [t.text for t in doc] == [piece] and _keep(doc[0]) == kept(piece), piece
+    assert not kept("deux") and kept("ecole") and is_whole("ecole") and not is_whole("l'ecole")
 
 
 def test_lemma_cache_hit_gives_identical_output_without_spacy(tmp_path, monkeypatch):
