@@ -19,11 +19,12 @@ LABEL_COL   ?=
 DIGITAL_COL ?=
 COMMUNES    ?=
 NAME        ?=
+BENCH_ARGS  ?=
 
 opt = $(if $(2),$(1) "$(2)")
 
 .DEFAULT_GOAL := help
-.PHONY: help install train predict test clean
+.PHONY: help install train predict test bench clean
 .PHONY: communes report evaluate
 
 help: ## list the targets
@@ -57,6 +58,9 @@ report: $(STAMP) communes ## write the barometer of PREDICTIONS (files or a glob
 
 test: $(STAMP) ## run the test suite (real spaCy model, small data)
 	$(PY) -m pytest -q
+
+bench: $(STAMP) ## speed, memory and macro-F1 of train and predict, into bench/results.json [BENCH_ARGS=--quick]
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(PY) bench/run.py $(BENCH_ARGS)
 
 clean: ## remove generated models, predictions and reports (keeps .venv)
 	rm -rf models/2* models/LATEST data/predicted reports

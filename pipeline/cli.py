@@ -33,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--encoding", help="CSV encoding (default: detected)")
     p.add_argument("--run", help="model run id or folder (default: models/LATEST)")
     p.add_argument("--threshold", type=float, help="review threshold on the confidence")
+    p.add_argument("--jobs", type=int, help="processes in all (default [predict] n_jobs: 0 = one per core; 1 = no worker)")
     p.add_argument("--models", help="models folder")
 
     e = sub.add_parser("evaluate", help="score every labeled source within and across sources, or the current "
@@ -85,6 +86,7 @@ def _dispatch(args) -> int:
         "paths.sources": getattr(args, "sources", None),
         "train.cv_folds": getattr(args, "cv_folds", None),
         "predict.review_threshold": getattr(args, "threshold", None),
+        "predict.n_jobs": getattr(args, "jobs", None),
     }
     config = load_config(args.config, overrides)
     if args.command == "train":

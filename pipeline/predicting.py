@@ -1,7 +1,16 @@
-"""Labeling new submissions: a function of a DataFrame, no file I/O."""
+"""Labeling new submissions: a function of a DataFrame, no file I/O.
+
+`label_frame` labels one DataFrame. `Scorer` scores a stream of chunks,
+optionally in worker processes (one per core), for `make predict`.
+"""
 from __future__ import annotations
 
+import gc
 import logging
+import multiprocessing
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -33,19 +42,38 @@ def label_frame(model: BarometerModel, frame: pd.DataFrame, text_columns: list[s
     `review_threshold` (default: the one the model chose at training from
     out-of-fold probabilities), or when the text is empty (no domain is then given).
     """
-    if review_threshold is None:
-        review_threshold = model.review_threshold
     texts = texts_of(frame, text_columns)
-    empty = (texts == "").to_numpy()
+    return with_predictions(model, frame, texts, score(model, texts.tolist()), review_threshold)
+
+
+def score(model: BarometerModel, texts: list[str], dedup: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Per text, the probability of each of `model.domains` (zeros for an empty text) and
+    the digital flag ("yes", "no", or "" when empty or not trained). No pandas: worker
+    processes get and return only these."""
+    empty = np.fromiter((t == "" for t in texts), dtype=bool, count=len(texts))
     domains = list(model.domains)
-    proba = np.zeros((len(frame), len(domains)))
-    digital = np.full(len(frame), "", dtype=object)
+    proba = np.zeros((len(texts), len(domains)))
+    digital = np.full(len(texts), "", dtype=object)
     if (~empty).any():
-        class_proba, digital_proba = model.score_texts(texts[~empty].tolist())
+        class_proba, digital_proba = model.score_texts([t for t, e in zip(texts, empty) if not e], dedup=dedup)
         cols = [domains.index(c) for c in model.classes_]
         proba[np.ix_(~empty, cols)] = class_proba
         if digital_proba is not None:
             digital[~empty] = np.where(digital_proba >= 0.5, "yes", "no")
+    return proba, digital
+
+
+def with_predictions(model: BarometerModel, frame: pd.DataFrame, texts: pd.Series,
+                     scores: tuple[np.ndarray, np.ndarray], review_threshold: float | None = None) -> pd.DataFrame:
+    """`frame` followed by the predicted columns, from the output of `score` over `texts`.
+
+    needs_review is true below `review_threshold` (default: the model's own) or for an empty text.
+    """
+    if review_threshold is None:
+        review_threshold = model.review_threshold
+    proba, digital = scores
+    empty = (texts == "").to_numpy()
+    domains = list(model.domains)
     top2 = np.argsort(-proba, axis=1)[:, :2]
     rows = np.arange(len(frame))
     confidence = proba[rows, top2[:, 0]]
@@ -65,3 +93,84 @@ def label_frame(model: BarometerModel, frame: pd.DataFrame, text_columns: list[s
         log.warning("input already has column(s) %s: predictions go to pred_<name>", ", ".join(clash))
         predicted = predicted.rename(columns={c: f"pred_{c}" for c in clash})
     return pd.concat([frame, predicted], axis=1)
+
+
+# -- many chunks, on every core ----------------------------------------------------
+_WORKER_MODEL: BarometerModel | None = None
+
+
+def _init_worker(model: BarometerModel) -> None:
+    global _WORKER_MODEL
+    _WORKER_MODEL = model
+
+
+def _score_in_worker(texts: list[str], dedup: bool):
+    return score(_WORKER_MODEL, texts, dedup)
+
+
+def can_fork() -> bool:
+    """Worker processes are forked, so that they share the loaded model instead of loading it again."""
+    return "fork" in multiprocessing.get_all_start_methods()
+
+
+class Scorer:
+    """Scores a stream of (payload, texts) items with `score`, here or in worker processes.
+
+    `n_jobs` is the number of processes in all. With 1, this process scores
+    everything. With n > 1, n - 1 forked worker processes score the items
+    while this one reads and writes around them (on two cores: one worker,
+    whose spaCy vocabulary and word caches warm up once, not once per
+    worker); at most two items per worker are in flight, so memory does not
+    grow with the input. Used as a context manager: the workers are forked
+    on entry (before the caller starts a progress bar's thread) and stopped
+    on exit.
+    """
+
+    def __init__(self, model: BarometerModel, n_jobs: int = 1, dedup: bool = True):
+        self.model, self.n_jobs, self.dedup = model, n_jobs, dedup
+        self.workers = max(n_jobs - 1, 0) if can_fork() else 0
+        self._pool: ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> "Scorer":
+        if self.workers:
+            self.model.load()
+            gc.collect()
+            gc.freeze()  # the model's objects stay out of the workers' garbage collection: fewer copied pages
+            try:
+                self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("fork"),
+                                                 initializer=_init_worker, initargs=(self.model,))
+                self._pool.submit(int).result()  # fork now
+            except BaseException:
+                self.__exit__()
+                raise
+            finally:
+                gc.unfreeze()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def map(self, items: Iterable[tuple[object, list[str]]]) -> Iterator[tuple[object, tuple[np.ndarray, np.ndarray]]]:
+        """For each (payload, texts) of `items`, yield (payload, score(model, texts)), in order."""
+        if self._pool is None:
+            for payload, texts in items:
+                yield payload, score(self.model, texts, self.dedup)
+            return
+        pending: deque = deque()
+        for payload, texts in items:
+            pending.append((payload, self._pool.submit(_score_in_worker, texts, self.dedup)))
+            if len(pending) > 2 * self.workers:
+                payload_done, future = pending.popleft()
+                yield payload_done, future.result()
+        while pending:
+            payload_done, future = pending.popleft()
+            yield payload_done, future.result()
+
+
+def scored(model: BarometerModel, items: Iterable[tuple[object, list[str]]], n_jobs: int = 1,
+           dedup: bool = True) -> Iterator[tuple[object, tuple[np.ndarray, np.ndarray]]]:
+    """`Scorer(model, n_jobs, dedup).map(items)`, the workers stopped at the end."""
+    with Scorer(model, n_jobs, dedup) as scorer:
+        yield from scorer.map(items)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import asdict
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from . import artifacts, card
 from .domains import load_label_set
 from .errors import PipelineError
 from .model import BarometerModel
-from .predicting import label_frame
+from .predicting import Scorer, can_fork, texts_of, with_predictions
 from .sources import load_training_data, load_unlabeled_texts
 from .tables import TableWriter, atomic_output, count_rows, find_text_columns, iter_table
 from .training import TrainSettings, train
@@ -69,33 +70,71 @@ def load_model(config: dict, run: str | None = None) -> BarometerModel:
 
 
 def run_predict(config: dict, input_path: str | Path, output_path: str | Path, text_col: str | None = None,
-                run: str | None = None, sep: str | None = None, encoding: str | None = None) -> Path:
-    """Label a file of submissions in chunks; write every input column, then the predictions."""
+                run: str | None = None, sep: str | None = None, encoding: str | None = None,
+                n_jobs: int | None = None, model: BarometerModel | None = None, dedup: bool = True) -> Path:
+    """Label a file of submissions in chunks; write every input column, then the predictions.
+
+    `n_jobs`: processes in all ([predict] n_jobs; 0 = one per core); beyond
+    this one, which reads and writes, they score parts of the chunks. `model`:
+    an already loaded model. `dedup`: classify the repeated texts of a part
+    once (False only to measure what that saves).
+    """
     input_path, output_path = Path(input_path), Path(output_path)
     if output_path.resolve() == input_path.resolve():
         raise PipelineError(f"{output_path}: the output would overwrite the input; choose another OUTPUT")
     kind = TableWriter.kind_of(output_path)
-    model = load_model(config, run)
+    model = model or load_model(config, run)
     settings = config["predict"]
     threshold = None if settings["review_threshold"] == "model" else float(settings["review_threshold"])
     total = count_rows(input_path)
+    jobs = predict_jobs(settings.get("n_jobs", 0) if n_jobs is None else n_jobs, total)
     rows = 0
+    state: dict = {}
+
+    # With worker processes, chunks go to them in parts, so that reading, scoring and writing overlap.
+    part_rows = settings["chunk_size"] if jobs == 1 else min(settings["chunk_size"], PART_ROWS)
+
+    def chunks():
+        for chunk in iter_table(input_path, settings["chunk_size"], sep=sep, encoding=encoding):
+            if "columns" not in state:
+                state["columns"] = find_text_columns(chunk.columns, text_col, settings["text_columns"], input_path)
+                log.info("labeling %s, text from column(s) %s, model %s, %d process(es)", input_path,
+                         state["columns"], model.run_id, jobs)
+            texts = texts_of(chunk, state["columns"])
+            for i in range(0, len(chunk), part_rows):
+                part = texts.iloc[i:i + part_rows]
+                yield (chunk.iloc[i:i + part_rows], part), part.tolist()
+
     with atomic_output(output_path) as tmp:
         writer = TableWriter(tmp, kind)
-        columns = None
-        with tqdm(total=total, unit="rows", desc="labeling", disable=None) as bar:
-            for chunk in iter_table(input_path, settings["chunk_size"], sep=sep, encoding=encoding):
-                if columns is None:
-                    columns = find_text_columns(chunk.columns, text_col, settings["text_columns"], input_path)
-                    log.info("labeling %s, text from column(s) %s, model %s", input_path, columns, model.run_id)
-                writer.write(label_frame(model, chunk, columns, threshold))
+        with Scorer(model, jobs, dedup) as scorer, tqdm(total=total, unit="rows", desc="labeling",
+                                                          disable=None) as bar:
+            for (chunk, texts), scores in scorer.map(chunks()):
+                writer.write(with_predictions(model, chunk, texts, scores, threshold))
                 rows += len(chunk)
                 bar.update(len(chunk))
         writer.close()
-        if columns is None:
+        if "columns" not in state:
             raise PipelineError(f"{input_path}: the file has a header but no rows")
     log.info("%d rows labeled into %s", rows, output_path)
     return output_path
+
+
+# Rows a worker process scores at a time; and below this many rows a worker costs more than it saves.
+PART_ROWS = 5000
+MIN_ROWS_PER_WORKER = 5000
+
+
+def predict_jobs(setting: int, total_rows: int | None) -> int:
+    """Processes for predict, this one included: `setting` (0 = one per core), fewer for a small input.
+
+    1 means no worker process: inputs of unknown size (Excel) and where fork is not available.
+    """
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    jobs = int(setting) if setting and int(setting) > 0 else cores
+    if total_rows is None or not can_fork():
+        return 1
+    return max(1, min(jobs, 1 + total_rows // MIN_ROWS_PER_WORKER))
 
 
 def default_output(config: dict, input_path: str | Path) -> Path:

@@ -1,6 +1,7 @@
 """Shared fixtures: a small slice of the seed set, and one model trained on it with the real spaCy model."""
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -11,6 +12,10 @@ from pipeline.config import PROJECT_DIR, load_config
 from pipeline.domains import load_label_set
 
 SHARED = PROJECT_DIR.parent / "shared" / "data"
+
+# No test reads or writes the project's lemma cache (.cache/lemmas/); the cache's
+# own tests point it at a temporary folder.
+os.environ["BAROMETRE_LEMMA_CACHE"] = "off"
 
 
 def write_config(tmp: Path, **paths) -> Path:
