@@ -9,9 +9,7 @@ from __future__ import annotations
 import json
 import os
 import platform
-import shutil
 import subprocess
-import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -20,6 +18,7 @@ import joblib
 from .config import PROJECT_DIR
 from .errors import PipelineError
 from .model import BarometerModel
+from .tables import atomic_folder
 
 MODEL_FILE = "model.joblib"
 LATEST = "LATEST"
@@ -57,21 +56,13 @@ def save_run(models_dir: str | Path, model: BarometerModel, metadata: dict, metr
              extra_files: dict[str, callable]) -> Path:
     """Write the run folder; `extra_files` maps a file name to a writer taking its path."""
     models_dir = Path(models_dir)
-    models_dir.mkdir(parents=True, exist_ok=True)
     final = models_dir / model.run_id
-    tmp = Path(tempfile.mkdtemp(prefix=f".{model.run_id}.", dir=models_dir))
-    try:
+    with atomic_folder(final) as tmp:
         joblib.dump(model, tmp / MODEL_FILE, compress=3)
         write_json(tmp / "metadata.json", metadata)
         write_json(tmp / "metrics.json", metrics)
         for name, writer in extra_files.items():
             writer(tmp / name)
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(tmp, final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     latest_tmp = models_dir / f".{LATEST}.tmp"
     latest_tmp.write_text(model.run_id + "\n", encoding="utf-8")
     os.replace(latest_tmp, models_dir / LATEST)
