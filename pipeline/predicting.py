@@ -118,10 +118,9 @@ class Scorer:
 
     `n_jobs` is the number of processes in all. With 1, this process scores
     everything. With n > 1, n - 1 forked worker processes score the items
-    while this one reads and writes around them (on two cores: one worker,
-    whose spaCy vocabulary and word caches warm up once, not once per
-    worker); at most two items per worker are in flight, so memory does not
-    grow with the input. Used as a context manager: the workers are forked
+    while this one reads and writes around them, and scores an item itself
+    when every worker already has two queued; at most 2 (n - 1) + 1 items
+    are in flight, so memory does not grow with the input. Used as a context manager: the workers are forked
     on entry (before the caller starts a progress bar's thread) and stopped
     on exit.
     """
@@ -160,13 +159,30 @@ class Scorer:
             return
         pending: deque = deque()
         for payload, texts in items:
-            pending.append((payload, self._pool.submit(_score_in_worker, texts, self.dedup)))
-            if len(pending) > 2 * self.workers:
+            if sum(not f.done() for _, f in pending) >= 2 * self.workers:
+                # every worker has work queued: score this item here rather than wait idle
+                pending.append((payload, _Ready(score(self.model, texts, self.dedup))))
+            else:
+                pending.append((payload, self._pool.submit(_score_in_worker, texts, self.dedup)))
+            while pending and (pending[0][1].done() or len(pending) > 2 * self.workers + 1):
                 payload_done, future = pending.popleft()
                 yield payload_done, future.result()
         while pending:
             payload_done, future = pending.popleft()
             yield payload_done, future.result()
+
+
+class _Ready:
+    """A result computed here, standing in the queue beside the workers' futures."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def done(self) -> bool:
+        return True
+
+    def result(self):
+        return self.value
 
 
 def scored(model: BarometerModel, items: Iterable[tuple[object, list[str]]], n_jobs: int = 1,

@@ -7,6 +7,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import FeatureUnion
 
 from pipeline import model as fast
+from pipeline import predicting
 from pipeline.predicting import score, scored
 from pipeline.preprocess import SpacyLemmatizer, _keep, normalize
 from pipeline.runs import predict_jobs
@@ -88,7 +89,7 @@ def test_vectorizer_shortcuts_equal_scikit_learn(monkeypatch):
     assert kinds == {"WordNgramCounter", "CharWbCounter", "NoneType"}
 
 
-def test_dedup_and_parallel_scoring_keep_rows_in_order(trained):
+def test_dedup_and_parallel_scoring_keep_rows_in_order(trained, monkeypatch):
     from pipeline.runs import load_model
 
     model = load_model(trained)
@@ -99,13 +100,17 @@ def test_dedup_and_parallel_scoring_keep_rows_in_order(trained):
     np.testing.assert_array_equal(proba, proba_d)
     np.testing.assert_array_equal(digital, digital_d)
     assert (proba[1] == 0).all() and digital[1] == ""
-    chunks = [(i, texts[i * 50:(i + 1) * 50]) for i in range(5)]
+    chunks = [(i, texts[i * 20:(i + 1) * 20]) for i in range(10)]
     serial = list(scored(model, chunks, n_jobs=1))
-    parallel = list(scored(model, chunks, n_jobs=3))  # two workers, parts handed out in turn
-    assert [p for p, _ in parallel] == [0, 1, 2, 3, 4]
-    for (_, (p1, d1)), (_, (p2, d2)) in zip(serial, parallel):
-        np.testing.assert_array_equal(p1, p2)
-        np.testing.assert_array_equal(d1, d2)
+    here = []
+    monkeypatch.setattr(predicting, "score", lambda *a: here.append(1) or score(*a))
+    for n_jobs in (2, 3):  # one or two workers, and this process when they all have two items queued
+        parallel = list(scored(model, chunks, n_jobs=n_jobs))
+        assert [p for p, _ in parallel] == list(range(10))
+        for (_, (p1, d1)), (_, (p2, d2)) in zip(serial, parallel):
+            np.testing.assert_array_equal(p1, p2)
+            np.testing.assert_array_equal(d1, d2)
+    assert here  # some items were scored here, beside the workers
 
 
 def test_process_count_follows_the_setting_and_the_input_size():
