@@ -22,7 +22,7 @@ from .predicting import label_frame
 from .preprocess import SpacyLemmatizer
 from .sources import SourceSpec, labeled_rows, load_training_data, load_unlabeled_texts
 from .tables import atomic_folder, find_text_columns, read_table
-from .training import _unlabeled_lemmas
+from .training import unlabeled_lemmas
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ def run_evaluate(config: dict, extra: str | None, recipe_name: str | None = None
     lemmatizer = SpacyLemmatizer(settings.spacy_model, settings.lemma_mode, settings.batch_size,
                                  settings.n_process).fit(texts)
     lemmas = lemmatizer.transform(texts)
-    unlabeled = _unlabeled_lemmas(unlabeled_texts, texts, lemmatizer)
+    unlabeled = unlabeled_lemmas(unlabeled_texts, texts, lemmatizer)
     order = [c for c in labels.codes if c in set(frame["domain"])]
     result = evaluate_sources(frame, lemmas, unlabeled, estimators.RECIPES[recipe_name], settings, order)
     result["extra"] = str(extra) if extra else None

@@ -19,10 +19,7 @@ import glob
 import json
 import logging
 import math
-import os
 import re
-import shutil
-import tempfile
 from datetime import datetime
 from pathlib import Path
 

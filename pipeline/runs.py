@@ -6,7 +6,6 @@ import os
 from dataclasses import asdict
 from pathlib import Path
 
-import pandas as pd
 from tqdm import tqdm
 
 from . import artifacts, card

@@ -169,7 +169,7 @@ def train(frame: pd.DataFrame, labels: LabelSet, settings: TrainSettings,
     lemmatizer = SpacyLemmatizer(settings.spacy_model, settings.lemma_mode,
                                  settings.batch_size, settings.n_process).fit(texts)
     lemmas = lemmatizer.transform(texts)
-    unlabeled = _unlabeled_lemmas(unlabeled_texts, texts, lemmatizer)
+    unlabeled = unlabeled_lemmas(unlabeled_texts, texts, lemmatizer)
 
     select = (frame["source"] == settings.select_on).to_numpy(copy=True)
     if not select.any():
@@ -225,7 +225,7 @@ def train(frame: pd.DataFrame, labels: LabelSet, settings: TrainSettings,
     return model, metrics
 
 
-def _unlabeled_lemmas(unlabeled_texts, labeled_texts, lemmatizer) -> list[str]:
+def unlabeled_lemmas(unlabeled_texts, labeled_texts, lemmatizer) -> list[str]:
     """Distinct unlabeled texts, minus those that near-duplicate a labeled one, as lemmas."""
     if not unlabeled_texts:
         return []

@@ -13,7 +13,7 @@ from pipeline.report_render import compose, findings, to_html, to_markdown
 from pipeline.reporting import (Columns, amounts_by_domain, build_report, classify_beneficiaries, crosstab,
                                 domain_table, group_summary, independence, join_communes,
                                 normalize_commune_code, normalize_departement, parse_amount, partial_spearman,
-                                prepare_predictions, rate_table, spearman, top_domains)
+                                prepare_predictions, spearman, top_domains)
 from report_fixtures import (AGE, ETALAB_COMMUNES, ETALAB_DEPARTEMENTS, ETALAB_REGIONS, communes_csv,
                              predictions)
 
