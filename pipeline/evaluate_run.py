@@ -17,12 +17,11 @@ from . import estimators
 from .artifacts import write_json
 from .domains import load_label_set
 from .errors import PipelineError
-from .evaluation import evaluate_sources, score_labeled, summary_table
+from .evaluation import evaluate_sources, summary_table
 from .predicting import label_frame
-from .preprocess import SpacyLemmatizer
 from .sources import SourceSpec, labeled_rows, load_training_data, load_unlabeled_texts
 from .tables import atomic_folder, find_text_columns, read_table
-from .training import unlabeled_lemmas
+from .training import preprocess_texts, scores
 
 log = logging.getLogger(__name__)
 
@@ -50,11 +49,7 @@ def run_evaluate(config: dict, extra: str | None, recipe_name: str | None = None
         raise PipelineError(f"unknown recipe {recipe_name!r}; known: {', '.join(estimators.RECIPES)}")
     frame, _ = load_training_data(paths["labeled"], labels, extra, paths["sources"])
     unlabeled_texts, _ = load_unlabeled_texts(extra, paths["sources"]) if extra else ([], [])
-    texts = frame["text"].tolist()
-    lemmatizer = SpacyLemmatizer(settings.spacy_model, settings.lemma_mode, settings.batch_size,
-                                 settings.n_process).fit(texts)
-    lemmas = lemmatizer.transform(texts)
-    unlabeled = unlabeled_lemmas(unlabeled_texts, texts, lemmatizer)
+    _, lemmas, unlabeled = preprocess_texts(frame["text"].tolist(), unlabeled_texts, settings)
     order = [c for c in labels.codes if c in set(frame["domain"])]
     result = evaluate_sources(frame, lemmas, unlabeled, estimators.RECIPES[recipe_name], settings, order)
     result["extra"] = str(extra) if extra else None
@@ -145,7 +140,7 @@ def run_evaluate_labeled(config: dict, labeled: str, text_col: str | None, label
     order = [c for c in labels.codes if c in set(truth["domain"])]
     result = {"file": str(path), "model_run_id": model.run_id, "rows_scored": int(len(truth)),
               "left_out_none": left_out, "empty_text": empty,
-              "domain": score_labeled(truth["domain"], predicted["domain"], order)}
+              "domain": scores(truth["domain"].to_numpy(), predicted["domain"].to_numpy(), order)}
     if digital_col:
         has = truth["digital"].isin(["yes", "no"])
         from sklearn.metrics import f1_score

@@ -105,11 +105,6 @@ def _alone_baselines(texts, y, groups, settings: TrainSettings, order) -> dict:
             for name, est in estimators.baselines(settings.random_state).items()}
 
 
-def score_labeled(truth: pd.Series, predicted: pd.Series, order: list[str]) -> dict:
-    """Scores of a model's predictions against a hand-labeled file."""
-    return scores(truth.to_numpy(), predicted.to_numpy(), order)
-
-
 def summary_table(result: dict) -> pd.DataFrame:
     """One row per source and setting: macro-F1, accuracy, rows."""
     rows = []

@@ -17,7 +17,7 @@ other transformer (or a changed vectorizer setting) runs as scikit-learn has it.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
@@ -44,7 +44,6 @@ class BarometerModel:
     domains: tuple[str, ...]
     review_threshold: float = 0.5
     run_id: str = ""
-    info: dict = field(default_factory=dict)
 
     @property
     def classes_(self) -> np.ndarray:

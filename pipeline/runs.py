@@ -53,7 +53,6 @@ def run_train(config: dict, extra: str | None = None) -> Path:
         "random_state": settings.random_state,
         "config": {k: v for k, v in config.items() if k != "paths"},
     }
-    model.info = {"run_id": model.run_id, "metrics": {k: metrics["domain"][k] for k in ("macro_f1", "accuracy")}}
     folder = artifacts.save_run(paths["models"], model, metadata, metrics, {
         "confusion_matrix.png": lambda p: card.confusion_png(metrics, labels, p),
         "MODEL_CARD.md": lambda p: p.write_text(card.model_card(metadata, metrics, labels), encoding="utf-8"),

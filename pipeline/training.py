@@ -165,11 +165,7 @@ def train(frame: pd.DataFrame, labels: LabelSet, settings: TrainSettings,
     classes = np.unique(y)
     order = [c for c in labels.codes if c in set(y)]
 
-    log.info("spaCy %s preprocessing of %d texts", settings.spacy_model, len(texts))
-    lemmatizer = SpacyLemmatizer(settings.spacy_model, settings.lemma_mode,
-                                 settings.batch_size, settings.n_process).fit(texts)
-    lemmas = lemmatizer.transform(texts)
-    unlabeled = unlabeled_lemmas(unlabeled_texts, texts, lemmatizer)
+    lemmatizer, lemmas, unlabeled = preprocess_texts(texts, unlabeled_texts, settings)
 
     select = (frame["source"] == settings.select_on).to_numpy(copy=True)
     if not select.any():
@@ -223,6 +219,15 @@ def train(frame: pd.DataFrame, labels: LabelSet, settings: TrainSettings,
                              "matrix": confusion_matrix(y, best_pred, labels=order).tolist()},
     }
     return model, metrics
+
+
+def preprocess_texts(texts: list[str], unlabeled_texts: list[str] | None, settings: TrainSettings):
+    """The one spaCy step of training and evaluation: the fitted lemmatizer, the
+    labeled texts' lemmas and the self-training pool's lemmas."""
+    log.info("spaCy %s preprocessing of %d texts", settings.spacy_model, len(texts))
+    lemmatizer = SpacyLemmatizer(settings.spacy_model, settings.lemma_mode,
+                                 settings.batch_size, settings.n_process).fit(texts)
+    return lemmatizer, lemmatizer.transform(texts), unlabeled_lemmas(unlabeled_texts, texts, lemmatizer)
 
 
 def unlabeled_lemmas(unlabeled_texts, labeled_texts, lemmatizer) -> list[str]:
