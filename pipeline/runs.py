@@ -24,7 +24,8 @@ def train_settings(config: dict) -> TrainSettings:
     t, p = config["train"], config["preprocess"]
     return TrainSettings(cv_folds=t["cv_folds"], random_state=t["random_state"], spacy_model=p["spacy_model"],
                          batch_size=p["batch_size"], n_process=p["n_process"], recipes=tuple(t["recipes"]),
-                         select_on=t["select_on"], review_accuracy=t["review_accuracy"])
+                         select_on=t["select_on"], review_accuracy=t["review_accuracy"],
+                         n_jobs=process_count(t.get("n_jobs", 0)))
 
 
 def run_train(config: dict, extra: str | None = None) -> Path:
@@ -123,13 +124,19 @@ PART_ROWS = 5000
 MIN_ROWS_PER_WORKER = 5000
 
 
+def process_count(setting: int) -> int:
+    """`setting` processes, or one per core this process may use when it is 0."""
+    if setting and int(setting) > 0:
+        return int(setting)
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
 def predict_jobs(setting: int, total_rows: int | None) -> int:
     """Processes for predict, this one included: `setting` (0 = one per core), fewer for a small input.
 
     1 means no worker process: inputs of unknown size (Excel) and where fork is not available.
     """
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    jobs = int(setting) if setting and int(setting) > 0 else cores
+    jobs = process_count(setting)
     if total_rows is None or not can_fork():
         return 1
     return max(1, min(jobs, 1 + total_rows // MIN_ROWS_PER_WORKER))

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from joblib import Parallel, delayed
 from sklearn.base import clone
 from sklearn.metrics import accuracy_score, classification_report, confusion_matrix, f1_score
 from sklearn.model_selection import StratifiedGroupKFold, cross_val_predict
@@ -43,6 +44,8 @@ class TrainSettings:
     # needs_review threshold: the lowest confidence at which the rows kept
     # reach this accuracy out of fold.
     review_accuracy: float = 0.9
+    # Processes for the cross-validation folds (1: this one only).
+    n_jobs: int = 1
 
 
 def duplicate_key(text: str) -> str:
@@ -108,17 +111,27 @@ def fit_domain(lemmas, y, weights, unlabeled, recipe: Recipe, random_state: int)
 
 def cross_validated_proba(lemmas, y, weights, groups, unlabeled, recipe: Recipe, settings: TrainSettings,
                           classes: np.ndarray) -> np.ndarray:
-    """Out-of-fold probabilities (rows × classes); self-training redone inside every fold."""
+    """Out-of-fold probabilities (rows × classes); self-training redone inside every fold.
+
+    The folds run in `settings.n_jobs` processes.
+    """
     cv = StratifiedGroupKFold(n_splits=settings.cv_folds, shuffle=True, random_state=settings.random_state)
     lemmas, y, weights = np.asarray(lemmas, dtype=object), np.asarray(y), np.asarray(weights, dtype=float)
+    folds = list(cv.split(lemmas, y, groups))
+    jobs = Parallel(n_jobs=min(settings.n_jobs, len(folds)), return_as="generator_unordered")(
+        delayed(_fold_proba)(lemmas[train_idx], y[train_idx], weights[train_idx], list(lemmas[test_idx]),
+                             unlabeled, recipe, settings.random_state, test_idx)
+        for train_idx, test_idx in folds)
     proba = np.zeros((len(y), len(classes)))
-    for train_idx, test_idx in tqdm(list(cv.split(lemmas, y, groups)), desc=f"CV {recipe.name}",
-                                    unit="fold", disable=None, leave=False):
-        model, _ = fit_domain(lemmas[train_idx], y[train_idx], weights[train_idx], unlabeled, recipe,
-                              settings.random_state)
-        cols = np.searchsorted(classes, model.classes_)
-        proba[np.ix_(test_idx, cols)] = model.predict_proba(list(lemmas[test_idx]))
+    for test_idx, fold_classes, fold_proba in tqdm(jobs, total=len(folds), desc=f"CV {recipe.name}",
+                                                   unit="fold", disable=None, leave=False):
+        proba[np.ix_(test_idx, np.searchsorted(classes, fold_classes))] = fold_proba
     return proba
+
+
+def _fold_proba(train_lemmas, train_y, train_weights, test_lemmas, unlabeled, recipe, random_state, test_idx):
+    model, _ = fit_domain(train_lemmas, train_y, train_weights, unlabeled, recipe, random_state)
+    return test_idx, model.classes_, model.predict_proba(test_lemmas)
 
 
 def review_threshold(confidence: np.ndarray, correct: np.ndarray, target_accuracy: float) -> dict:

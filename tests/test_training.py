@@ -3,7 +3,9 @@ import pandas as pd
 import pytest
 
 from pipeline.errors import PipelineError
-from pipeline.training import check_trainable, duplicate_groups, scores
+from pipeline.estimators import RECIPES
+from pipeline.training import (TrainSettings, check_trainable, cross_validated_proba, duplicate_groups,
+                               scores)
 
 
 def test_near_duplicate_titles_share_a_group():
@@ -28,3 +30,14 @@ def test_scores_macro_f1_over_present_labels():
     assert s["accuracy"] == 0.75
     assert s["macro_f1"] == pytest.approx((2 / 3 + 0.8) / 2, abs=1e-4)
     assert set(s["per_class"]) == {"a", "b"}
+
+
+def test_cv_folds_in_two_processes_give_the_same_probabilities(seed):
+    rows = seed.groupby("domain").head(8)
+    lemmas, y = rows["text"].str.lower().tolist(), rows["domain"].to_numpy()
+    groups, classes = duplicate_groups(rows["text"]), np.unique(y)
+    one, two = (cross_validated_proba(lemmas, y, np.ones(len(y)), groups, [], RECIPES["svm"],
+                                      TrainSettings(cv_folds=3, n_jobs=n), classes) for n in (1, 2))
+    assert one.shape == (len(y), len(classes))
+    np.testing.assert_allclose(one, two)
+    np.testing.assert_allclose(one.sum(axis=1), 1.0)
