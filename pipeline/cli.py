@@ -33,6 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--encoding", help="CSV encoding (default: detected)")
     p.add_argument("--run", help="model run id or folder (default: models/LATEST)")
     p.add_argument("--threshold", type=float, help="review threshold on the confidence")
+    p.add_argument("--kind", help="kind of text (default: submission; participatory_budget, funding_programme: "
+                                  "the text_kind of config/sources.toml, with a model of recipe svm_by_kind)")
     p.add_argument("--jobs", type=int, help="processes in all (default [predict] n_jobs: 0 = one per core; 1 = no worker)")
     p.add_argument("--models", help="models folder")
 
@@ -97,7 +99,8 @@ def _dispatch(args) -> int:
             logging.info("no trained model yet: training one on the seed set first")
             runs.run_train(config)
         output = args.output or runs.default_output(config, input_path)
-        out = runs.run_predict(config, input_path, output, args.text_col, args.run, args.sep, args.encoding)
+        out = runs.run_predict(config, input_path, output, args.text_col, args.run, args.sep, args.encoding,
+                               text_kind=args.kind)
         print(out)
     elif args.command == "evaluate":
         from .evaluate_run import run_evaluate, run_evaluate_labeled

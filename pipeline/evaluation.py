@@ -23,7 +23,7 @@ from sklearn.model_selection import StratifiedGroupKFold, cross_val_predict
 from . import estimators
 from .estimators import Recipe
 from .training import (TrainSettings, accuracy_at_coverage, cross_validated_proba, digital_cv,
-                       duplicate_groups, fit_domain, review_threshold, scores)
+                       duplicate_groups, fit_domain, review_threshold, scores, text_kinds)
 
 log = logging.getLogger(__name__)
 
@@ -40,12 +40,14 @@ def evaluate_sources(frame: pd.DataFrame, lemmas: list[str], unlabeled: list[str
     frame = frame.reset_index(drop=True)
     y, weights = frame["domain"].to_numpy(), frame["weight"].to_numpy(dtype=float)
     groups = duplicate_groups(frame["text"])
+    kinds = text_kinds(frame)
     classes = np.unique(y)
     lemmas_arr = np.asarray(lemmas, dtype=object)
 
     pooled = {}
     for r, w in ((recipe, weights), (PREVIOUS_DEFAULT, np.ones(len(y)))):
-        proba = cross_validated_proba(lemmas, y, w, groups, unlabeled if r is recipe else [], r, settings, classes)
+        proba = cross_validated_proba(lemmas, y, w, groups, unlabeled if r is recipe else [], r, settings, classes,
+                                      kinds)
         pooled[r.name] = proba
     proba = pooled[recipe.name]
     pred, confidence = classes[proba.argmax(1)], proba.max(1)
@@ -59,7 +61,7 @@ def evaluate_sources(frame: pd.DataFrame, lemmas: list[str], unlabeled: list[str
         results[source] = {
             "within": within,
             "within_restricted": _summary(scores(y[idx], restricted[idx], order)),
-            **_cross(lemmas_arr, y, weights, idx, unlabeled, recipe, settings, order),
+            **_cross(lemmas_arr, y, weights, kinds, idx, unlabeled, recipe, settings, order),
             "previous_default": _summary(scores(y[idx], prev_pred[idx], order)),
             **_alone_baselines(frame.loc[idx, "text"].tolist(), y[idx], groups[idx], settings, order),
             "confusion_matrix": confusion_matrix(y[idx], pred[idx], labels=order).tolist(),
@@ -86,13 +88,18 @@ def restricted_predictions(proba: np.ndarray, classes: np.ndarray, frame: pd.Dat
     return out
 
 
-def _cross(lemmas, y, weights, idx, unlabeled, recipe, settings, order) -> dict:
-    """A model trained on every other source, scored on this one (none when the others miss a domain)."""
+def _cross(lemmas, y, weights, kinds, idx, unlabeled, recipe, settings, order) -> dict:
+    """A model trained on every other source, scored on this one (none when the others miss a domain).
+
+    The rows are predicted as their kind, or as submissions when no other source is of their kind.
+    """
     others = np.setdiff1d(np.arange(len(y)), idx)
     if len(np.unique(y[others])) < 2:
         return {}
-    model, _ = fit_domain(lemmas[others], y[others], weights[others], unlabeled, recipe, settings.random_state)
-    return {"cross": _summary(scores(y[idx], model.predict(list(lemmas[idx])), order))}
+    model, _ = fit_domain(lemmas[others], y[others], weights[others], unlabeled, recipe, settings.random_state,
+                          kinds[others])
+    proba = estimators.predict_proba_by_kind(model, lemmas[idx], kinds[idx])
+    return {"cross": _summary(scores(y[idx], model.classes_[proba.argmax(1)], order))}
 
 
 def _alone_baselines(texts, y, groups, settings: TrainSettings, order) -> dict:

@@ -12,8 +12,9 @@ from . import artifacts, card
 from .domains import load_label_set
 from .errors import PipelineError
 from .model import BarometerModel
+from .estimators import set_text_kind
 from .predicting import Scorer, can_fork, texts_of, with_predictions
-from .sources import load_training_data, load_unlabeled_texts
+from .sources import SUBMISSION_KIND, load_training_data, load_unlabeled_texts
 from .tables import TableWriter, atomic_output, count_rows, find_text_columns, iter_table
 from .training import TrainSettings, train
 
@@ -70,13 +71,15 @@ def load_model(config: dict, run: str | None = None) -> BarometerModel:
 
 def run_predict(config: dict, input_path: str | Path, output_path: str | Path, text_col: str | None = None,
                 run: str | None = None, sep: str | None = None, encoding: str | None = None,
-                n_jobs: int | None = None, model: BarometerModel | None = None, dedup: bool = True) -> Path:
+                n_jobs: int | None = None, model: BarometerModel | None = None, dedup: bool = True,
+                text_kind: str | None = None) -> Path:
     """Label a file of submissions in chunks; write every input column, then the predictions.
 
     `n_jobs`: processes in all ([predict] n_jobs; 0 = one per core); beyond
     this one, which reads and writes, they score parts of the chunks. `model`:
     an already loaded model. `dedup`: classify the repeated texts of a part
-    once (False only to measure what that saves).
+    once (False only to measure what that saves). `text_kind`: predict with
+    the weights of this kind of text ([predict] text_kind; sources.toml).
     """
     input_path, output_path = Path(input_path), Path(output_path)
     if output_path.resolve() == input_path.resolve():
@@ -84,6 +87,7 @@ def run_predict(config: dict, input_path: str | Path, output_path: str | Path, t
     kind = TableWriter.kind_of(output_path)
     model = model or load_model(config, run)
     settings = config["predict"]
+    use_text_kind(model, text_kind or settings.get("text_kind", SUBMISSION_KIND))
     threshold = None if settings["review_threshold"] == "model" else float(settings["review_threshold"])
     total = count_rows(input_path)
     jobs = predict_jobs(settings.get("n_jobs", 0) if n_jobs is None else n_jobs, total)
@@ -117,6 +121,15 @@ def run_predict(config: dict, input_path: str | Path, output_path: str | Path, t
             raise PipelineError(f"{input_path}: the file has a header but no rows")
     log.info("%d rows labeled into %s", rows, output_path)
     return output_path
+
+
+def use_text_kind(model: BarometerModel, kind: str) -> None:
+    try:
+        set_text_kind(model.domain_classifier, kind)
+    except ValueError as exc:
+        raise PipelineError(f"--kind: {exc}") from None
+    if kind != SUBMISSION_KIND:
+        log.info("predicting as texts of kind %s", kind)
 
 
 # Rows a worker process scores at a time; and below this many rows a worker costs more than it saves.

@@ -21,7 +21,10 @@ from .tables import read_table
 
 log = logging.getLogger(__name__)
 
-COLUMNS = ["text", "domain", "digital", "source", "weight"]
+COLUMNS = ["text", "domain", "digital", "source", "weight", "text_kind"]
+# The kind of text users submit (the seed set and the commune titles): the
+# model's default view (see estimators.KindAdaptedLinearSVC).
+SUBMISSION_KIND = "submission"
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,8 @@ class SourceSpec:
     digital_column: str | None = None
     mapping: dict = field(default_factory=dict)
     row_weight: float = 1.0
+    # Sources of one kind share kind-specific weights besides the common ones.
+    text_kind: str = SUBMISSION_KIND
 
 
 @dataclass
@@ -104,7 +109,7 @@ def labeled_rows(raw: pd.DataFrame, spec: SourceSpec, labels: LabelSet, path: Pa
     digital = (raw[spec.digital_column].fillna("").astype(str).str.strip().str.lower()
                if spec.digital_column else pd.Series("", index=raw.index))
     frame = pd.DataFrame({"text": text, "domain": domain, "digital": digital,
-                          "source": spec.name, "weight": float(spec.row_weight)})
+                          "source": spec.name, "weight": float(spec.row_weight), "text_kind": spec.text_kind})
     left_out = int((frame["domain"] == NONE_LABEL).sum())
     empty = int((frame["text"] == "").sum())
     frame = frame[(frame["domain"] != NONE_LABEL) & (frame["text"] != "")]

@@ -25,6 +25,7 @@ from .errors import PipelineError
 from .estimators import Recipe
 from .model import BarometerModel
 from .preprocess import SpacyLemmatizer, normalize
+from .sources import SUBMISSION_KIND
 
 log = logging.getLogger(__name__)
 
@@ -90,12 +91,17 @@ def scores(y_true, y_pred, labels: list[str]) -> dict:
     }
 
 
-def fit_domain(lemmas, y, weights, unlabeled, recipe: Recipe, random_state: int):
-    """Fit the domain classifier by `recipe`; returns it and the number of pseudo-labeled rows."""
+def fit_domain(lemmas, y, weights, unlabeled, recipe: Recipe, random_state: int, kinds=None):
+    """Fit the domain classifier by `recipe`; returns it and the number of pseudo-labeled rows.
+
+    `kinds`: each row's text kind (default: all submissions); pseudo-labeled
+    rows are submissions.
+    """
     X, y, w = list(lemmas), np.asarray(y), np.asarray(weights, dtype=float)
+    kinds = np.full(len(X), SUBMISSION_KIND, dtype=object) if kinds is None else np.asarray(kinds, dtype=object)
     n_pseudo = 0
     if recipe.self_training and unlabeled:
-        first = estimators.teacher(recipe, random_state).fit(X, y, clf__sample_weight=w)
+        first = estimators.teacher(recipe, random_state).fit(X, y, **estimators.fit_params(recipe, w, kinds))
         margins = first.decision_function(unlabeled)
         if margins.ndim == 1:  # two classes: one signed margin
             margins = np.column_stack([-margins, margins])
@@ -105,22 +111,25 @@ def fit_domain(lemmas, y, weights, unlabeled, recipe: Recipe, random_state: int)
         X = X + [u for u, k in zip(unlabeled, keep) if k]
         y = np.concatenate([y, first.classes_[margins[keep].argmax(axis=1)]])
         w = np.concatenate([w, np.full(n_pseudo, recipe.pseudo_weight)])
+        kinds = np.concatenate([kinds, np.full(n_pseudo, SUBMISSION_KIND, dtype=object)])
     model = estimators.domain_classifier(recipe, random_state)
-    return model.fit(X, y, clf__sample_weight=w), n_pseudo
+    return model.fit(X, y, **estimators.fit_params(recipe, w, kinds)), n_pseudo
 
 
 def cross_validated_proba(lemmas, y, weights, groups, unlabeled, recipe: Recipe, settings: TrainSettings,
-                          classes: np.ndarray) -> np.ndarray:
+                          classes: np.ndarray, kinds=None) -> np.ndarray:
     """Out-of-fold probabilities (rows × classes); self-training redone inside every fold.
 
-    The folds run in `settings.n_jobs` processes.
+    Each row is predicted as its own text kind would have it (`kinds`, default:
+    all submissions). The folds run in `settings.n_jobs` processes.
     """
     cv = StratifiedGroupKFold(n_splits=settings.cv_folds, shuffle=True, random_state=settings.random_state)
     lemmas, y, weights = np.asarray(lemmas, dtype=object), np.asarray(y), np.asarray(weights, dtype=float)
+    kinds = np.full(len(y), SUBMISSION_KIND, dtype=object) if kinds is None else np.asarray(kinds, dtype=object)
     folds = list(cv.split(lemmas, y, groups))
     jobs = Parallel(n_jobs=min(settings.n_jobs, len(folds)), return_as="generator_unordered")(
-        delayed(_fold_proba)(lemmas[train_idx], y[train_idx], weights[train_idx], list(lemmas[test_idx]),
-                             unlabeled, recipe, settings.random_state, test_idx)
+        delayed(_fold_proba)(lemmas[train_idx], y[train_idx], weights[train_idx], kinds[train_idx],
+                             lemmas[test_idx], kinds[test_idx], unlabeled, recipe, settings.random_state, test_idx)
         for train_idx, test_idx in folds)
     proba = np.zeros((len(y), len(classes)))
     for test_idx, fold_classes, fold_proba in tqdm(jobs, total=len(folds), desc=f"CV {recipe.name}",
@@ -129,9 +138,10 @@ def cross_validated_proba(lemmas, y, weights, groups, unlabeled, recipe: Recipe,
     return proba
 
 
-def _fold_proba(train_lemmas, train_y, train_weights, test_lemmas, unlabeled, recipe, random_state, test_idx):
-    model, _ = fit_domain(train_lemmas, train_y, train_weights, unlabeled, recipe, random_state)
-    return test_idx, model.classes_, model.predict_proba(test_lemmas)
+def _fold_proba(train_lemmas, train_y, train_weights, train_kinds, test_lemmas, test_kinds, unlabeled, recipe,
+                random_state, test_idx):
+    model, _ = fit_domain(train_lemmas, train_y, train_weights, unlabeled, recipe, random_state, train_kinds)
+    return test_idx, model.classes_, estimators.predict_proba_by_kind(model, test_lemmas, test_kinds)
 
 
 def review_threshold(confidence: np.ndarray, correct: np.ndarray, target_accuracy: float) -> dict:
@@ -174,6 +184,7 @@ def train(frame: pd.DataFrame, labels: LabelSet, settings: TrainSettings,
     frame = frame.reset_index(drop=True)
     texts, y = frame["text"].tolist(), frame["domain"].to_numpy()
     weights = frame["weight"].to_numpy(dtype=float)
+    kinds = text_kinds(frame)
     groups = duplicate_groups(texts)
     classes = np.unique(y)
     order = [c for c in labels.codes if c in set(y)]
@@ -189,7 +200,7 @@ def train(frame: pd.DataFrame, labels: LabelSet, settings: TrainSettings,
 
     results, oof = {}, {}
     for recipe in recipes:
-        proba = cross_validated_proba(lemmas, y, weights, groups, unlabeled, recipe, settings, classes)
+        proba = cross_validated_proba(lemmas, y, weights, groups, unlabeled, recipe, settings, classes, kinds)
         pred = classes[proba.argmax(1)]
         oof[recipe.name] = proba
         results[recipe.name] = {**scores(y, pred, order), "by_source": by_source(frame, pred, order),
@@ -207,7 +218,7 @@ def train(frame: pd.DataFrame, labels: LabelSet, settings: TrainSettings,
              100 * review["coverage"], select_name, review["accuracy"])
 
     domain_clf, n_pseudo = fit_domain(lemmas, y, weights, unlabeled, estimators.RECIPES[best],
-                                      settings.random_state)
+                                      settings.random_state, kinds)
     digital_clf, digital_metrics = _train_digital(frame, lemmas, groups, settings)
     model = BarometerModel(lemmatizer, domain_clf, digital_clf, labels.codes,
                            review_threshold=review["threshold"])
@@ -232,6 +243,13 @@ def train(frame: pd.DataFrame, labels: LabelSet, settings: TrainSettings,
                              "matrix": confusion_matrix(y, best_pred, labels=order).tolist()},
     }
     return model, metrics
+
+
+def text_kinds(frame: pd.DataFrame) -> np.ndarray:
+    """Each row's text kind (`text_kind` of sources.toml); submissions where the column is absent."""
+    if "text_kind" not in frame:
+        return np.full(len(frame), SUBMISSION_KIND, dtype=object)
+    return frame["text_kind"].fillna(SUBMISSION_KIND).to_numpy(dtype=object)
 
 
 def preprocess_texts(texts: list[str], unlabeled_texts: list[str] | None, settings: TrainSettings):
