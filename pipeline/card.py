@@ -52,6 +52,9 @@ def model_card(metadata: dict, metrics: dict, labels: LabelSet) -> str:
     digital = metrics["digital"]
     digital_line = (f"F1 of `yes` {digital['f1_yes']:.3f}, accuracy {digital['accuracy']:.3f} on {digital['n']} rows"
                     if digital.get("trained") else "not trained (no digital labels)")
+    kinds = metrics.get("text_kinds") or []
+    kinds_line = (f"Kinds of text with weights of their own: {', '.join(kinds)}; predictions use the "
+                  "submissions' unless `predict --kind` names another.\n" if len(kinds) > 1 else "")
     return f"""# Model card: barometer domain classifier, run {metadata['run_id']}
 
 ## Description
@@ -62,7 +65,7 @@ spaCy `{metadata['spacy_model']}` ({metadata['versions'].get('spacy_model')}) lo
 strips accents and lemmatises; a scikit-learn `{metrics['chosen']}` classifier on word
 and character n-grams of the lemmas gives a probability per domain.
 Chosen because: {metrics['chosen_because']}.
-
+{kinds_line}
 ## Intended use and limits
 - Labeling lists of initiatives or investment projects of communes, EPCI and
   syndicates in batch, to count them by domain for a barometer. Rows whose
@@ -80,7 +83,7 @@ Chosen because: {metrics['chosen_because']}.
 
 ## Evaluation
 Grouped, stratified {metrics['cv_folds']}-fold cross-validation (copies of a title stay
-in one fold) on the {metrics['n_train']} training rows: macro-F1 **{d['macro_f1']:.3f}**,
+in one fold), mean of {metrics.get('cv_repeats', 1)} shuffle(s) of the folds, on the {metrics['n_train']} training rows: macro-F1 **{d['macro_f1']:.3f}**,
 accuracy **{d['accuracy']:.3f}**. On the rows that chose the recipe ({metrics['selected_on']}):
 macro-F1 **{d['selection']['macro_f1']:.3f}**, accuracy **{d['selection']['accuracy']:.3f}**.
 Digital flag: {digital_line}. Rows below confidence {metrics['review']['threshold']:.2f} are flagged

@@ -82,7 +82,10 @@ def summary_markdown(result: dict, table: pd.DataFrame) -> str:
              "`within`: the source's rows out of fold, everything else in training; `within_restricted`: the same, "
              "the prediction taken among the domains the source's own labels can name; `cross`: trained on the other "
              "sources only; `previous_default`: all sources weighted 1, balanced classes, no self-training; "
-             "`*_alone`: trained on the source alone.", "",
+             "`*_alone`: trained on the source alone."
+               + (" With this recipe each row is predicted with its own text kind's weights (`text_kind` in "
+                  "config/sources.toml): Paris and Toulouse as participatory budgets, the rest as submissions."
+                  if result["recipe"].get("by_kind") else ""), "",
              "| source | n | " + " | ".join(f"{s} F1 / acc" for s in settings) + " | acc. at 80 % coverage |",
              "|---|---|" + "---|" * len(settings) + "---|"]
     for source in wide.index:

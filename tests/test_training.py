@@ -5,7 +5,7 @@ import pytest
 from pipeline.errors import PipelineError
 from pipeline.estimators import RECIPES
 from pipeline.training import (TrainSettings, check_trainable, cross_validated_proba, duplicate_groups,
-                               scores)
+                               mean_scores, scores)
 
 
 def test_near_duplicate_titles_share_a_group():
@@ -41,3 +41,9 @@ def test_cv_folds_in_two_processes_give_the_same_probabilities(seed):
     assert one.shape == (len(y), len(classes))
     np.testing.assert_allclose(one, two)
     np.testing.assert_allclose(one.sum(axis=1), 1.0)
+
+
+def test_repeated_cv_scores_are_averaged_key_by_key():
+    runs = [{"macro_f1": 0.8, "n": 10, "per_class": {"a": {"f1-score": 0.5}}},
+            {"macro_f1": 0.9, "n": 10, "per_class": {"a": {"f1-score": 0.7}}}]
+    assert mean_scores(runs) == {"macro_f1": 0.85, "n": 10, "per_class": {"a": {"f1-score": 0.6}}}
