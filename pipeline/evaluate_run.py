@@ -19,7 +19,7 @@ from .domains import load_label_set
 from .errors import PipelineError
 from .evaluation import evaluate_sources, summary_table
 from .predicting import label_frame
-from .sources import SourceSpec, labeled_rows, load_training_data, load_unlabeled_texts
+from .sources import SourceSpec, labeled_rows, load_training_data
 from .tables import atomic_folder, find_text_columns, read_table
 from .training import preprocess_texts, scores
 
@@ -38,7 +38,7 @@ def default_recipe(config: dict) -> str:
 
 
 def run_evaluate(config: dict, extra: str | None, recipe_name: str | None = None) -> Path:
-    from .runs import train_settings
+    from .runs import self_training_pool, train_settings
 
     recipe_name = recipe_name or default_recipe(config)
     log.info("evaluating recipe %s", recipe_name)
@@ -48,7 +48,7 @@ def run_evaluate(config: dict, extra: str | None, recipe_name: str | None = None
     if recipe_name not in estimators.RECIPES:
         raise PipelineError(f"unknown recipe {recipe_name!r}; known: {', '.join(estimators.RECIPES)}")
     frame, _ = load_training_data(paths["labeled"], labels, extra, paths["sources"])
-    unlabeled_texts, _ = load_unlabeled_texts(extra, paths["sources"]) if extra else ([], [])
+    unlabeled_texts, _ = self_training_pool(config, extra, [recipe_name])
     _, lemmas, unlabeled = preprocess_texts(frame["text"].tolist(), unlabeled_texts, settings)
     order = [c for c in labels.codes if c in set(frame["domain"])]
     result = evaluate_sources(frame, lemmas, unlabeled, estimators.RECIPES[recipe_name], settings, order)

@@ -12,7 +12,7 @@ from . import artifacts, card
 from .domains import load_label_set
 from .errors import PipelineError
 from .model import BarometerModel
-from .estimators import set_text_kind
+from .estimators import RECIPES, set_text_kind
 from .predicting import Scorer, can_fork, texts_of, with_predictions
 from .sources import SUBMISSION_KIND, load_training_data, load_unlabeled_texts
 from .tables import TableWriter, atomic_output, count_rows, find_text_columns, iter_table
@@ -29,14 +29,21 @@ def train_settings(config: dict) -> TrainSettings:
                          n_jobs=process_count(t.get("n_jobs", 0)))
 
 
+def self_training_pool(config: dict, extra: str | None, recipes) -> tuple[list[str], list]:
+    """The unlabeled texts of sources.toml under `extra`, read only when one of `recipes` self-trains."""
+    if not extra or not any(RECIPES[name].self_training for name in recipes):
+        return [], []
+    return load_unlabeled_texts(extra, config["paths"]["sources"])
+
+
 def run_train(config: dict, extra: str | None = None) -> Path:
     """Train on the seed set (plus the sources under `extra`) and write a run folder."""
     paths = config["paths"]
     labels = load_label_set(paths["labels"])
     frame, reports = load_training_data(paths["labeled"], labels, extra, paths["sources"])
-    unlabeled, unlabeled_reports = load_unlabeled_texts(extra, paths["sources"]) if extra else ([], [])
-    log.info("training on %d rows from %d source(s), %d unlabeled texts", len(frame), len(reports), len(unlabeled))
     settings = train_settings(config)
+    unlabeled, unlabeled_reports = self_training_pool(config, extra, settings.recipes)
+    log.info("training on %d rows from %d source(s), %d unlabeled texts", len(frame), len(reports), len(unlabeled))
     model, metrics = train(frame, labels, settings, unlabeled)
     model.run_id = artifacts.new_run_id()
     metadata = {
