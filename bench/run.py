@@ -308,14 +308,16 @@ def train_section(ctx) -> dict:
     return res
 
 
-# The log lines of `make train` that end each stage (training.py logs them; 1 s resolution).
-_STAGES = [("spaCy tagger pass (cold runs) and the unlabeled pool (EXTRA)", "self-training pool"),
-           ("svm recipe CV", "recipe svm "),
-           ("svm_balanced recipe CV", "recipe svm_balanced"),
-           ("svm_self_training recipe CV (EXTRA only)", "recipe svm_self_training"),
-           ("baselines CV", "baseline dummy"),
-           ("refit of the chosen + digital flag CV and fit", "digital flag"),
-           ("save the run folder", "written to")]
+def _stages() -> list[tuple[str, str]]:
+    """The log lines of `make train` that end each stage (training.py logs them; 1 s resolution)."""
+    from pipeline.config import load_config
+
+    recipes = load_config()["train"]["recipes"]
+    return ([("spaCy tagger pass (cold runs) and the unlabeled pool (self-training)", "lemmas of")]
+            + [(f"{r} recipe CV (all repeats)", f"recipe {r} ") for r in recipes]
+            + [("baselines CV", "baseline dummy"),
+               ("refit of the chosen + digital flag CV and fit", "digital flag"),
+               ("save the run folder", "written to")])
 
 
 def _stage_times(log: str) -> dict:
@@ -330,7 +332,7 @@ def _stage_times(log: str) -> dict:
     if not stamps:
         return {}
     out, previous = {}, next((t for t, m in stamps if "preprocessing of" in m), stamps[0][0])
-    for name, marker in _STAGES:
+    for name, marker in _stages():
         at = next((t for t, m in stamps if marker in m), None)
         if at is not None:
             out[name] = (at - previous).seconds

@@ -281,7 +281,9 @@ def preprocess_texts(texts: list[str], unlabeled_texts: list[str] | None, settin
     log.info("spaCy %s preprocessing of %d texts", settings.spacy_model, len(texts))
     lemmatizer = SpacyLemmatizer(settings.spacy_model, settings.lemma_mode,
                                  settings.batch_size, settings.n_process).fit(texts)
-    return lemmatizer, lemmatizer.transform(texts), unlabeled_lemmas(unlabeled_texts, texts, lemmatizer)
+    lemmas, pool = lemmatizer.transform(texts), unlabeled_lemmas(unlabeled_texts, texts, lemmatizer)
+    log.info("lemmas of %d texts ready (%d in the self-training pool)", len(lemmas), len(pool))
+    return lemmatizer, lemmas, pool
 
 
 def unlabeled_lemmas(unlabeled_texts, labeled_texts, lemmatizer) -> list[str]:
