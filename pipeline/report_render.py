@@ -477,8 +477,9 @@ def _methods_section(data: ReportData, labels: LabelSet, meta: dict) -> Section:
         if m.get("metrics"):
             x = m["metrics"]
             models.append(f"Modèle {m['run_id']} : {x.get('chosen', '?')}, validation croisée groupée à "
-                          f"{x.get('cv_folds', '?')} plis sur {fr_int(x.get('n_train'))} textes : macro-F1 "
-                          f"{fr_num(x.get('macro_f1'), 3)}, exactitude {fr_num(x.get('accuracy'), 3)} ; drapeau "
+                          f"{x.get('cv_folds', '?')} plis ({x.get('cv_repeats') or 1} tirage(s)) sur "
+                          f"{fr_int(x.get('n_train'))} textes : macro-F1 {fr_num(x.get('macro_f1'), 3)}, exactitude "
+                          f"{fr_num(x.get('accuracy'), 3)}{_selection_scores(x)} ; drapeau "
                           f"numérique F1(oui) {fr_num(x.get('digital_f1_yes'), 3)} ({fr_int(m['rows'])} lignes).")
         else:
             models.append(f"Modèle {m['run_id'] or 'inconnu'} : métriques inconnues ({m.get('why', '')}) "
@@ -592,6 +593,15 @@ def _html_table(t: Table) -> str:
                 f'toutes dans <a href="{t.csv_name}">{t.csv_name}</a>.</p>')
     return (f'<table><caption>{_esc(t.caption)} — <a href="{t.csv_name}">CSV</a></caption>'
             f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>{more}")
+
+
+def _selection_scores(metrics: dict) -> str:
+    """The CV scores on the real titles that chose the recipe, when training had them."""
+    sel, name = metrics.get("selection"), metrics.get("selected_on")
+    if not sel or not name or name == "all rows":
+        return ""
+    return (f" (sur les titres réels de {name} : macro-F1 {fr_num(sel.get('macro_f1'), 3)}, "
+            f"exactitude {fr_num(sel.get('accuracy'), 3)})")
 
 
 def to_html(doc: Document) -> str:
