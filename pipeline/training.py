@@ -208,8 +208,14 @@ def train(frame: pd.DataFrame, labels: LabelSet, settings: TrainSettings,
     if not select.any():
         select[:] = True
     select_name = settings.select_on if not select.all() else "all rows"
-    recipes = [estimators.RECIPES[n] for n in settings.recipes
-               if unlabeled or not estimators.RECIPES[n].self_training]
+    # A recipe whose ingredient is missing is not measured: self-training
+    # without unlabeled texts, kind weights with a single kind of text.
+    usable = {"self_training": bool(unlabeled), "by_kind": len(set(kinds)) > 1}
+    recipes = [r for r in (estimators.RECIPES[n] for n in settings.recipes)
+               if all(usable[k] or not getattr(r, k) for k in usable)] or [estimators.RECIPES["svm_balanced"]]
+    skipped = [n for n in settings.recipes if n not in {r.name for r in recipes}]
+    if skipped:
+        log.info("recipes not measured (no unlabeled texts, or a single kind of text): %s", ", ".join(skipped))
 
     results, oof = {}, {}
     for recipe in recipes:

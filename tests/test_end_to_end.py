@@ -34,6 +34,8 @@ def test_training_writes_a_complete_run_folder(trained, labels):
     assert meta["sources"][0]["rows_used"] == 20 * 13 and len(meta["sources"][0]["sha256"]) == 64
     metrics = json.loads((folder / "metrics.json").read_text())
     assert {"tfidf_raw_text", "dummy_most_frequent"} <= set(metrics["baselines"])
+    # The seed set is one kind of text and there is no unlabeled pool: only the plain recipe is measured.
+    assert list(metrics["candidates"]) == ["svm_balanced"] and metrics["cv_repeats"] == 3
     # Even 20 rows a domain beat chance by far.
     assert metrics["domain"]["macro_f1"] > metrics["baselines"]["dummy_most_frequent"]["macro_f1"] + 0.3
     assert set(metrics["domain"]["per_class"]) == set(labels.codes)
