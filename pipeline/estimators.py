@@ -130,26 +130,24 @@ def fit_params(recipe: Recipe, sample_weight, text_kind) -> dict:
     return params
 
 
-def set_text_kind(model: Pipeline, kind: str) -> list[str]:
-    """Make the fitted `model` predict as texts of `kind`; returns the kinds before (one per adapted SVM).
+def set_text_kind(model: Pipeline, kind: str) -> None:
+    """Make the fitted `model` predict as texts of `kind`.
 
     A kind the model was not trained on is refused by name; a model without
     kind-adapted weights accepts only the submissions' kind.
     """
-    adapted = [e for e in _fitted_estimators(model) if isinstance(e, KindAdaptedLinearSVC)]
+    adapted = _adapted(model)
     known = sorted(set().union(*(e.coef_by_kind_ for e in adapted))) if adapted else [SUBMISSION_KIND]
     if kind not in known:
         raise ValueError(f"text kind {kind!r} is not one this model was trained on ({', '.join(known)})")
-    before = [e.kind for e in adapted]
     for e in adapted:
         e.kind = kind
-    return before
 
 
 def predict_proba_by_kind(model: Pipeline, texts, kinds) -> np.ndarray:
     """Probabilities of each text as its own kind would have it (kinds not in training: as submissions)."""
     texts, kinds = list(texts), np.asarray(kinds, dtype=object)
-    adapted = [e for e in _fitted_estimators(model) if isinstance(e, KindAdaptedLinearSVC)]
+    adapted = _adapted(model)
     if not adapted:
         return model.predict_proba(texts)
     before = [e.kind for e in adapted]
@@ -166,6 +164,11 @@ def predict_proba_by_kind(model: Pipeline, texts, kinds) -> np.ndarray:
         for e, kind in zip(adapted, before):
             e.kind = kind
     return out
+
+
+def _adapted(model) -> list[KindAdaptedLinearSVC]:
+    """The fitted kind-adapted SVMs inside a pipeline and its calibration wrapper."""
+    return [e for e in _fitted_estimators(model) if isinstance(e, KindAdaptedLinearSVC)]
 
 
 def _fitted_estimators(model):

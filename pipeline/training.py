@@ -111,7 +111,7 @@ def fit_domain(lemmas, y, weights, unlabeled, recipe: Recipe, random_state: int,
     rows are submissions.
     """
     X, y, w = list(lemmas), np.asarray(y), np.asarray(weights, dtype=float)
-    kinds = np.full(len(X), SUBMISSION_KIND, dtype=object) if kinds is None else np.asarray(kinds, dtype=object)
+    kinds = as_kinds(kinds, len(X))
     n_pseudo = 0
     if recipe.self_training and unlabeled:
         first = estimators.teacher(recipe, random_state).fit(X, y, **estimators.fit_params(recipe, w, kinds))
@@ -138,7 +138,7 @@ def cross_validated_proba(lemmas, y, weights, groups, unlabeled, recipe: Recipe,
     """
     cv = StratifiedGroupKFold(n_splits=settings.cv_folds, shuffle=True, random_state=settings.random_state)
     lemmas, y, weights = np.asarray(lemmas, dtype=object), np.asarray(y), np.asarray(weights, dtype=float)
-    kinds = np.full(len(y), SUBMISSION_KIND, dtype=object) if kinds is None else np.asarray(kinds, dtype=object)
+    kinds = as_kinds(kinds, len(y))
     folds = list(cv.split(lemmas, y, groups))
     jobs = Parallel(n_jobs=min(settings.n_jobs, len(folds)), return_as="generator_unordered")(
         delayed(_fold_proba)(lemmas[train_idx], y[train_idx], weights[train_idx], kinds[train_idx],
@@ -224,11 +224,12 @@ def train(frame: pd.DataFrame, labels: LabelSet, settings: TrainSettings,
                    for r in range(settings.cv_repeats)]
         preds = [classes[p.argmax(1)] for p in repeats]
         oof[recipe.name] = repeats[0]  # one model's probabilities: the review threshold's and confusion's
+        selection = [scores(y[select], p[select], order) for p in preds]
         results[recipe.name] = {
             **mean_scores([scores(y, p, order) for p in preds]),
             "by_source": mean_scores([by_source(frame, p, order) for p in preds]),
-            "selection": mean_scores([scores(y[select], p[select], order) for p in preds]),
-            "selection_repeats": [scores(y[select], p[select], order)["accuracy"] for p in preds],
+            "selection": mean_scores(selection),
+            "selection_repeats": [s["accuracy"] for s in selection],
         }
         log.info("recipe %-18s CV macro-F1 %.3f accuracy %.3f (on %s: %.3f / %.3f, accuracy per repeat %s)",
                  recipe.name, results[recipe.name]["macro_f1"], results[recipe.name]["accuracy"], select_name,
@@ -274,10 +275,15 @@ def train(frame: pd.DataFrame, labels: LabelSet, settings: TrainSettings,
     return model, metrics
 
 
+def as_kinds(kinds, n: int) -> np.ndarray:
+    """`kinds` as an array, or n submissions when None."""
+    return np.full(n, SUBMISSION_KIND, dtype=object) if kinds is None else np.asarray(kinds, dtype=object)
+
+
 def text_kinds(frame: pd.DataFrame) -> np.ndarray:
     """Each row's text kind (`text_kind` of sources.toml); submissions where the column is absent."""
     if "text_kind" not in frame:
-        return np.full(len(frame), SUBMISSION_KIND, dtype=object)
+        return as_kinds(None, len(frame))
     return frame["text_kind"].fillna(SUBMISSION_KIND).to_numpy(dtype=object)
 
 
