@@ -83,8 +83,9 @@ Chosen because: {metrics['chosen_because']}.
 
 ## Evaluation
 Grouped, stratified {metrics['cv_folds']}-fold cross-validation (copies of a title stay
-in one fold), mean of {metrics.get('cv_repeats', 1)} shuffle(s) of the folds, on the {metrics['n_train']} training rows: macro-F1 **{d['macro_f1']:.3f}**,
-accuracy **{d['accuracy']:.3f}**. On the rows that chose the recipe ({metrics['selected_on']}):
+in one fold), mean of {metrics.get('cv_repeats', 1)} shuffle(s) of the folds, on the
+{metrics['n_train']} training rows: macro-F1 **{d['macro_f1']:.3f}**, accuracy **{d['accuracy']:.3f}**.
+On the rows that chose the recipe ({metrics['selected_on']}):
 macro-F1 **{d['selection']['macro_f1']:.3f}**, accuracy **{d['selection']['accuracy']:.3f}**.
 Digital flag: {digital_line}. Rows below confidence {metrics['review']['threshold']:.2f} are flagged
 `needs_review`: out of fold, that keeps {100 * metrics['review']['coverage']:.0f} % of them at accuracy

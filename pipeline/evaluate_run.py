@@ -84,7 +84,7 @@ def summary_markdown(result: dict, table: pd.DataFrame) -> str:
              "sources only; `previous_default`: all sources weighted 1, balanced classes, no self-training; "
              "`*_alone`: trained on the source alone."
                + (" With this recipe each row is predicted with its own text kind's weights (`text_kind` in "
-                  "config/sources.toml): Paris and Toulouse as participatory budgets, the rest as submissions."
+                  "config/sources.toml): " + ", ".join(f"{s} {k}" for s, k in result["text_kinds"].items()) + "."
                   if result["recipe"].get("by_kind") else ""), "",
              "| source | n | " + " | ".join(f"{s} F1 / acc" for s in settings) + " | acc. at 80 % coverage |",
              "|---|---|" + "---|" * len(settings) + "---|"]

@@ -23,8 +23,9 @@ log = logging.getLogger(__name__)
 
 def train_settings(config: dict) -> TrainSettings:
     t, p = config["train"], config["preprocess"]
-    return TrainSettings(cv_folds=t["cv_folds"], cv_repeats=t.get("cv_repeats", 1), random_state=t["random_state"], spacy_model=p["spacy_model"],
-                         batch_size=p["batch_size"], n_process=p["n_process"], recipes=tuple(t["recipes"]),
+    return TrainSettings(cv_folds=t["cv_folds"], cv_repeats=t.get("cv_repeats", 1), random_state=t["random_state"],
+                         spacy_model=p["spacy_model"], batch_size=p["batch_size"], n_process=p["n_process"],
+                         recipes=tuple(t["recipes"]),
                          select_on=t["select_on"], review_accuracy=t["review_accuracy"],
                          n_jobs=process_count(t.get("n_jobs", 0)))
 
