@@ -71,7 +71,8 @@ class KindAdaptedLinearSVC(ClassifierMixin, BaseEstimator):
     common block and in the block of its kind (`text_kind`, one per row, like
     sample_weight); one LinearSVC learns all blocks. A kind's model is then the
     common weights plus its own, one linear model again: `kind` (a parameter)
-    picks the one `decision_function` uses, by default the submissions'.
+    picks the one `decision_function` uses, by default the submissions'; a
+    kind absent from training gets the common weights alone.
     Participatory budgets and a national fund thus keep their own labelling
     habits (a Paris "Cadre de vie" playground, 10,000 Fonds vert rows mostly
     environment) in their own weights instead of pulling the common ones.
@@ -96,6 +97,7 @@ class KindAdaptedLinearSVC(ClassifierMixin, BaseEstimator):
         common, own, bias = svm.coef_[:, :d], svm.coef_[:, d:d * (k + 1)], svm.coef_[:, d * (k + 1):]
         self.coef_by_kind_ = {kind: common + own[:, i * d:(i + 1) * d] for i, kind in enumerate(self.kinds_)}
         self.intercept_by_kind_ = {kind: svm.intercept_ + bias[:, i] for i, kind in enumerate(self.kinds_)}
+        self.common_coef_, self.common_intercept_ = common, svm.intercept_
         self.classes_, self.n_features_in_ = svm.classes_, d
         return self
 
@@ -105,9 +107,9 @@ class KindAdaptedLinearSVC(ClassifierMixin, BaseEstimator):
                          + [sp.csr_matrix(m[:, None]) for m in member]).tocsr()
 
     def decision_function(self, X):
-        if self.kind not in self.coef_by_kind_:
-            raise ValueError(f"text kind {self.kind!r} was not in training (known: {', '.join(self.kinds_)})")
-        scores = sp.csr_matrix(X) @ self.coef_by_kind_[self.kind].T + self.intercept_by_kind_[self.kind]
+        # A kind absent from training gets the common weights alone.
+        coef = self.coef_by_kind_.get(self.kind, self.common_coef_)
+        scores = sp.csr_matrix(X) @ coef.T + self.intercept_by_kind_.get(self.kind, self.common_intercept_)
         return scores.ravel() if scores.shape[1] == 1 else scores
 
     def predict(self, X):

@@ -75,7 +75,7 @@ def run_evaluate(config: dict, extra: str | None, recipe_name: str | None = None
 def summary_markdown(result: dict, table: pd.DataFrame) -> str:
     wide = table.pivot(index="source", columns="setting", values="macro_f1")
     acc = table.pivot(index="source", columns="setting", values="accuracy")
-    settings = [c for c in ("within", "within_restricted", "cross", "previous_default", "tfidf_raw_text_alone",
+    settings = [c for c in ("within", "within_restricted", "within_as_submission", "cross", "previous_default", "tfidf_raw_text_alone",
                             "dummy_most_frequent_alone") if c in wide.columns]
     lines = ["# Evaluation across sources", "",
              f"Recipe `{result['recipe']['name']}`; grouped, stratified CV (near-duplicate titles stay in one fold).",
@@ -84,7 +84,9 @@ def summary_markdown(result: dict, table: pd.DataFrame) -> str:
              "sources only; `previous_default`: all sources weighted 1, balanced classes, no self-training; "
              "`*_alone`: trained on the source alone."
                + (" With this recipe each row is predicted with its own text kind's weights (`text_kind` in "
-                  "config/sources.toml): " + ", ".join(f"{s} {k}" for s, k in result["text_kinds"].items()) + "."
+                  "config/sources.toml): " + ", ".join(f"{s} {k}" for s, k in result["text_kinds"].items())
+                  + "; `within_as_submission`: the same rows predicted as submissions, what predict gives "
+                  "without --kind."
                   if result["recipe"].get("by_kind") else ""), "",
              "| source | n | " + " | ".join(f"{s} F1 / acc" for s in settings) + " | acc. at 80 % coverage |",
              "|---|---|" + "---|" * len(settings) + "---|"]

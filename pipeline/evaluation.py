@@ -22,8 +22,9 @@ from sklearn.model_selection import StratifiedGroupKFold, cross_val_predict
 
 from . import estimators
 from .estimators import Recipe
+from .sources import SUBMISSION_KIND
 from .training import (TrainSettings, accuracy_at_coverage, cross_validated_proba, digital_cv,
-                       duplicate_groups, fit_domain, review_threshold, scores, text_kinds)
+                       as_kinds, duplicate_groups, fit_domain, review_threshold, scores, text_kinds)
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,11 @@ def evaluate_sources(frame: pd.DataFrame, lemmas: list[str], unlabeled: list[str
         pooled[r.name] = proba
     proba = pooled[recipe.name]
     pred, confidence = classes[proba.argmax(1)], proba.max(1)
+    as_submission = None
+    if recipe.by_kind and set(kinds) != {SUBMISSION_KIND}:
+        # What predict gives without --kind: every row as a submission.
+        as_submission = classes[cross_validated_proba(lemmas, y, weights, groups, unlabeled, recipe, settings, classes,
+                                                      kinds, as_kinds(None, len(y))).argmax(1)]
     restricted = restricted_predictions(proba, classes, frame)
     prev_pred = classes[pooled[PREVIOUS_DEFAULT.name].argmax(1)]
 
@@ -61,6 +67,8 @@ def evaluate_sources(frame: pd.DataFrame, lemmas: list[str], unlabeled: list[str
         results[source] = {
             "within": within,
             "within_restricted": _summary(scores(y[idx], restricted[idx], order)),
+            **({"within_as_submission": _summary(scores(y[idx], as_submission[idx], order))}
+               if as_submission is not None and set(kinds[idx]) != {SUBMISSION_KIND} else {}),
             **_cross(lemmas_arr, y, weights, kinds, idx, unlabeled, recipe, settings, order),
             "previous_default": _summary(scores(y[idx], prev_pred[idx], order)),
             **_alone_baselines(frame.loc[idx, "text"].tolist(), y[idx], groups[idx], settings, order),
@@ -118,7 +126,7 @@ def summary_table(result: dict) -> pd.DataFrame:
     """One row per source and setting: macro-F1, accuracy, rows."""
     rows = []
     for source, r in result["sources"].items():
-        for setting in ("within", "within_restricted", "cross", "previous_default", "tfidf_raw_text_alone",
+        for setting in ("within", "within_restricted", "within_as_submission", "cross", "previous_default", "tfidf_raw_text_alone",
                         "dummy_most_frequent_alone"):
             if setting in r:
                 rows.append({"source": source, "setting": setting, **_summary(r[setting])})

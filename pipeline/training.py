@@ -130,19 +130,21 @@ def fit_domain(lemmas, y, weights, unlabeled, recipe: Recipe, random_state: int,
 
 
 def cross_validated_proba(lemmas, y, weights, groups, unlabeled, recipe: Recipe, settings: TrainSettings,
-                          classes: np.ndarray, kinds=None) -> np.ndarray:
+                          classes: np.ndarray, kinds=None, predict_kinds=None) -> np.ndarray:
     """Out-of-fold probabilities (rows × classes); self-training redone inside every fold.
 
-    Each row is predicted as its own text kind would have it (`kinds`, default:
-    all submissions). The folds run in `settings.n_jobs` processes.
+    `kinds`: the rows' text kinds (default: all submissions); each row is
+    predicted as `predict_kinds` says (default: its own kind). The folds run in
+    `settings.n_jobs` processes.
     """
     cv = StratifiedGroupKFold(n_splits=settings.cv_folds, shuffle=True, random_state=settings.random_state)
     lemmas, y, weights = np.asarray(lemmas, dtype=object), np.asarray(y), np.asarray(weights, dtype=float)
     kinds = as_kinds(kinds, len(y))
+    predict_kinds = kinds if predict_kinds is None else np.asarray(predict_kinds, dtype=object)
     folds = list(cv.split(lemmas, y, groups))
     jobs = Parallel(n_jobs=min(settings.n_jobs, len(folds)), return_as="generator_unordered")(
         delayed(_fold_proba)(lemmas[train_idx], y[train_idx], weights[train_idx], kinds[train_idx],
-                             lemmas[test_idx], kinds[test_idx], unlabeled, recipe, settings.random_state, test_idx)
+                             lemmas[test_idx], predict_kinds[test_idx], unlabeled, recipe, settings.random_state, test_idx)
         for train_idx, test_idx in folds)
     proba = np.zeros((len(y), len(classes)))
     for test_idx, fold_classes, fold_proba in tqdm(jobs, total=len(folds), desc=f"CV {recipe.name}",

@@ -70,3 +70,27 @@ def test_predict_with_a_kind_the_model_does_not_know_names_it(trained, tmp_path)
     with pytest.raises(PipelineError, match="participatory_budget.*not one this model was trained on"):
         run_predict(config, source, tmp_path / "out.csv", text_kind="participatory_budget")
     assert not (tmp_path / "out.csv").exists()
+
+
+def test_evaluation_scores_other_kinds_both_as_themselves_and_as_submissions():
+    from pipeline.evaluation import evaluate_sources
+    from pipeline.training import TrainSettings
+
+    f = frame()
+    f["text"] = [f"{t} {chr(97 + i % 26)}{chr(97 + i // 26)}" for i, t in enumerate(f["text"])]  # distinct groups
+    f["source"] = np.where(f["text_kind"] == "submission", "communes", "budget")
+    f["weight"], f["digital"] = 1.0, ""
+    result = evaluate_sources(f, f["text"].tolist(), [], RECIPES["svm_by_kind"], TrainSettings(cv_folds=3),
+                              ["sport_loisirs", "urbanisme", "transport"])
+    budget, communes = result["sources"]["budget"], result["sources"]["communes"]
+    assert result["text_kinds"] == {"communes": "submission", "budget": "participatory_budget"}
+    assert "within_as_submission" not in communes
+    # As a participatory budget the playgrounds are urbanisme, as they were labeled; as submissions they are not.
+    assert budget["within"]["accuracy"] == 1.0 > budget["within_as_submission"]["accuracy"]
+
+
+def test_a_kind_absent_from_training_gets_the_common_weights():
+    f = frame()
+    X = CountVectorizer().fit_transform(f["text"])
+    svm = KindAdaptedLinearSVC(C=1.0).fit(X, f["domain"], text_kind=["participatory_budget"] * len(f))
+    np.testing.assert_allclose(svm.decision_function(X), X @ svm.common_coef_.T + svm.common_intercept_)
