@@ -82,11 +82,11 @@ Chosen because: {metrics['chosen_because']}.
 {sources}
 
 ## Evaluation
-Grouped, stratified {metrics['cv_folds']}-fold cross-validation (copies of a title stay
-in one fold), mean of {metrics.get('cv_repeats', 1)} shuffle(s) of the folds, on the
-{metrics['n_train']} training rows: macro-F1 **{d['macro_f1']:.3f}**, accuracy **{d['accuracy']:.3f}**.
-On the rows that chose the recipe ({metrics['selected_on']}):
-macro-F1 **{d['selection']['macro_f1']:.3f}**, accuracy **{d['selection']['accuracy']:.3f}**.
+Grouped, stratified {metrics['cv_folds']}-fold cross-validation of the {d['n']} rows of
+{metrics['selected_on']} (copies of a title stay in one fold and never train the fold
+that tests them; every other training row trains every fold, as it trains this model),
+mean of {metrics.get('cv_repeats', 1)} shuffle(s) of the folds: macro-F1 **{d['macro_f1']:.3f}**,
+accuracy **{d['accuracy']:.3f}** (per shuffle: {', '.join(f'{a:.3f}' for a in d['accuracy_per_repeat'])}).
 Digital flag: {digital_line}. Rows below confidence {metrics['review']['threshold']:.2f} are flagged
 `needs_review`: out of fold, that keeps {100 * metrics['review']['coverage']:.0f} % of them at accuracy
 {metrics['review']['accuracy']:.3f}.
@@ -95,7 +95,7 @@ Digital flag: {digital_line}. Rows below confidence {metrics['review']['threshol
 |---|---|---|
 {baselines}
 
-| source (its own rows in the pooled CV) | macro-F1 | accuracy | rows |
+| source (its rows scored out of fold) | macro-F1 | accuracy | rows |
 |---|---|---|---|
 {by_source}
 

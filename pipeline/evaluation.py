@@ -2,13 +2,13 @@
 
 For every labeled source it gives
 - "within": the source's own rows scored out of fold in a grouped CV over
-  all sources pooled (so the rest of the data is in training, as in
-  `make train`);
+  its rows, every other source training every fold (as they train the model
+  `make train` ships);
 - "cross": a model trained on every *other* source, scored on this one
   (how the model does on a kind of text it has never seen);
 - baselines on the source alone (raw-text TF-IDF, most frequent class), and
   the previous default recipe (all sources weighted 1, balanced classes, no
-  self-training) pooled the same way.
+  self-training) scored the same way.
 """
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ import logging
 
 import numpy as np
 import pandas as pd
+from joblib import Parallel, delayed
 from sklearn.base import clone
 from sklearn.metrics import confusion_matrix
 from sklearn.model_selection import StratifiedGroupKFold, cross_val_predict
@@ -45,23 +46,25 @@ def evaluate_sources(frame: pd.DataFrame, lemmas: list[str], unlabeled: list[str
     classes = np.unique(y)
     lemmas_arr = np.asarray(lemmas, dtype=object)
 
-    pooled = {}
-    for r, w in ((recipe, weights), (PREVIOUS_DEFAULT, np.ones(len(y)))):
-        proba = cross_validated_proba(lemmas, y, w, groups, unlabeled if r is recipe else [], r, settings, classes,
-                                      kinds)
-        pooled[r.name] = proba
-    proba = pooled[recipe.name]
+    sources = frame["source"].to_numpy()
+    proba = per_source_proba(lemmas, y, weights, groups, unlabeled, recipe, settings, classes, kinds, sources)
     pred, confidence = classes[proba.argmax(1)], proba.max(1)
+    prev_pred = classes[per_source_proba(lemmas, y, np.ones(len(y)), groups, [], PREVIOUS_DEFAULT, settings,
+                                         classes, kinds, sources).argmax(1)]
     as_submission = None
-    if recipe.by_kind and set(kinds) != {SUBMISSION_KIND}:
-        # What predict gives without --kind: every row as a submission.
-        as_submission = classes[cross_validated_proba(lemmas, y, weights, groups, unlabeled, recipe, settings, classes,
-                                                      kinds, as_kinds(None, len(y))).argmax(1)]
+    other_kinds = sorted(set(sources[kinds != SUBMISSION_KIND]))
+    if recipe.by_kind and other_kinds:
+        # What predict gives without --kind: the rows of other kinds as submissions.
+        as_submission = classes[per_source_proba(lemmas, y, weights, groups, unlabeled, recipe, settings, classes,
+                                                 kinds, sources, as_kinds(None, len(y)), only=other_kinds).argmax(1)]
     restricted = restricted_predictions(proba, classes, frame)
-    prev_pred = classes[pooled[PREVIOUS_DEFAULT.name].argmax(1)]
 
+    indices = frame.groupby("source").indices
+    crosses = Parallel(n_jobs=min(settings.n_jobs, len(indices)))(
+        delayed(_cross)(lemmas_arr, y, weights, kinds, idx, unlabeled, recipe, settings, order)
+        for idx in indices.values())
     results = {}
-    for source, idx in frame.groupby("source").indices.items():
+    for (source, idx), cross in zip(indices.items(), crosses):
         log.info("evaluating source %s (%d rows)", source, len(idx))
         within = scores(y[idx], pred[idx], order)
         results[source] = {
@@ -69,7 +72,7 @@ def evaluate_sources(frame: pd.DataFrame, lemmas: list[str], unlabeled: list[str
             "within_restricted": _summary(scores(y[idx], restricted[idx], order)),
             **({"within_as_submission": _summary(scores(y[idx], as_submission[idx], order))}
                if as_submission is not None and set(kinds[idx]) != {SUBMISSION_KIND} else {}),
-            **_cross(lemmas_arr, y, weights, kinds, idx, unlabeled, recipe, settings, order),
+            **cross,
             "previous_default": _summary(scores(y[idx], prev_pred[idx], order)),
             **_alone_baselines(frame.loc[idx, "text"].tolist(), y[idx], groups[idx], settings, order),
             "confusion_matrix": confusion_matrix(y[idx], pred[idx], labels=order).tolist(),
@@ -80,6 +83,18 @@ def evaluate_sources(frame: pd.DataFrame, lemmas: list[str], unlabeled: list[str
     source_kinds = dict(zip(frame["source"], kinds))
     return {"recipe": recipe.__dict__, "labels": order, "sources": results, "digital": digital,
             "text_kinds": source_kinds}
+
+
+def per_source_proba(lemmas, y, weights, groups, unlabeled, recipe: Recipe, settings: TrainSettings,
+                     classes: np.ndarray, kinds, sources: np.ndarray, predict_kinds=None, only=None) -> np.ndarray:
+    """Out-of-fold probabilities of each source's rows (of the sources in `only`, default all) by a CV
+    over that source's rows alone, the other sources training every fold (`evaluation_folds`)."""
+    proba = np.zeros((len(y), len(classes)))
+    for source in (np.unique(sources) if only is None else only):
+        log.info("CV of %s on the rows of %s", recipe.name, source)
+        proba += cross_validated_proba(lemmas, y, weights, groups, unlabeled, recipe, settings, classes, kinds,
+                                       predict_kinds, evaluated=sources == source)
+    return proba
 
 
 def restricted_predictions(proba: np.ndarray, classes: np.ndarray, frame: pd.DataFrame) -> np.ndarray:

@@ -112,7 +112,7 @@ def model_runs(config: dict, frame: pd.DataFrame) -> list[dict]:
                                     "digital_f1_yes": (m.get("digital") or {}).get("f1_yes"),
                                     "review_threshold": (m.get("review") or {}).get("threshold"),
                                     "cv_repeats": m.get("cv_repeats", 1), "selected_on": m.get("selected_on"),
-                                    "selection": m["domain"].get("selection")}
+                                    "n_evaluated": m["domain"].get("n")}
                 entry["path"] = str(path)
             except (OSError, ValueError, KeyError, TypeError) as exc:
                 entry["why"] = f"{path} illisible ({exc})"

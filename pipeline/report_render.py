@@ -477,9 +477,9 @@ def _methods_section(data: ReportData, labels: LabelSet, meta: dict) -> Section:
         if m.get("metrics"):
             x = m["metrics"]
             models.append(f"Modèle {m['run_id']} : {x.get('chosen', '?')}, validation croisée groupée à "
-                          f"{x.get('cv_folds', '?')} plis ({x.get('cv_repeats') or 1} tirage(s)) sur "
-                          f"{fr_int(x.get('n_train'))} textes : macro-F1 {fr_num(x.get('macro_f1'), 3)}, exactitude "
-                          f"{fr_num(x.get('accuracy'), 3)}{_selection_scores(x)} ; drapeau "
+                          f"{x.get('cv_folds', '?')} plis ({x.get('cv_repeats') or 1} tirage(s)) {_evaluated_rows(x)} : "
+                          f"macro-F1 {fr_num(x.get('macro_f1'), 3)}, exactitude "
+                          f"{fr_num(x.get('accuracy'), 3)} ; drapeau "
                           f"numérique F1(oui) {fr_num(x.get('digital_f1_yes'), 3)} ({fr_int(m['rows'])} lignes).")
         else:
             models.append(f"Modèle {m['run_id'] or 'inconnu'} : métriques inconnues ({m.get('why', '')}) "
@@ -595,13 +595,13 @@ def _html_table(t: Table) -> str:
             f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>{more}")
 
 
-def _selection_scores(metrics: dict) -> str:
-    """The CV scores on the real titles that chose the recipe, when training had them."""
-    sel, name = metrics.get("selection"), metrics.get("selected_on")
-    if not sel or not name or name == "all rows":
-        return ""
-    return (f" (sur les titres réels de {name} : macro-F1 {fr_num(sel.get('macro_f1'), 3)}, "
-            f"exactitude {fr_num(sel.get('accuracy'), 3)})")
+def _evaluated_rows(metrics: dict) -> str:
+    """Which rows the CV scores: all training texts, or one source's real titles."""
+    name, n = metrics.get("selected_on"), metrics.get("n_evaluated") or metrics.get("n_train")
+    if not name or name == "all rows":
+        return f"sur les {fr_int(n)} textes d'entraînement"
+    return (f"sur les {fr_int(n)} titres réels de {name} (les {fr_int(metrics.get('n_train'))} textes "
+            f"d'entraînement moins ceux du pli testé)")
 
 
 def to_html(doc: Document) -> str:

@@ -129,19 +129,39 @@ def fit_domain(lemmas, y, weights, unlabeled, recipe: Recipe, random_state: int,
     return model.fit(X, y, **estimators.fit_params(recipe, w, kinds)), n_pseudo
 
 
+def evaluation_folds(y, groups, evaluated, settings: TrainSettings) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Grouped, stratified folds of the `evaluated` rows; every other row trains in every fold.
+
+    A row sharing a near-duplicate group with a fold's test rows never trains
+    that fold, whatever its source. With every row evaluated these are the
+    plain grouped folds. With the rows of one source evaluated, each fold's
+    model holds all the other sources, as the model `make train` ships does:
+    pooling them into the folds would score a model short of a fifth of them.
+    """
+    cv = StratifiedGroupKFold(n_splits=settings.cv_folds, shuffle=True, random_state=settings.random_state)
+    rows = np.flatnonzero(evaluated)
+    folds = []
+    for _, test in cv.split(rows, y[rows], groups[rows]):
+        test_idx = rows[test]
+        folds.append((np.flatnonzero(~np.isin(groups, groups[test_idx])), test_idx))
+    return folds
+
+
 def cross_validated_proba(lemmas, y, weights, groups, unlabeled, recipe: Recipe, settings: TrainSettings,
-                          classes: np.ndarray, kinds=None, predict_kinds=None) -> np.ndarray:
+                          classes: np.ndarray, kinds=None, predict_kinds=None, evaluated=None) -> np.ndarray:
     """Out-of-fold probabilities (rows × classes); self-training redone inside every fold.
 
     `kinds`: the rows' text kinds (default: all submissions); each row is
-    predicted as `predict_kinds` says (default: its own kind). The folds run in
-    `settings.n_jobs` processes.
+    predicted as `predict_kinds` says (default: its own kind). `evaluated`:
+    the rows given out-of-fold probabilities (default: all; the others' stay
+    0), see `evaluation_folds`. The folds run in `settings.n_jobs` processes.
     """
-    cv = StratifiedGroupKFold(n_splits=settings.cv_folds, shuffle=True, random_state=settings.random_state)
     lemmas, y, weights = np.asarray(lemmas, dtype=object), np.asarray(y), np.asarray(weights, dtype=float)
+    groups = np.asarray(groups)
     kinds = as_kinds(kinds, len(y))
     predict_kinds = kinds if predict_kinds is None else np.asarray(predict_kinds, dtype=object)
-    folds = list(cv.split(lemmas, y, groups))
+    evaluated = np.ones(len(y), dtype=bool) if evaluated is None else np.asarray(evaluated, dtype=bool)
+    folds = evaluation_folds(y, groups, evaluated, settings)
     jobs = Parallel(n_jobs=min(settings.n_jobs, len(folds)), return_as="generator_unordered")(
         delayed(_fold_proba)(lemmas[train_idx], y[train_idx], weights[train_idx], kinds[train_idx],
                              lemmas[test_idx], predict_kinds[test_idx], unlabeled, recipe, settings.random_state, test_idx)
@@ -219,30 +239,30 @@ def train(frame: pd.DataFrame, labels: LabelSet, settings: TrainSettings,
     if skipped:
         log.info("recipes not measured (no unlabeled texts, or a single kind of text): %s", ", ".join(skipped))
 
+    # Only the selection rows are scored out of fold; every other row trains
+    # every fold, as it trains the shipped model (see evaluation_folds).
     results, oof = {}, {}
     for recipe in recipes:
-        repeats = [cross_validated_proba(lemmas, y, weights, groups, unlabeled, recipe,
-                                         replace(settings, random_state=settings.random_state + r), classes, kinds)
-                   for r in range(settings.cv_repeats)]
-        preds = [classes[p.argmax(1)] for p in repeats]
+        repeats = [cross_validated_proba(lemmas, y, weights, groups, unlabeled, recipe, repeat, classes, kinds,
+                                         evaluated=select)
+                   for repeat in repeat_settings(settings)]
+        evaluated = [scores(y[select], classes[p.argmax(1)][select], order) for p in repeats]
         oof[recipe.name] = repeats[0]  # one model's probabilities: the review threshold's and confusion's
-        selection = [scores(y[select], p[select], order) for p in preds]
         results[recipe.name] = {
-            **mean_scores([scores(y, p, order) for p in preds]),
-            "by_source": mean_scores([by_source(frame, p, order) for p in preds]),
-            "selection": mean_scores(selection),
-            "selection_repeats": [s["accuracy"] for s in selection],
+            **mean_scores(evaluated),
+            "by_source": mean_scores([by_source(frame[select], classes[p.argmax(1)][select], order)
+                                      for p in repeats]),
+            "accuracy_per_repeat": [e["accuracy"] for e in evaluated],
         }
-        log.info("recipe %-18s CV macro-F1 %.3f accuracy %.3f (on %s: %.3f / %.3f, accuracy per repeat %s)",
-                 recipe.name, results[recipe.name]["macro_f1"], results[recipe.name]["accuracy"], select_name,
-                 results[recipe.name]["selection"]["macro_f1"], results[recipe.name]["selection"]["accuracy"],
-                 results[recipe.name]["selection_repeats"])
-    baseline_results = _baselines(frame, texts, y, weights, groups, settings, order)
+        log.info("recipe %-18s CV on %s: macro-F1 %.3f accuracy %.3f (accuracy per repeat %s)", recipe.name,
+                 select_name, results[recipe.name]["macro_f1"], results[recipe.name]["accuracy"],
+                 results[recipe.name]["accuracy_per_repeat"])
+    baseline_results = _baselines(frame, texts, y, weights, groups, select, settings, order)
 
-    best = max(results, key=lambda n: results[n]["selection"]["macro_f1"])
+    best = max(results, key=lambda n: results[n]["macro_f1"])
     proba = oof[best]
-    best_pred, confidence = classes[proba.argmax(1)], proba.max(1)
-    review = review_threshold(confidence[select], (best_pred == y)[select], settings.review_accuracy)
+    best_pred, confidence = classes[proba.argmax(1)][select], proba.max(1)[select]
+    review = review_threshold(confidence, best_pred == y[select], settings.review_accuracy)
     log.info("needs_review below confidence %.2f: keeps %.0f %% of %s at accuracy %.3f", review["threshold"],
              100 * review["coverage"], select_name, review["accuracy"])
 
@@ -264,15 +284,14 @@ def train(frame: pd.DataFrame, labels: LabelSet, settings: TrainSettings,
         "n_pseudo_labeled": n_pseudo,
         "text_kinds": sorted(set(kinds)) if estimators.RECIPES[best].by_kind else [],
         "domain": results[best],
-        "candidates": {n: {"macro_f1": r["macro_f1"], "accuracy": r["accuracy"],
-                           "selection": {k: r["selection"][k] for k in ("macro_f1", "accuracy")}}
+        "candidates": {n: {k: r[k] for k in ("macro_f1", "accuracy", "accuracy_per_repeat")}
                        for n, r in results.items()},
         "baselines": baseline_results,
         "digital": digital_metrics,
         "review": review,
         "accuracy_at_80pct_coverage": accuracy_at_coverage(review["curve"], 0.8),
         "confusion_matrix": {"labels": order,
-                             "matrix": confusion_matrix(y, best_pred, labels=order).tolist()},
+                             "matrix": confusion_matrix(y[select], best_pred, labels=order).tolist()},
     }
     return model, metrics
 
@@ -312,15 +331,25 @@ def unlabeled_lemmas(unlabeled_texts, labeled_texts, lemmatizer) -> list[str]:
     return lemmatizer.transform(kept)
 
 
-def _baselines(frame, texts, y, weights, groups, settings, order) -> dict:
-    cv = StratifiedGroupKFold(n_splits=settings.cv_folds, shuffle=True, random_state=settings.random_state)
+def _baselines(frame, texts, y, weights, groups, evaluated, settings, order) -> dict:
+    """The baselines scored like the recipes: on the `evaluated` rows, the same folds as the first repeat."""
+    folds = evaluation_folds(y, groups, evaluated, settings)
+    texts = np.asarray(texts, dtype=object)
     out = {}
     for name, est in estimators.baselines(settings.random_state).items():
         param = "clf__sample_weight" if hasattr(est, "steps") else "sample_weight"
-        pred = cross_val_predict(clone(est), texts, y, groups=groups, cv=cv, params={param: weights})
-        out[name] = {**scores(y, pred, order), "by_source": by_source(frame, pred, order)}
+        pred = np.empty(len(y), dtype=object)
+        for train_idx, test_idx in folds:
+            fitted = clone(est).fit(texts[train_idx], y[train_idx], **{param: weights[train_idx]})
+            pred[test_idx] = fitted.predict(texts[test_idx])
+        out[name] = scores(y[evaluated], pred[evaluated], order)
         log.info("baseline %-20s CV macro-F1 %.3f accuracy %.3f", name, out[name]["macro_f1"], out[name]["accuracy"])
     return out
+
+
+def repeat_settings(settings: TrainSettings) -> list[TrainSettings]:
+    """One settings per CV repeat: the same folds count, shuffled by another seed."""
+    return [replace(settings, random_state=settings.random_state + r) for r in range(settings.cv_repeats)]
 
 
 def digital_cv(frame: pd.DataFrame, lemmas: list[str], groups, settings: TrainSettings) -> tuple[np.ndarray, dict]:

@@ -103,7 +103,7 @@ def write_models(models: Path) -> Path:
     run.mkdir(parents=True, exist_ok=True)
     (run / "metrics.json").write_text(json.dumps({
         "chosen": "svm_by_kind", "cv_folds": 5, "cv_repeats": 3, "n_train": 910, "selected_on": "dgcl-annotated",
-        "domain": {"macro_f1": 0.8123, "accuracy": 0.8234, "selection": {"macro_f1": 0.8211, "accuracy": 0.8712}},
+        "domain": {"macro_f1": 0.8211, "accuracy": 0.8712, "n": 698},
         "digital": {"f1_yes": 0.9012}}))
     return models
 

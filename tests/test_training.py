@@ -47,3 +47,25 @@ def test_repeated_cv_scores_are_averaged_key_by_key():
     runs = [{"macro_f1": 0.8, "n": 10, "per_class": {"a": {"f1-score": 0.5}}},
             {"macro_f1": 0.9, "n": 10, "per_class": {"a": {"f1-score": 0.7}}}]
     assert mean_scores(runs) == {"macro_f1": 0.85, "n": 10, "per_class": {"a": {"f1-score": 0.6}}}
+
+
+def test_folds_of_one_source_test_its_rows_once_and_train_on_all_else_but_copies():
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    from pipeline.training import evaluation_folds
+
+    texts = [f"titre {d} {i}" for d in "abc" for i in "abcdefghij"] * 2  # each title in both sources
+    y = np.array([t.split()[1] for t in texts])
+    source_a = np.arange(len(texts)) < 30
+    groups = duplicate_groups(texts)
+    folds = evaluation_folds(y, groups, source_a, TrainSettings(cv_folds=5))
+    tested = np.concatenate([test for _, test in folds])
+    assert sorted(tested) == list(range(30))  # source a's rows, once each
+    for train, test in folds:
+        assert not set(groups[train]) & set(groups[test])  # no copy of a tested title trains
+        assert len(train) == len(texts) - 2 * len(test)  # all the rest trains: b's rows but the copies
+    # With every row evaluated, they are the plain grouped folds.
+    everything = evaluation_folds(y, groups, np.ones(len(y), bool), TrainSettings(cv_folds=5))
+    plain = StratifiedGroupKFold(5, shuffle=True, random_state=42).split(texts, y, groups)
+    for (train, test), (train2, test2) in zip(everything, plain):
+        assert train.tolist() == train2.tolist() and test.tolist() == test2.tolist()
