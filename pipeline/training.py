@@ -246,18 +246,18 @@ def train(frame: pd.DataFrame, labels: LabelSet, settings: TrainSettings,
         repeats = [cross_validated_proba(lemmas, y, weights, groups, unlabeled, recipe, repeat, classes, kinds,
                                          evaluated=select)
                    for repeat in repeat_settings(settings)]
-        evaluated = [scores(y[select], classes[p.argmax(1)][select], order) for p in repeats]
+        preds = [classes[p.argmax(1)][select] for p in repeats]
+        evaluated = [scores(y[select], p, order) for p in preds]
         oof[recipe.name] = repeats[0]  # one model's probabilities: the review threshold's and confusion's
         results[recipe.name] = {
             **mean_scores(evaluated),
-            "by_source": mean_scores([by_source(frame[select], classes[p.argmax(1)][select], order)
-                                      for p in repeats]),
+            "by_source": mean_scores([by_source(frame[select], p, order) for p in preds]),
             "accuracy_per_repeat": [e["accuracy"] for e in evaluated],
         }
         log.info("recipe %-18s CV on %s: macro-F1 %.3f accuracy %.3f (accuracy per repeat %s)", recipe.name,
                  select_name, results[recipe.name]["macro_f1"], results[recipe.name]["accuracy"],
                  results[recipe.name]["accuracy_per_repeat"])
-    baseline_results = _baselines(frame, texts, y, weights, groups, select, settings, order)
+    baseline_results = _baselines(texts, y, weights, groups, select, settings, order)
 
     best = max(results, key=lambda n: results[n]["macro_f1"])
     proba = oof[best]
@@ -331,7 +331,7 @@ def unlabeled_lemmas(unlabeled_texts, labeled_texts, lemmatizer) -> list[str]:
     return lemmatizer.transform(kept)
 
 
-def _baselines(frame, texts, y, weights, groups, evaluated, settings, order) -> dict:
+def _baselines(texts, y, weights, groups, evaluated, settings, order) -> dict:
     """The baselines scored like the recipes: on the `evaluated` rows, the same folds as the first repeat."""
     folds = evaluation_folds(y, groups, evaluated, settings)
     texts = np.asarray(texts, dtype=object)
