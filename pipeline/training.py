@@ -204,7 +204,7 @@ def accuracy_at_coverage(curve: list[dict], coverage: float) -> float | None:
 
 
 def by_source(frame: pd.DataFrame, pred, order: list[str], column: str = "domain") -> dict:
-    """Scores of each training source's own rows (pooled CV hides them)."""
+    """Scores of each source's own rows (the overall figure hides them)."""
     out = {}
     for source, idx in frame.groupby("source").indices.items():
         s = scores(frame[column].to_numpy()[idx], np.asarray(pred)[idx], order)
