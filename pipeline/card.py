@@ -52,6 +52,9 @@ def model_card(metadata: dict, metrics: dict, labels: LabelSet) -> str:
     digital = metrics["digital"]
     digital_line = (f"F1 of `yes` {digital['f1_yes']:.3f}, accuracy {digital['accuracy']:.3f} on {digital['n']} rows"
                     if digital.get("trained") else "not trained (no digital labels)")
+    evaluated = (f"all {d['n']} training rows" if metrics["selected_on"] == "all rows" else
+                 f"the {d['n']} rows of {metrics['selected_on']}, with the other\n"
+                 f"{metrics['n_train'] - d['n']} training rows in every fold as in this model")
     kinds = metrics.get("text_kinds") or []
     kinds_line = (f"Kinds of text with weights of their own: {', '.join(kinds)}; predictions use the "
                   "submissions' unless `predict --kind` names another.\n" if len(kinds) > 1 else "")
@@ -82,9 +85,8 @@ Chosen because: {metrics['chosen_because']}.
 {sources}
 
 ## Evaluation
-Grouped, stratified {metrics['cv_folds']}-fold cross-validation of the {d['n']} rows of
-{metrics['selected_on']} (copies of a title stay in one fold and never train the fold
-that tests them; every other training row trains every fold, as it trains this model),
+Grouped, stratified {metrics['cv_folds']}-fold cross-validation of {evaluated}
+(copies of a title stay in one fold and never train the fold that tests them),
 mean of {metrics.get('cv_repeats', 1)} shuffle(s) of the folds: macro-F1 **{d['macro_f1']:.3f}**,
 accuracy **{d['accuracy']:.3f}** (per shuffle: {', '.join(f'{a:.3f}' for a in d['accuracy_per_repeat'])}).
 Digital flag: {digital_line}. Rows below confidence {metrics['review']['threshold']:.2f} are flagged

@@ -17,7 +17,7 @@ from . import estimators
 from .artifacts import write_json
 from .domains import load_label_set
 from .errors import PipelineError
-from .evaluation import evaluate_sources, summary_table
+from .evaluation import SETTINGS, evaluate_sources, summary_table
 from .predicting import label_frame
 from .sources import SourceSpec, labeled_rows, load_training_data
 from .tables import atomic_folder, find_text_columns, read_table
@@ -75,11 +75,11 @@ def run_evaluate(config: dict, extra: str | None, recipe_name: str | None = None
 def summary_markdown(result: dict, table: pd.DataFrame) -> str:
     wide = table.pivot(index="source", columns="setting", values="macro_f1")
     acc = table.pivot(index="source", columns="setting", values="accuracy")
-    settings = [c for c in ("within", "within_restricted", "within_as_submission", "cross", "previous_default", "tfidf_raw_text_alone",
-                            "dummy_most_frequent_alone") if c in wide.columns]
+    settings = [c for c in SETTINGS if c in wide.columns]
     lines = ["# Evaluation across sources", "",
              f"Recipe `{result['recipe']['name']}`; grouped, stratified CV (near-duplicate titles stay in one fold).",
-             "`within`: the source's rows out of fold, everything else in training; `within_restricted`: the same, "
+             "`within`: the source's rows out of fold, everything else in training; `within_digital`: the same, "
+             "its rows labeled digital = yes (digital-service initiatives); `within_restricted`: the same, "
              "the prediction taken among the domains the source's own labels can name; `cross`: trained on the other "
              "sources only; `previous_default`: all sources weighted 1, balanced classes, no self-training; "
              "`*_alone`: trained on the source alone."

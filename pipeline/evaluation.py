@@ -30,6 +30,9 @@ from .training import (TrainSettings, accuracy_at_coverage, cross_validated_prob
 log = logging.getLogger(__name__)
 
 PREVIOUS_DEFAULT = Recipe("previous_default", balanced=True)
+# The settings each source is scored in, in the order the tables show them.
+SETTINGS = ("within", "within_digital", "within_restricted", "within_as_submission", "cross", "previous_default",
+            "tfidf_raw_text_alone", "dummy_most_frequent_alone")
 
 
 def _summary(s: dict) -> dict:
@@ -67,8 +70,11 @@ def evaluate_sources(frame: pd.DataFrame, lemmas: list[str], unlabeled: list[str
     for (source, idx), cross in zip(indices.items(), crosses):
         log.info("evaluating source %s (%d rows)", source, len(idx))
         within = scores(y[idx], pred[idx], order)
+        digital = idx[frame["digital"].to_numpy()[idx] == "yes"] if "digital" in frame else idx[:0]
         results[source] = {
             "within": within,
+            # Its digital-service initiatives alone (rows labeled digital = yes).
+            **({"within_digital": _summary(scores(y[digital], pred[digital], order))} if len(digital) else {}),
             "within_restricted": _summary(scores(y[idx], restricted[idx], order)),
             **({"within_as_submission": _summary(scores(y[idx], as_submission[idx], order))}
                if as_submission is not None and set(kinds[idx]) != {SUBMISSION_KIND} else {}),
@@ -141,8 +147,7 @@ def summary_table(result: dict) -> pd.DataFrame:
     """One row per source and setting: macro-F1, accuracy, rows."""
     rows = []
     for source, r in result["sources"].items():
-        for setting in ("within", "within_restricted", "within_as_submission", "cross", "previous_default", "tfidf_raw_text_alone",
-                        "dummy_most_frequent_alone"):
+        for setting in SETTINGS:
             if setting in r:
                 rows.append({"source": source, "setting": setting, **_summary(r[setting])})
     return pd.DataFrame(rows)

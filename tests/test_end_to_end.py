@@ -40,7 +40,9 @@ def test_training_writes_a_complete_run_folder(trained, labels):
     assert metrics["domain"]["macro_f1"] > metrics["baselines"]["dummy_most_frequent"]["macro_f1"] + 0.3
     assert set(metrics["domain"]["per_class"]) == set(labels.codes)
     assert (folder / "confusion_matrix.png").read_bytes()[:4] == b"\x89PNG"
-    assert "Intended use and limits" in (folder / "MODEL_CARD.md").read_text()
+    card = (folder / "MODEL_CARD.md").read_text()
+    assert "Intended use and limits" in card and f"cross-validation of all {20 * 13} training rows" in card
+    assert metrics["selected_on"] == "all rows" and metrics["domain"]["n"] == 20 * 13
 
 
 def test_predict_keeps_every_input_row_and_column_then_appends_predictions(trained, labels, tmp_path):

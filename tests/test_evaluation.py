@@ -32,6 +32,7 @@ def test_every_source_is_scored_within_across_and_against_baselines():
         assert r["within"]["macro_f1"] == r["cross"]["macro_f1"] == r["previous_default"]["macro_f1"] == 1.0
         assert r["dummy_most_frequent_alone"]["accuracy"] <= 0.55  # chance
         assert r["within"]["n"] == 20 and np.trace(r["confusion_matrix"]) == 20
+        assert r["within_digital"]["n"] == 10  # its transport rows, labeled digital
     assert result["digital"]["f1_yes"] == 1.0
     table = summary_table(result)
     assert set(table["setting"]) >= {"within", "cross", "tfidf_raw_text_alone"}
