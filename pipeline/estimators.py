@@ -147,7 +147,7 @@ def set_text_kind(model: Pipeline, kind: str) -> None:
 
 
 def predict_proba_by_kind(model: Pipeline, texts, kinds) -> np.ndarray:
-    """Probabilities of each text as its own kind would have it (kinds not in training: as submissions)."""
+    """Probabilities of each text as its own kind would have it (a kind not in training: the common weights)."""
     texts, kinds = list(texts), np.asarray(kinds, dtype=object)
     adapted = _adapted(model)
     if not adapted:
@@ -158,7 +158,7 @@ def predict_proba_by_kind(model: Pipeline, texts, kinds) -> np.ndarray:
         for kind in np.unique(kinds):
             rows = np.flatnonzero(kinds == kind)
             for e in adapted:
-                e.kind = kind if kind in e.coef_by_kind_ else SUBMISSION_KIND
+                e.kind = kind
             proba = model.predict_proba([texts[i] for i in rows])
             out = np.zeros((len(texts), proba.shape[1])) if out is None else out
             out[rows] = proba

@@ -122,7 +122,7 @@ def restricted_predictions(proba: np.ndarray, classes: np.ndarray, frame: pd.Dat
 def _cross(lemmas, y, weights, kinds, idx, unlabeled, recipe, settings, order) -> dict:
     """A model trained on every other source, scored on this one (none when the others miss a domain).
 
-    The rows are predicted as their kind, or as submissions when no other source is of their kind.
+    The rows are predicted as their kind: with the common weights alone when no other source is of it.
     """
     others = np.setdiff1d(np.arange(len(y)), idx)
     if len(np.unique(y[others])) < 2:

@@ -94,3 +94,11 @@ def test_a_kind_absent_from_training_gets_the_common_weights():
     X = CountVectorizer().fit_transform(f["text"])
     svm = KindAdaptedLinearSVC(C=1.0).fit(X, f["domain"], text_kind=["participatory_budget"] * len(f))
     np.testing.assert_allclose(svm.decision_function(X), X @ svm.common_coef_.T + svm.common_intercept_)
+    # Through the pipeline too: a row of an unknown kind is scored with the common weights.
+    model, _ = fit_domain(f["text"], f["domain"], np.ones(len(f)), [], RECIPES["svm_by_kind"], 0, f["text_kind"])
+    adapted = model.named_steps["clf"].calibrated_classifiers_[0].estimator
+    adapted.kind = "funding_programme"
+    expected = model.predict_proba(["aire de jeux"])
+    adapted.kind = "submission"
+    np.testing.assert_allclose(predict_proba_by_kind(model, ["aire de jeux"], ["funding_programme"]), expected)
+    assert not np.allclose(expected, model.predict_proba(["aire de jeux"]))  # not the submissions' weights
