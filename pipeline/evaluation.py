@@ -55,11 +55,11 @@ def evaluate_sources(frame: pd.DataFrame, lemmas: list[str], unlabeled: list[str
     prev_pred = classes[per_source_proba(lemmas, y, np.ones(len(y)), groups, [], PREVIOUS_DEFAULT, settings,
                                          classes, kinds, sources).argmax(1)]
     as_submission = None
-    other_kinds = sorted(set(sources[kinds != SUBMISSION_KIND]))
-    if recipe.by_kind and other_kinds:
+    other_kind_sources = sorted(set(sources[kinds != SUBMISSION_KIND]))
+    if recipe.by_kind and other_kind_sources:
         # What predict gives without --kind: the rows of other kinds as submissions.
         as_submission = classes[per_source_proba(lemmas, y, weights, groups, unlabeled, recipe, settings, classes,
-                                                 kinds, sources, as_kinds(None, len(y)), only=other_kinds).argmax(1)]
+                                                 kinds, sources, as_kinds(None, len(y)), only=other_kind_sources).argmax(1)]
     restricted = restricted_predictions(proba, classes, frame)
 
     indices = frame.groupby("source").indices
