@@ -59,7 +59,8 @@ def evaluate_sources(frame: pd.DataFrame, lemmas: list[str], unlabeled: list[str
     if recipe.by_kind and other_kind_sources:
         # What predict gives without --kind: the rows of other kinds as submissions.
         as_submission = classes[per_source_proba(lemmas, y, weights, groups, unlabeled, recipe, settings, classes,
-                                                 kinds, sources, as_kinds(None, len(y)), only=other_kind_sources).argmax(1)]
+                                                 kinds, sources, as_kinds(None, len(y)),
+                                                 only=other_kind_sources).argmax(1)]
     restricted = restricted_predictions(proba, classes, frame)
 
     indices = frame.groupby("source").indices
