@@ -296,14 +296,14 @@ def train_section(ctx) -> dict:
             metrics = json.loads((ctx.models / run_id / "metrics.json").read_text())
             res[f"{name}_{state}"] = {"wall_s": r["wall_s"], "max_rss_mb": r["max_rss_mb"], "run": run_id,
                                       "rows": metrics["n_train"], "chosen": metrics["chosen"],
-                                      "macro_f1": metrics["domain"]["macro_f1"],
+                                      "macro_f1": metrics["domain"]["macro_f1"], "scored_on": metrics["selected_on"],
                                       "stages": _stage_times(r["stderr"])}
         ctx.runs[name] = ctx.models / res[f"{name}_cold"]["run"]
     table("Training (`make train`, fresh process each, wall seconds)",
-          ["set", "rows", "cold cache s", "warm cache s", "saved s", "chosen", "CV macro-F1"],
+          ["set", "rows", "cold cache s", "warm cache s", "saved s", "chosen", "CV macro-F1", "CV scored on"],
           [[n, res[f"{n}_cold"]["rows"], res[f"{n}_cold"]["wall_s"], res[f"{n}_warm"]["wall_s"],
             res[f"{n}_cold"]["wall_s"] - res[f"{n}_warm"]["wall_s"], res[f"{n}_cold"]["chosen"],
-            res[f"{n}_cold"]["macro_f1"]] for n, _ in sets])
+            res[f"{n}_cold"]["macro_f1"], res[f"{n}_cold"]["scored_on"]] for n, _ in sets])
     res["breakdown"] = train_breakdown(ctx, sets, res)
     return res
 
