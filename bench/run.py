@@ -32,8 +32,8 @@ PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
 
 from pipeline.config import load_config  # noqa: E402
-from pipeline.preprocess import CACHE_ENV, SpacyLemmatizer, _model_meta, normalize  # noqa: E402
-from pipeline.tables import read_table  # noqa: E402
+from pipeline.features.lemmatizer import CACHE_ENV, SpacyLemmatizer, _model_meta, normalize  # noqa: E402
+from pipeline.io.tables import read_table  # noqa: E402
 
 YEARS = ("2018", "2019", "2023")
 SECTIONS = ("throughput", "train", "memory", "dedup", "f1")
@@ -229,7 +229,7 @@ def _predict_main(argv: list[str]) -> None:
     ap.add_argument("--suffix"), ap.add_argument("--variant"), ap.add_argument("--no-dedup", action="store_true")
     ap.add_argument("inputs", nargs="+")
     a = ap.parse_args(argv)
-    from pipeline import runs
+    from pipeline.commands import runs
 
     config = load_config()
     load_s, model = timed(lambda: runs.load_model(config, a.run))
@@ -263,8 +263,8 @@ def _cpu() -> float:
 def _plain_paths() -> None:
     import unicodedata
 
-    from pipeline import model as model_module
-    from pipeline import preprocess
+    from pipeline.modeling import model as model_module
+    from pipeline.features import lemmatizer as preprocess
 
     def normalize_plain(text):
         text = unicodedata.normalize("NFKD", str(text).casefold())
@@ -344,7 +344,7 @@ def train_breakdown(ctx, sets, runs: dict) -> dict:
     """Where training time goes: the stages of the warm `make train` (from its log), and the
     tagger pass in process: cold with 1 and 2 processes (nlp.pipe n_process), then warm."""
     from pipeline.domains import load_label_set
-    from pipeline.sources import load_training_data
+    from pipeline.io.sources import load_training_data
 
     name, extra = sets[-1]
     config = load_config(ctx.config_path)
@@ -525,7 +525,7 @@ def dedup_section(ctx) -> dict:
     texts = [t for ts in dgcl_texts(ctx.data).values() for t in ts]
     keyed = [normalize(t) for t in texts]
     run = model_run(ctx)
-    from pipeline.runs import load_model
+    from pipeline.commands.runs import load_model
 
     lem = load_model(load_config(), str(run)).lemmatizer
     lemmas = lem.transform(texts)
@@ -558,8 +558,8 @@ def f1_section(ctx) -> dict:
     from sklearn.metrics import f1_score
     from sklearn.model_selection import StratifiedGroupKFold
 
-    from pipeline import estimators
-    from pipeline.training import duplicate_groups
+    from pipeline.modeling import estimators
+    from pipeline.modeling.train import duplicate_groups
 
     ann = pd.read_csv(ctx.data / "dgcl" / "annotated.csv", dtype=str, keep_default_na=False)
     ann = ann[ann["domain"] != "none"].reset_index(drop=True)

@@ -6,13 +6,13 @@ In Python:
     model = load_model()                       # models/LATEST
     labeled = label_frame(model, frame, ["intitule"])
 """
-from .predicting import label_frame
+from pipeline.modeling.predict import label_frame
 
 
 def load_model(run: str | None = None, config_path: str | None = None):
     """Load a trained model: the latest run, or `run` (an id under models/ or a folder)."""
-    from .config import load_config
-    from .runs import load_model as _load
+    from pipeline.config import load_config
+    from pipeline.commands.runs import load_model as _load
 
     return _load(load_config(config_path), run)
 

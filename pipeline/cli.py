@@ -9,8 +9,8 @@ import argparse
 import logging
 import sys
 
-from .config import load_config
-from .errors import PipelineError
+from pipeline.config import load_config
+from pipeline.errors import PipelineError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
 def _dispatch(args) -> int:
     if args.command in ("report", "fetch-communes"):
         return _dispatch_report(args)
-    from . import runs
+    from pipeline.commands import runs
 
     overrides = {
         "paths.models": getattr(args, "models", None),
@@ -103,7 +103,7 @@ def _dispatch(args) -> int:
                                text_kind=args.kind)
         print(out)
     elif args.command == "evaluate":
-        from .evaluate_run import run_evaluate, run_evaluate_labeled
+        from pipeline.commands.evaluate import run_evaluate, run_evaluate_labeled
 
         if args.labeled:
             print(run_evaluate_labeled(config, args.labeled, args.text_col, args.label_col, args.digital_col,
@@ -117,11 +117,11 @@ def _dispatch_report(args) -> int:
     """report and fetch-communes: no spaCy, no model loaded."""
     config = load_config(args.config, {"paths.models": getattr(args, "models", None)})
     if args.command == "fetch-communes":
-        from .external import install_etalab
+        from pipeline.report.external import install_etalab
 
         print(install_etalab(config))
     else:
-        from .report import run_report
+        from pipeline.commands.report import run_report
 
         print(run_report(config, args.predictions, args.name, args.communes, args.code_col))
     return 0

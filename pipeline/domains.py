@@ -5,7 +5,7 @@ import csv
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import PipelineError
+from pipeline.errors import PipelineError
 
 # In labeled data, an item that fits no domain or is too vague is marked so,
 # and left out of training (taxonomy.md).

@@ -2,9 +2,9 @@
 import numpy as np
 import pandas as pd
 
-from pipeline.estimators import RECIPES
-from pipeline.evaluation import evaluate_sources, summary_table
-from pipeline.training import TrainSettings, accuracy_at_coverage, fit_domain, review_threshold
+from pipeline.modeling.estimators import RECIPES
+from pipeline.modeling.evaluate import evaluate_sources, summary_table
+from pipeline.modeling.train import TrainSettings, accuracy_at_coverage, fit_domain, review_threshold
 
 WORDS = {"transport": ["velo piste", "bus ligne", "voirie rue", "parking gare"],
          "education": ["ecole classe", "cantine scolaire", "creche enfant", "college eleve"]}
@@ -57,7 +57,7 @@ def test_review_threshold_is_the_lowest_reaching_the_target_accuracy():
 
 
 def test_restricted_predictions_stay_within_the_sources_label_set():
-    from pipeline.evaluation import restricted_predictions
+    from pipeline.modeling.evaluate import restricted_predictions
 
     classes = np.array(["culture", "sport_loisirs", "urbanisme"])
     proba = np.array([[0.1, 0.6, 0.3], [0.5, 0.3, 0.2]])

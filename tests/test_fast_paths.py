@@ -6,11 +6,11 @@ import pytest
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import FeatureUnion
 
-from pipeline import model as fast
-from pipeline import predicting
-from pipeline.predicting import score, scored
-from pipeline.preprocess import SpacyLemmatizer, _keep, normalize
-from pipeline.runs import predict_jobs
+from pipeline.modeling import model as fast
+from pipeline.modeling import predict as predicting
+from pipeline.modeling.predict import score, scored
+from pipeline.features.lemmatizer import SpacyLemmatizer, _keep, normalize
+from pipeline.commands.runs import predict_jobs
 
 TRICKY = ["Rénovation de l’École (tranche 2)", "VIDEO-PROTECTION : 13 caméras", "aujourd'hui c.c.a.s.",
           "Saint-Étienne RD12 n°3", "www.mairie-x.fr contact@ville.fr", "Œuvre   d'art\tà  l'hôtel",
@@ -90,7 +90,7 @@ def test_vectorizer_shortcuts_equal_scikit_learn(monkeypatch):
 
 
 def test_dedup_and_parallel_scoring_keep_rows_in_order(trained, monkeypatch):
-    from pipeline.runs import load_model
+    from pipeline.commands.runs import load_model
 
     model = load_model(trained)
     texts = ["Vidéoprotection", "", "Rénovation de l'école", "Vidéoprotection", "videoprotection",

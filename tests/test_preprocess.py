@@ -2,7 +2,7 @@ import pickle
 
 from sklearn.base import clone
 
-from pipeline.preprocess import SpacyLemmatizer, normalize
+from pipeline.features.lemmatizer import SpacyLemmatizer, normalize
 
 
 def test_normalize_folds_case_accents_and_apostrophes():

@@ -12,8 +12,8 @@ import pytest
 from pipeline.cli import main
 from pipeline.config import PROJECT_DIR, load_config
 from pipeline.errors import PipelineError
-from pipeline.external import install_npm_package, integrity_of
-from pipeline.report import default_name, expand_predictions, run_report
+from pipeline.report.external import install_npm_package, integrity_of
+from pipeline.commands.report import default_name, expand_predictions, run_report
 from report_fixtures import RUN_ID, communes_csv, predictions, report_config
 
 
@@ -136,7 +136,7 @@ def test_a_failed_run_leaves_no_half_written_folder_and_keeps_the_old_report(set
     def boom(doc):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr("pipeline.report.to_markdown", boom)
+    monkeypatch.setattr("pipeline.commands.report.to_markdown", boom)
     with pytest.raises(RuntimeError):
         run_report(config, [str(tmp / "pred" / "tiny-2024.parquet")], name="r")
     assert [p.name for p in (tmp / "reports").iterdir()] == ["r"]  # no temporary folder left

@@ -6,11 +6,11 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from pipeline.communes import (CommuneReference, _resolve_chains, reference_from_csv, reference_from_etalab,
+from pipeline.report.communes import (CommuneReference, _resolve_chains, reference_from_csv, reference_from_etalab,
                                size_band)
 from pipeline.errors import PipelineError
-from pipeline.report_render import compose, findings, to_html, to_markdown
-from pipeline.reporting import (Columns, amounts_by_domain, build_report, classify_beneficiaries, crosstab,
+from pipeline.report.render import compose, findings, to_html, to_markdown
+from pipeline.report.analysis import (Columns, amounts_by_domain, build_report, classify_beneficiaries, crosstab,
                                 domain_table, group_summary, independence, join_communes,
                                 normalize_commune_code, normalize_departement, parse_amount, partial_spearman,
                                 prepare_predictions, spearman, top_domains)
@@ -113,7 +113,7 @@ def test_join_reports_every_row_and_lists_codes_that_do_not_join(pred, ref):
     assert joined.loc[0, "code_actuel"] == "01001"  # "1001" lost its zero
     assert joined.loc[14, "entite"] == "groupement" and joined.loc[14, "code_actuel"] == ""  # EPCI with a code
     assert joined.loc[17, "entite"] == "inconnu"
-    from pipeline.reporting import unjoined_codes
+    from pipeline.report.analysis import unjoined_codes
 
     unjoined = unjoined_codes(pred, joined, columns, ref)
     assert unjoined["code"].tolist() == ["01500", "99999"]
@@ -235,7 +235,7 @@ def test_predictions_without_domain_are_refused_naming_the_file(labels):
 
 
 def test_without_type_column_a_row_is_a_communes_only_if_named_so(ref):
-    from pipeline.communes import name_key
+    from pipeline.report.communes import name_key
 
     assert name_key("CHARRON (17)") == name_key("Charron")
     assert name_key("ALDUDES LES") == name_key("Les Aldudes") and name_key("COM VINCENNES") == "vincennes"

@@ -2,7 +2,7 @@ import pandas as pd
 import pytest
 
 from pipeline.errors import PipelineError
-from pipeline.sources import SourceSpec, labeled_rows, load_source_specs, load_training_data
+from pipeline.io.sources import SourceSpec, labeled_rows, load_source_specs, load_training_data
 from pipeline.config import PROJECT_DIR
 
 

@@ -7,9 +7,9 @@ from sklearn.base import clone
 from sklearn.feature_extraction.text import CountVectorizer
 
 from pipeline.errors import PipelineError
-from pipeline.estimators import RECIPES, KindAdaptedLinearSVC, predict_proba_by_kind, set_text_kind
-from pipeline.runs import run_predict
-from pipeline.training import fit_domain
+from pipeline.modeling.estimators import RECIPES, KindAdaptedLinearSVC, predict_proba_by_kind, set_text_kind
+from pipeline.commands.runs import run_predict
+from pipeline.modeling.train import fit_domain
 
 # "aire de jeux" is sport_loisirs in submissions, urbanisme ("Cadre de vie") in participatory budgets.
 ROWS = ([("aire de jeux quartier", "sport_loisirs", "submission")] * 6
@@ -73,8 +73,8 @@ def test_predict_with_a_kind_the_model_does_not_know_names_it(trained, tmp_path)
 
 
 def test_evaluation_scores_other_kinds_both_as_themselves_and_as_submissions():
-    from pipeline.evaluation import evaluate_sources
-    from pipeline.training import TrainSettings
+    from pipeline.modeling.evaluate import evaluate_sources
+    from pipeline.modeling.train import TrainSettings
 
     f = frame()
     f["text"] = [f"{t} {chr(97 + i % 26)}{chr(97 + i // 26)}" for i, t in enumerate(f["text"])]  # distinct groups

@@ -69,7 +69,7 @@ def lemma_cache_folder() -> Path | None:
     """Where the tagger pass is cached: $BAROMETRE_LEMMA_CACHE, or .cache/lemmas/ ("off": nowhere)."""
     value = os.environ.get(CACHE_ENV)
     if value is None:
-        from .config import PROJECT_DIR
+        from pipeline.config import PROJECT_DIR
 
         return PROJECT_DIR / ".cache" / "lemmas"
     if value.strip().lower() in ("", "off", "0", "no", "false"):

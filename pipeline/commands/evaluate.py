@@ -13,22 +13,22 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import estimators
-from .artifacts import write_json
-from .domains import load_label_set
-from .errors import PipelineError
-from .evaluation import SETTINGS, evaluate_sources, summary_table
-from .predicting import label_frame
-from .sources import SourceSpec, labeled_rows, load_training_data
-from .tables import atomic_folder, find_text_columns, read_table
-from .training import preprocess_texts, scores
+from pipeline.modeling import estimators
+from pipeline.modeling.run_folder import write_json
+from pipeline.domains import load_label_set
+from pipeline.errors import PipelineError
+from pipeline.modeling.evaluate import SETTINGS, evaluate_sources, summary_table
+from pipeline.modeling.predict import label_frame
+from pipeline.io.sources import SourceSpec, labeled_rows, load_training_data
+from pipeline.io.tables import atomic_folder, find_text_columns, read_table
+from pipeline.modeling.train import preprocess_texts, scores
 
 log = logging.getLogger(__name__)
 
 
 def default_recipe(config: dict) -> str:
     """The recipe the latest trained model chose, else "svm"."""
-    from .artifacts import resolve_run
+    from pipeline.modeling.run_folder import resolve_run
 
     try:
         metrics = json.loads((resolve_run(config["paths"]["models"]) / "metrics.json").read_text(encoding="utf-8"))
@@ -38,7 +38,7 @@ def default_recipe(config: dict) -> str:
 
 
 def run_evaluate(config: dict, extra: str | None, recipe_name: str | None = None) -> Path:
-    from .runs import self_training_pool, train_settings
+    from pipeline.commands.runs import self_training_pool, train_settings
 
     recipe_name = recipe_name or default_recipe(config)
     log.info("evaluating recipe %s", recipe_name)
@@ -130,7 +130,7 @@ def coverage_png(result: dict, path: Path) -> None:
 def run_evaluate_labeled(config: dict, labeled: str, text_col: str | None, label_col: str,
                          digital_col: str | None, run: str | None) -> Path:
     """Score the current model on a hand-labeled file (any format predict reads)."""
-    from .runs import load_model
+    from pipeline.commands.runs import load_model
 
     labels = load_label_set(config["paths"]["labels"])
     path = Path(labeled)

@@ -15,7 +15,7 @@ from concurrent.futures import ProcessPoolExecutor
 import numpy as np
 import pandas as pd
 
-from .model import BarometerModel
+from pipeline.modeling.model import BarometerModel
 
 log = logging.getLogger(__name__)
 

@@ -21,8 +21,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from .communes import INSTALLED_MARKER, read_installed
-from .errors import PipelineError
+from pipeline.report.communes import INSTALLED_MARKER, read_installed
+from pipeline.errors import PipelineError
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ ETALAB_FOLDER = "etalab-decoupage-administratif"
 
 def etalab_folder(config: dict) -> Path:
     """Where the package is installed: <paths.external>/etalab-decoupage-administratif."""
-    from .config import PROJECT_DIR
+    from pipeline.config import PROJECT_DIR
 
     external = config["paths"].get("external") or str(PROJECT_DIR / "data" / "external")
     return Path(external) / ETALAB_FOLDER

@@ -24,7 +24,7 @@ import scipy.sparse as sp
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.pipeline import FeatureUnion, Pipeline
 
-from .preprocess import SpacyLemmatizer
+from pipeline.features.lemmatizer import SpacyLemmatizer
 
 # Distinct words whose character n-grams are kept in memory between batches.
 MAX_WORDS = 100_000

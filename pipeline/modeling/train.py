@@ -19,13 +19,13 @@ from sklearn.metrics import accuracy_score, classification_report, confusion_mat
 from sklearn.model_selection import StratifiedGroupKFold, cross_val_predict
 from tqdm import tqdm
 
-from . import estimators
-from .domains import LabelSet
-from .errors import PipelineError
-from .estimators import Recipe
-from .model import BarometerModel
-from .preprocess import SpacyLemmatizer, normalize
-from .sources import SUBMISSION_KIND
+from pipeline.modeling import estimators
+from pipeline.domains import LabelSet
+from pipeline.errors import PipelineError
+from pipeline.modeling.estimators import Recipe
+from pipeline.modeling.model import BarometerModel
+from pipeline.features.lemmatizer import SpacyLemmatizer, normalize
+from pipeline.io.sources import SUBMISSION_KIND
 
 log = logging.getLogger(__name__)
 

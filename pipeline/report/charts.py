@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 from mpl_toolkits.axes_grid1 import make_axes_locatable
 
-from .frformat import fr_int, fr_num, fr_pct
+from pipeline.report.frformat import fr_int, fr_num, fr_pct
 
 BLUE = "#1f5fa8"
 ORANGE = "#d9822b"

@@ -21,10 +21,10 @@ from sklearn.base import clone
 from sklearn.metrics import confusion_matrix
 from sklearn.model_selection import StratifiedGroupKFold, cross_val_predict
 
-from . import estimators
-from .estimators import Recipe
-from .sources import SUBMISSION_KIND
-from .training import (TrainSettings, accuracy_at_coverage, cross_validated_proba, digital_cv,
+from pipeline.modeling import estimators
+from pipeline.modeling.estimators import Recipe
+from pipeline.io.sources import SUBMISSION_KIND
+from pipeline.modeling.train import (TrainSettings, accuracy_at_coverage, cross_validated_proba, digital_cv,
                        as_kinds, duplicate_groups, fit_domain, review_threshold, scores, text_kinds)
 
 log = logging.getLogger(__name__)

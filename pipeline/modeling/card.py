@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .domains import LabelSet
+from pipeline.domains import LabelSet
 
 
 def confusion_png(metrics: dict, labels: LabelSet, path: Path) -> None:

@@ -8,15 +8,17 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from . import artifacts, card
-from .domains import load_label_set
-from .errors import PipelineError
-from .model import BarometerModel
-from .estimators import RECIPES, set_text_kind
-from .predicting import Scorer, can_fork, texts_of, with_predictions
-from .sources import SUBMISSION_KIND, load_training_data, load_unlabeled_texts
-from .tables import TableWriter, atomic_output, count_rows, find_text_columns, iter_table
-from .training import TrainSettings, train
+from pipeline.modeling import run_folder as artifacts
+
+from pipeline.modeling import card
+from pipeline.domains import load_label_set
+from pipeline.errors import PipelineError
+from pipeline.modeling.model import BarometerModel
+from pipeline.modeling.estimators import RECIPES, set_text_kind
+from pipeline.modeling.predict import Scorer, can_fork, texts_of, with_predictions
+from pipeline.io.sources import SUBMISSION_KIND, load_training_data, load_unlabeled_texts
+from pipeline.io.tables import TableWriter, atomic_output, count_rows, find_text_columns, iter_table
+from pipeline.modeling.train import TrainSettings, train
 
 log = logging.getLogger(__name__)
 

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import joblib
 
-from .config import PROJECT_DIR
-from .errors import PipelineError
-from .model import BarometerModel
-from .tables import atomic_folder
+from pipeline.config import PROJECT_DIR
+from pipeline.errors import PipelineError
+from pipeline.modeling.model import BarometerModel
+from pipeline.io.tables import atomic_folder
 
 MODEL_FILE = "model.joblib"
 LATEST = "LATEST"

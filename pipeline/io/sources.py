@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from .domains import NONE_LABEL, LabelSet
-from .errors import PipelineError
-from .tables import read_table
+from pipeline.domains import NONE_LABEL, LabelSet
+from pipeline.errors import PipelineError
+from pipeline.io.tables import read_table
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.svm import LinearSVC
 
-from .sources import SUBMISSION_KIND
+from pipeline.io.sources import SUBMISSION_KIND
 
 
 @dataclass(frozen=True)

@@ -16,10 +16,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .communes import SIZE_LABELS, CommuneReference, lookup, size_band
-from .communes import plain as _plain
-from .domains import LabelSet
-from .errors import PipelineError
+from pipeline.report.communes import SIZE_LABELS, CommuneReference, lookup, size_band
+from pipeline.report.communes import plain as _plain
+from pipeline.domains import LabelSet
+from pipeline.errors import PipelineError
 
 log = logging.getLogger(__name__)
 
