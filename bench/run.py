@@ -229,10 +229,15 @@ def _predict_main(argv: list[str]) -> None:
     ap.add_argument("--suffix"), ap.add_argument("--variant"), ap.add_argument("--no-dedup", action="store_true")
     ap.add_argument("inputs", nargs="+")
     a = ap.parse_args(argv)
-    from pipeline.commands import runs
+    from dataclasses import replace
+
+    from pipeline.commands.predict import PredictSettings, label_file
+    from pipeline.io.tables import count_rows
+    from pipeline.modeling.run_folder import load_model
+    from pipeline.modeling.workers import predict_jobs
 
     config = load_config()
-    load_s, model = timed(lambda: runs.load_model(config, a.run))
+    load_s, model = timed(lambda: load_model(config["paths"]["models"], a.run))
     if a.variant == "tagger":  # the slow path: spaCy's tagger on every text (same classifiers)
         lem = model.lemmatizer
         model.lemmatizer = SpacyLemmatizer(lem.model, "tagger", lem.batch_size, lem.n_process).fit([])
@@ -243,10 +248,10 @@ def _predict_main(argv: list[str]) -> None:
     for path in map(Path, a.inputs):
         out = Path(a.out_dir) / f"{path.stem}.pred.{a.suffix}"
         cpu = _cpu()
-        s, _ = timed(runs.run_predict, config, path, out, text_col="intitule", n_jobs=a.jobs, model=model,
-                     dedup=not a.no_dedup)
+        settings = replace(PredictSettings.from_config(config), n_jobs=a.jobs)
+        s, _ = timed(label_file, model, path, out, settings, text_col="intitule", dedup=not a.no_dedup)
         per_file.append({"file": path.name, "seconds": round(s, 3), "cpu_s": round(_cpu() - cpu, 3),
-                         "jobs": runs.predict_jobs(a.jobs, runs.count_rows(path))})
+                         "jobs": predict_jobs(a.jobs, count_rows(path))})
     print(json.dumps({"load_s": round(load_s + load2_s, 3), "files": per_file,
                       "predict_s": round(sum(f["seconds"] for f in per_file), 3),
                       "predict_cpu_s": round(sum(f["cpu_s"] for f in per_file), 3)}))
@@ -525,9 +530,9 @@ def dedup_section(ctx) -> dict:
     texts = [t for ts in dgcl_texts(ctx.data).values() for t in ts]
     keyed = [normalize(t) for t in texts]
     run = model_run(ctx)
-    from pipeline.commands.runs import load_model
+    from pipeline.modeling.run_folder import load_model
 
-    lem = load_model(load_config(), str(run)).lemmatizer
+    lem = load_model(load_config()["paths"]["models"], str(run)).lemmatizer
     lemmas = lem.transform(texts)
     res = {"rows": len(texts), "distinct_texts": len(set(texts)), "distinct_normalised": len(set(keyed)),
            "distinct_lemma_strings": len(set(lemmas))}

@@ -12,9 +12,9 @@ from pipeline.modeling.predict import label_frame
 def load_model(run: str | None = None, config_path: str | None = None):
     """Load a trained model: the latest run, or `run` (an id under models/ or a folder)."""
     from pipeline.config import load_config
-    from pipeline.commands.runs import load_model as _load
+    from pipeline.modeling import run_folder
 
-    return _load(load_config(config_path), run)
+    return run_folder.load_model(load_config(config_path)["paths"]["models"], run)
 
 
 __all__ = ["label_frame", "load_model"]

@@ -81,7 +81,8 @@ def main(argv: list[str] | None = None) -> int:
 def _dispatch(args) -> int:
     if args.command in ("report", "fetch-communes"):
         return _dispatch_report(args)
-    from pipeline.commands import runs
+    from pipeline.commands.predict import default_output, run_predict
+    from pipeline.commands.train import run_train
 
     overrides = {
         "paths.models": getattr(args, "models", None),
@@ -92,15 +93,15 @@ def _dispatch(args) -> int:
     }
     config = load_config(args.config, overrides)
     if args.command == "train":
-        runs.run_train(config, args.extra)
+        run_train(config, args.extra)
     elif args.command == "predict":
         input_path = args.input or config["paths"]["raw_sample"]
         if not args.input and not _has_model(config):
             logging.info("no trained model yet: training one on the seed set first")
-            runs.run_train(config)
-        output = args.output or runs.default_output(config, input_path)
-        out = runs.run_predict(config, input_path, output, args.text_col, args.run, args.sep, args.encoding,
-                               text_kind=args.kind)
+            run_train(config)
+        output = args.output or default_output(config, input_path)
+        out = run_predict(config, input_path, output, args.text_col, args.run, args.sep, args.encoding,
+                          text_kind=args.kind)
         print(out)
     elif args.command == "evaluate":
         from pipeline.commands.evaluate import run_evaluate, run_evaluate_labeled

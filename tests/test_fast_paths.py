@@ -7,10 +7,10 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import FeatureUnion
 
 from pipeline.modeling import model as fast
-from pipeline.modeling import predict as predicting
-from pipeline.modeling.predict import score, scored
 from pipeline.features.lemmatizer import SpacyLemmatizer, _keep, normalize
-from pipeline.commands.runs import predict_jobs
+from pipeline.modeling import workers
+from pipeline.modeling.predict import predict_texts
+from pipeline.modeling.workers import ParallelPredictor, predict_jobs
 
 TRICKY = ["Rénovation de l’École (tranche 2)", "VIDEO-PROTECTION : 13 caméras", "aujourd'hui c.c.a.s.",
           "Saint-Étienne RD12 n°3", "www.mairie-x.fr contact@ville.fr", "Œuvre   d'art\tà  l'hôtel",
@@ -90,22 +90,24 @@ def test_vectorizer_shortcuts_equal_scikit_learn(monkeypatch):
 
 
 def test_dedup_and_parallel_scoring_keep_rows_in_order(trained, monkeypatch):
-    from pipeline.commands.runs import load_model
+    from pipeline.modeling.run_folder import load_model
 
-    model = load_model(trained)
+    model = load_model(trained["paths"]["models"])
     texts = ["Vidéoprotection", "", "Rénovation de l'école", "Vidéoprotection", "videoprotection",
              "Création d'un site internet", "Rénovation de l'école"] * 30
-    proba, digital = score(model, texts, dedup=False)
-    proba_d, digital_d = score(model, texts, dedup=True)
+    proba, digital = predict_texts(model, texts, dedup=False)
+    proba_d, digital_d = predict_texts(model, texts, dedup=True)
     np.testing.assert_array_equal(proba, proba_d)
     np.testing.assert_array_equal(digital, digital_d)
     assert (proba[1] == 0).all() and digital[1] == ""
     chunks = [(i, texts[i * 20:(i + 1) * 20]) for i in range(10)]
-    serial = list(scored(model, chunks, n_jobs=1))
+    with ParallelPredictor(model, 1) as predictor:
+        serial = list(predictor.map(chunks))
     here = []
-    monkeypatch.setattr(predicting, "score", lambda *a: here.append(1) or score(*a))
+    monkeypatch.setattr(workers, "predict_texts", lambda *a: here.append(1) or predict_texts(*a))
     for n_jobs in (2, 3):  # one or two workers, and this process when they all have two items queued
-        parallel = list(scored(model, chunks, n_jobs=n_jobs))
+        with ParallelPredictor(model, n_jobs) as predictor:
+            parallel = list(predictor.map(chunks))
         assert [p for p, _ in parallel] == list(range(10))
         for (_, (p1, d1)), (_, (p2, d2)) in zip(serial, parallel):
             np.testing.assert_array_equal(p1, p2)

@@ -8,7 +8,7 @@ from sklearn.feature_extraction.text import CountVectorizer
 
 from pipeline.errors import PipelineError
 from pipeline.modeling.estimators import RECIPES, KindAdaptedLinearSVC, predict_proba_by_kind, set_text_kind
-from pipeline.commands.runs import run_predict
+from pipeline.commands.predict import run_predict
 from pipeline.modeling.train import fit_domain
 
 # "aire de jeux" is sport_loisirs in submissions, urbanisme ("Cadre de vie") in participatory budgets.

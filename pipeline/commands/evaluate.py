@@ -14,14 +14,14 @@ from pathlib import Path
 import pandas as pd
 
 from pipeline.modeling import estimators
-from pipeline.modeling.run_folder import write_json
+from pipeline.io.files import write_json
 from pipeline.domains import load_label_set
 from pipeline.errors import PipelineError
 from pipeline.modeling.evaluate import SETTINGS, evaluate_sources, summary_table
 from pipeline.modeling.predict import label_frame
 from pipeline.io.sources import SourceSpec, labeled_rows, load_training_data
 from pipeline.io.tables import atomic_folder, find_text_columns, read_table
-from pipeline.modeling.train import preprocess_texts, scores
+from pipeline.modeling.train import TrainSettings, preprocess_texts, scores
 
 log = logging.getLogger(__name__)
 
@@ -38,13 +38,13 @@ def default_recipe(config: dict) -> str:
 
 
 def run_evaluate(config: dict, extra: str | None, recipe_name: str | None = None) -> Path:
-    from pipeline.commands.runs import self_training_pool, train_settings
+    from pipeline.commands.train import self_training_pool
 
     recipe_name = recipe_name or default_recipe(config)
     log.info("evaluating recipe %s", recipe_name)
     paths = config["paths"]
     labels = load_label_set(paths["labels"])
-    settings = train_settings(config)
+    settings = TrainSettings.from_config(config)
     if recipe_name not in estimators.RECIPES:
         raise PipelineError(f"unknown recipe {recipe_name!r}; known: {', '.join(estimators.RECIPES)}")
     frame, _ = load_training_data(paths["labeled"], labels, extra, paths["sources"])
@@ -130,7 +130,7 @@ def coverage_png(result: dict, path: Path) -> None:
 def run_evaluate_labeled(config: dict, labeled: str, text_col: str | None, label_col: str,
                          digital_col: str | None, run: str | None) -> Path:
     """Score the current model on a hand-labeled file (any format predict reads)."""
-    from pipeline.commands.runs import load_model
+    from pipeline.modeling.run_folder import load_model
 
     labels = load_label_set(config["paths"]["labels"])
     path = Path(labeled)
@@ -140,7 +140,7 @@ def run_evaluate_labeled(config: dict, labeled: str, text_col: str | None, label
                       digital_column=digital_col)
     truth, left_out, empty = labeled_rows(raw.assign(**{text_cols[0]: raw[text_cols].astype(str).agg(". ".join, axis=1)})
                                           if len(text_cols) > 1 else raw, spec, labels, path)
-    model = load_model(config, run)
+    model = load_model(config["paths"]["models"], run)
     predicted = label_frame(model, truth[["text"]], ["text"])
     order = [c for c in labels.codes if c in set(truth["domain"])]
     result = {"file": str(path), "model_run_id": model.run_id, "rows_scored": int(len(truth)),

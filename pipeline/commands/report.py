@@ -32,7 +32,7 @@ from pipeline.errors import PipelineError
 from pipeline.report.external import etalab_folder, etalab_pin
 from pipeline.report.render import Document, compose, to_html, to_markdown
 from pipeline.report.analysis import Columns, build_report, prepare_predictions
-from pipeline.io.sources import sha256_of
+from pipeline.io.files import sha256_of
 from pipeline.io.tables import atomic_folder, read_table
 
 log = logging.getLogger(__name__)
@@ -191,7 +191,7 @@ def run_report(config: dict, predictions: list[str], name: str | None = None, co
                  status.get("no_code", 0), status.get("unknown", 0) + status.get("invalid", 0),
                  len(data.unjoined), status.get("not_commune", 0))
     now = datetime.now().astimezone()
-    from pipeline.modeling.run_folder import git_commit
+    from pipeline.io.files import git_commit
 
     runs = model_runs(config, frame)
     meta = {"name": name, "inputs": inputs, "models": runs,

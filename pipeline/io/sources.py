@@ -7,7 +7,6 @@ that names the file, the row and the value.
 """
 from __future__ import annotations
 
-import hashlib
 import logging
 import tomllib
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ import pandas as pd
 
 from pipeline.domains import NONE_LABEL, LabelSet
 from pipeline.errors import PipelineError
+from pipeline.io.files import sha256_of
 from pipeline.io.tables import read_table
 
 log = logging.getLogger(__name__)
@@ -80,14 +80,6 @@ def load_source_specs(path: str | Path, kind: str = "source") -> list:
         return [spec_class(**e) for e in entries]
     except TypeError as exc:
         raise PipelineError(f"{path}: a [[{kind}]] entry is malformed: {exc}") from exc
-
-
-def sha256_of(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def labeled_rows(raw: pd.DataFrame, spec: SourceSpec, labels: LabelSet, path: Path) -> tuple[pd.DataFrame, int, int]:

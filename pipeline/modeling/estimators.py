@@ -143,7 +143,7 @@ def set_text_kind(model: Pipeline, kind: str) -> None:
     if kind not in known:
         raise ValueError(f"text kind {kind!r} is not one this model was trained on ({', '.join(known)})")
     for e in adapted:
-        e.kind = kind
+        e.set_params(kind=kind)
 
 
 def predict_proba_by_kind(model: Pipeline, texts, kinds) -> np.ndarray:
@@ -158,13 +158,13 @@ def predict_proba_by_kind(model: Pipeline, texts, kinds) -> np.ndarray:
         for kind in np.unique(kinds):
             rows = np.flatnonzero(kinds == kind)
             for e in adapted:
-                e.kind = kind
+                e.set_params(kind=kind)
             proba = model.predict_proba([texts[i] for i in rows])
             out = np.zeros((len(texts), proba.shape[1])) if out is None else out
             out[rows] = proba
     finally:
         for e, kind in zip(adapted, before):
-            e.kind = kind
+            e.set_params(kind=kind)
     return out
 
 

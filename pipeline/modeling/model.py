@@ -59,7 +59,7 @@ class BarometerModel:
         self.lemmatizer.load()
         return self
 
-    def score_texts(self, texts, dedup: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+    def predict_proba_texts(self, texts, dedup: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
         """Domain probabilities (rows × classes_) and P(digital = yes), per text.
 
         With `dedup`, texts whose lemmas are the same are classified once.

@@ -9,15 +9,14 @@ from __future__ import annotations
 import json
 import os
 import platform
-import subprocess
 from datetime import datetime, timezone
 from pathlib import Path
 
 import joblib
 
-from pipeline.config import PROJECT_DIR
 from pipeline.errors import PipelineError
 from pipeline.modeling.model import BarometerModel
+from pipeline.io.files import write_json
 from pipeline.io.tables import atomic_folder
 
 MODEL_FILE = "model.joblib"
@@ -34,22 +33,8 @@ def library_versions() -> dict:
             "joblib": joblib.__version__}
 
 
-def git_commit() -> str:
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=PROJECT_DIR, capture_output=True, text=True)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=PROJECT_DIR,
-                               capture_output=True, text=True).stdout.strip()
-        return out.stdout.strip() + ("-dirty" if dirty else "") if out.returncode == 0 else "unknown"
-    except OSError:
-        return "unknown"
-
-
 def new_run_id() -> str:
     return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-
-
-def write_json(path: Path, data) -> None:
-    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 def save_run(models_dir: str | Path, model: BarometerModel, metadata: dict, metrics: dict,
@@ -83,6 +68,12 @@ def resolve_run(models_dir: str | Path, run: str | None = None) -> Path:
         raise PipelineError(f"model folder {folder} is missing or incomplete (no {MODEL_FILE}): "
                             f"run `make train` again")
     return folder
+
+
+def load_model(models_dir: str | Path, run: str | None = None) -> BarometerModel:
+    """The model of `run` (an id under `models_dir`, or a folder), or of the latest run."""
+    model, _ = load_run(resolve_run(models_dir, run))
+    return model
 
 
 def load_run(folder: Path) -> tuple[BarometerModel, dict]:

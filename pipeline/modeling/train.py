@@ -51,6 +51,17 @@ class TrainSettings:
     # Processes for the cross-validation folds (1: this one only).
     n_jobs: int = 1
 
+    @classmethod
+    def from_config(cls, config: dict) -> "TrainSettings":
+        """config/pipeline.toml's [train] and [preprocess] (n_jobs 0: one process per core)."""
+        from pipeline.modeling.workers import process_count
+
+        t, p = config["train"], config["preprocess"]
+        return cls(cv_folds=t["cv_folds"], cv_repeats=t.get("cv_repeats", 1), random_state=t["random_state"],
+                   spacy_model=p["spacy_model"], batch_size=p["batch_size"], n_process=p["n_process"],
+                   recipes=tuple(t["recipes"]), select_on=t["select_on"], review_accuracy=t["review_accuracy"],
+                   n_jobs=process_count(t.get("n_jobs", 0)))
+
 
 def duplicate_key(text: str) -> str:
     return re.sub(r"[^a-z]+", " ", normalize(text)).strip()

@@ -1,0 +1,113 @@
+"""`python -m pipeline predict`: label a file of submissions in chunks, written atomically."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from tqdm import tqdm
+
+from pipeline.errors import PipelineError
+from pipeline.io.sources import SUBMISSION_KIND
+from pipeline.io.tables import TableWriter, atomic_output, count_rows, find_text_columns, iter_table
+from pipeline.modeling.estimators import set_text_kind
+from pipeline.modeling.model import BarometerModel
+from pipeline.modeling.predict import texts_of, with_predictions
+from pipeline.modeling.run_folder import load_model
+from pipeline.modeling.workers import PART_ROWS, ParallelPredictor, predict_jobs
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PredictSettings:
+    """How `predict` labels: config/pipeline.toml's [predict], overridden by command-line options."""
+
+    # Below this probability of the chosen domain a row is flagged needs_review;
+    # None: the threshold the model chose at training.
+    review_threshold: float | None = None
+    text_kind: str = SUBMISSION_KIND
+    chunk_size: int = 20000
+    # Processes in all (0 = one per core); beyond this one they label parts of the chunks.
+    n_jobs: int = 0
+    # Looked for, in order, when no text column is given.
+    text_columns: tuple[str, ...] = ("text",)
+
+    @classmethod
+    def from_config(cls, config: dict, n_jobs: int | None = None, text_kind: str | None = None) -> "PredictSettings":
+        p = config["predict"]
+        threshold = None if p["review_threshold"] == "model" else float(p["review_threshold"])
+        return cls(review_threshold=threshold, text_kind=text_kind or p.get("text_kind", SUBMISSION_KIND),
+                   chunk_size=p["chunk_size"], n_jobs=p.get("n_jobs", 0) if n_jobs is None else n_jobs,
+                   text_columns=tuple(p["text_columns"]))
+
+
+def run_predict(config: dict, input_path: str | Path, output_path: str | Path, text_col: str | None = None,
+                run: str | None = None, sep: str | None = None, encoding: str | None = None,
+                n_jobs: int | None = None, text_kind: str | None = None) -> Path:
+    """Label a file of submissions with the model `run` (default: the latest); see `label_file`."""
+    model = load_model(config["paths"]["models"], run)
+    settings = PredictSettings.from_config(config, n_jobs=n_jobs, text_kind=text_kind)
+    return label_file(model, input_path, output_path, settings, text_col, sep, encoding)
+
+
+def label_file(model: BarometerModel, input_path: str | Path, output_path: str | Path, settings: PredictSettings,
+               text_col: str | None = None, sep: str | None = None, encoding: str | None = None,
+               dedup: bool = True) -> Path:
+    """Label a file in chunks; write every input column, then the predictions.
+
+    Beyond this process, which reads and writes, `settings.n_jobs` processes
+    label parts of the chunks. `dedup`: classify the repeated texts of a part
+    once (False only to measure what that saves).
+    """
+    input_path, output_path = Path(input_path), Path(output_path)
+    if output_path.resolve() == input_path.resolve():
+        raise PipelineError(f"{output_path}: the output would overwrite the input; choose another OUTPUT")
+    kind = TableWriter.kind_of(output_path)
+    use_text_kind(model, settings.text_kind)
+    total = count_rows(input_path)
+    jobs = predict_jobs(settings.n_jobs, total)
+    rows = 0
+    state: dict = {}
+
+    # With worker processes, chunks go to them in parts, so that reading, labeling and writing overlap.
+    part_rows = settings.chunk_size if jobs == 1 else min(settings.chunk_size, PART_ROWS)
+
+    def chunks():
+        for chunk in iter_table(input_path, settings.chunk_size, sep=sep, encoding=encoding):
+            if "columns" not in state:
+                state["columns"] = find_text_columns(chunk.columns, text_col, list(settings.text_columns),
+                                                     input_path)
+                log.info("labeling %s, text from column(s) %s, model %s, %d process(es)", input_path,
+                         state["columns"], model.run_id, jobs)
+            texts = texts_of(chunk, state["columns"])
+            for i in range(0, len(chunk), part_rows):
+                part = texts.iloc[i:i + part_rows]
+                yield (chunk.iloc[i:i + part_rows], part), part.tolist()
+
+    with atomic_output(output_path) as tmp:
+        writer = TableWriter(tmp, kind)
+        with ParallelPredictor(model, jobs, dedup) as predictor, tqdm(total=total, unit="rows", desc="labeling",
+                                                                      disable=None) as bar:
+            for (chunk, texts), scores in predictor.map(chunks()):
+                writer.write(with_predictions(model, chunk, texts, scores, settings.review_threshold))
+                rows += len(chunk)
+                bar.update(len(chunk))
+        writer.close()
+        if "columns" not in state:
+            raise PipelineError(f"{input_path}: the file has a header but no rows")
+    log.info("%d rows labeled into %s", rows, output_path)
+    return output_path
+
+
+def use_text_kind(model: BarometerModel, kind: str) -> None:
+    try:
+        set_text_kind(model.domain_classifier, kind)
+    except ValueError as exc:
+        raise PipelineError(f"--kind: {exc}") from None
+    if kind != SUBMISSION_KIND:
+        log.info("predicting as texts of kind %s", kind)
+
+
+def default_output(config: dict, input_path: str | Path) -> Path:
+    return Path(config["paths"]["predicted"]) / f"{Path(input_path).stem}.predictions.csv"

@@ -1,0 +1,58 @@
+"""`python -m pipeline train`: read the labeled sources, train, write the run folder."""
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict
+from pathlib import Path
+
+from pipeline.domains import load_label_set
+from pipeline.io.files import git_commit
+from pipeline.io.sources import load_training_data, load_unlabeled_texts
+from pipeline.modeling import card
+from pipeline.modeling import run_folder
+from pipeline.modeling.estimators import RECIPES
+from pipeline.modeling.train import TrainSettings, train
+
+log = logging.getLogger(__name__)
+
+
+def self_training_pool(config: dict, extra: str | None, recipes) -> tuple[list[str], list]:
+    """The unlabeled texts of sources.toml under `extra`, read only when one of `recipes` self-trains."""
+    if not extra or not any(RECIPES[name].self_training for name in recipes):
+        return [], []
+    return load_unlabeled_texts(extra, config["paths"]["sources"])
+
+
+def run_train(config: dict, extra: str | None = None) -> Path:
+    """Train on the seed set (plus the sources under `extra`) and write a run folder."""
+    paths = config["paths"]
+    labels = load_label_set(paths["labels"])
+    frame, reports = load_training_data(paths["labeled"], labels, extra, paths["sources"])
+    settings = TrainSettings.from_config(config)
+    unlabeled, unlabeled_reports = self_training_pool(config, extra, settings.recipes)
+    log.info("training on %d rows from %d source(s), %d unlabeled texts", len(frame), len(reports), len(unlabeled))
+    model, metrics = train(frame, labels, settings, unlabeled)
+    model.run_id = run_folder.new_run_id()
+    metadata = {
+        "run_id": model.run_id,
+        "spacy_model": settings.spacy_model,
+        "versions": {**run_folder.library_versions(),
+                     "spacy_model": f"{settings.spacy_model} {model.lemmatizer.model_version_}"},
+        "git_commit": git_commit(),
+        "labels": {c: labels.label(c) for c in labels.codes},
+        "sources": [asdict(r) for r in reports],
+        "unlabeled_sources": [asdict(r) for r in unlabeled_reports],
+        "rows_trained": int(len(frame)),
+        "rows_left_out_none": sum(r.left_out for r in reports),
+        "extra": str(extra) if extra else None,
+        "settings": asdict(settings),
+        "random_state": settings.random_state,
+        "config": {k: v for k, v in config.items() if k != "paths"},
+    }
+    folder = run_folder.save_run(paths["models"], model, metadata, metrics, {
+        "confusion_matrix.png": lambda p: card.confusion_png(metrics, labels, p),
+        "MODEL_CARD.md": lambda p: p.write_text(card.model_card(metadata, metrics, labels), encoding="utf-8"),
+    })
+    log.info("model %s written to %s (CV macro-F1 %.3f, accuracy %.3f)", model.run_id, folder,
+             metrics["domain"]["macro_f1"], metrics["domain"]["accuracy"])
+    return folder

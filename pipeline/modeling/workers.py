@@ -1,0 +1,130 @@
+"""Worker processes for predict: forked once, they share the loaded model and label parts of the input.
+
+`predict_jobs` says how many processes an input deserves; `ParallelPredictor`
+runs `predict_texts` over a stream of parts, here or in the workers, in order.
+"""
+from __future__ import annotations
+
+import gc
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+
+import numpy as np
+
+from pipeline.modeling.model import BarometerModel
+from pipeline.modeling.predict import predict_texts
+
+# Rows a worker process scores at a time; and below this many rows a worker costs more than it saves.
+PART_ROWS = 5000
+MIN_ROWS_PER_WORKER = 5000
+
+
+def process_count(setting: int) -> int:
+    """`setting` processes, or one per core this process may use when it is 0."""
+    if setting and int(setting) > 0:
+        return int(setting)
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def predict_jobs(setting: int, total_rows: int | None) -> int:
+    """Processes for predict, this one included: `setting` (0 = one per core), fewer for a small input.
+
+    1 means no worker process: inputs of unknown size (Excel) and where fork is not available.
+    """
+    jobs = process_count(setting)
+    if total_rows is None or not can_fork():
+        return 1
+    return max(1, min(jobs, 1 + total_rows // MIN_ROWS_PER_WORKER))
+
+
+_WORKER_MODEL: BarometerModel | None = None
+
+
+def _init_worker(model: BarometerModel) -> None:
+    global _WORKER_MODEL
+    _WORKER_MODEL = model
+
+
+def _predict_in_worker(texts: list[str], dedup: bool):
+    return predict_texts(_WORKER_MODEL, texts, dedup)
+
+
+def can_fork() -> bool:
+    """Worker processes are forked, so that they share the loaded model instead of loading it again."""
+    return "fork" in multiprocessing.get_all_start_methods()
+
+
+class ParallelPredictor:
+    """Predicts a stream of (payload, texts) items with `predict_texts`, here or in worker processes.
+
+    `n_jobs` is the number of processes in all. With 1, this process scores
+    everything. With n > 1, n - 1 forked worker processes score the items
+    while this one reads and writes around them, and scores an item itself
+    when every worker already has two queued; at most 2 (n - 1) + 1 items
+    are in flight, so memory does not grow with the input. Used as a context manager: the workers are forked
+    on entry (before the caller starts a progress bar's thread) and stopped
+    on exit.
+    """
+
+    def __init__(self, model: BarometerModel, n_jobs: int = 1, dedup: bool = True):
+        self.model, self.n_jobs, self.dedup = model, n_jobs, dedup
+        self.workers = max(n_jobs - 1, 0) if can_fork() else 0
+        self._pool: ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> "ParallelPredictor":
+        if self.workers:
+            self.model.load()
+            gc.collect()
+            gc.freeze()  # the model's objects stay out of the workers' garbage collection: fewer copied pages
+            try:
+                self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("fork"),
+                                                 initializer=_init_worker, initargs=(self.model,))
+                self._pool.submit(int).result()  # fork now
+            except BaseException:
+                self.__exit__()
+                raise
+            finally:
+                gc.unfreeze()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def map(self, items: Iterable[tuple[object, list[str]]]) -> Iterator[tuple[object, tuple[np.ndarray, np.ndarray]]]:
+        """For each (payload, texts) of `items`, yield (payload, predict_texts(model, texts)), in order."""
+        if self._pool is None:
+            for payload, texts in items:
+                yield payload, predict_texts(self.model, texts, self.dedup)
+            return
+        pending: deque = deque()
+        for payload, texts in items:
+            if sum(not f.done() for _, f in pending) >= 2 * self.workers:
+                # every worker has work queued: score this item here rather than wait idle
+                pending.append((payload, _Ready(predict_texts(self.model, texts, self.dedup))))
+            else:
+                pending.append((payload, self._pool.submit(_predict_in_worker, texts, self.dedup)))
+            while pending and (pending[0][1].done() or len(pending) > 2 * self.workers + 1):
+                payload_done, future = pending.popleft()
+                yield payload_done, future.result()
+        while pending:
+            payload_done, future = pending.popleft()
+            yield payload_done, future.result()
+
+
+class _Ready:
+    """A result computed here, standing in the queue beside the workers' futures."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def done(self) -> bool:
+        return True
+
+    def result(self):
+        return self.value
+
