@@ -32,7 +32,9 @@ PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
 
 from pipeline.config import load_config  # noqa: E402
-from pipeline.features.lemmatizer import CACHE_ENV, SpacyLemmatizer, _model_meta, normalize  # noqa: E402
+from pipeline.features.lemma_cache import CACHE_ENV  # noqa: E402
+from pipeline.features.lemmatizer import SpacyLemmatizer, _model_meta  # noqa: E402
+from pipeline.features.text import normalize  # noqa: E402
 from pipeline.io.tables import read_table  # noqa: E402
 
 YEARS = ("2018", "2019", "2023")
@@ -564,7 +566,7 @@ def f1_section(ctx) -> dict:
     from sklearn.model_selection import StratifiedGroupKFold
 
     from pipeline.modeling import estimators
-    from pipeline.modeling.train import duplicate_groups
+    from pipeline.modeling.cv import duplicate_groups
 
     ann = pd.read_csv(ctx.data / "dgcl" / "annotated.csv", dtype=str, keep_default_na=False)
     ann = ann[ann["domain"] != "none"].reset_index(drop=True)

@@ -4,7 +4,9 @@ import pandas as pd
 
 from pipeline.modeling.estimators import RECIPES
 from pipeline.modeling.evaluate import evaluate_sources, summary_table
-from pipeline.modeling.train import TrainSettings, accuracy_at_coverage, fit_domain, review_threshold
+from pipeline.modeling.cv import fit_domain
+from pipeline.modeling.metrics import accuracy_at_coverage, review_threshold
+from pipeline.modeling.settings import TrainSettings
 
 WORDS = {"transport": ["velo piste", "bus ligne", "voirie rue", "parking gare"],
          "education": ["ecole classe", "cantine scolaire", "creche enfant", "college eleve"]}

@@ -6,7 +6,7 @@ import pytest
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import FeatureUnion
 
-from pipeline.modeling import model as fast
+from pipeline.features import ngrams as fast
 from pipeline.features.lemmatizer import SpacyLemmatizer, _keep, normalize
 from pipeline.modeling import workers
 from pipeline.modeling.predict import predict_texts

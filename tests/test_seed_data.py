@@ -15,7 +15,7 @@ from sklearn.feature_extraction.text import CountVectorizer
 
 from pipeline.config import PROJECT_DIR
 from pipeline.io.tables import read_table
-from pipeline.modeling.train import duplicate_key
+from pipeline.modeling.cv import duplicate_key
 
 SEED_FILES = sorted((PROJECT_DIR / "data" / "labeled").glob("*.csv"))
 # (file under ../shared/data, its text column)

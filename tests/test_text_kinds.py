@@ -9,7 +9,7 @@ from sklearn.feature_extraction.text import CountVectorizer
 from pipeline.errors import PipelineError
 from pipeline.modeling.estimators import RECIPES, KindAdaptedLinearSVC, predict_proba_by_kind, set_text_kind
 from pipeline.commands.predict import run_predict
-from pipeline.modeling.train import fit_domain
+from pipeline.modeling.cv import fit_domain
 
 # "aire de jeux" is sport_loisirs in submissions, urbanisme ("Cadre de vie") in participatory budgets.
 ROWS = ([("aire de jeux quartier", "sport_loisirs", "submission")] * 6
@@ -74,7 +74,7 @@ def test_predict_with_a_kind_the_model_does_not_know_names_it(trained, tmp_path)
 
 def test_evaluation_scores_other_kinds_both_as_themselves_and_as_submissions():
     from pipeline.modeling.evaluate import evaluate_sources
-    from pipeline.modeling.train import TrainSettings
+    from pipeline.modeling.settings import TrainSettings
 
     f = frame()
     f["text"] = [f"{t} {chr(97 + i % 26)}{chr(97 + i // 26)}" for i, t in enumerate(f["text"])]  # distinct groups

@@ -4,8 +4,10 @@ import pytest
 
 from pipeline.errors import PipelineError
 from pipeline.modeling.estimators import RECIPES
-from pipeline.modeling.train import (TrainSettings, check_trainable, cross_validated_proba, duplicate_groups,
-                               mean_scores, scores)
+from pipeline.modeling.cv import cross_validated_proba, duplicate_groups
+from pipeline.modeling.metrics import mean_scores, scores
+from pipeline.modeling.settings import TrainSettings
+from pipeline.modeling.train import check_trainable
 
 
 def test_near_duplicate_titles_share_a_group():
@@ -52,7 +54,7 @@ def test_repeated_cv_scores_are_averaged_key_by_key():
 def test_folds_of_one_source_test_its_rows_once_and_train_on_all_else_but_copies():
     from sklearn.model_selection import StratifiedGroupKFold
 
-    from pipeline.modeling.train import evaluation_folds
+    from pipeline.modeling.cv import evaluation_folds
 
     texts = [f"titre {d} {i}" for d in "abc" for i in "abcdefghij"] * 2  # each title in both sources
     y = np.array([t.split()[1] for t in texts])

@@ -21,7 +21,9 @@ from pipeline.modeling.evaluate import SETTINGS, evaluate_sources, summary_table
 from pipeline.modeling.predict import label_frame
 from pipeline.io.sources import SourceSpec, labeled_rows, load_training_data
 from pipeline.io.tables import atomic_folder, find_text_columns, read_table
-from pipeline.modeling.train import TrainSettings, preprocess_texts, scores
+from pipeline.modeling.metrics import scores
+from pipeline.modeling.settings import TrainSettings
+from pipeline.modeling.train import preprocess_texts
 
 log = logging.getLogger(__name__)
 

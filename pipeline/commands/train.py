@@ -11,7 +11,8 @@ from pipeline.io.sources import load_training_data, load_unlabeled_texts
 from pipeline.modeling import card
 from pipeline.modeling import run_folder
 from pipeline.modeling.estimators import RECIPES
-from pipeline.modeling.train import TrainSettings, train
+from pipeline.modeling.settings import TrainSettings
+from pipeline.modeling.train import train
 
 log = logging.getLogger(__name__)
 

@@ -24,8 +24,10 @@ from sklearn.model_selection import StratifiedGroupKFold, cross_val_predict
 from pipeline.modeling import estimators
 from pipeline.modeling.estimators import Recipe
 from pipeline.io.sources import SUBMISSION_KIND
-from pipeline.modeling.train import (TrainSettings, accuracy_at_coverage, cross_validated_proba, digital_cv,
-                       as_kinds, duplicate_groups, fit_domain, review_threshold, scores, text_kinds)
+from pipeline.modeling.cv import as_kinds, cross_validated_proba, digital_cv, duplicate_groups, fit_domain
+from pipeline.modeling.metrics import accuracy_at_coverage, review_threshold, scores
+from pipeline.modeling.settings import TrainSettings
+from pipeline.modeling.train import text_kinds
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,61 @@
+"""Scores of predictions against labels: functions of arrays, no I/O."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import accuracy_score, classification_report, f1_score
+
+
+def scores(y_true, y_pred, labels: list[str]) -> dict:
+    """Macro-F1, accuracy and per-class precision/recall/F1 over the labels present in y_true."""
+    present = [l for l in labels if l in set(y_true)]
+    report = classification_report(y_true, y_pred, labels=present, output_dict=True, zero_division=0)
+    return {
+        "macro_f1": round(float(f1_score(y_true, y_pred, labels=present, average="macro", zero_division=0)), 4),
+        "accuracy": round(float(accuracy_score(y_true, y_pred)), 4),
+        "n": int(len(y_true)),
+        "per_class": {l: {k: round(float(v), 4) for k, v in report[l].items()} for l in present},
+    }
+
+
+def mean_scores(runs: list):
+    """The mean of the numbers of several `scores` (or dicts of them), key by key, over CV repeats."""
+    first = runs[0]
+    if isinstance(first, dict):
+        return {k: mean_scores([r[k] for r in runs]) for k in first}
+    if isinstance(first, float):
+        return round(float(np.mean(runs)), 4)
+    return first
+
+
+def review_threshold(confidence: np.ndarray, correct: np.ndarray, target_accuracy: float) -> dict:
+    """The lowest confidence threshold at which the rows kept reach `target_accuracy`.
+
+    Also returns the coverage/accuracy curve it was read from.
+    """
+    curve = []
+    for t in np.round(np.arange(0.0, 1.0, 0.02), 2):
+        kept = confidence >= t
+        if kept.sum() == 0:
+            break
+        curve.append({"threshold": float(t), "coverage": round(float(kept.mean()), 4),
+                      "accuracy": round(float(correct[kept].mean()), 4)})
+    reaching = [c for c in curve if c["accuracy"] >= target_accuracy]
+    chosen = reaching[0] if reaching else curve[-1]
+    return {"threshold": chosen["threshold"], "coverage": chosen["coverage"], "accuracy": chosen["accuracy"],
+            "target_accuracy": target_accuracy, "curve": curve}
+
+
+def accuracy_at_coverage(curve: list[dict], coverage: float) -> float | None:
+    """Accuracy of the most confident `coverage` share of rows (read off the curve)."""
+    above = [c for c in curve if c["coverage"] >= coverage]
+    return above[-1]["accuracy"] if above else None
+
+
+def by_source(frame: pd.DataFrame, pred, order: list[str], column: str = "domain") -> dict:
+    """Scores of each source's own rows (the overall figure hides them)."""
+    out = {}
+    for source, idx in frame.groupby("source").indices.items():
+        s = scores(frame[column].to_numpy()[idx], np.asarray(pred)[idx], order)
+        out[source] = {k: s[k] for k in ("macro_f1", "accuracy", "n")}
+    return out
