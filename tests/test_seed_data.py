@@ -21,6 +21,7 @@ SEED_FILES = sorted((PROJECT_DIR / "data" / "labeled").glob("*.csv"))
 # (file under ../shared/data, its text column)
 SHARED_TEXTS = [
     ("dgcl/annotated.csv", "intitule"),
+    ("dgcl/annotated-random.csv", "intitule"),
     ("dgcl/dotations-2018.csv", "intitule"),
     ("dgcl/dotations-2019.csv", "intitule"),
     ("dgcl/dotations-2023.csv", "intitule"),
@@ -72,3 +73,21 @@ def test_seed_texts_are_not_copied_from_shared_data(seed_rows):
         if cos[j] >= NEAR_COPY_COSINE:
             worst.append((seed_rows["id"].iloc[i], shared.iloc[row.indices[j]], round(float(cos[j]), 2)))
     assert not worst, f"seed rows nearly equal to shared texts: {worst[:10]}"
+
+
+def test_locked_test_set_names_rows_of_the_random_sample():
+    """config/locked_test.toml: 300 distinct ids of annotated-random.csv, drawn from the file it names."""
+    import tomllib
+
+    from pipeline.io.sources import sha256_of
+
+    locked = tomllib.loads((PROJECT_DIR / "config" / "locked_test.toml").read_text(encoding="utf-8"))
+    assert len(locked["ids"]) == len(set(locked["ids"])) == 300 == sum(locked["per_domain"].values())
+    if not SHARED.is_dir():
+        pytest.skip("../shared/data is not beside the project")
+    path = SHARED / "dgcl" / "annotated-random.csv"
+    assert sha256_of(path) == locked["sha256"], "annotated-random.csv changed since the draw"
+    rows = read_table(path).set_index(locked["id_column"])
+    assert set(locked["ids"]) <= set(rows.index)
+    assert rows.loc[locked["ids"], "domain"].value_counts().to_dict() == {
+        k: v for k, v in locked["per_domain"].items() if v}
