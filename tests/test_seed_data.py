@@ -79,7 +79,7 @@ def test_locked_test_set_names_rows_of_the_random_sample():
     """config/locked_test.toml: 300 distinct ids of annotated-random.csv, drawn from the file it names."""
     import tomllib
 
-    from pipeline.io.sources import sha256_of
+    from pipeline.io.files import sha256_of
 
     locked = tomllib.loads((PROJECT_DIR / "config" / "locked_test.toml").read_text(encoding="utf-8"))
     assert len(locked["ids"]) == len(set(locked["ids"])) == 300 == sum(locked["per_domain"].values())
