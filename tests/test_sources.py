@@ -43,7 +43,7 @@ def test_seed_set_covers_every_domain_with_60_rows(labels, seed):
 
 def test_shipped_sources_file_maps_every_shared_label(labels):
     specs = load_source_specs(PROJECT_DIR / "config" / "sources.toml")
-    assert {s.name for s in specs} == {"dgcl-annotated", "paris-bp", "toulouse-bp", "fonds-vert"}
+    assert {s.name for s in specs} == {"dgcl-annotated", "dgcl-random", "paris-bp", "toulouse-bp", "fonds-vert"}
     for s in specs:
         assert set(s.mapping.values()) <= set(labels.codes) | {"none"}
 

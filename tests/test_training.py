@@ -71,3 +71,30 @@ def test_folds_of_one_source_test_its_rows_once_and_train_on_all_else_but_copies
     plain = StratifiedGroupKFold(5, shuffle=True, random_state=42).split(texts, y, groups)
     for (train, test), (train2, test2) in zip(everything, plain):
         assert train.tolist() == train2.tolist() and test.tolist() == test2.tolist()
+
+
+def test_locked_rows_never_choose_and_are_scored_once_the_headline_is_the_first_selection_source(seed, labels,
+                                                                                                   tmp_path):
+    """Two 'real' sources: the first is the headline; its locked rows are left out of the CV, scored at the end."""
+    from pipeline.io.sources import locked_rows
+    from pipeline.modeling.train import train
+
+    rows = seed.groupby("domain").head(24).reset_index(drop=True)
+    n = len(rows)
+    source = np.where(np.arange(n) % 3 == 0, "real-a", np.where(np.arange(n) % 3 == 1, "real-b", "seed:x"))
+    frame = pd.DataFrame({"text": rows["text"], "domain": rows["domain"], "digital": rows["digital"],
+                          "source": source, "weight": 1.0, "text_kind": "submission",
+                          "row_id": [f"{s}:{i}" for s, i in zip(source, range(n))]})
+    ids = ", ".join(f'"{i}"' for i in range(0, n, 3)[:12])
+    (tmp_path / "locked.toml").write_text(f'source = "real-a"\nids = [{ids}]\n', encoding="utf-8")
+    locked = locked_rows(frame, tmp_path / "locked.toml")
+    assert locked.sum() == 12 and set(frame["source"][locked]) == {"real-a"}
+    settings = TrainSettings(cv_folds=3, recipes=("svm_balanced",), select_on=("real-a", "real-b"), n_jobs=1)
+    _, metrics = train(frame, labels, settings, locked=locked)
+    assert metrics["headline_source"] == "real-a" and metrics["selected_on"] == "real-a + real-b"
+    a_rows = int(((frame["source"] == "real-a") & ~locked).sum())
+    assert metrics["domain"]["n"] == a_rows  # the headline: the first source's unlocked rows
+    assert metrics["domain"]["by_source"]["real-b"]["n"] == int((frame["source"] == "real-b").sum())
+    assert metrics["locked_test"]["n"] == 12 and metrics["n_locked"] == 12
+    # A frame without the locked source locks nothing (a fresh clone's seed set).
+    assert not locked_rows(frame.assign(source="seed:x"), tmp_path / "locked.toml").any()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pipeline.domains import load_label_set
 from pipeline.io.files import git_commit
-from pipeline.io.sources import load_training_data, load_unlabeled_texts
+from pipeline.io.sources import load_training_data, load_unlabeled_texts, locked_rows
 from pipeline.modeling import card
 from pipeline.modeling import run_folder
 from pipeline.modeling.estimators import RECIPES
@@ -29,10 +29,11 @@ def run_train(config: dict, extra: str | None = None) -> Path:
     paths = config["paths"]
     labels = load_label_set(paths["labels"])
     frame, reports = load_training_data(paths["labeled"], labels, extra, paths["sources"])
+    locked = locked_rows(frame, paths.get("locked_test"))
     settings = TrainSettings.from_config(config)
     unlabeled, unlabeled_reports = self_training_pool(config, extra, settings.recipes)
     log.info("training on %d rows from %d source(s), %d unlabeled texts", len(frame), len(reports), len(unlabeled))
-    model, metrics = train(frame, labels, settings, unlabeled)
+    model, metrics = train(frame, labels, settings, unlabeled, locked)
     model.run_id = run_folder.new_run_id()
     metadata = {
         "run_id": model.run_id,

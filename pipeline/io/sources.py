@@ -12,6 +12,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from pipeline.domains import NONE_LABEL, LabelSet
@@ -21,7 +22,8 @@ from pipeline.io.tables import read_table
 
 log = logging.getLogger(__name__)
 
-COLUMNS = ["text", "domain", "digital", "source", "weight", "text_kind"]
+# row_id: "<source>:<id>" for sources with an id_column (the locked test set names rows so), else "".
+COLUMNS = ["text", "domain", "digital", "source", "weight", "text_kind", "row_id"]
 # The kind of text users submit (the seed set and the commune titles): the
 # model's default view (see estimators.KindAdaptedLinearSVC).
 SUBMISSION_KIND = "submission"
@@ -42,6 +44,8 @@ class SourceSpec:
     row_weight: float = 1.0
     # Sources of one kind share kind-specific weights besides the common ones.
     text_kind: str = SUBMISSION_KIND
+    # A column that names each row for good (the locked test set lists such ids).
+    id_column: str | None = None
 
 
 @dataclass
@@ -84,7 +88,7 @@ def load_source_specs(path: str | Path, kind: str = "source") -> list:
 
 def labeled_rows(raw: pd.DataFrame, spec: SourceSpec, labels: LabelSet, path: Path) -> tuple[pd.DataFrame, int, int]:
     """Map a raw labeled table to the common frame; return it with the counts left out."""
-    for col in filter(None, (spec.text_column, spec.label_column, spec.digital_column)):
+    for col in filter(None, (spec.text_column, spec.label_column, spec.digital_column, spec.id_column)):
         if col not in raw.columns:
             raise PipelineError(f"{path}: no column {col!r} (columns: {', '.join(map(str, raw.columns))})")
     raw_labels = raw[spec.label_column].astype(str).str.strip()
@@ -100,8 +104,10 @@ def labeled_rows(raw: pd.DataFrame, spec: SourceSpec, labels: LabelSet, path: Pa
     text = raw[spec.text_column].fillna("").astype(str).str.strip()
     digital = (raw[spec.digital_column].fillna("").astype(str).str.strip().str.lower()
                if spec.digital_column else pd.Series("", index=raw.index))
-    frame = pd.DataFrame({"text": text, "domain": domain, "digital": digital,
-                          "source": spec.name, "weight": float(spec.row_weight), "text_kind": spec.text_kind})
+    row_id = (spec.name + ":" + raw[spec.id_column].astype(str).str.strip() if spec.id_column
+              else pd.Series("", index=raw.index))
+    frame = pd.DataFrame({"text": text, "domain": domain, "digital": digital, "source": spec.name,
+                          "weight": float(spec.row_weight), "text_kind": spec.text_kind, "row_id": row_id})
     left_out = int((frame["domain"] == NONE_LABEL).sum())
     empty = int((frame["text"] == "").sum())
     frame = frame[(frame["domain"] != NONE_LABEL) & (frame["text"] != "")]
@@ -139,7 +145,33 @@ def load_training_data(labeled_dir: str | Path, labels: LabelSet, extra_dir: str
         frame, report = load_source(spec, base, labels)
         frames.append(frame)
         reports.append(report)
-    return pd.concat(frames, ignore_index=True)[COLUMNS], reports
+    frame = pd.concat(frames, ignore_index=True).reindex(columns=COLUMNS)
+    frame["row_id"] = frame["row_id"].fillna("")
+    return frame, reports
+
+
+def locked_rows(frame: pd.DataFrame, locked_file: str | Path | None) -> np.ndarray:
+    """The rows of the locked test set (config/locked_test.toml: a source and the ids of its rows).
+
+    Absent file or source (a fresh clone trains on the seed set alone): no row is locked.
+    """
+    locked = np.zeros(len(frame), dtype=bool)
+    if not locked_file:
+        return locked
+    path = Path(locked_file)
+    try:
+        spec = tomllib.loads(path.read_text(encoding="utf-8"))
+        source, ids = spec["source"], spec["ids"]
+    except (OSError, tomllib.TOMLDecodeError, KeyError) as exc:
+        raise PipelineError(f"{path}: not a locked test set file ({exc})") from None
+    if not (frame["source"] == source).any():
+        return locked
+    wanted = {f"{source}:{i}" for i in ids}
+    locked = frame["row_id"].isin(wanted).to_numpy()
+    found = set(frame["row_id"][locked])
+    log.info("locked test set: %d rows of %s kept out of every choice (%d of its ids are none or empty rows)",
+             locked.sum(), source, len(wanted - found))
+    return locked
 
 
 def load_unlabeled_texts(extra_dir: str | Path, sources_file: str | Path) -> tuple[list[str], list[SourceReport]]:

@@ -16,9 +16,10 @@ class TrainSettings:
     batch_size: int = 512
     n_process: int = 1
     recipes: tuple[str, ...] = ("svm_balanced", "svm_by_kind")
-    # The source whose rows' CV macro-F1 picks the recipe: real commune titles,
-    # the kind of text users submit. All rows are used when it is absent.
-    select_on: str = "dgcl-annotated"
+    # The sources whose rows' CV macro-F1 picks the recipe, in order: real
+    # commune titles drawn at random (what users submit), then the digital-heavy
+    # set. All rows are used when none is present.
+    select_on: tuple[str, ...] = ("dgcl-random", "dgcl-annotated")
     # needs_review threshold: the lowest confidence at which the rows kept
     # reach this accuracy out of fold.
     review_accuracy: float = 0.9
@@ -33,5 +34,9 @@ class TrainSettings:
         t, p = config["train"], config["preprocess"]
         return cls(cv_folds=t["cv_folds"], cv_repeats=t.get("cv_repeats", 1), random_state=t["random_state"],
                    spacy_model=p["spacy_model"], batch_size=p["batch_size"], n_process=p["n_process"],
-                   recipes=tuple(t["recipes"]), select_on=t["select_on"], review_accuracy=t["review_accuracy"],
+                   recipes=tuple(t["recipes"]), select_on=_as_tuple(t["select_on"]), review_accuracy=t["review_accuracy"],
                    n_jobs=process_count(t.get("n_jobs", 0)))
+
+
+def _as_tuple(value) -> tuple[str, ...]:
+    return (value,) if isinstance(value, str) else tuple(value)

@@ -44,11 +44,25 @@ def check_trainable(frame: pd.DataFrame, labels: LabelSet, folds: int) -> None:
         )
 
 
+def selection_rows(frame: pd.DataFrame, select_on: tuple[str, ...], locked) -> np.ndarray:
+    """The rows whose out-of-fold scores choose the recipe: those of the `select_on` sources
+    present, less the locked test rows; every unlocked row when none is present."""
+    select = frame["source"].isin(select_on).to_numpy() & ~locked
+    return select if select.any() else ~locked
+
+
 def train(frame: pd.DataFrame, labels: LabelSet, settings: TrainSettings,
-          unlabeled_texts: list[str] | None = None) -> tuple[BarometerModel, dict]:
-    """Choose the recipe by grouped, stratified CV macro-F1; refit it on everything."""
+          unlabeled_texts: list[str] | None = None, locked=None) -> tuple[BarometerModel, dict]:
+    """Choose the recipe by grouped, stratified CV macro-F1; refit it on everything.
+
+    `locked`: a boolean mask of rows kept out of every choice (the locked test
+    set): they neither train nor are scored in the CV; a model of the chosen
+    recipe trained on every other row is scored on them once, then the shipped
+    model trains on all rows.
+    """
     check_trainable(frame, labels, settings.cv_folds)
     frame = frame.reset_index(drop=True)
+    locked = np.zeros(len(frame), dtype=bool) if locked is None else np.asarray(locked, dtype=bool)
     texts, y = frame["text"].tolist(), frame["domain"].to_numpy()
     weights = frame["weight"].to_numpy(dtype=float)
     kinds = text_kinds(frame)
@@ -58,10 +72,9 @@ def train(frame: pd.DataFrame, labels: LabelSet, settings: TrainSettings,
 
     lemmatizer, lemmas, unlabeled = preprocess_texts(texts, unlabeled_texts, settings)
 
-    select = (frame["source"] == settings.select_on).to_numpy(copy=True)
-    if not select.any():
-        select[:] = True
-    select_name = settings.select_on if not select.all() else "all rows"
+    select = selection_rows(frame, settings.select_on, locked)
+    present = [s for s in settings.select_on if (frame["source"][select] == s).any()]
+    select_name = " + ".join(present) if present else "all rows"
     # A recipe whose ingredient is missing is not measured: self-training
     # without unlabeled texts, kind weights with a single kind of text.
     usable = {"self_training": bool(unlabeled), "by_kind": len(set(kinds)) > 1}
@@ -71,61 +84,91 @@ def train(frame: pd.DataFrame, labels: LabelSet, settings: TrainSettings,
     if skipped:
         log.info("recipes not measured (no unlabeled texts, or a single kind of text): %s", ", ".join(skipped))
 
-    # Only the selection rows are scored out of fold; every other row trains
-    # every fold, as it trains the shipped model (see evaluation_folds).
+    # The locked rows (and their near-duplicates) are left out of the CV altogether.
+    cv_rows = ~np.isin(groups, groups[locked])
+    cv_index = np.flatnonzero(cv_rows)
+    cv_frame, cv_select = frame[cv_rows].reset_index(drop=True), select[cv_rows]
+    cv_lemmas = [lemmas[i] for i in cv_index]
+    cv_y = y[cv_rows][cv_select]
+    # The headline is the first selection source's rows: real titles drawn as users submit them.
+    headline = (cv_frame["source"][cv_select] == present[0]).to_numpy() if present else np.ones(len(cv_y), bool)
     results, oof = {}, {}
     for recipe in recipes:
-        repeats = [cross_validated_proba(lemmas, y, weights, groups, unlabeled, recipe, repeat, classes, kinds,
-                                         evaluated=select)
+        repeats = [cross_validated_proba(cv_lemmas, y[cv_rows], weights[cv_rows], groups[cv_rows], unlabeled, recipe,
+                                         repeat, classes, kinds[cv_rows], evaluated=cv_select)
                    for repeat in repeat_settings(settings)]
-        preds = [classes[p.argmax(1)][select] for p in repeats]
-        evaluated = [scores(y[select], p, order) for p in preds]
+        preds = [classes[p.argmax(1)][cv_select] for p in repeats]
+        evaluated = [scores(cv_y[headline], p[headline], order) for p in preds]
         oof[recipe.name] = repeats[0]  # one model's probabilities: the review threshold's and confusion's
         results[recipe.name] = {
             **mean_scores(evaluated),
-            "by_source": mean_scores([by_source(frame[select], p, order) for p in preds]),
+            "by_source": mean_scores([by_source(cv_frame[cv_select], p, order) for p in preds]),
             "accuracy_per_repeat": [e["accuracy"] for e in evaluated],
         }
-        log.info("recipe %-18s CV on %s: macro-F1 %.3f accuracy %.3f (accuracy per repeat %s)", recipe.name,
-                 select_name, results[recipe.name]["macro_f1"], results[recipe.name]["accuracy"],
-                 results[recipe.name]["accuracy_per_repeat"])
-    baseline_results = baseline_scores(texts, y, weights, groups, select, settings, order)
+        log.info("recipe %-18s CV on %s: %s", recipe.name, select_name,
+                 "; ".join(f"{s} macro-F1 {v['macro_f1']:.3f} accuracy {v['accuracy']:.3f}"
+                           for s, v in results[recipe.name]["by_source"].items()))
+    baseline_results = baseline_scores([texts[i] for i in cv_index], y[cv_rows], weights[cv_rows], groups[cv_rows],
+                                       cv_select, settings, order)
 
-    best = max(results, key=lambda n: results[n]["macro_f1"])
+    best = max(results, key=lambda n: choice_key(results[n], present))
     proba = oof[best]
-    best_pred, confidence = classes[proba.argmax(1)][select], proba.max(1)[select]
-    review = review_threshold(confidence, best_pred == y[select], settings.review_accuracy)
+    best_pred, confidence = classes[proba.argmax(1)][cv_select], proba.max(1)[cv_select]
+    review = review_threshold(confidence, best_pred == cv_y, settings.review_accuracy)
     log.info("needs_review below confidence %.2f: keeps %.0f %% of %s at accuracy %.3f", review["threshold"],
              100 * review["coverage"], select_name, review["accuracy"])
+    recipe = estimators.RECIPES[best]
+    locked_scores = score_locked(lemmas, y, weights, kinds, groups, locked, unlabeled, recipe, settings, order)
 
-    domain_clf, n_pseudo = fit_domain(lemmas, y, weights, unlabeled, estimators.RECIPES[best],
-                                      settings.random_state, kinds)
+    domain_clf, n_pseudo = fit_domain(lemmas, y, weights, unlabeled, recipe, settings.random_state, kinds)
     digital_clf, digital_metrics = _train_digital(frame, lemmas, groups, settings)
     model = BarometerModel(lemmatizer, domain_clf, digital_clf, labels.codes,
                            review_threshold=review["threshold"])
     metrics = {
         "chosen": best,
         "chosen_because": (f"highest grouped {settings.cv_folds}-fold CV macro-F1 on {select_name} "
-                           f"(mean of {settings.cv_repeats} repeat(s)) "
+                           f"(in that order; mean of {settings.cv_repeats} repeat(s)) "
                            f"among {[r.name for r in recipes]}"),
-        "recipe": estimators.RECIPES[best].__dict__,
+        "recipe": recipe.__dict__,
         "selected_on": select_name,
+        "headline_source": present[0] if present else "all rows",
         "cv_folds": settings.cv_folds,
         "cv_repeats": settings.cv_repeats,
         "n_train": int(len(y)),
+        "n_locked": int(locked.sum()),
         "n_pseudo_labeled": n_pseudo,
-        "text_kinds": sorted(set(kinds)) if estimators.RECIPES[best].by_kind else [],
+        "text_kinds": sorted(set(kinds)) if recipe.by_kind else [],
         "domain": results[best],
-        "candidates": {n: {k: r[k] for k in ("macro_f1", "accuracy", "accuracy_per_repeat")}
+        "locked_test": locked_scores,
+        "candidates": {n: {k: r[k] for k in ("macro_f1", "accuracy", "accuracy_per_repeat", "by_source")}
                        for n, r in results.items()},
         "baselines": baseline_results,
         "digital": digital_metrics,
         "review": review,
         "accuracy_at_80pct_coverage": accuracy_at_coverage(review["curve"], 0.8),
-        "confusion_matrix": {"labels": order,
-                             "matrix": confusion_matrix(y[select], best_pred, labels=order).tolist()},
+        "confusion_matrix": {"labels": order, "matrix": confusion_matrix(cv_y, best_pred, labels=order).tolist()},
     }
     return model, metrics
+
+
+def choice_key(result: dict, present: list[str]) -> tuple:
+    """Recipes are compared on the selection sources in order (macro-F1 to 3 decimals), then overall."""
+    by = result["by_source"]
+    return (*(round(by[s]["macro_f1"], 3) for s in present), result["macro_f1"])
+
+
+def score_locked(lemmas, y, weights, kinds, groups, locked, unlabeled, recipe, settings, order) -> dict | None:
+    """The chosen recipe trained on every row but the locked ones (and their near-duplicates), scored on them."""
+    if not locked.any():
+        return None
+    train_rows = ~np.isin(groups, groups[locked])
+    model, _ = fit_domain([lemmas[i] for i in np.flatnonzero(train_rows)], y[train_rows], weights[train_rows],
+                          unlabeled, recipe, settings.random_state, kinds[train_rows])
+    pred = model.predict([lemmas[i] for i in np.flatnonzero(locked)])
+    result = scores(y[locked], pred, order)
+    log.info("locked test set (%d rows, never used to choose): macro-F1 %.3f accuracy %.3f", result["n"],
+             result["macro_f1"], result["accuracy"])
+    return result
 
 
 def text_kinds(frame: pd.DataFrame) -> np.ndarray:
