@@ -67,10 +67,19 @@ class SpacyLemmatizer(TransformerMixin, BaseEstimator):
 
     Parameters
     ----------
-    model : name of an installed spaCy pipeline, loaded on first use and never
-        pickled.
-    mode : "lookup" or "tagger" (see the module docstring).
-    batch_size, n_process : passed to ``nlp.pipe`` on the tagger path.
+    model : str, default="fr_core_news_sm"
+        Name of an installed spaCy pipeline, loaded on first use and never pickled.
+    mode : {"lookup", "tagger"}, default="lookup"
+        See the module docstring.
+    batch_size, n_process : int
+        Passed to ``nlp.pipe`` on the tagger path.
+
+    Attributes
+    ----------
+    lemma_table_ : dict of str to str
+        Word form -> its most frequent lemma among the training texts (lookup mode).
+    spacy_version_, model_version_ : str
+        The spaCy and model versions the table was learned with.
     """
 
     def __init__(self, model="fr_core_news_sm", mode="lookup", batch_size=512, n_process=1):
@@ -142,6 +151,16 @@ class SpacyLemmatizer(TransformerMixin, BaseEstimator):
 
     def __sklearn_is_fitted__(self):
         return hasattr(self, "lemma_table_")
+
+    def __sklearn_tags__(self):
+        # A list of strings in, a list of strings out: scikit-learn's checks for
+        # 2-D numeric arrays do not apply.
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.input_tags.string = True
+        tags.input_tags.categorical = False
+        tags.requires_fit = True
+        return tags
 
     # -- the tagger pass, through the disk cache ---------------------------------
     def _meta(self) -> dict:

@@ -17,6 +17,8 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.svm import LinearSVC
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from pipeline.io.sources import SUBMISSION_KIND
 
@@ -78,6 +80,29 @@ class KindAdaptedLinearSVC(ClassifierMixin, BaseEstimator):
     environment) in their own weights instead of pulling the common ones.
     Each kind also gets its own intercept term. Without `text_kind`, every row
     is of kind `kind`.
+
+    Parameters
+    ----------
+    C : float, default=0.5
+        Regularisation of the LinearSVC fitted on the augmented features.
+    class_weight : dict, "balanced" or None
+        As in LinearSVC.
+    random_state : int or None
+        As in LinearSVC.
+    kind : str, default="submission"
+        The kind of text `decision_function` and `predict` score as; switch it
+        with ``set_params(kind=...)``.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+    n_features_in_ : int
+    kinds_ : ndarray of the kinds seen in `fit`
+    coef_by_kind_ : dict, kind -> ndarray of shape (n_classes or 1, n_features)
+        The common weights plus the kind's own.
+    intercept_by_kind_ : dict, kind -> ndarray
+    common_coef_, common_intercept_ : ndarray
+        What a kind absent from training is scored with.
     """
 
     def __init__(self, C: float = 0.5, class_weight=None, random_state=None, kind: str = SUBMISSION_KIND):
@@ -87,6 +112,8 @@ class KindAdaptedLinearSVC(ClassifierMixin, BaseEstimator):
         self.kind = kind
 
     def fit(self, X, y, sample_weight=None, text_kind=None):
+        X, y = validate_data(self, X, y, accept_sparse="csr")
+        check_classification_targets(y)
         X = sp.csr_matrix(X)
         kinds = (np.full(X.shape[0], self.kind, dtype=object) if text_kind is None
                  else np.asarray(text_kind, dtype=object))
@@ -98,7 +125,7 @@ class KindAdaptedLinearSVC(ClassifierMixin, BaseEstimator):
         self.coef_by_kind_ = {kind: common + own[:, i * d:(i + 1) * d] for i, kind in enumerate(self.kinds_)}
         self.intercept_by_kind_ = {kind: svm.intercept_ + bias[:, i] for i, kind in enumerate(self.kinds_)}
         self.common_coef_, self.common_intercept_ = common, svm.intercept_
-        self.classes_, self.n_features_in_ = svm.classes_, d
+        self.classes_ = svm.classes_
         return self
 
     def _augment(self, X, kinds):
@@ -107,14 +134,21 @@ class KindAdaptedLinearSVC(ClassifierMixin, BaseEstimator):
                          + [sp.csr_matrix(m[:, None]) for m in member]).tocsr()
 
     def decision_function(self, X):
+        check_is_fitted(self)
+        X = validate_data(self, X, accept_sparse="csr", reset=False)
         # A kind absent from training gets the common weights alone.
         coef = self.coef_by_kind_.get(self.kind, self.common_coef_)
-        scores = sp.csr_matrix(X) @ coef.T + self.intercept_by_kind_.get(self.kind, self.common_intercept_)
+        scores = np.asarray(sp.csr_matrix(X) @ coef.T) + self.intercept_by_kind_.get(self.kind, self.common_intercept_)
         return scores.ravel() if scores.shape[1] == 1 else scores
 
     def predict(self, X):
         scores = self.decision_function(X)
         return self.classes_[(scores > 0).astype(int) if scores.ndim == 1 else scores.argmax(axis=1)]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
 
 
 def _svc(recipe: Recipe, random_state: int):
