@@ -24,19 +24,29 @@ BENCH_ARGS  ?=
 opt = $(if $(2),$(1) "$(2)")
 
 .DEFAULT_GOAL := help
-.PHONY: help install train predict test bench clean
+.PHONY: help install lock lint train predict test bench clean
 .PHONY: communes report evaluate
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
+# The exact versions of requirements.lock (made from pyproject.toml's ranges by
+# `make lock`), then the project itself: a model trained today loads next year.
+$(STAMP): pyproject.toml requirements.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -r requirements.lock
+	$(PY) -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
-install: $(STAMP) ## create .venv and install the project and its model (fr_core_news_sm)
+install: $(STAMP) ## create .venv and install the locked versions, the project and its model (fr_core_news_sm)
+
+lock: $(STAMP) ## re-resolve requirements.lock from pyproject.toml's ranges (uv pip compile; needs the package index)
+	$(PY) -m pip install --quiet uv
+	$(VENV)/bin/uv pip compile pyproject.toml --extra test --python-version 3.11 --quiet -o requirements.lock
+
+lint: $(STAMP) ## ruff, configured in pyproject.toml
+	$(VENV)/bin/ruff check pipeline tests bench
 
 train: $(STAMP) ## train on data/labeled (EXTRA=../shared/data adds the sources of config/sources.toml)
 	$(CLI) train $(call opt,--extra,$(EXTRA))
