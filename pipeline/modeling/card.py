@@ -52,9 +52,14 @@ def model_card(metadata: dict, metrics: dict, labels: LabelSet) -> str:
     digital = metrics["digital"]
     digital_line = (f"F1 of `yes` {digital['f1_yes']:.3f}, accuracy {digital['accuracy']:.3f} on {digital['n']} rows"
                     if digital.get("trained") else "not trained (no digital labels)")
+    headline = metrics.get("headline_source", metrics["selected_on"])
     evaluated = (f"all {d['n']} training rows" if metrics["selected_on"] == "all rows" else
-                 f"the {d['n']} rows of {metrics['selected_on']}, with the other\n"
-                 f"{metrics['n_train'] - d['n']} training rows in every fold as in this model")
+                 f"the real commune titles of {metrics['selected_on']}, every other training row in\n"
+                 f"every fold as in this model; the headline is the {d['n']} rows of {headline}")
+    locked = metrics.get("locked_test")
+    locked_line = (f"Locked test set: {locked['n']} rows of {headline} never used to choose anything, scored once by\n"
+                   f"this recipe trained on every other row: macro-F1 **{locked['macro_f1']:.3f}**, accuracy "
+                   f"**{locked['accuracy']:.3f}**.\n" if locked else "")
     kinds = metrics.get("text_kinds") or []
     kinds_line = (f"Kinds of text with weights of their own: {', '.join(kinds)}; predictions use the "
                   "submissions' unless `predict --kind` names another.\n" if len(kinds) > 1 else "")
@@ -89,7 +94,7 @@ Grouped, stratified {metrics['cv_folds']}-fold cross-validation of {evaluated}
 (copies of a title stay in one fold and never train the fold that tests them),
 mean of {metrics.get('cv_repeats', 1)} shuffle(s) of the folds: macro-F1 **{d['macro_f1']:.3f}**,
 accuracy **{d['accuracy']:.3f}** (per shuffle: {', '.join(f'{a:.3f}' for a in d['accuracy_per_repeat'])}).
-Digital flag: {digital_line}. Rows below confidence {metrics['review']['threshold']:.2f} are flagged
+{locked_line}Digital flag: {digital_line}. Rows below confidence {metrics['review']['threshold']:.2f} are flagged
 `needs_review`: out of fold, that keeps {100 * metrics['review']['coverage']:.0f} % of them at accuracy
 {metrics['review']['accuracy']:.3f}.
 
