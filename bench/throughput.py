@@ -15,8 +15,6 @@ from pipeline.features.lemmatizer import SpacyLemmatizer, _model_meta
 
 def throughput_section(ctx) -> dict:
     """Predict end to end on the three DGCL years, beside spaCy's full pipeline and tokenizer."""
-    import spacy
-
     texts_by_file = dgcl_texts(ctx.data)
     texts = [t for ts in texts_by_file.values() for t in ts]
     n_words, n_rows = words(texts), len(texts)
@@ -30,17 +28,7 @@ def throughput_section(ctx) -> dict:
             part = texts_by_file["dotations-2023.csv"] if not ctx.quick else sample
         if exclude is None:  # the tokenizer alone: every component left out
             exclude = list(_model_meta(model_name).get("components", []))
-        nlp = spacy.load(model_name, exclude=exclude)
-        if label != "tokenizer":
-            list(nlp.pipe(part[:200]))  # warm-up
-        cpu = time.process_time()
-        s, _ = timed(lambda: sum(1 for _ in (nlp.tokenizer.pipe(part, batch_size=1000) if label == "tokenizer"
-                                             else nlp.pipe(part, batch_size=256))))
-        cpu = time.process_time() - cpu
-        spacy_rates[label] = {"texts": len(part), "words": words(part), "seconds": round(s, 2),
-                              "cpu_s": round(cpu, 2), "words_per_s": round(words(part) / s),
-                              "words_per_cpu_s": round(words(part) / cpu), "components": nlp.pipe_names}
-        del nlp
+        spacy_rates[label] = spacy_rate(model_name, exclude, part, tokenizer_only=label == "tokenizer")
     res["spacy"] = spacy_rates
     run = model_run(ctx)
     every = [combined_dgcl(ctx)]
@@ -98,6 +86,23 @@ def throughput_section(ctx) -> dict:
     print(f"  ratios: {res['ratios']}; load average {res['load_before']} -> {res['load_after']}")
     print(f"  fast vs plain predictions on dotations-2023: {res['identical_to_plain']}")
     return res
+
+
+def spacy_rate(model_name: str, exclude: list[str], part: list[str], *, tokenizer_only: bool) -> dict:
+    """Words per second (and per CPU-second) of spaCy alone over part, in this process. A function
+    of its own so that each pipeline is freed on return, before the next one loads."""
+    import spacy
+
+    nlp = spacy.load(model_name, exclude=exclude)
+    if not tokenizer_only:
+        list(nlp.pipe(part[:200]))  # warm-up
+    docs = nlp.tokenizer.pipe(part, batch_size=1000) if tokenizer_only else nlp.pipe(part, batch_size=256)
+    cpu = time.process_time()
+    s, _ = timed(lambda: sum(1 for _ in docs))
+    cpu = time.process_time() - cpu
+    return {"texts": len(part), "words": words(part), "seconds": round(s, 2),
+            "cpu_s": round(cpu, 2), "words_per_s": round(words(part) / s),
+            "words_per_cpu_s": round(words(part) / cpu), "components": nlp.pipe_names}
 
 
 def identical_check(ctx) -> dict:
