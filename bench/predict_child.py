@@ -13,7 +13,7 @@ from pipeline.features.lemmatizer import SpacyLemmatizer
 
 def predict_child(run: Path, inputs: list[Path], out_dir: Path, *, jobs: int = 0, suffix: str = "csv",
                   dedup: bool = True, variant: str = "fast", keep: str | None = None) -> dict:
-    """`make predict` of each input in one fresh process (see `_predict_main`), measured;
+    """`make predict` of each input in one fresh process (see `main`), measured;
     the outputs are deleted, or moved to out_dir/kept-<keep>/."""
     args = [sys.executable, "-m", "bench.predict_child", "--run", str(run), "--out-dir", str(out_dir),
             "--jobs", str(jobs), "--suffix", suffix, "--variant", variant, *(["--no-dedup"] if not dedup else []),
@@ -30,7 +30,7 @@ def predict_child(run: Path, inputs: list[Path], out_dir: Path, *, jobs: int = 0
     return {**result, **report}
 
 
-def _predict_main(argv: list[str]) -> None:
+def main(argv: list[str]) -> None:
     """In the fresh process: load the model, then time `run_predict` over each input."""
     ap = argparse.ArgumentParser()
     ap.add_argument("--run"), ap.add_argument("--out-dir"), ap.add_argument("--jobs", type=int)
@@ -90,4 +90,4 @@ def _plain_paths() -> None:
 
 
 if __name__ == "__main__":
-    _predict_main(sys.argv[1:])
+    main(sys.argv[1:])

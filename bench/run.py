@@ -26,14 +26,17 @@ PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
 
 from bench.measure import effective_cores, load_avg, machine  # noqa: E402
-from bench.memory import memory_section  # noqa: E402, F401
-from bench.quality import dedup_section, f1_section  # noqa: E402, F401
+from bench.memory import memory_section  # noqa: E402
+from bench.quality import dedup_section, f1_section  # noqa: E402
 from bench.report import TARGETS, table, verdicts  # noqa: E402
-from bench.throughput import throughput_section  # noqa: E402, F401
+from bench.throughput import throughput_section  # noqa: E402
 from bench.train import train_section  # noqa: E402
 from pipeline.features.lemmatizer import CACHE_ENV  # noqa: E402
 
 SECTIONS = ("throughput", "train", "memory", "dedup", "f1")
+# Run in this order, after train; each gets the context and returns its part of results.json.
+AFTER_TRAIN = {"throughput": throughput_section, "memory": memory_section, "dedup": dedup_section,
+               "f1": f1_section}
 
 
 def main(argv=None) -> int:
@@ -82,9 +85,9 @@ def main(argv=None) -> int:
         if "train" in sections or (set(sections) & {"throughput", "memory", "dedup"} and not a.model):
             results["train"] = train_section(ctx)
         ctx.results = results
-        for name in ("throughput", "memory", "dedup", "f1"):
+        for name, section in AFTER_TRAIN.items():
             if name in sections:
-                results[name] = globals()[f"{name}_section"](ctx)
+                results[name] = section(ctx)
     finally:
         results["seconds"] = round(time.perf_counter() - started, 1)
         results["load_end"] = load_avg()
