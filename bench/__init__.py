@@ -1,0 +1,1 @@
+"""The benchmark (`make bench`, `python bench/run.py`): see bench/README.md."""
