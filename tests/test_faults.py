@@ -148,13 +148,14 @@ def _cli_process(config: Path, *args, **popen) -> subprocess.Popen:
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
-def test_workers_end_when_predict_is_killed(trained, seed, tmp_path):
+@pytest.mark.parametrize("how", ["kill -9", "ctrl-c"])
+def test_workers_end_when_predict_is_killed(trained, seed, tmp_path, how):
     big = tmp_path / "big.csv"
     texts = seed["text"].tolist()
     pd.DataFrame({"titre": [f"{texts[i % len(texts)]} {i}" for i in range(15_000)]}).to_csv(big, index=False)
     out = tmp_path / "big.predictions.csv"
     parent = _cli_process(Path(trained["config_file"]), "predict", "--input", str(big), "--output", str(out),
-                          "--jobs", "3")
+                          "--jobs", "3", start_new_session=True)  # its own process group, as in a terminal
     workers: list[int] = []
     try:
         deadline = time.time() + 120  # a ceiling for a loaded machine: the workers start within seconds
@@ -163,13 +164,20 @@ def test_workers_end_when_predict_is_killed(trained, seed, tmp_path):
             workers = _children(parent.pid)
         assert len(workers) >= 2, f"no worker process appeared: {parent.stderr.read()}"
         assert parent.poll() is None  # killed while predicting
-        os.kill(parent.pid, signal.SIGKILL)
-        parent.wait()
+        if how == "kill -9":
+            os.kill(parent.pid, signal.SIGKILL)
+        else:  # Ctrl-C signals the whole foreground process group
+            os.killpg(parent.pid, signal.SIGINT)
+        err = parent.communicate(timeout=60)[1].decode()
         deadline = time.time() + 10
         while any(map(_running, workers)) and time.time() < deadline:
             time.sleep(0.1)
         assert not any(map(_running, workers)), "worker processes outlived their parent"
-        assert [p for p in tmp_path.iterdir() if p.name.startswith(f".{out.name}.{parent.pid}.")]  # left behind
+        left = [p for p in tmp_path.iterdir() if p.name.startswith(f".{out.name}.{parent.pid}.")]
+        if how == "kill -9":
+            assert left  # no cleanup runs on kill -9: the next run removes it (next test)
+        else:
+            assert parent.returncode == 130 and err.strip() == "interrupted: nothing was written" and not left
     finally:
         for pid in workers:  # only if the test failed: never leave them running
             if _running(pid):
@@ -231,6 +239,31 @@ def test_concurrent_trainings_get_distinct_runs_and_one_latest(trained, tmp_path
     assert (models / LATEST).read_text().strip() in runs
     for run in runs:
         assert load_run(models / run)[0].run_id == run
+
+
+def _write_folder_many_times(folder: str, barrier, n: int) -> None:
+    barrier.wait()
+    for i in range(n):
+        with atomic_folder(folder) as tmp:
+            for name in ("a.json", "b.json"):
+                (tmp / name).write_text(f"{os.getpid()} {i}")
+
+
+@pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(), reason="forks")
+def test_concurrent_writes_of_one_folder_leave_one_whole_folder(tmp_path):
+    """Two evaluations of the same file at once: the last to finish wins, whole; neither fails."""
+    folder = tmp_path / "evaluation" / "labeled-x"
+    ctx = multiprocessing.get_context("fork")
+    barrier = ctx.Barrier(4)
+    procs = [ctx.Process(target=_write_folder_many_times, args=(str(folder), barrier, 30)) for _ in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(timeout=60)
+        assert p.exitcode == 0
+    assert [p.name for p in folder.parent.iterdir()] == ["labeled-x"]  # no temporary, no old copy left
+    a, b = ((folder / name).read_text() for name in ("a.json", "b.json"))
+    assert a == b  # both files from one and the same write
 
 
 def test_each_evaluate_writes_its_own_folder(trained, seed, tmp_path):

@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from pipeline.errors import PipelineError
-from pipeline.io.temps import current_umask, remove_stale_temps, temp_prefix
+from pipeline.io.temps import current_umask, remove_stale_temps, swap_folder, temp_prefix
 
 CSV_SUFFIXES = {".csv", ".txt", ".tsv"}
 EXCEL_SUFFIXES = {".xlsx", ".xlsm", ".xls"}
@@ -224,10 +224,7 @@ def atomic_folder(folder: str | Path):
     try:
         os.chmod(tmp, 0o777 & ~current_umask())  # mkdtemp's 0700 would outlive the rename
         yield tmp
-        shutil.rmtree(old, ignore_errors=True)
-        if folder.exists():
-            os.replace(folder, old)
-        os.replace(tmp, folder)
+        swap_folder(tmp, folder, old)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

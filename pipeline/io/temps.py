@@ -7,6 +7,7 @@ the next run to the same output removes those whose process is gone.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 from pathlib import Path
@@ -45,6 +46,25 @@ def remove_stale_temps(path: Path) -> list[Path]:
                     entry.unlink()
             removed.append(entry)
     return removed
+
+
+def swap_folder(tmp: Path, folder: Path, old: Path) -> None:
+    """Put `tmp` in place of `folder`, the previous one moved aside to `old` (this run's own name).
+
+    Two runs writing the same folder at once: the one that renames second finds
+    the other's new folder in place and moves it aside in turn, so the last wins.
+    """
+    for _ in range(5):
+        with contextlib.suppress(FileNotFoundError):
+            os.replace(folder, old)
+        try:
+            os.replace(tmp, folder)
+            return
+        except OSError as exc:
+            if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                raise
+        shutil.rmtree(old, ignore_errors=True)
+    os.replace(tmp, folder)
 
 
 def current_umask() -> int:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import os
+import signal
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -46,6 +47,9 @@ _WORKER_MODEL: BarometerModel | None = None
 def _init_worker(model: BarometerModel, parent: int) -> None:
     global _WORKER_MODEL
     _WORKER_MODEL = model
+    # Ctrl-C reaches the whole process group: the parent stops the pool and says so in one line,
+    # instead of each worker printing a KeyboardInterrupt traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     end_with_parent(parent)
 
 
@@ -56,7 +60,6 @@ def end_with_parent(parent: int) -> None:
     Linux: the kernel sends SIGTERM (prctl PR_SET_PDEATHSIG). Elsewhere: a thread
     watches for the worker being handed to another parent.
     """
-    import signal
     import sys
     import threading
     import time
