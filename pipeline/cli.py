@@ -39,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--models", help="models folder")
 
     e = sub.add_parser("evaluate", help="score every labeled source within and across sources, or the current "
-                                        "model on a hand-labeled file (--labeled), into reports/evaluation/")
+                                        "model on a hand-labeled file (--labeled), into reports/evaluation/<sources|labeled-FILE>/")
     e.add_argument("--extra", help="folder holding the sets of config/sources.toml (as for train)")
     e.add_argument("--recipe", help="recipe evaluated (pipeline/estimators.py; default: the one the latest "
                                     "model chose, else svm)")

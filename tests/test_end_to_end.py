@@ -129,7 +129,7 @@ def test_the_real_dgcl_list_is_labeled_end_to_end(trained, tmp_path):
 
 def test_evaluate_scores_sources_and_a_hand_labeled_file(trained, seed, tmp_path):
     assert cli(trained, "evaluate", "--recipe", "svm") == 0
-    folder = Path(trained["paths"]["reports"]) / "evaluation"
+    folder = Path(trained["paths"]["reports"]) / "evaluation" / "sources"
     assert {"SUMMARY.md", "scores.csv", "per_class.csv", "coverage_accuracy.png", "evaluation.json"} <= {
         p.name for p in folder.iterdir()}
     scores_table = pd.read_csv(folder / "scores.csv")
@@ -140,6 +140,6 @@ def test_evaluate_scores_sources_and_a_hand_labeled_file(trained, seed, tmp_path
     unseen.rename(columns={"text": "titre", "domain": "theme"}).to_csv(tmp_path / "hand.csv", index=False)
     assert cli(trained, "evaluate", "--labeled", str(tmp_path / "hand.csv"), "--text-col", "titre",
                "--label-col", "theme", "--digital-col", "digital") == 0
-    result = json.loads((folder / "labeled-hand" / "scores.json").read_text())
+    result = json.loads((folder.parent / "labeled-hand" / "scores.json").read_text())
     assert result["rows_scored"] == 130
     assert result["domain"]["accuracy"] > 0.4 and 0 < result["digital_f1_yes"] <= 1

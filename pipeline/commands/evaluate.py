@@ -2,8 +2,9 @@
 
 Without --labeled: every labeled source (the seed set, plus the sets of
 sources.toml under --extra) scored within and across sources, beside the
-baselines, into reports/evaluation/. With --labeled: the current model scored
-on a hand-labeled file the user brings, into reports/evaluation/<file>/.
+baselines, into reports/evaluation/sources/. With --labeled: the current model
+scored on a hand-labeled file the user brings, into reports/evaluation/labeled-<file>/.
+Each writes (and atomically replaces) only its own folder, never a sibling's.
 """
 from __future__ import annotations
 
@@ -55,7 +56,7 @@ def run_evaluate(config: dict, extra: str | None, recipe_name: str | None = None
     order = [c for c in labels.codes if c in set(frame["domain"])]
     result = evaluate_sources(frame, lemmas, unlabeled, estimators.RECIPES[recipe_name], settings, order)
     result["extra"] = str(extra) if extra else None
-    folder = Path(paths["reports"]) / "evaluation"
+    folder = Path(paths["reports"]) / "evaluation" / "sources"
     with atomic_folder(folder) as tmp:
         write_json(tmp / "evaluation.json", result)
         table = summary_table(result)

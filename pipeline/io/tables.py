@@ -19,6 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from pipeline.errors import PipelineError
+from pipeline.io.temps import current_umask, remove_stale_temps, swap_folder, temp_prefix
 
 CSV_SUFFIXES = {".csv", ".txt", ".tsv"}
 EXCEL_SUFFIXES = {".xlsx", ".xlsm", ".xls"}
@@ -163,9 +164,11 @@ def atomic_output(path: str | Path):
     """Yield a temporary path beside `path`; move it into place only if the block succeeds."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    remove_stale_temps(path)
+    fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path), suffix=".part", dir=path.parent)
     os.close(fd)
     try:
+        os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp's 0600 would outlive the rename
         yield Path(tmp)
         os.replace(tmp, path)
     except BaseException:
@@ -215,15 +218,13 @@ def atomic_folder(folder: str | Path):
 
     folder = Path(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-    old = folder.with_name(f".{folder.name}.old")
+    remove_stale_temps(folder)
+    tmp = Path(tempfile.mkdtemp(prefix=temp_prefix(folder), suffix=".part", dir=folder.parent))
+    old = tmp.with_name(tmp.name + ".old")  # this process's own: concurrent runs never share it
     try:
-        os.chmod(tmp, 0o755)
+        os.chmod(tmp, 0o777 & ~current_umask())  # mkdtemp's 0700 would outlive the rename
         yield tmp
-        shutil.rmtree(old, ignore_errors=True)
-        if folder.exists():
-            os.replace(folder, old)
-        os.replace(tmp, folder)
+        swap_folder(tmp, folder, old)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -3,12 +3,20 @@
 models/LATEST names the newest run. A run folder is written under a
 temporary name and renamed when complete, so a failed training leaves
 nothing half-written behind.
+
+A model file is a pickle: loading one runs whatever it holds. So metadata.json
+records the model file's sha256 at training and a model is unpickled only when
+its bytes match it; run ids and LATEST resolve inside the models folder, and a
+folder elsewhere is used only when the user names its path.
 """
 from __future__ import annotations
 
+import io
 import json
 import os
 import platform
+import re
+import secrets
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -16,11 +24,15 @@ import joblib
 
 from pipeline.errors import PipelineError
 from pipeline.modeling.model import BarometerModel
-from pipeline.io.files import write_json
+from pipeline.io.files import sha256_of, write_json
 from pipeline.io.tables import atomic_folder
+from pipeline.io.temps import remove_stale_temps, temp_prefix
 
 MODEL_FILE = "model.joblib"
 LATEST = "LATEST"
+HASH_KEY = "model_sha256"
+# A run id: letters, digits and . _ - only, so that it names a folder directly under models/.
+RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
 def library_versions() -> dict:
@@ -34,36 +46,83 @@ def library_versions() -> dict:
 
 
 def new_run_id() -> str:
-    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    """UTC time to the microsecond plus a random suffix: distinct for trainings run at once, sortable by time."""
+    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ") + "-" + secrets.token_hex(3)
 
 
 def save_run(models_dir: str | Path, model: BarometerModel, metadata: dict, metrics: dict,
              extra_files: dict[str, callable]) -> Path:
-    """Write the run folder; `extra_files` maps a file name to a writer taking its path."""
+    """Write the run folder; `extra_files` maps a file name to a writer taking its path.
+
+    `metadata` gets the sha256 of the model file, hashed once the file is written.
+    """
     models_dir = Path(models_dir)
+    if not RUN_ID.fullmatch(model.run_id or ""):
+        raise PipelineError(f"run id {model.run_id!r} cannot name a folder under {models_dir}")
     final = models_dir / model.run_id
+    if final.exists():
+        raise PipelineError(f"{final} already exists: a run id is never reused")
     with atomic_folder(final) as tmp:
         joblib.dump(model, tmp / MODEL_FILE, compress=3)
+        metadata[HASH_KEY] = sha256_of(tmp / MODEL_FILE)
         write_json(tmp / "metadata.json", metadata)
         write_json(tmp / "metrics.json", metrics)
         for name, writer in extra_files.items():
             writer(tmp / name)
-    latest_tmp = models_dir / f".{LATEST}.tmp"
-    latest_tmp.write_text(model.run_id + "\n", encoding="utf-8")
-    os.replace(latest_tmp, models_dir / LATEST)
+    write_latest(models_dir, model.run_id)
     return final
 
 
+def write_latest(models_dir: Path, run_id: str) -> None:
+    """Point models/LATEST at `run_id` atomically, through this process's own temporary file."""
+    pointer = models_dir / LATEST
+    remove_stale_temps(pointer)
+    tmp = models_dir / f"{temp_prefix(pointer)}{secrets.token_hex(4)}.part"
+    try:
+        with open(tmp, "x", encoding="utf-8") as fh:  # created with the umask's mode, as any output
+            fh.write(run_id + "\n")
+        os.replace(tmp, pointer)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _inside(models_dir: Path, name: str, what: str) -> Path:
+    """models_dir/name, refused unless `name` is a run id whose real folder lies inside models_dir."""
+    if not RUN_ID.fullmatch(name):
+        raise PipelineError(f"{what} {name!r} is not a run id of {models_dir} (letters, digits, '.', '_', '-'); "
+                            f"to use a folder elsewhere, give its path")
+    folder = models_dir / name
+    if not folder.is_dir():
+        raise PipelineError(f"{what} {name!r}: no such run in {models_dir}")
+    if not folder.resolve().is_relative_to(models_dir.resolve()):
+        raise PipelineError(f"{what} {name!r}: {folder} leads outside {models_dir} (a symbolic link); "
+                            f"to use that folder, give its path")
+    return folder
+
+
 def resolve_run(models_dir: str | Path, run: str | None = None) -> Path:
-    """The folder of `run` (an id or a path), or of the latest run."""
+    """The folder of `run` (an id under `models_dir`, or a folder path), or of the latest run.
+
+    A bare name is a run id under `models_dir`; a path (holding a separator)
+    names a folder anywhere, the user's explicit choice.
+    """
     models_dir = Path(models_dir)
-    if run:
-        folder = Path(run) if Path(run).is_dir() else models_dir / run
+    if run and (os.sep in run or (os.altsep and os.altsep in run)):
+        folder = Path(run)
+        if not folder.is_dir():
+            raise PipelineError(f"--run {run}: no such model folder")
+    elif run:
+        folder = _inside(models_dir, run, "--run")
     else:
         pointer = models_dir / LATEST
         if not pointer.is_file():
             raise PipelineError(f"no trained model in {models_dir}: run `make train` first")
-        folder = models_dir / pointer.read_text(encoding="utf-8").strip()
+        try:
+            name = pointer.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise PipelineError(f"{pointer} cannot be read ({exc}): run `make train` again") from None
+        folder = _inside(models_dir, name, f"{pointer} names")
     if not (folder / MODEL_FILE).is_file():
         raise PipelineError(f"model folder {folder} is missing or incomplete (no {MODEL_FILE}): "
                             f"run `make train` again")
@@ -71,25 +130,51 @@ def resolve_run(models_dir: str | Path, run: str | None = None) -> Path:
 
 
 def load_model(models_dir: str | Path, run: str | None = None) -> BarometerModel:
-    """The model of `run` (an id under `models_dir`, or a folder), or of the latest run."""
+    """The model of `run` (an id under `models_dir`, or a folder path), or of the latest run."""
     model, _ = load_run(resolve_run(models_dir, run))
     return model
 
 
 def load_run(folder: Path) -> tuple[BarometerModel, dict]:
-    """Load a model and its metadata, refusing one made by other library versions."""
+    """Load a model and its metadata, refusing a model file changed since training or made by other versions."""
     try:
         metadata = json.loads((folder / "metadata.json").read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
+    except (OSError, ValueError) as exc:
         raise PipelineError(f"{folder}/metadata.json cannot be read ({exc}): run `make train` again") from None
-    made, here = metadata.get("versions", {}), library_versions()
+    if not isinstance(metadata, dict):
+        raise PipelineError(f"{folder}/metadata.json is not a run's metadata: run `make train` again")
+    made, here = metadata.get("versions") or {}, library_versions()
     differ = [f"{lib} {made.get(lib)} (here {here[lib]})" for lib in ("scikit-learn", "spacy")
               if made.get(lib) != here[lib]]
     if differ:
         raise PipelineError(f"model {folder} was made with other library versions: {', '.join(differ)}; "
                             f"retrain it with `make train`")
+    data = _trusted_bytes(folder, metadata.get(HASH_KEY))
     try:
-        model = joblib.load(folder / MODEL_FILE)
+        model = joblib.load(io.BytesIO(data))  # the bytes just checked, not the file again
+    except (ModuleNotFoundError, AttributeError) as exc:
+        raise PipelineError(f"{folder}/{MODEL_FILE} was made by an older version of barometre whose classes "
+                            f"moved ({exc}): retrain it with `make train`") from None
     except Exception as exc:  # a truncated or foreign file: say which
         raise PipelineError(f"{folder}/{MODEL_FILE} cannot be loaded ({exc}): run `make train` again") from None
+    if not isinstance(model, BarometerModel):
+        raise PipelineError(f"{folder}/{MODEL_FILE} holds a {type(model).__name__}, not a barometre model: "
+                            f"run `make train` again")
     return model, metadata
+
+
+def _trusted_bytes(folder: Path, expected) -> bytes:
+    """The model file's bytes, if their sha256 is the one recorded at training."""
+    import hashlib
+
+    if not isinstance(expected, str) or not expected:
+        raise PipelineError(f"{folder}/metadata.json records no sha256 of {MODEL_FILE} (a model from an older "
+                            f"version of barometre, or an edited file), so it is not loaded: retrain with `make train`")
+    try:
+        data = (folder / MODEL_FILE).read_bytes()
+    except OSError as exc:
+        raise PipelineError(f"{folder}/{MODEL_FILE} cannot be read ({exc.strerror})") from None
+    if hashlib.sha256(data).hexdigest() != expected.lower():
+        raise PipelineError(f"{folder}/{MODEL_FILE} is not the file trained with it (its sha256 differs from "
+                            f"metadata.json): refused, since loading a model runs its code; retrain with `make train`")
+    return data

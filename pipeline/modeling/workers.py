@@ -8,6 +8,7 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import os
+import signal
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -43,9 +44,44 @@ def predict_jobs(setting: int, total_rows: int | None) -> int:
 _WORKER_MODEL: BarometerModel | None = None
 
 
-def _init_worker(model: BarometerModel) -> None:
+def _init_worker(model: BarometerModel, parent: int) -> None:
     global _WORKER_MODEL
     _WORKER_MODEL = model
+    # Ctrl-C reaches the whole process group: the parent stops the pool and says so in one line,
+    # instead of each worker printing a KeyboardInterrupt traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    end_with_parent(parent)
+
+
+def end_with_parent(parent: int) -> None:
+    """End this worker when `parent` dies (a kill -9 runs no cleanup, and a worker
+    waiting on the task queue would otherwise wait forever, an orphan holding the terminal).
+
+    Linux: the kernel sends SIGTERM (prctl PR_SET_PDEATHSIG). Elsewhere: a thread
+    watches for the worker being handed to another parent.
+    """
+    import sys
+    import threading
+    import time
+
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            if libc.prctl(1, int(signal.SIGTERM), 0, 0, 0) == 0:  # 1 = PR_SET_PDEATHSIG
+                if os.getppid() != parent:  # the parent died before prctl: no signal will come
+                    os._exit(1)
+                return
+        except (OSError, AttributeError):
+            pass
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="end-with-parent", daemon=True).start()
 
 
 def _predict_in_worker(texts: list[str], dedup: bool):
@@ -81,7 +117,7 @@ class ParallelPredictor:
             gc.freeze()  # the model's objects stay out of the workers' garbage collection: fewer copied pages
             try:
                 self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("fork"),
-                                                 initializer=_init_worker, initargs=(self.model,))
+                                                 initializer=_init_worker, initargs=(self.model, os.getpid()))
                 self._pool.submit(int).result()  # fork now
             except BaseException:
                 self.__exit__()

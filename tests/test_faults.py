@@ -1,0 +1,309 @@
+"""Faults and hostile model folders, with real processes and files.
+
+A model is loaded only when its file is the one trained (sha256 in metadata.json)
+and lies inside the models folder unless its path is given; a killed predict
+leaves no worker behind and its temporary output is removed by the next run;
+concurrent trainings do not collide; each evaluate keeps to its own folder;
+outputs follow the umask.
+"""
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import pickle
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from pipeline.cli import main
+from pipeline.config import PROJECT_DIR
+from pipeline.errors import PipelineError
+from pipeline.io.tables import atomic_folder, atomic_output, read_table
+from pipeline.modeling import run_folder
+from pipeline.modeling.run_folder import LATEST, MODEL_FILE, load_model, load_run, save_run
+
+from conftest import write_config
+
+SAMPLE = PROJECT_DIR / "data" / "raw" / "submissions-sample.csv"
+
+
+@pytest.fixture
+def models(trained, tmp_path) -> Path:
+    """A copy of the trained models folder, free to tamper with."""
+    return Path(shutil.copytree(trained["paths"]["models"], tmp_path / "models"))
+
+
+def latest(models: Path) -> Path:
+    return models / (models / LATEST).read_text().strip()
+
+
+def cli(tmp_path: Path, models: Path, *args) -> int:
+    config = write_config(tmp_path, models=str(models), predicted=str(tmp_path / "predicted"),
+                          reports=str(tmp_path / "reports"))
+    return main(["--config", str(config), "-q", *args])
+
+
+def one_line_error(capsys) -> str:
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "Traceback" not in err, err
+    return err
+
+
+class _OpensAFile:
+    """A pickle that, when loaded, creates `marker`: what a swapped model file could do."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return open, (str(self.marker), "w")
+
+
+def test_a_changed_model_file_is_refused_before_it_runs(models, tmp_path, capsys):
+    folder = latest(models)
+    assert load_model(models).run_id == folder.name  # the honest copy loads
+    marker = tmp_path / "code-ran"
+    (folder / MODEL_FILE).write_bytes(pickle.dumps(_OpensAFile(marker)))
+    assert cli(tmp_path, models, "predict", "--input", str(SAMPLE), "--output", str(tmp_path / "o.csv")) == 2
+    assert "sha256" in one_line_error(capsys)
+    assert not marker.exists() and not (tmp_path / "o.csv").exists()
+
+    # A metadata.json without the hash (older runs, or edited) is refused too.
+    meta = json.loads((folder / "metadata.json").read_text())
+    del meta["model_sha256"]
+    (folder / "metadata.json").write_text(json.dumps(meta))
+    with pytest.raises(PipelineError, match="records no sha256"):
+        load_model(models)
+    assert not marker.exists()
+
+
+def test_run_ids_and_latest_stay_inside_the_models_folder(models, tmp_path, capsys):
+    run_id = latest(models).name
+    outside = Path(shutil.copytree(latest(models), tmp_path / "elsewhere" / "run"))
+    for pointer in ("../elsewhere/run", str(outside), ".."):
+        (models / LATEST).write_text(pointer + "\n")
+        with pytest.raises(PipelineError, match="not a run id"):
+            load_model(models)
+    (models / "link").symlink_to(outside, target_is_directory=True)
+    (models / LATEST).write_text("link\n")
+    with pytest.raises(PipelineError, match="leads outside"):
+        load_model(models)
+    for run in ("link", "..", "no-such-run"):
+        assert cli(tmp_path, models, "predict", "--input", str(SAMPLE), "--run", run,
+                   "--output", str(tmp_path / "o.csv")) == 2
+        assert str(models) in one_line_error(capsys)
+
+    # A folder named by its path is the user's explicit choice: loaded, and still checked.
+    assert load_model(models, str(outside)).run_id == run_id
+    with open(outside / MODEL_FILE, "ab") as fh:
+        fh.write(b"\0")
+    with pytest.raises(PipelineError, match="sha256"):
+        load_model(models, str(outside))
+
+
+@pytest.mark.parametrize("module, name", [("pipeline.model", "BarometerModel"),  # the module is gone
+                                          ("pipeline.modeling.model", "Model")])  # the class is gone
+def test_a_model_of_the_old_layout_is_refused_with_retrain(models, module, name):
+    folder = latest(models)
+    old = b"\x80\x04c" + f"{module}\n{name}\n".encode() + b")\x81."  # a pickled instance of module.name
+    (folder / MODEL_FILE).write_bytes(old)
+    meta = json.loads((folder / "metadata.json").read_text())
+    meta["model_sha256"] = run_folder.sha256_of(folder / MODEL_FILE)
+    (folder / "metadata.json").write_text(json.dumps(meta))
+    with pytest.raises(PipelineError, match=r"older version of barometre.*retrain") as err:
+        load_run(folder)
+    assert "\n" not in str(err.value)
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _running(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _cli_process(config: Path, *args, **popen) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_DIR)}
+    return subprocess.Popen([sys.executable, "-m", "pipeline", "--config", str(config), "-q", *args], env=env,
+                            cwd=PROJECT_DIR, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **popen)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+@pytest.mark.parametrize("how", ["kill -9", "ctrl-c"])
+def test_workers_end_when_predict_is_killed(trained, seed, tmp_path, how):
+    big = tmp_path / "big.csv"
+    texts = seed["text"].tolist()
+    pd.DataFrame({"titre": [f"{texts[i % len(texts)]} {i}" for i in range(15_000)]}).to_csv(big, index=False)
+    out = tmp_path / "big.predictions.csv"
+    parent = _cli_process(Path(trained["config_file"]), "predict", "--input", str(big), "--output", str(out),
+                          "--jobs", "3", start_new_session=True)  # its own process group, as in a terminal
+    workers: list[int] = []
+    try:
+        deadline = time.time() + 120  # a ceiling for a loaded machine: the workers start within seconds
+        while len(workers) < 2 and time.time() < deadline and parent.poll() is None:
+            time.sleep(0.05)
+            workers = _children(parent.pid)
+        assert len(workers) >= 2, f"no worker process appeared: {parent.stderr.read()}"
+        assert parent.poll() is None  # killed while predicting
+        if how == "kill -9":
+            os.kill(parent.pid, signal.SIGKILL)
+        else:  # Ctrl-C signals the whole foreground process group
+            os.killpg(parent.pid, signal.SIGINT)
+        err = parent.communicate(timeout=60)[1].decode()
+        deadline = time.time() + 10
+        while any(map(_running, workers)) and time.time() < deadline:
+            time.sleep(0.1)
+        assert not any(map(_running, workers)), "worker processes outlived their parent"
+        left = [p for p in tmp_path.iterdir() if p.name.startswith(f".{out.name}.{parent.pid}.")]
+        if how == "kill -9":
+            assert left  # no cleanup runs on kill -9: the next run removes it (next test)
+        else:
+            assert parent.returncode == 130 and err.strip() == "interrupted: nothing was written" and not left
+    finally:
+        for pid in workers:  # only if the test failed: never leave them running
+            if _running(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+def test_the_next_run_removes_what_a_killed_run_left(trained, tmp_path):
+    out, folder = tmp_path / "o.csv", tmp_path / "evaluation" / "sources"
+    script = ("import sys, time\nfrom pipeline.io.tables import atomic_folder, atomic_output\n"
+              "with atomic_output(sys.argv[1]) as t, atomic_folder(sys.argv[2]) as f:\n"
+              "    t.write_text('half'); (f / 'half.json').write_text('{')\n"
+              "    print(t, f, flush=True); time.sleep(60)\n")
+    killed = subprocess.Popen([sys.executable, "-c", script, str(out), str(folder)], stdout=subprocess.PIPE,
+                              text=True, cwd=PROJECT_DIR, env={**os.environ, "PYTHONPATH": str(PROJECT_DIR)})
+    stale = [Path(p) for p in killed.stdout.readline().split()]
+    killed.kill()
+    killed.wait()
+    assert all(p.exists() for p in stale)
+    alive = tmp_path / f".{out.name}.{os.getpid()}.x.part"  # a run still going (this one): left alone
+    alive.write_text("mine")
+
+    assert main(["--config", trained["config_file"], "-q", "predict", "--input", str(SAMPLE),
+                 "--output", str(out)]) == 0
+    with atomic_folder(folder) as tmp:
+        (tmp / "done.json").write_text("{}")
+    assert not any(p.exists() for p in stale)
+    assert alive.exists() and len(read_table(out)) == len(read_table(SAMPLE))
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([out.name, alive.name, "evaluation"])
+    assert [p.name for p in folder.parent.iterdir()] == ["sources"]
+
+
+def _train_at_once(models: str, model, metadata: dict, barrier, results) -> None:
+    barrier.wait()
+    ids = [run_folder.new_run_id() for _ in range(200)]
+    model.run_id = run_folder.new_run_id()
+    save_run(models, model, dict(metadata, run_id=model.run_id), {}, {"MODEL_CARD.md": lambda p: p.write_text("card")})
+    results.put((model.run_id, ids))
+
+
+@pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(), reason="forks")
+def test_concurrent_trainings_get_distinct_runs_and_one_latest(trained, tmp_path):
+    model, metadata = load_run(latest(Path(trained["paths"]["models"])))
+    models = tmp_path / "models"
+    ctx = multiprocessing.get_context("fork")
+    barrier, results = ctx.Barrier(4), ctx.Queue()
+    procs = [ctx.Process(target=_train_at_once, args=(str(models), model, metadata, barrier, results))
+             for _ in range(4)]
+    for p in procs:
+        p.start()
+    got = [results.get(timeout=60) for _ in procs]
+    for p in procs:
+        p.join(timeout=30)
+        assert p.exitcode == 0
+    runs = [r for r, _ in got]
+    all_ids = [i for _, ids in got for i in ids] + runs
+    assert len(set(all_ids)) == len(all_ids)  # distinct across processes started within the same instant
+    assert all(ids == sorted(ids) for _, ids in got)  # and sortable by time
+    assert sorted(p.name for p in models.iterdir()) == sorted(runs + [LATEST])  # no temporary left
+    assert (models / LATEST).read_text().strip() in runs
+    for run in runs:
+        assert load_run(models / run)[0].run_id == run
+
+
+def _write_folder_many_times(folder: str, barrier, n: int) -> None:
+    barrier.wait()
+    for i in range(n):
+        with atomic_folder(folder) as tmp:
+            for name in ("a.json", "b.json"):
+                (tmp / name).write_text(f"{os.getpid()} {i}")
+
+
+@pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(), reason="forks")
+def test_concurrent_writes_of_one_folder_leave_one_whole_folder(tmp_path):
+    """Two evaluations of the same file at once: the last to finish wins, whole; neither fails."""
+    folder = tmp_path / "evaluation" / "labeled-x"
+    ctx = multiprocessing.get_context("fork")
+    barrier = ctx.Barrier(4)
+    procs = [ctx.Process(target=_write_folder_many_times, args=(str(folder), barrier, 30)) for _ in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(timeout=60)
+        assert p.exitcode == 0
+    assert [p.name for p in folder.parent.iterdir()] == ["labeled-x"]  # no temporary, no old copy left
+    a, b = ((folder / name).read_text() for name in ("a.json", "b.json"))
+    assert a == b  # both files from one and the same write
+
+
+def test_each_evaluate_writes_its_own_folder(trained, seed, tmp_path):
+    text = Path(trained["config_file"]).read_text()
+    text = text.replace("cv_repeats = 3", "cv_repeats = 1").replace("cv_folds = 5", "cv_folds = 3")
+    config = tmp_path / "pipeline.toml"
+    config.write_text(text.replace(trained["paths"]["reports"], str(tmp_path / "reports")))
+    hand = tmp_path / "hand.csv"
+    seed.groupby("domain", group_keys=False).nth([30, 31]).to_csv(hand, index=False)
+    other = tmp_path / "other.csv"
+    seed.groupby("domain", group_keys=False).nth([32, 33]).to_csv(other, index=False)
+
+    run = ["--config", str(config), "-q", "evaluate"]
+    assert main([*run, "--labeled", str(hand)]) == 0
+    assert main([*run, "--recipe", "svm"]) == 0
+    assert main([*run, "--labeled", str(other)]) == 0
+    evaluation = tmp_path / "reports" / "evaluation"
+    assert sorted(p.name for p in evaluation.iterdir()) == ["labeled-hand", "labeled-other", "sources"]
+    assert (evaluation / "labeled-hand" / "scores.json").is_file()
+    assert (evaluation / "sources" / "SUMMARY.md").is_file()
+
+
+def _mode(path: Path) -> int:
+    return path.stat().st_mode & 0o777
+
+
+@pytest.mark.parametrize("umask", [0o027, 0o002])
+def test_outputs_follow_the_umask(trained, tmp_path, umask):
+    model, metadata = load_run(latest(Path(trained["paths"]["models"])))
+    model.run_id = run_folder.new_run_id()
+    previous = os.umask(umask)
+    try:
+        assert main(["--config", trained["config_file"], "-q", "predict", "--input", str(SAMPLE),
+                     "--output", str(tmp_path / "o.csv")]) == 0
+        folder = save_run(tmp_path / "models", model, metadata, {}, {})
+        with atomic_folder(tmp_path / "evaluation") as tmp:
+            (tmp / "a.json").write_text("{}")
+    finally:
+        os.umask(previous)
+    assert _mode(folder) == _mode(tmp_path / "evaluation") == 0o777 & ~umask
+    files = [tmp_path / "o.csv", folder / MODEL_FILE, folder / "metadata.json", tmp_path / "models" / LATEST,
+             tmp_path / "evaluation" / "a.json"]
+    assert {_mode(p) for p in files} == {0o666 & ~umask}
