@@ -1,0 +1,231 @@
+"""Writing outputs: atomically (a temporary file renamed into place), with the umask's permissions.
+
+CSV/TSV outputs neutralise the cells a spreadsheet would run as a formula
+(OWASP's CSV injection: a cell starting with =, +, -, @, tab or carriage
+return gets a leading apostrophe; plain numbers such as -3.5 are left as they
+are); --raw-cells keeps them. Parquet keeps every value; Excel (.xlsx) writes
+text cells typed as text, so none is a formula either.
+"""
+from __future__ import annotations
+
+import contextlib
+import csv
+import logging
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+from pipeline.errors import PipelineError
+from pipeline.io import options
+
+log = logging.getLogger(__name__)
+
+CSV_SUFFIXES = {".csv", ".txt"}
+KINDS = {".csv": "csv", ".txt": "csv", ".tsv": "tsv", ".parquet": "parquet", ".pq": "parquet", ".xlsx": "xlsx"}
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"[+-]?(\d+([.,]\d*)?|[.,]\d+)([eE][+-]?\d+)?")
+EXCEL_MAX_ROWS = 1_048_576
+
+
+def umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _output_folder(path: Path) -> None:
+    """Create the output's folder, or say in one line why it cannot be."""
+    if path.is_dir():
+        raise PipelineError(f"{path}: is a folder; give a file name for the output")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        blocker = next((p for p in [*reversed(path.parents)] if p.exists() and not p.is_dir()), path.parent)
+        raise PipelineError(f"{path}: cannot be written, {blocker} is a file, not a folder") from None
+    except PermissionError:
+        raise PipelineError(f"{path}: cannot create its folder (permission denied)") from None
+
+
+def _temp_in(folder: Path, make):
+    try:
+        return make()
+    except PermissionError:
+        raise PipelineError(f"{folder}: cannot write in this folder (permission denied)") from None
+    except OSError as exc:
+        raise PipelineError(f"{folder}: cannot write in this folder ({exc.strerror})") from None
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | Path):
+    """Yield a temporary path beside `path`; move it into place only if the block succeeds.
+
+    The temporary name holds this process's id, so that the next run to the same
+    output removes those a killed run left (see `remove_stale_parts`).
+    """
+    path = Path(path)
+    _output_folder(path)
+    remove_stale_parts(path)
+    fd, tmp = _temp_in(path.parent, lambda: tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.",
+                                                             suffix=".part", dir=path.parent))
+    os.close(fd)
+    os.chmod(tmp, 0o666 & ~umask())  # mkstemp makes it 0600; an output follows the umask
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def remove_stale_parts(path: Path) -> None:
+    """Remove `.name.<pid>.*.part` files beside `path` whose process is gone."""
+    for part in path.parent.glob(f".{glob_escape(path.name)}.*.part"):
+        pid = part.name[len(path.name) + 2:].split(".", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            with contextlib.suppress(OSError):
+                part.unlink()
+                log.info("removed %s, left by a run that was killed", part)
+
+
+def glob_escape(name: str) -> str:
+    return re.sub(r"([*?\[])", r"[\1]", name)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@contextlib.contextmanager
+def atomic_folder(folder: str | Path):
+    """Yield a temporary folder beside `folder`; it replaces `folder` only if the block succeeds."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise PipelineError(f"{folder}: is a file; the output must be a folder")
+    _output_folder(folder / "x")
+    tmp = Path(_temp_in(folder.parent, lambda: tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent)))
+    old = folder.with_name(f".{folder.name}.old")
+    try:
+        os.chmod(tmp, 0o777 & ~umask())
+        yield tmp
+        shutil.rmtree(old, ignore_errors=True)
+        if folder.exists():
+            os.replace(folder, old)
+        os.replace(tmp, folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def neutralise(series: pd.Series) -> pd.Series:
+    """Cells a spreadsheet would take for a formula, with a leading apostrophe (plain numbers kept)."""
+    if not (series.dtype == object or pd.api.types.is_string_dtype(series.dtype)):
+        return series
+    text = series.where(series.map(lambda v: isinstance(v, str)), "")
+    risky = text.str.startswith(FORMULA_START) & ~text.str.fullmatch(_NUMBER.pattern)
+    return series.mask(risky, "'" + text) if risky.any() else series
+
+
+def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    out = frame.apply(neutralise)
+    out.columns = neutralise(pd.Series(frame.columns, dtype=object)).tolist()
+    return out
+
+
+def shown_name(path: Path) -> Path:
+    """The output a temporary file of atomic_output stands for (for messages)."""
+    match = re.fullmatch(r"\.(.+)\.\d+\.[^.]+\.part", path.name)
+    return path.with_name(match.group(1)) if match else path
+
+
+def unique_columns(frame: pd.DataFrame, path: Path, warn: bool) -> pd.DataFrame:
+    """One column per name: a later column (the new predictions) replaces an earlier one of that name."""
+    dup = frame.columns.duplicated(keep="last")
+    if not dup.any():
+        return frame
+    if warn:
+        log.warning("%s: the input already has column(s) %s; the new values replace them", shown_name(path),
+                    ", ".join(map(repr, dict.fromkeys(frame.columns[dup]))))
+    return frame.loc[:, ~dup]
+
+
+class TableWriter:
+    """Append chunks to a CSV, TSV, Parquet or Excel file by the output's kind (used inside atomic_output)."""
+
+    def __init__(self, path: Path, kind: str, raw_cells: bool | None = None):
+        self.path, self.kind, self._parquet, self._book, self._first = path, kind, None, None, True
+        self.raw_cells = options.current().raw_cells if raw_cells is None else raw_cells
+        self.rows = 0
+
+    @staticmethod
+    def kind_of(path: str | Path) -> str:
+        kind = KINDS.get(Path(path).suffix.lower())
+        if kind is None:
+            raise PipelineError(f"{path}: output must end in .csv, .tsv, .parquet or .xlsx")
+        return kind
+
+    def write(self, frame: pd.DataFrame) -> None:
+        frame = unique_columns(frame, self.path, warn=self._first)
+        if self.kind in ("csv", "tsv"):
+            if not self.raw_cells:
+                frame = neutralise_frame(frame)
+            frame.to_csv(self.path, mode="w" if self._first else "a", header=self._first, index=False,
+                         sep="\t" if self.kind == "tsv" else ",", encoding="utf-8", quoting=csv.QUOTE_MINIMAL)
+        elif self.kind == "parquet":
+            self._write_parquet(frame)
+        else:
+            self._write_xlsx(frame)
+        self.rows += len(frame)
+        self._first = False
+
+    def _write_parquet(self, frame: pd.DataFrame) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        if self._parquet is None:
+            self._parquet = pq.ParquetWriter(self.path, table.schema)
+        self._parquet.write_table(table.cast(self._parquet.schema))
+
+    def _write_xlsx(self, frame: pd.DataFrame) -> None:
+        from openpyxl import Workbook
+        from openpyxl.utils.exceptions import IllegalCharacterError
+
+        if self.rows + len(frame) + 1 > EXCEL_MAX_ROWS:
+            raise PipelineError(f"{shown_name(self.path)}: more than {EXCEL_MAX_ROWS:,} rows, Excel's limit; write .csv "
+                                f"or .parquet")
+        if self._book is None:
+            self._book = Workbook(write_only=True)
+            self._sheet = self._book.create_sheet("predictions")
+            self._sheet.append([self._text_cell(c) for c in frame.columns])
+        for i, row in enumerate(frame.itertuples(index=False, name=None)):
+            try:
+                self._sheet.append([self._text_cell(v) if isinstance(v, str) else (None if pd.isna(v) else v)
+                                    for v in row])
+            except IllegalCharacterError:
+                raise PipelineError(f"{shown_name(self.path)}, row {self.rows + i + 2}: a control character Excel cannot "
+                                    f"hold; write .csv or .parquet") from None
+
+    def _text_cell(self, value):
+        from openpyxl.cell import WriteOnlyCell
+
+        cell = WriteOnlyCell(self._sheet, value=str(value))
+        cell.data_type = "s"  # text, even when it starts with "=": never a formula
+        return cell
+
+    def close(self) -> None:
+        if self._parquet is not None:
+            self._parquet.close()
+        if self._book is not None:
+            self._book.save(self.path)
