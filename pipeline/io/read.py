@@ -8,6 +8,7 @@ refused. CSV details are in csvfile.py, bytes and encodings in encoding.py.
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -121,10 +122,12 @@ def _tidy_parquet(frame: pd.DataFrame, index: list[str]) -> pd.DataFrame:
 def _workbook(path: Path, fmt: str, sheet: str | None) -> pd.DataFrame:
     engine = WORKBOOK_ENGINES[fmt]
     try:
-        with pd.ExcelFile(path, engine=engine) as book:
-            names = [str(n) for n in book.sheet_names]
-            chosen = pick_sheet(names, sheet, path)
-            raw = book.parse(book.sheet_names[names.index(chosen)], header=None, dtype=str)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="The xlrd engine is deprecated")  # pandas 3.1: use calamine
+            with pd.ExcelFile(path, engine=engine) as book:
+                names = [str(n) for n in book.sheet_names]
+                chosen = pick_sheet(names, sheet, path)
+                raw = book.parse(book.sheet_names[names.index(chosen)], header=None, dtype=str)
     except ImportError:
         raise PipelineError(f"{path}: reading .{fmt} files needs the package {ENGINE_PACKAGES[engine]} "
                             f"(pip install {ENGINE_PACKAGES[engine]})") from None
@@ -148,8 +151,9 @@ def _workbook(path: Path, fmt: str, sheet: str | None) -> pd.DataFrame:
             header[i] = f"Unnamed: {i}"
             log.warning("%s, %s: column %d has no name; called %r", path, where, i + 1, header[i])
     check_unique(header, f"{path}, {where}")
-    frame = raw.iloc[1:].set_axis(header, axis=1).reset_index(drop=True).fillna("")
-    return frame
+    if len(raw) == 1:
+        raise PipelineError(f"{path}: {where} has a header but no rows")
+    return raw.iloc[1:].set_axis(header, axis=1).reset_index(drop=True).fillna("")
 
 
 def pick_sheet(names: list[str], sheet: str | None, path: Path) -> str:
