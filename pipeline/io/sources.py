@@ -147,7 +147,12 @@ def load_training_data(labeled_dir: str | Path, labels: LabelSet, extra_dir: str
         frame, report = load_source(spec, base, labels)
         frames.append(frame)
         reports.append(report)
-    return pd.concat(frames, ignore_index=True)[COLUMNS], reports
+    frame = pd.concat(frames, ignore_index=True)[COLUMNS]
+    if frame["domain"].nunique() < 2:  # else a traceback from scikit-learn's fit
+        found = f"one domain only ({frame['domain'].iloc[0]!r})" if len(frame) else "no row to train on"
+        raise PipelineError(f"{', '.join(r.path for r in reports)}: {found}; training needs examples of "
+                            f"at least two domains")
+    return frame, reports
 
 
 def load_unlabeled_texts(extra_dir: str | Path, sources_file: str | Path) -> tuple[list[str], list[SourceReport]]:
