@@ -77,13 +77,19 @@ def csv_layout(path: Path, compression: str | None, sep: str | None, encoding: s
 
 
 def _records(sample: str, sep: str, truncated: bool) -> list[list[str]]:
-    lines = sample.splitlines(keepends=True)
-    if truncated and len(lines) > 1:
-        lines = lines[:-1]  # the last line may be cut by the sample
+    """The first rows of `sample` as csv.reader splits them (a quoted cell may hold a line break)."""
+    records = []
     try:
-        return [r for r in csv.reader(lines[:SAMPLE_ROWS + 1], delimiter=sep) if r]
-    except csv.Error:
-        return [line.rstrip("\r\n").split(sep) for line in lines[:SAMPLE_ROWS + 1]]
+        for record in csv.reader(io.StringIO(sample, newline=""), delimiter=sep):
+            if record:
+                records.append(record)
+            if len(records) > SAMPLE_ROWS + 1:
+                break
+    except csv.Error:  # a NUL byte, a huge cell: the lines, split plainly
+        records = [line.split(sep) for line in sample.splitlines()[:SAMPLE_ROWS + 2] if line]
+    if truncated and len(records) > 1 and len(records) <= SAMPLE_ROWS + 1:
+        records = records[:-1]  # the last row may be cut by the sample
+    return records[:SAMPLE_ROWS + 1]
 
 
 def sniff_separator(sample: str, truncated: bool = False) -> str:

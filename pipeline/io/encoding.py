@@ -8,8 +8,9 @@ The encoding is decided over the whole file, never from a sample:
   cp1252, and a warning names the lines: every row keeps its accents;
 - an 8-bit file is cp1252 (Excel's French export) unless charset-normalizer,
   restricted to the encodings French exports use, finds it reads better as
-  another; a byte that the chosen encoding cannot decode is an error naming its
-  line (never replaced silently).
+  another, or cp1252 lacks some of its bytes and another reads them all as
+  accented letters (with a warning); else a byte that cannot be decoded is an
+  error naming its line (never replaced silently).
 """
 from __future__ import annotations
 
@@ -136,11 +137,16 @@ def detect_encoding(path: Path, compression: str | None = None) -> str:
 def detect_decoding(path: Path, compression: str | None = None) -> tuple[str, str]:
     """(encoding, errors) to read the whole file with; see the module's doc."""
     with open_bytes(path, compression) as fh:
-        head = fh.read(4)
+        head = fh.read(4096)
     if head.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
         return "utf-32", "strict"
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16", "strict"
+    # UTF-16 without BOM: NUL is valid UTF-8, so it would pass as UTF-8 full of NULs.
+    if len(head) >= 4 and head[1::2].count(0) > 0.4 * len(head) / 2 > head[0::2].count(0):
+        return "utf-16-le", "strict"
+    if len(head) >= 4 and head[0::2].count(0) > 0.4 * len(head) / 2 > head[1::2].count(0):
+        return "utf-16-be", "strict"
     if _is_utf8(path, compression):
         return "utf-8-sig", "strict"
     # Not UTF-8 throughout: which lines are UTF-8 with accents, which are not.
@@ -169,6 +175,10 @@ def detect_decoding(path: Path, compression: str | None = None) -> tuple[str, st
     problem = first_bad_line(path, compression, encoding)
     if problem:
         guess = _eight_bit(b"".join(evidence), exclude=FALLBACK)
+        if guess != FALLBACK and _accented_text(b"".join(evidence), guess):
+            log.warning("%s: encoding %s (detected by charset-normalizer: cp1252 lacks some of its bytes); "
+                        "give --encoding if that is wrong", path, guess)
+            return guess, "strict"
         hint = f" (it reads as {guess}: give --encoding {guess} if that is right)" if guess != FALLBACK else ""
         raise PipelineError(f"{problem}{hint}; re-export the file as UTF-8 or give its encoding with --encoding")
     if encoding != FALLBACK:
@@ -194,3 +204,9 @@ def _eight_bit(sample: bytes, exclude: str | None = None) -> str:
     best = min(scores, key=lambda e: (scores[e], e != FALLBACK))
     # cp1252 stays unless charset-normalizer rejected it or found it worse.
     return best if scores.get(FALLBACK, float("inf")) > scores[best] else FALLBACK
+
+
+def _accented_text(sample: bytes, encoding: str) -> bool:
+    """Enough non-ASCII characters, nearly all letters, to trust a guess over a stray byte."""
+    chars = [c for c in sample.decode(encoding, "replace") if ord(c) > 127]
+    return len(chars) >= 3 and sum(c.isalpha() for c in chars) >= 0.9 * len(chars)

@@ -127,7 +127,7 @@ def _workbook(path: Path, fmt: str, sheet: str | None) -> pd.DataFrame:
             with pd.ExcelFile(path, engine=engine) as book:
                 names = [str(n) for n in book.sheet_names]
                 chosen = pick_sheet(names, sheet, path)
-                raw = book.parse(book.sheet_names[names.index(chosen)], header=None, dtype=str)
+                raw = pd.read_excel(book, sheet_name=book.sheet_names[names.index(chosen)], header=None, dtype=str)
     except ImportError:
         raise PipelineError(f"{path}: reading .{fmt} files needs the package {ENGINE_PACKAGES[engine]} "
                             f"(pip install {ENGINE_PACKAGES[engine]})") from None
