@@ -7,7 +7,8 @@ them; a header is never split by a separator it does not contain); none
 does: a one-column file, whose cells may hold commas. A separator at
 the end of every line (French exports) adds no column: the rows' last, empty
 field is checked empty and dropped, so no column moves. Duplicate column
-names are refused rather than renamed.
+names are refused rather than renamed. A field after the header's last name
+that holds values in the first chunk is kept, as "Unnamed: <n>", with a warning.
 """
 from __future__ import annotations
 
@@ -123,10 +124,12 @@ def column_names(header: list[str], first_row: list[str] | None, path: Path) -> 
         names[-1] = TRAILING
     elif first_row is not None and len(first_row) == len(names) + 1:
         names.append(TRAILING)
-    for i, name in enumerate(names):
-        if name == "":
-            names[i] = f"Unnamed: {i}"
-            log.warning("%s: column %d has no name; called %r", path, i + 1, names[i])
+    unnamed = [i for i, name in enumerate(names) if name == ""]
+    for i in unnamed:
+        names[i] = f"Unnamed: {i}"
+    if unnamed:
+        log.warning("%s: column(s) %s have no name; called 'Unnamed: <column - 1>' as pandas does", path,
+                    ", ".join(str(i + 1) for i in unnamed))
     check_unique(names, path)
     return names
 
@@ -150,16 +153,30 @@ def read_csv(layout: CsvLayout, chunk_size: int | None = None) -> Iterator[pd.Da
             # "Length of header or names does not match": pandas would drop a row's extra values.
             warnings.simplefilter("error", pd.errors.ParserWarning)
             frames = pd.read_csv(fh, chunksize=chunk_size, **options) if chunk_size else [pd.read_csv(fh, **options)]
+            keep = None
             for frame in frames:
-                yield _drop_trailing(frame, layout.path, first_row)
+                if keep is None:  # decided on the first chunk, so that every chunk has the same columns
+                    keep = _trailing_holds_values(frame, layout.path)
+                yield _trailing(frame, keep, layout.path, first_row)
                 first_row += len(frame)
 
 
-def _drop_trailing(frame: pd.DataFrame, path: Path, first_row: int) -> pd.DataFrame:
+def _trailing_holds_values(frame: pd.DataFrame, path: Path) -> bool:
+    """Whether the field after the header's last name holds values: then it is a column without a name."""
+    if TRAILING not in frame.columns or not (frame[TRAILING].fillna("") != "").any():
+        return False
+    log.warning("%s: values after the last named column: column %d, called 'Unnamed: %d'", path,
+                len(frame.columns), len(frame.columns) - 1)
+    return True
+
+
+def _trailing(frame: pd.DataFrame, keep: bool, path: Path, first_row: int) -> pd.DataFrame:
     if TRAILING not in frame.columns:
         return frame
+    if keep:
+        return frame.rename(columns={TRAILING: f"Unnamed: {len(frame.columns) - 1}"})
     extra = frame[TRAILING].fillna("") != ""
-    if extra.any():
+    if extra.any():  # the first rows had none there: a separator ending the lines, not a column
         i = int(extra.to_numpy().nonzero()[0][0])
         raise PipelineError(f"{path}, row {first_row + i}: a value ({frame[TRAILING].iloc[i]!r}) after the last "
                             f"column; the header names {len(frame.columns) - 1} columns")
