@@ -8,7 +8,9 @@ refused. CSV details are in csvfile.py, bytes and encodings in encoding.py.
 from __future__ import annotations
 
 import logging
+import lzma
 import warnings
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +23,8 @@ from pipeline.io.encoding import file_format, open_bytes
 
 log = logging.getLogger(__name__)
 
+# What a damaged archive raises, besides OSError (gzip.BadGzipFile is one).
+ARCHIVE_ERRORS = (OSError, EOFError, zipfile.BadZipFile, lzma.LZMAError, RuntimeError, NotImplementedError)
 WORKBOOK_ENGINES = {"xlsx": "openpyxl", "xls": "xlrd", "ods": "odf"}
 ENGINE_PACKAGES = {"openpyxl": "openpyxl", "xlrd": "xlrd", "odf": "odfpy"}
 
@@ -28,6 +32,8 @@ ENGINE_PACKAGES = {"openpyxl": "openpyxl", "xlrd": "xlrd", "odf": "odfpy"}
 def _check_file(path: Path) -> None:
     if path.is_dir():
         raise PipelineError(f"{path}: is a folder; give a file")
+    if path.exists() and not path.is_file():  # a pipe or a device: read once, or never ends
+        raise PipelineError(f"{path}: not a regular file; save the table to a file first")
     if not path.is_file():
         raise PipelineError(f"file not found: {path}")
     try:
@@ -43,8 +49,8 @@ def _format(path: Path) -> tuple[str, str | None]:
     _check_file(path)
     try:
         fmt, compression = file_format(path)
-    except OSError as exc:  # a corrupt archive
-        raise PipelineError(f"{path}: cannot be read: {exc}") from None
+    except ARCHIVE_ERRORS as exc:  # a corrupt archive
+        raise PipelineError(f"{path}: cannot be read ({type(exc).__name__}: {exc})") from None
     if compression:
         log.info("%s: %s-compressed CSV", path, compression)
     return fmt, compression
@@ -81,12 +87,11 @@ def iter_table(path: str | Path, chunk_size: int | None, sep: str | None = None,
 def _csv_chunks(path, compression, chunk_size, sep, encoding) -> Iterator[pd.DataFrame]:
     try:
         yield from read_csv(csv_layout(path, compression, sep, encoding), chunk_size)
-    except EOFError as exc:  # a truncated .gz/.xz/.bz2
-        raise PipelineError(f"{path}: the compressed file is truncated or corrupt ({exc})") from None
-    except OSError as exc:
-        if getattr(exc, "filename", None):
+    except ARCHIVE_ERRORS as exc:  # a truncated or corrupt .gz/.xz/.bz2/.zip, an encrypted .zip
+        if isinstance(exc, OSError) and exc.filename:
             raise
-        raise PipelineError(f"{path}: cannot be read ({exc})") from None
+        raise PipelineError(f"{path}: the compressed file is truncated or corrupt "
+                            f"({type(exc).__name__}: {exc})") from None
 
 
 def _parquet(path: Path, chunk_size: int | None) -> Iterator[pd.DataFrame]:
@@ -104,7 +109,14 @@ def _parquet(path: Path, chunk_size: int | None) -> Iterator[pd.DataFrame]:
     if pf.metadata.num_rows == 0:
         yield pd.DataFrame(columns=names)
         return
-    for batch in pf.iter_batches(batch_size=chunk_size or max(pf.metadata.num_rows, 1)):
+    batches = pf.iter_batches(batch_size=chunk_size or max(pf.metadata.num_rows, 1))
+    while True:
+        try:
+            batch = next(batches, None)
+        except (pa.ArrowException, OSError) as exc:  # a damaged row group
+            raise PipelineError(f"{path}: the Parquet file is damaged ({exc})") from None
+        if batch is None:
+            return
         yield _tidy_parquet(batch.to_pandas(ignore_metadata=True), index)
 
 

@@ -41,6 +41,8 @@ def _output_folder(path: Path) -> None:
     """Create the output's folder, or say in one line why it cannot be."""
     if path.is_dir():
         raise PipelineError(f"{path}: is a folder; give a file name for the output")
+    if path.exists() and not path.is_file():  # a device or a pipe: the rename would replace it
+        raise PipelineError(f"{path}: not a regular file; give a file name for the output")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except (FileExistsError, NotADirectoryError):
