@@ -134,9 +134,15 @@ def neutralise(series: pd.Series) -> pd.Series:
     """Cells a spreadsheet would take for a formula, with a leading apostrophe (plain numbers kept)."""
     if not (series.dtype == object or pd.api.types.is_string_dtype(series.dtype)):
         return series
-    text = series.where(series.map(lambda v: isinstance(v, str)), "")
-    risky = text.str.startswith(FORMULA_START) & ~text.str.fullmatch(_NUMBER.pattern)
-    return series.mask(risky, "'" + text) if risky.any() else series
+    try:  # vectorised; a value that is not text (None, a bool in an object column) is never risky
+        risky = series.str.startswith(FORMULA_START).fillna(False).astype(bool)
+    except AttributeError:  # an object column without any text
+        return series
+    if not risky.any():
+        return series
+    text = series[risky].astype(str)
+    risky[risky] = ~text.str.fullmatch(_NUMBER.pattern).to_numpy()
+    return series.mask(risky, "'" + series[risky].astype(str)) if risky.any() else series
 
 
 def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:
