@@ -2,7 +2,7 @@
 
 CSV/TSV outputs neutralise the cells a spreadsheet would run as a formula
 (OWASP's CSV injection: a cell starting with =, +, -, @, tab or carriage
-return gets a leading apostrophe; plain numbers such as -3.5 are left as they
+return gets a leading apostrophe; numbers such as -3.5 or "-1 234,5 %" are left as they
 are); --raw-cells keeps them. Parquet keeps every value; Excel (.xlsx) writes
 text cells typed as text, so none is a formula either.
 """
@@ -27,7 +27,9 @@ log = logging.getLogger(__name__)
 CSV_SUFFIXES = {".csv", ".txt"}
 KINDS = {".csv": "csv", ".txt": "csv", ".tsv": "tsv", ".parquet": "parquet", ".pq": "parquet", ".xlsx": "xlsx"}
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_NUMBER = re.compile(r"[+-]?(\d+([.,]\d*)?|[.,]\d+)([eE][+-]?\d+)?")
+# Left as they are: numbers, even French-formatted ("-1 234,5 %"): digits, spaces, separators,
+# a sign and a percent sign cannot call anything.
+_NUMBER = re.compile(r"[+-]?[\d\s.,\u00a0\u202f]*\d[\d\s.,\u00a0\u202f]*%?([eE][+-]?\d+)?")
 EXCEL_MAX_ROWS = 1_048_576
 
 
@@ -143,6 +145,11 @@ def neutralise(series: pd.Series) -> pd.Series:
     text = series[risky].astype(str)
     risky[risky] = ~text.str.fullmatch(_NUMBER.pattern).to_numpy()
     return series.mask(risky, "'" + series[risky].astype(str)) if risky.any() else series
+
+
+def csv_cells(frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` as a CSV output writes it: formula cells neutralised unless --raw-cells."""
+    return frame if options.current().raw_cells else neutralise_frame(frame)
 
 
 def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:
