@@ -131,6 +131,9 @@ def test_unusual_but_real_encodings_and_line_ends(tmp_path, name, data):
 def test_a_file_is_read_as_what_it_is_not_as_what_it_is_named(tmp_path):
     pd.DataFrame({"code": ["01004"], "intitule": [TITLES[0]]}).to_excel(tmp_path / "export.csv", index=False)
     assert read_table(tmp_path / "export.csv")["code"].tolist() == ["01004"]  # a workbook named .csv
+    write(tmp_path, "image.csv", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
+    with pytest.raises(PipelineError, match="image.csv: binary content, not a CSV"):
+        read_table(tmp_path / "image.csv")
     write(tmp_path, "fake.xlsx", ROWS.encode())
     with pytest.raises(PipelineError, match="fake.xlsx: not a xlsx file"):
         read_table(tmp_path / "fake.xlsx")

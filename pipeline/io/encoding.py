@@ -147,6 +147,8 @@ def detect_decoding(path: Path, compression: str | None = None) -> tuple[str, st
         return "utf-16-le", "strict"
     if len(head) >= 4 and head[0::2].count(0) > 0.4 * len(head) / 2 > head[1::2].count(0):
         return "utf-16-be", "strict"
+    if b"\x00" in head:  # no text encoding of a CSV but UTF-16/32 has NUL bytes
+        raise PipelineError(f"{path}: binary content, not a CSV (nor Excel, ODS or Parquet); check the file")
     if _is_utf8(path, compression):
         return "utf-8-sig", "strict"
     # Not UTF-8 throughout: which lines are UTF-8 with accents, which are not.
