@@ -20,12 +20,17 @@ DIGITAL_COL ?=
 COMMUNES    ?=
 NAME        ?=
 BENCH_ARGS  ?=
+SHEET       ?=
+SEP         ?=
+ENCODING    ?=
+RAW_CELLS   ?=
 
 # A variable's text never reaches the shell as code, nor make's expansion: each
 # is read raw ($(value)), passed as one single-quoted word (a ' inside becomes
 # '\''), and none is exported (make would expand it for the environment).
 # `make -n predict INPUT='$$(touch x)'` shows it; tests/test_hostile_inputs.py runs it.
-USER_VARS := EXTRA INPUT OUTPUT TEXT_COL RUN PREDICTIONS LABELED LABEL_COL DIGITAL_COL COMMUNES NAME BENCH_ARGS
+USER_VARS := EXTRA INPUT OUTPUT TEXT_COL RUN PREDICTIONS LABELED LABEL_COL DIGITAL_COL COMMUNES NAME BENCH_ARGS \
+             SHEET SEP ENCODING RAW_CELLS
 unexport $(USER_VARS)
 quote = '$(subst ','\'',$(1))'
 # $(call opt,--flag,VAR): `--flag 'text of VAR'`, or nothing when VAR is empty
@@ -51,9 +56,10 @@ install: $(STAMP) ## create .venv and install the project and its model (fr_core
 train: $(STAMP) ## train on data/labeled (EXTRA=../shared/data adds the sources of config/sources.toml)
 	$(CLI) train $(call opt,--extra,EXTRA)
 
-predict: $(STAMP) ## label INPUT (default: data/raw sample) into OUTPUT [TEXT_COL=col[,col]] [RUN=id]
+predict: $(STAMP) ## label INPUT (default: data/raw sample) into OUTPUT [TEXT_COL=col[,col]] [RUN=id] [SHEET SEP ENCODING RAW_CELLS=1]
 	$(CLI) predict $(call opt,--input,INPUT) $(call opt,--output,OUTPUT) \
-		$(call opt,--text-col,TEXT_COL) $(call opt,--run,RUN)
+		$(call opt,--text-col,TEXT_COL) $(call opt,--run,RUN) $(call opt,--sheet,SHEET) $(call opt,--sep,SEP) \
+		$(call opt,--encoding,ENCODING) $(if $(value RAW_CELLS),--raw-cells)
 
 evaluate: $(STAMP) ## score every source within/across sources (EXTRA, default ../shared/data) or the model on LABELED=file [TEXT_COL] [LABEL_COL]
 	$(CLI) evaluate $(if $(value LABELED),$(call opt,--labeled,LABELED) $(call opt,--text-col,TEXT_COL) \

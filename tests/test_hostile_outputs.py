@@ -221,7 +221,8 @@ def test_makefile_variables_never_run_as_code(tmp_path):
     for name in names:
         for dry in (["-n"], []):
             run = subprocess.run([*base, *dry, "predict", show, f"INPUT={name}", f"OUTPUT={name}.csv",
-                                  f"TEXT_COL={name}", f"RUN={name}"], capture_output=True, text=True)
+                                  f"TEXT_COL={name}", f"RUN={name}", f"SHEET={name}", f"SEP={name}",
+                                  f"ENCODING={name}", f"RAW_CELLS={name}"], capture_output=True, text=True)
             assert run.returncode == 0, run.stderr
             if not dry:
                 assert f"<{name}>" in run.stdout and f"<{name}.csv>" in run.stdout  # one argument, as typed
