@@ -39,12 +39,17 @@ def umask() -> int:
     return mask
 
 
-def _output_folder(path: Path) -> None:
-    """Create the output's folder, or say in one line why it cannot be."""
+def _output_file(path: Path) -> None:
+    """`path` can become a file: it is none of a folder, a device, a pipe; its folder is made."""
     if path.is_dir():
         raise PipelineError(f"{path}: is a folder; give a file name for the output")
     if path.exists() and not path.is_file():  # a device or a pipe: the rename would replace it
         raise PipelineError(f"{path}: not a regular file; give a file name for the output")
+    _output_folder(path)
+
+
+def _output_folder(path: Path) -> None:
+    """Create the folder `path` goes in, or say in one line why it cannot be."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except (FileExistsError, NotADirectoryError):
@@ -71,7 +76,7 @@ def atomic_output(path: str | Path):
     output removes those a killed run left (see `remove_stale_parts`).
     """
     path = Path(path)
-    _output_folder(path)
+    _output_file(path)
     remove_stale_parts(path)
     fd, tmp = _temp_in(path.parent, lambda: tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.",
                                                              suffix=".part", dir=path.parent))
@@ -116,7 +121,7 @@ def atomic_folder(folder: str | Path):
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise PipelineError(f"{folder}: is a file; the output must be a folder")
-    _output_folder(folder / "x")
+    _output_folder(folder)
     tmp = Path(_temp_in(folder.parent, lambda: tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent)))
     old = folder.with_name(f".{folder.name}.old")
     try:
