@@ -20,8 +20,23 @@ DIGITAL_COL ?=
 COMMUNES    ?=
 NAME        ?=
 BENCH_ARGS  ?=
+SHEET       ?=
+SEP         ?=
+ENCODING    ?=
+RAW_CELLS   ?=
 
-opt = $(if $(2),$(1) "$(2)")
+# A variable's text never reaches the shell as code, nor make's expansion: each
+# is read raw ($(value)), passed as one single-quoted word (a ' inside becomes
+# '\''), and none is exported (make would expand it for the environment).
+# `make -n predict INPUT='$$(touch x)'` shows it; tests/test_hostile_inputs.py runs it.
+USER_VARS := EXTRA INPUT OUTPUT TEXT_COL RUN PREDICTIONS LABELED LABEL_COL DIGITAL_COL COMMUNES NAME BENCH_ARGS \
+             SHEET SEP ENCODING RAW_CELLS
+unexport $(USER_VARS)
+quote = '$(subst ','\'',$(1))'
+# $(call opt,--flag,VAR): `--flag 'text of VAR'`, or nothing when VAR is empty
+opt   = $(if $(value $(2)),$(1) $(call quote,$(value $(2))))
+# $(call quoted_words,$(value VAR)): each word of VAR quoted alone (several files, several options)
+quoted_words = $(foreach _w,$(1),$(call quote,$(_w)))
 
 .DEFAULT_GOAL := help
 .PHONY: help install lock lint train predict test bench clean
@@ -49,28 +64,30 @@ lint: $(STAMP) ## ruff, configured in pyproject.toml
 	$(VENV)/bin/ruff check pipeline tests bench
 
 train: $(STAMP) ## train on data/labeled (EXTRA=../shared/data adds the sources of config/sources.toml)
-	$(CLI) train $(call opt,--extra,$(EXTRA))
+	$(CLI) train $(call opt,--extra,EXTRA)
 
-predict: $(STAMP) ## label INPUT (default: data/raw sample) into OUTPUT [TEXT_COL=col[,col]] [RUN=id]
-	$(CLI) predict $(call opt,--input,$(INPUT)) $(call opt,--output,$(OUTPUT)) \
-		$(call opt,--text-col,$(TEXT_COL)) $(call opt,--run,$(RUN))
+predict: $(STAMP) ## label INPUT (default: data/raw sample) into OUTPUT [TEXT_COL=col[,col]] [RUN=id] [SHEET SEP ENCODING RAW_CELLS=1]
+	$(CLI) predict $(call opt,--input,INPUT) $(call opt,--output,OUTPUT) \
+		$(call opt,--text-col,TEXT_COL) $(call opt,--run,RUN) $(call opt,--sheet,SHEET) $(call opt,--sep,SEP) \
+		$(call opt,--encoding,ENCODING) $(if $(value RAW_CELLS),--raw-cells)
 
 evaluate: $(STAMP) ## score every source within/across sources (EXTRA, default ../shared/data) or the model on LABELED=file [TEXT_COL] [LABEL_COL]
-	$(CLI) evaluate $(if $(LABELED),--labeled "$(LABELED)" $(call opt,--text-col,$(TEXT_COL)) \
-		$(call opt,--label-col,$(LABEL_COL)) $(call opt,--digital-col,$(DIGITAL_COL)) $(call opt,--run,$(RUN)),--extra "$(or $(EXTRA),../shared/data)")
+	$(CLI) evaluate $(if $(value LABELED),$(call opt,--labeled,LABELED) $(call opt,--text-col,TEXT_COL) \
+		$(call opt,--label-col,LABEL_COL) $(call opt,--digital-col,DIGITAL_COL) $(call opt,--run,RUN),$(if \
+		$(value EXTRA),$(call opt,--extra,EXTRA),--extra ../shared/data))
 
 communes: $(STAMP) ## install Etalab's commune reference (npm, pinned version, checksum verified) into data/external/
 	$(CLI) fetch-communes
 
 report: $(STAMP) communes ## write the barometer of PREDICTIONS (files or a glob) into reports/<NAME>/ [COMMUNES=csv]
-	@test -n "$(PREDICTIONS)" || { echo "usage: make report PREDICTIONS=data/predicted/file.parquet [NAME=name] [COMMUNES=csv]"; exit 2; }
-	$(CLI) report --predictions $(PREDICTIONS) $(call opt,--name,$(NAME)) $(call opt,--communes,$(COMMUNES))
+	@$(if $(value PREDICTIONS),true,echo "usage: make report PREDICTIONS=data/predicted/file.parquet [NAME=name] [COMMUNES=csv]"; exit 2)
+	$(CLI) report --predictions $(call quoted_words,$(value PREDICTIONS)) $(call opt,--name,NAME) $(call opt,--communes,COMMUNES)
 
 test: $(STAMP) ## run the test suite (real spaCy model, small data)
 	$(PY) -m pytest -q
 
 bench: $(STAMP) ## speed, memory and macro-F1 of train and predict, into bench/results.json [BENCH_ARGS=--quick]
-	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(PY) bench/run.py $(BENCH_ARGS)
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(PY) bench/run.py $(call quoted_words,$(value BENCH_ARGS))
 
 clean: ## remove generated models, predictions and reports (keeps .venv)
 	rm -rf models/2* models/LATEST data/predicted reports

@@ -1,13 +1,21 @@
 """Command line: `python -m pipeline train|predict|report ...` (also installed as `barometre`).
 
-A thin shell: it reads options, calls pipeline.runs, and turns a PipelineError
-into one plain line on stderr and exit code 2.
+A thin shell: it reads options, calls pipeline.commands, and turns every
+error into one plain line on stderr: a PipelineError or a file the system
+refuses (exit code 2); an unexpected failure (exit code 1) with a pointer to
+a log file holding its traceback (--debug shows it here instead).
 """
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
+import os
 import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
 
 from pipeline.config import load_config
 from pipeline.errors import PipelineError
@@ -17,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="barometre", description=__doc__.splitlines()[0])
     parser.add_argument("--config", help="TOML config file (default: config/pipeline.toml)")
     parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
     sub = parser.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("train", help="train on data/labeled (and --extra sources), write models/<run>/")
@@ -27,10 +36,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("predict", help="label a CSV/Excel/Parquet file of submissions")
     p.add_argument("--input", help="file to label (default: the sample in data/raw/)")
-    p.add_argument("--output", help="CSV or Parquet output (default: data/predicted/<input>.predictions.csv)")
+    p.add_argument("--output", help="CSV, TSV, Parquet or Excel (.xlsx) output "
+                                    "(default: data/predicted/<input>.predictions.csv)")
     p.add_argument("--text-col", help="text column(s), comma-separated to join several")
     p.add_argument("--sep", help="CSV separator (default: detected)")
     p.add_argument("--encoding", help="CSV encoding (default: detected)")
+    p.add_argument("--sheet", help="workbook sheet to read: name, or number from 1 (default: the first)")
+    p.add_argument("--raw-cells", action="store_true",
+                   help="CSV output: keep cells starting with = + - @ as they are (default: a leading ' "
+                        "so that a spreadsheet does not run them as formulas)")
     p.add_argument("--run", help="model run id or folder (default: models/LATEST)")
     p.add_argument("--threshold", type=float, help="review threshold on the confidence")
     p.add_argument("--kind", help="kind of text (default: submission; participatory_budget, funding_programme: "
@@ -47,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--text-col", help="its text column(s) (default: detected)")
     e.add_argument("--label-col", default="domain", help="its domain column (default: domain)")
     e.add_argument("--digital-col", help="its yes/no digital column, if any")
+    e.add_argument("--sheet", help="its workbook sheet: name, or number from 1 (default: the first)")
     e.add_argument("--run", help="model run id or folder (default: models/LATEST)")
     e.add_argument("--models", help="models folder")
 
@@ -65,17 +80,58 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    debug = "--debug" in argv  # taken anywhere on the line, before or after the command
+    args = build_parser().parse_args([a for a in argv if a != "--debug"])
+    args.debug = debug
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
                         format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
+    from pipeline.io.options import io_options
+
     try:
-        return _dispatch(args)
-    except PipelineError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        with io_options(sheet=getattr(args, "sheet", None), raw_cells=getattr(args, "raw_cells", None) or None):
+            return _dispatch(args)
     except KeyboardInterrupt:
         print("interrupted: nothing was written", file=sys.stderr)
         return 130
+    except Exception as exc:
+        if args.debug:
+            raise
+        message, code = error_line(exc)
+        print(message, file=sys.stderr)
+        return code
+
+
+# Failures of the system a user can fix: a file or folder refused, a disk full.
+USER_ERRNOS = {errno.ENOENT, errno.EACCES, errno.EPERM, errno.EISDIR, errno.ENOTDIR, errno.EEXIST,
+               errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.ENAMETOOLONG, errno.ELOOP}
+
+
+def error_line(exc: BaseException) -> tuple[str, int]:
+    """One line for an error, and the exit code: 2 for the user's input, 1 for an unexpected failure."""
+    if isinstance(exc, PipelineError):
+        return f"error: {str(exc).strip()}".replace("\n", " "), 2
+    if isinstance(exc, OSError) and exc.errno in USER_ERRNOS:
+        where = f"{exc.filename}: " if exc.filename else ""
+        return f"error: {where}{exc.strerror or exc}", 2
+    if isinstance(exc, MemoryError):
+        return "error: out of memory; label the file in parts, or lower [predict] chunk_size", 2
+    log_file = write_crash_log(exc)
+    summary = f"{type(exc).__name__}: {exc}".replace("\n", " ")[:300]
+    return f"error: unexpected failure ({summary}); the details are in {log_file} (--debug shows them here)", 1
+
+
+def write_crash_log(exc: BaseException) -> Path:
+    """The traceback, in a file of the temporary folder (the line on the terminal names it)."""
+    try:  # mkstemp: a fresh file of this user only, never one planted in the shared folder
+        fd, name = tempfile.mkstemp(prefix=f"barometre-error-{time.strftime('%Y%m%d-%H%M%S')}-", suffix=".log")
+        path = Path(name)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(f"command: {' '.join(sys.argv)}\n\n")
+            traceback.print_exception(exc, file=fh)
+    except OSError:
+        return Path("(no log: the temporary folder is not writable; rerun with --debug)")
+    return path
 
 
 def _dispatch(args) -> int:

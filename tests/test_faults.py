@@ -25,7 +25,7 @@ import pytest
 from pipeline.cli import main
 from pipeline.config import PROJECT_DIR
 from pipeline.errors import PipelineError
-from pipeline.io.tables import atomic_folder, atomic_output, read_table
+from pipeline.io.tables import atomic_folder, read_table
 from pipeline.modeling import run_folder
 from pipeline.modeling.run_folder import LATEST, MODEL_FILE, load_model, load_run, save_run
 

@@ -76,5 +76,5 @@ def test_parquet_output_appends_chunks(tmp_path):
         writer.write(pd.DataFrame({"a": ["y"], "p": [0.25]}))
         writer.close()
     assert pd.read_parquet(out)["a"].tolist() == ["x", "y"]
-    with pytest.raises(PipelineError, match=r"\.csv or \.parquet"):
+    with pytest.raises(PipelineError, match=r"must end in \.csv, \.tsv, \.parquet or \.xlsx"):
         TableWriter.kind_of("out.json")

@@ -22,6 +22,7 @@ from pipeline.modeling.evaluate import SETTINGS, evaluate_sources, summary_table
 from pipeline.modeling.predict import label_frame
 from pipeline.io.sources import SourceSpec, labeled_rows, load_training_data
 from pipeline.io.tables import atomic_folder, find_text_columns, read_table
+from pipeline.io.write import csv_cells
 from pipeline.modeling.metrics import scores
 from pipeline.modeling.settings import TrainSettings
 from pipeline.modeling.train import preprocess_texts
@@ -158,9 +159,9 @@ def run_evaluate_labeled(config: dict, labeled: str, text_col: str | None, label
     folder = Path(config["paths"]["reports"]) / "evaluation" / f"labeled-{path.stem}"
     with atomic_folder(folder) as tmp:
         write_json(tmp / "scores.json", result)
-        pd.concat([truth[["text", "domain"]].rename(columns={"domain": "annotated"}),
-                   predicted[["domain", "confidence", "needs_review"]]], axis=1).to_csv(tmp / "predictions.csv",
-                                                                                      index=False)
+        csv_cells(pd.concat([truth[["text", "domain"]].rename(columns={"domain": "annotated"}),
+                             predicted[["domain", "confidence", "needs_review"]]], axis=1)
+                  ).to_csv(tmp / "predictions.csv", index=False)  # the texts: formula cells neutralised
     d = result["domain"]
     log.info("model %s on %s: macro-F1 %.3f, accuracy %.3f over %d rows", model.run_id, path, d["macro_f1"],
              d["accuracy"], d["n"])

@@ -34,6 +34,7 @@ from pipeline.report.render import Document, compose, to_html, to_markdown
 from pipeline.report.analysis import Columns, build_report, prepare_predictions
 from pipeline.io.files import sha256_of
 from pipeline.io.tables import atomic_folder, read_table
+from pipeline.io.write import csv_cells
 
 log = logging.getLogger(__name__)
 
@@ -162,7 +163,7 @@ def write_report(doc: Document, folder: Path) -> Path:
         for chart in doc.charts:
             (tmp / "figures" / f"{chart.name}.png").write_bytes(chart.png)
         for table in doc.tables:
-            table.data.to_csv(tmp / table.csv_name, index=False, encoding="utf-8")
+            csv_cells(table.data).to_csv(tmp / table.csv_name, index=False, encoding="utf-8")
         (tmp / "rapport.html").write_text(to_html(doc), encoding="utf-8")
         (tmp / "rapport.md").write_text(to_markdown(doc), encoding="utf-8")
         (tmp / "resume.json").write_text(json.dumps(_jsonable(doc.summary), indent=2, ensure_ascii=False)

@@ -147,6 +147,10 @@ def load_training_data(labeled_dir: str | Path, labels: LabelSet, extra_dir: str
         reports.append(report)
     frame = pd.concat(frames, ignore_index=True).reindex(columns=COLUMNS)
     frame["row_id"] = frame["row_id"].fillna("")
+    if frame["domain"].nunique() < 2:  # else a traceback from scikit-learn's fit
+        found = f"one domain only ({frame['domain'].iloc[0]!r})" if len(frame) else "no row to train on"
+        raise PipelineError(f"{', '.join(r.path for r in reports)}: {found}; training needs examples of "
+                            f"at least two domains")
     return frame, reports
 
 

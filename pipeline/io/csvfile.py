@@ -1,0 +1,213 @@
+"""A CSV file's layout: encoding, separator, column names; and its reading by pandas.
+
+Every cell is read as text (codes like "01004" keep their zeros). The
+separator is the one that splits the header into most fields and at least
+half of the first 200 rows into as many (quotes respected, as csv.reader reads
+them; a header is never split by a separator it does not contain); none
+does: a one-column file, whose cells may hold commas. A separator at
+the end of every line (French exports) adds no column: the rows' last, empty
+field is checked empty and dropped, so no column moves. Duplicate column
+names are refused rather than renamed. A field after the header's last name
+that holds values in the first chunk is kept, as "Unnamed: <n>", with a warning.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from pipeline.errors import PipelineError
+from pipeline.io.encoding import check_encoding_name, detect_decoding, first_bad_line, open_bytes
+
+log = logging.getLogger(__name__)
+
+SEPARATORS = [";", ",", "\t", "|"]
+ONE_COLUMN = "\x1f"  # ASCII unit separator: absent from text, so a one-column file is never cut
+TRAILING = "\x00trailing"  # the empty field after a trailing separator
+SAMPLE_ROWS = 200
+SAMPLE_CHARS = 1 << 20
+
+
+@dataclass(frozen=True)
+class CsvLayout:
+    path: Path
+    compression: str | None
+    encoding: str
+    errors: str
+    sep: str
+    names: list[str]
+
+    def open_text(self):
+        return io.TextIOWrapper(open_bytes(self.path, self.compression), encoding=self.encoding,
+                                errors=self.errors, newline="")
+
+
+def check_sep(sep: str) -> str:
+    sep = {"\\t": "\t", "tab": "\t"}.get(sep, sep)
+    if len(sep) != 1 or sep in "\r\n\"":
+        raise PipelineError(f"--sep {sep!r}: the separator must be one character (e.g. ';', ',', '\\t', '|')")
+    return sep
+
+
+def csv_layout(path: Path, compression: str | None, sep: str | None, encoding: str | None) -> CsvLayout:
+    if encoding:
+        encoding, errors = check_encoding_name(encoding), "strict"
+        if encoding == "utf-8":
+            encoding = "utf-8-sig"  # harmless without BOM, strips it when present
+    else:
+        encoding, errors = detect_decoding(path, compression)
+    layout = CsvLayout(path, compression, encoding, errors, ",", [])
+    try:
+        with layout.open_text() as fh:
+            sample = fh.read(SAMPLE_CHARS)
+            truncated = bool(fh.read(1))
+    except UnicodeDecodeError:
+        raise PipelineError(_decode_problem(layout)) from None
+    sep = check_sep(sep) if sep else sniff_separator(sample, truncated)
+    records = _records(sample, sep, truncated)
+    if not records or not any(records[0]):
+        raise PipelineError(f"{path}: the first line is empty; it must name the columns")
+    names = column_names(records[0], records[1] if len(records) > 1 else None, path)
+    return CsvLayout(path, compression, encoding, errors, sep, names)
+
+
+def _records(sample: str, sep: str, truncated: bool) -> list[list[str]]:
+    """The first rows of `sample` as csv.reader splits them (a quoted cell may hold a line break)."""
+    records = []
+    try:
+        for record in csv.reader(io.StringIO(sample, newline=""), delimiter=sep):
+            if record:
+                records.append(record)
+            if len(records) > SAMPLE_ROWS + 1:
+                break
+    except csv.Error:  # a NUL byte, a huge cell: the lines, split plainly
+        records = [line.split(sep) for line in sample.splitlines()[:SAMPLE_ROWS + 2] if line]
+    if truncated and len(records) > 1 and len(records) <= SAMPLE_ROWS + 1:
+        records = records[:-1]  # the last row may be cut by the sample
+    return records[:SAMPLE_ROWS + 1]
+
+
+def sniff_separator(sample: str, truncated: bool = False) -> str:
+    """The separator that splits the header and most rows alike, else ONE_COLUMN."""
+    best, best_score = ONE_COLUMN, (-1.0, 0)
+    for sep in SEPARATORS:
+        records = _records(sample, sep, truncated)
+        if not records or len(records[0]) < 2:
+            continue
+        width = len(records[0]) - (records[0][-1] == "")  # a trailing separator adds no column
+        rows = records[1:]
+        fits = sum(len(r) == width or (len(r) == width + 1 and r[-1] == "") for r in rows)
+        splits = sum(len(r) > 1 for r in rows)
+        score = (fits / len(rows) if rows else 1.0, width)
+        # Rows split but unlike the header: still this separator, and pandas names the bad line.
+        eligible = score[0] >= 0.5 or (rows and splits / len(rows) >= 0.8)
+        if eligible and score > best_score:
+            best, best_score = sep, score
+    return best
+
+
+def column_names(header: list[str], first_row: list[str] | None, path: Path) -> list[str]:
+    """The header's names, plus TRAILING for a separator ending the lines; duplicates refused."""
+    names = list(header)
+    if len(names) == 1 and names[0] == "":
+        raise PipelineError(f"{path}: the first line is empty; it must name the columns")
+    # Lines ending with a separator: pandas would take the first column for an index. The
+    # extra field gets a name, and is checked empty as the rows are read. (pandas sets the
+    # number of fields from the first row: a later row with more is a parsing error.)
+    if len(names) > 1 and names[-1] == "":
+        names[-1] = TRAILING
+    elif first_row is not None and len(first_row) == len(names) + 1:
+        names.append(TRAILING)
+    unnamed = [i for i, name in enumerate(names) if name == ""]
+    for i in unnamed:
+        names[i] = f"Unnamed: {i}"
+    if unnamed:
+        log.warning("%s: column(s) %s have no name; called 'Unnamed: <column - 1>' as pandas does", path,
+                    ", ".join(str(i + 1) for i in unnamed))
+    check_unique(names, path)
+    return names
+
+
+def check_unique(names, path) -> None:
+    seen: dict[str, int] = {}
+    for i, name in enumerate(names, start=1):
+        if name in seen:
+            raise PipelineError(f"{path}: two columns are named {name!r} (columns {seen[name]} and {i}); "
+                                f"rename one")
+        seen[name] = i
+
+
+def read_csv(layout: CsvLayout, chunk_size: int | None = None) -> Iterator[pd.DataFrame]:
+    """The rows as text frames (one frame, or chunks of chunk_size rows)."""
+    options = dict(sep=layout.sep, names=layout.names, header=0, index_col=False, dtype=str,
+                   keep_default_na=False, na_filter=False, engine="c")
+    first_row = 2  # the header is row 1
+    with layout.open_text() as fh, _csv_errors(layout):
+        with warnings.catch_warnings():
+            # "Length of header or names does not match": pandas would drop a row's extra values.
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            frames = pd.read_csv(fh, chunksize=chunk_size, **options) if chunk_size else [pd.read_csv(fh, **options)]
+            keep = None
+            for frame in frames:
+                if keep is None:  # decided on the first chunk, so that every chunk has the same columns
+                    keep = _trailing_holds_values(frame, layout.path)
+                yield _trailing(frame, keep, layout.path, first_row)
+                first_row += len(frame)
+
+
+def _trailing_holds_values(frame: pd.DataFrame, path: Path) -> bool:
+    """Whether the field after the header's last name holds values: then it is a column without a name."""
+    if TRAILING not in frame.columns or not (frame[TRAILING].fillna("") != "").any():
+        return False
+    log.warning("%s: values after the last named column: column %d, called 'Unnamed: %d'", path,
+                len(frame.columns), len(frame.columns) - 1)
+    return True
+
+
+def _trailing(frame: pd.DataFrame, keep: bool, path: Path, first_row: int) -> pd.DataFrame:
+    if TRAILING not in frame.columns:
+        return frame
+    if keep:
+        return frame.rename(columns={TRAILING: f"Unnamed: {len(frame.columns) - 1}"})
+    extra = frame[TRAILING].fillna("") != ""
+    if extra.any():  # the first rows had none there: a separator ending the lines, not a column
+        i = int(extra.to_numpy().nonzero()[0][0])
+        raise PipelineError(f"{path}, row {first_row + i}: a value ({frame[TRAILING].iloc[i]!r}) after the last "
+                            f"column; the header names {len(frame.columns) - 1} columns")
+    return frame.drop(columns=TRAILING)
+
+
+class _csv_errors:
+    """Turn pandas' parsing and decoding errors into one line naming the file (and line)."""
+
+    def __init__(self, layout: CsvLayout):
+        self.layout = layout
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, exc, tb):
+        path = self.layout.path
+        if isinstance(exc, pd.errors.EmptyDataError):
+            raise PipelineError(f"{path}: the file has no header and no rows") from None
+        if isinstance(exc, pd.errors.ParserError):
+            raise PipelineError(f"{path}: malformed CSV (separator {self.layout.sep!r}): "
+                                f"{str(exc).replace('Error tokenizing data. C error: ', '').strip()}") from None
+        if isinstance(exc, pd.errors.ParserWarning):
+            raise PipelineError(f"{path}: some rows have more fields than the header names columns "
+                                f"({len(self.layout.names)}, separator {self.layout.sep!r})") from None
+        if isinstance(exc, UnicodeDecodeError):
+            raise PipelineError(_decode_problem(self.layout)) from None
+        return False
+
+
+def _decode_problem(layout: CsvLayout) -> str:
+    problem = first_bad_line(layout.path, layout.compression, layout.encoding, layout.errors)
+    return (f"{problem or f'{layout.path}: cannot be decoded as {layout.encoding}'}; "
+            f"re-export the file as UTF-8 or give its encoding with --encoding")

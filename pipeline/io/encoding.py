@@ -1,0 +1,214 @@
+"""The bytes of a user's file: its format (by content first), decompression, and encoding.
+
+The encoding is decided over the whole file, never from a sample:
+- a BOM names UTF-16/UTF-32 (or UTF-8);
+- a file that decodes entirely as UTF-8 is UTF-8;
+- a UTF-8 file with some lines that are not (a cp1252 line pasted into it, or a
+  UTF-8 BOM over a cp1252 body) is read as UTF-8 with those lines' bytes read as
+  cp1252, and a warning names the lines: every row keeps its accents;
+- an 8-bit file is cp1252 (Excel's French export) unless charset-normalizer,
+  restricted to the encodings French exports use, finds it reads better as
+  another, or cp1252 lacks some of its bytes and another reads them all as
+  accented letters (with a warning); else a byte that cannot be decoded is an
+  error naming its line (never replaced silently).
+"""
+from __future__ import annotations
+
+import bz2
+import codecs
+import gzip
+import logging
+import lzma
+import zipfile
+from pathlib import Path
+
+from pipeline.errors import PipelineError
+
+log = logging.getLogger(__name__)
+
+# Encodings an 8-bit French export may be in: Excel on Windows, DOS tools, old Macs.
+EIGHT_BIT = ["cp1252", "cp850", "mac_roman"]
+FALLBACK = "cp1252"
+MIXED_ERRORS = "barometre-cp1252-fallback"
+COMPRESSED = {".gz": "gzip", ".bz2": "bz2", ".xz": "xz", ".zip": "zip"}
+_MAGIC = [(b"PAR1", "parquet"), (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "xls"), (b"\x1f\x8b", "gzip"),
+          (b"BZh", "bz2"), (b"\xfd7zXZ\x00", "xz"), (b"PK\x03\x04", "zip"), (b"PK\x05\x06", "zip")]
+
+
+def _cp1252_fallback(exc: UnicodeDecodeError):
+    """Codec error handler: bytes that are not UTF-8 are read as cp1252 (see the module's doc)."""
+    bad = exc.object[exc.start:exc.end]
+    try:
+        return bad.decode(FALLBACK), exc.end
+    except UnicodeDecodeError as inner:  # a byte cp1252 does not define (0x81, 0x8d...): no guess
+        raise UnicodeDecodeError("utf-8 or cp1252", exc.object, exc.start + inner.start, exc.start + inner.end,
+                                 "neither UTF-8 nor cp1252") from None
+
+
+codecs.register_error(MIXED_ERRORS, _cp1252_fallback)
+
+
+def file_format(path: Path) -> tuple[str, str | None]:
+    """(format, compression): format csv, xlsx, xls, ods or parquet, found by the content, else the suffix."""
+    with path.open("rb") as fh:
+        head = fh.read(8)
+    kind = next((k for magic, k in _MAGIC if head.startswith(magic)), None)
+    if kind == "zip":
+        with zipfile.ZipFile(path) as zf:
+            names = zf.namelist()
+            if "xl/workbook.xml" in names:
+                return "xlsx", None
+            if "mimetype" in names and b"spreadsheet" in zf.read("mimetype"):
+                return "ods", None
+        return "csv", "zip"
+    if kind in ("gzip", "bz2", "xz"):
+        return "csv", kind
+    if kind in ("parquet", "xls"):
+        return kind, None
+    suffix = path.suffix.lower()
+    if suffix in (".xlsx", ".xlsm", ".xls", ".ods", ".parquet", ".pq"):
+        raise PipelineError(f"{path}: not a {suffix[1:]} file (its content is not); check the file or its name")
+    return "csv", None
+
+
+def zip_member(path: Path) -> str:
+    """The one file in a .zip archive (folders and macOS metadata aside)."""
+    with zipfile.ZipFile(path) as zf:
+        members = [i.filename for i in zf.infolist()
+                   if not i.is_dir() and not i.filename.startswith("__MACOSX/")]
+    if len(members) != 1:
+        raise PipelineError(f"{path}: a .zip input must hold exactly one CSV file; it holds "
+                            f"{len(members)} ({', '.join(members[:5])})")
+    return members[0]
+
+
+def open_bytes(path: Path, compression: str | None):
+    """A binary file object over the (decompressed) content."""
+    if compression == "gzip":
+        return gzip.open(path, "rb")
+    if compression == "bz2":
+        return bz2.open(path, "rb")
+    if compression == "xz":
+        return lzma.open(path, "rb")
+    if compression == "zip":
+        zf = zipfile.ZipFile(path)
+        member = zf.open(zip_member(path))
+        member._barometre_zip = zf  # closed with the member (kept alive until then)
+        return member
+    return path.open("rb")
+
+
+def check_encoding_name(encoding: str) -> str:
+    try:
+        return codecs.lookup(encoding).name
+    except LookupError:
+        raise PipelineError(f"--encoding {encoding!r}: unknown encoding (e.g. utf-8, cp1252, latin-1, utf-16)") from None
+
+
+def first_bad_line(path: Path, compression: str | None, encoding: str, errors: str = "strict") -> str | None:
+    """A message naming the line of the first byte `encoding` cannot decode, or None if all decode."""
+    with open_bytes(path, compression) as fh:
+        for lineno, line in enumerate(fh, start=1):
+            try:
+                line.decode(encoding, errors)
+            except UnicodeDecodeError as exc:
+                return (f"{path}, line {lineno}: byte {line[exc.start:exc.start + 1]!r} cannot be decoded as "
+                        f"{encoding}")
+    return None
+
+
+def _is_utf8(path: Path, compression: str | None) -> bool:
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        with open_bytes(path, compression) as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                decoder.decode(block)
+        decoder.decode(b"", final=True)
+        return True
+    except UnicodeDecodeError:
+        return False
+
+
+def detect_encoding(path: Path, compression: str | None = None) -> str:
+    """The encoding the whole file is read with (see `detect_decoding`)."""
+    return detect_decoding(Path(path), compression)[0]
+
+
+def detect_decoding(path: Path, compression: str | None = None) -> tuple[str, str]:
+    """(encoding, errors) to read the whole file with; see the module's doc."""
+    with open_bytes(path, compression) as fh:
+        head = fh.read(4096)
+    if head.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
+        return "utf-32", "strict"
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16", "strict"
+    # UTF-16 without BOM: NUL is valid UTF-8, so it would pass as UTF-8 full of NULs.
+    if len(head) >= 4 and head[1::2].count(0) > 0.4 * len(head) / 2 > head[0::2].count(0):
+        return "utf-16-le", "strict"
+    if len(head) >= 4 and head[0::2].count(0) > 0.4 * len(head) / 2 > head[1::2].count(0):
+        return "utf-16-be", "strict"
+    if b"\x00" in head:  # no text encoding of a CSV but UTF-16/32 has NUL bytes
+        raise PipelineError(f"{path}: binary content, not a CSV (nor Excel, ODS or Parquet); check the file")
+    if _is_utf8(path, compression):
+        return "utf-8-sig", "strict"
+    # Not UTF-8 throughout: which lines are UTF-8 with accents, which are not.
+    utf8_lines, other_lines, evidence = 0, [], []
+    with open_bytes(path, compression) as fh:
+        for lineno, line in enumerate(fh, start=1):
+            if lineno == 1 and line.startswith(codecs.BOM_UTF8):
+                line = line[3:]
+            if line.isascii():
+                continue
+            try:
+                line.decode("utf-8")
+                utf8_lines += 1
+            except UnicodeDecodeError:
+                other_lines.append(lineno)
+                if sum(map(len, evidence)) < 1 << 18:
+                    evidence.append(line)
+    if utf8_lines or head.startswith(codecs.BOM_UTF8):
+        shown = ", ".join(map(str, other_lines[:10])) + (" ..." if len(other_lines) > 10 else "")
+        log.warning("%s: UTF-8, but %d line(s) are not (read as %s): line %s", path, len(other_lines), FALLBACK, shown)
+        problem = first_bad_line(path, compression, "utf-8", MIXED_ERRORS)
+        if problem:
+            raise PipelineError(f"{problem} (nor as UTF-8); give the file's encoding with --encoding")
+        return "utf-8-sig", MIXED_ERRORS
+    encoding = _eight_bit(b"".join(evidence))
+    problem = first_bad_line(path, compression, encoding)
+    if problem:
+        guess = _eight_bit(b"".join(evidence), exclude=FALLBACK)
+        if guess != FALLBACK and _accented_text(b"".join(evidence), guess):
+            log.warning("%s: encoding %s (detected by charset-normalizer: cp1252 lacks some of its bytes); "
+                        "give --encoding if that is wrong", path, guess)
+            return guess, "strict"
+        hint = f" (it reads as {guess}: give --encoding {guess} if that is right)" if guess != FALLBACK else ""
+        raise PipelineError(f"{problem}{hint}; re-export the file as UTF-8 or give its encoding with --encoding")
+    if encoding != FALLBACK:
+        log.info("%s: encoding %s (detected by charset-normalizer over its non-ASCII lines)", path, encoding)
+    return encoding, "strict"
+
+
+def _eight_bit(sample: bytes, exclude: str | None = None) -> str:
+    """cp1252 unless charset-normalizer finds another 8-bit French encoding reads `sample` with less chaos."""
+    from charset_normalizer import from_bytes
+
+    candidates = [e for e in EIGHT_BIT if e != exclude]
+    if not sample:
+        return FALLBACK
+    try:
+        sample.decode(FALLBACK)
+    except UnicodeDecodeError:
+        if exclude != FALLBACK:
+            return FALLBACK  # the caller names the undecodable line, and asks for a guess excluding cp1252
+    scores = {m.encoding: m.chaos for m in from_bytes(sample, cp_isolation=candidates)}
+    if not scores:
+        return FALLBACK
+    best = min(scores, key=lambda e: (scores[e], e != FALLBACK))
+    # cp1252 stays unless charset-normalizer rejected it or found it worse.
+    return best if scores.get(FALLBACK, float("inf")) > scores[best] else FALLBACK
+
+
+def _accented_text(sample: bytes, encoding: str) -> bool:
+    """Enough non-ASCII characters, nearly all letters, to trust a guess over a stray byte."""
+    chars = [c for c in sample.decode(encoding, "replace") if ord(c) > 127]
+    return len(chars) >= 3 and sum(c.isalpha() for c in chars) >= 0.9 * len(chars)

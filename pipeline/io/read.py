@@ -1,0 +1,221 @@
+"""Reading the tables users bring: CSV (plain or .gz/.zip/.bz2/.xz), Excel (.xlsx, .xls), .ods, Parquet.
+
+One reader for every format, chosen by the file's content first (a .csv that
+is really gzip or a workbook is read as what it is). Column names are text,
+unique, and never renamed silently; a file with a header but no rows is
+refused. CSV details are in csvfile.py, bytes and encodings in encoding.py.
+"""
+from __future__ import annotations
+
+import logging
+import lzma
+import warnings
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+
+from pipeline.errors import PipelineError
+from pipeline.io import options
+from pipeline.io.csvfile import check_unique, csv_layout, read_csv
+from pipeline.io.encoding import file_format, open_bytes
+
+log = logging.getLogger(__name__)
+
+# What a damaged archive raises, besides OSError (gzip.BadGzipFile is one).
+ARCHIVE_ERRORS = (OSError, EOFError, zipfile.BadZipFile, lzma.LZMAError, RuntimeError, NotImplementedError)
+WORKBOOK_ENGINES = {"xlsx": "openpyxl", "xls": "xlrd", "ods": "odf"}
+ENGINE_PACKAGES = {"openpyxl": "openpyxl", "xlrd": "xlrd", "odf": "odfpy"}
+
+
+def _check_file(path: Path) -> None:
+    if path.is_dir():
+        raise PipelineError(f"{path}: is a folder; give a file")
+    if path.exists() and not path.is_file():  # a pipe or a device: read once, or never ends
+        raise PipelineError(f"{path}: not a regular file; save the table to a file first")
+    if not path.is_file():
+        raise PipelineError(f"file not found: {path}")
+    try:
+        with path.open("rb"):
+            pass
+    except PermissionError:
+        raise PipelineError(f"{path}: cannot be read (permission denied)") from None
+    if path.stat().st_size == 0:
+        raise PipelineError(f"{path}: the file is empty")
+
+
+def _format(path: Path) -> tuple[str, str | None]:
+    _check_file(path)
+    try:
+        fmt, compression = file_format(path)
+    except ARCHIVE_ERRORS as exc:  # a corrupt archive
+        raise PipelineError(f"{path}: cannot be read ({type(exc).__name__}: {exc})") from None
+    if compression:
+        log.info("%s: %s-compressed CSV", path, compression)
+    return fmt, compression
+
+
+def read_table(path: str | Path, sep: str | None = None, encoding: str | None = None,
+               sheet: str | None = None) -> pd.DataFrame:
+    """The whole table; every CSV cell as text."""
+    frames = list(iter_table(path, None, sep=sep, encoding=encoding, sheet=sheet))
+    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+
+
+def iter_table(path: str | Path, chunk_size: int | None, sep: str | None = None,
+               encoding: str | None = None, sheet: str | None = None) -> Iterator[pd.DataFrame]:
+    """The table in chunks of `chunk_size` rows (CSV and Parquet stream; a workbook comes whole)."""
+    path = Path(path)
+    fmt, compression = _format(path)
+    if fmt == "parquet":
+        chunks = _parquet(path, chunk_size)
+    elif fmt in WORKBOOK_ENGINES:
+        chunks = iter([_workbook(path, fmt, sheet or options.current().sheet)])
+    else:
+        chunks = _csv_chunks(path, compression, chunk_size, sep, encoding)
+    rows = 0
+    for chunk in chunks:
+        if rows and chunk.empty:
+            continue
+        rows += len(chunk)
+        if not rows:
+            raise PipelineError(f"{path}: the file has a header but no rows")
+        yield chunk
+
+
+def _csv_chunks(path, compression, chunk_size, sep, encoding) -> Iterator[pd.DataFrame]:
+    try:
+        yield from read_csv(csv_layout(path, compression, sep, encoding), chunk_size)
+    except ARCHIVE_ERRORS as exc:  # a truncated or corrupt .gz/.xz/.bz2/.zip, an encrypted .zip
+        if isinstance(exc, OSError) and exc.filename:
+            raise
+        raise PipelineError(f"{path}: the compressed file is truncated or corrupt "
+                            f"({type(exc).__name__}: {exc})") from None
+
+
+def _parquet(path: Path, chunk_size: int | None) -> Iterator[pd.DataFrame]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        pf = pq.ParquetFile(path)
+    except pa.ArrowException as exc:
+        raise PipelineError(f"{path}: not a readable Parquet file ({exc})") from None
+    names = pf.schema_arrow.names
+    check_unique(names, path)
+    meta = pf.schema_arrow.pandas_metadata or {}
+    index = [c for c in meta.get("index_columns", []) if isinstance(c, str) and c in names]
+    if pf.metadata.num_rows == 0:
+        yield pd.DataFrame(columns=names)
+        return
+    batches = pf.iter_batches(batch_size=chunk_size or max(pf.metadata.num_rows, 1))
+    while True:
+        try:
+            batch = next(batches, None)
+        except (pa.ArrowException, OSError) as exc:  # a damaged row group
+            raise PipelineError(f"{path}: the Parquet file is damaged ({exc})") from None
+        if batch is None:
+            return
+        yield _tidy_parquet(batch.to_pandas(ignore_metadata=True), index)
+
+
+def _tidy_parquet(frame: pd.DataFrame, index: list[str]) -> pd.DataFrame:
+    """A pandas index saved in the file becomes the first column(s) (named `index` when it had no name);
+    categorical columns become plain values (their nulls stay nulls)."""
+    if index:
+        frame = frame[index + [c for c in frame.columns if c not in index]]
+        frame = frame.rename(columns={c: "index" if c == "__index_level_0__" else c for c in index})
+    for name in frame.columns[frame.dtypes.map(lambda d: isinstance(d, pd.CategoricalDtype)).to_numpy()]:
+        frame[name] = frame[name].astype(object)
+    return frame
+
+
+def _workbook(path: Path, fmt: str, sheet: str | None) -> pd.DataFrame:
+    engine = WORKBOOK_ENGINES[fmt]
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="The xlrd engine is deprecated")  # pandas 3.1: use calamine
+            with pd.ExcelFile(path, engine=engine) as book:
+                names = [str(n) for n in book.sheet_names]
+                chosen = pick_sheet(names, sheet, path)
+                raw = pd.read_excel(book, sheet_name=book.sheet_names[names.index(chosen)], header=None, dtype=str)
+    except ImportError:
+        raise PipelineError(f"{path}: reading .{fmt} files needs the package {ENGINE_PACKAGES[engine]} "
+                            f"(pip install {ENGINE_PACKAGES[engine]})") from None
+    except PipelineError:
+        raise
+    except Exception as exc:  # each engine has its own errors for a corrupt workbook
+        raise PipelineError(f"{path}: cannot be read as .{fmt} ({type(exc).__name__}: {exc})") from None
+    where = f"sheet {chosen!r}" + (f" of {len(names)} ({', '.join(map(repr, names))}; choose with --sheet)"
+                                   if len(names) > 1 else "")
+    (log.warning if len(names) > 1 and sheet is None else log.info)("%s: reading %s", path, where)
+    filled = raw.notna().any(axis=1).to_numpy().nonzero()[0]
+    if not len(filled):
+        raise PipelineError(f"{path}: {where} is empty")
+    raw = raw.iloc[filled[0]:]  # the header is the first row with a value
+    header = ["" if pd.isna(v) else str(v).strip() for v in raw.iloc[0]]
+    # Columns with neither a name nor a value are formatting leftovers, not data.
+    keep = [h != "" or raw.iloc[1:, i].notna().any() for i, h in enumerate(header)]
+    raw, header = raw.loc[:, keep], [h for h, k in zip(header, keep) if k]
+    for i, name in enumerate(header):
+        if name == "":
+            header[i] = f"Unnamed: {i}"
+            log.warning("%s, %s: column %d has no name; called %r", path, where, i + 1, header[i])
+    check_unique(header, f"{path}, {where}")
+    if len(raw) == 1:
+        raise PipelineError(f"{path}: {where} has a header but no rows")
+    return raw.iloc[1:].set_axis(header, axis=1).reset_index(drop=True).fillna("")
+
+
+def pick_sheet(names: list[str], sheet: str | None, path: Path) -> str:
+    """The sheet named `sheet`, or numbered `sheet` (from 1); the first by default."""
+    if sheet is None:
+        return names[0]
+    if sheet in names:
+        return sheet
+    if sheet.isdigit() and 1 <= int(sheet) <= len(names):
+        return names[int(sheet) - 1]
+    raise PipelineError(f"{path}: no sheet {sheet!r} (sheets: {', '.join(map(repr, names))}; "
+                        f"--sheet takes a name or a number from 1)")
+
+
+def count_rows(path: str | Path) -> int | None:
+    """Rows of a Parquet file, or data lines of a CSV (for the progress bar); None if unknown."""
+    path = Path(path)
+    fmt, compression = _format(path)
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        return pq.ParquetFile(path).metadata.num_rows
+    if fmt != "csv":
+        return None
+    with open_bytes(path, compression) as fh:
+        return max(sum(block.count(b"\n") for block in iter(lambda: fh.read(1 << 20), b"")) - 1, 0)
+
+
+def find_text_columns(columns, requested: str | None, candidates: list[str], path) -> list[str]:
+    """The text column(s): the requested ones ("titre,description" joins both), or the first usual name.
+
+    A requested name that is a column as it stands is taken whole, even with a
+    comma in it; several names may quote theirs: '"Titre, court",description'.
+    """
+    import csv
+
+    columns = [str(c) for c in columns]
+    if requested:
+        if requested in columns:
+            return [requested]
+        wanted = [c.strip() for c in next(csv.reader([requested], skipinitialspace=True)) if c.strip()]
+        missing = [c for c in wanted if c not in columns]
+        if missing:
+            raise PipelineError(f"{path}: no column {', '.join(map(repr, missing))} "
+                                f"(columns: {', '.join(map(repr, columns))})")
+        return wanted
+    lowered = {c.lower(): c for c in columns}
+    for name in candidates:
+        if name in lowered:
+            return [lowered[name]]
+    raise PipelineError(f"{path}: no text column found among {', '.join(map(repr, columns))}; "
+                        f"name it with TEXT_COL=... (or --text-col)")
+

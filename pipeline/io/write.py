@@ -1,0 +1,221 @@
+"""Writing outputs: atomically (a temporary file renamed into place), with the umask's permissions.
+
+CSV/TSV outputs neutralise the cells a spreadsheet would run as a formula
+(OWASP's CSV injection: a cell starting with =, +, -, @, tab or carriage
+return gets a leading apostrophe; numbers such as -3.5 or "-1 234,5 %" are left as they
+are); --raw-cells keeps them. Parquet keeps every value; Excel (.xlsx) writes
+text cells typed as text, so none is a formula either.
+"""
+from __future__ import annotations
+
+import contextlib
+import csv
+import logging
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+from pipeline.errors import PipelineError
+from pipeline.io import options
+from pipeline.io.temps import current_umask, remove_stale_temps, swap_folder, temp_prefix
+
+log = logging.getLogger(__name__)
+
+CSV_SUFFIXES = {".csv", ".txt"}
+KINDS = {".csv": "csv", ".txt": "csv", ".tsv": "tsv", ".parquet": "parquet", ".pq": "parquet", ".xlsx": "xlsx"}
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# Left as they are: numbers, even French-formatted ("-1 234,5 %"): digits, spaces, separators,
+# a sign and a percent sign cannot call anything.
+_NUMBER = re.compile(r"[+-]?[\d\s.,\u00a0\u202f]*\d[\d\s.,\u00a0\u202f]*%?([eE][+-]?\d+)?")
+EXCEL_MAX_ROWS = 1_048_576
+
+
+def _output_file(path: Path) -> None:
+    """`path` can become a file: it is none of a folder, a device, a pipe; its folder is made."""
+    if path.is_dir():
+        raise PipelineError(f"{path}: is a folder; give a file name for the output")
+    if path.exists() and not path.is_file():  # a device or a pipe: the rename would replace it
+        raise PipelineError(f"{path}: not a regular file; give a file name for the output")
+    _output_folder(path)
+
+
+def _output_folder(path: Path) -> None:
+    """Create the folder `path` goes in, or say in one line why it cannot be."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        blocker = next((p for p in [*reversed(path.parents)] if p.exists() and not p.is_dir()), path.parent)
+        raise PipelineError(f"{path}: cannot be written, {blocker} is a file, not a folder") from None
+    except PermissionError:
+        raise PipelineError(f"{path}: cannot create its folder (permission denied)") from None
+
+
+def _temp_in(folder: Path, make):
+    try:
+        return make()
+    except PermissionError:
+        raise PipelineError(f"{folder}: cannot write in this folder (permission denied)") from None
+    except OSError as exc:
+        raise PipelineError(f"{folder}: cannot write in this folder ({exc.strerror})") from None
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | Path):
+    """Yield a temporary path beside `path`; move it into place only if the block succeeds.
+
+    The temporary name holds this process's id, so that the next run to the same
+    output removes those a killed run left (pipeline/io/temps.py).
+    """
+    path = Path(path)
+    _output_file(path)
+    remove_stale_temps(path)
+    fd, tmp = _temp_in(path.parent, lambda: tempfile.mkstemp(prefix=temp_prefix(path), suffix=".part",
+                                                             dir=path.parent))
+    os.close(fd)
+    try:
+        os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp makes it 0600; an output follows the umask
+        yield Path(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+@contextlib.contextmanager
+def atomic_folder(folder: str | Path):
+    """Yield a temporary folder beside `folder`; it replaces `folder` only if the block succeeds."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise PipelineError(f"{folder}: is a file; the output must be a folder")
+    _output_folder(folder)
+    remove_stale_temps(folder)
+    tmp = Path(_temp_in(folder.parent, lambda: tempfile.mkdtemp(prefix=temp_prefix(folder), suffix=".part",
+                                                                dir=folder.parent)))
+    old = tmp.with_name(tmp.name + ".old")  # this process's own: concurrent runs never share it
+    try:
+        os.chmod(tmp, 0o777 & ~current_umask())  # mkdtemp's 0700 would outlive the rename
+        yield tmp
+        swap_folder(tmp, folder, old)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def neutralise(series: pd.Series) -> pd.Series:
+    """Cells a spreadsheet would take for a formula, with a leading apostrophe (plain numbers kept)."""
+    if not (series.dtype == object or pd.api.types.is_string_dtype(series.dtype)):
+        return series
+    try:  # vectorised; a value that is not text (None, a bool in an object column) is never risky
+        risky = series.str.startswith(FORMULA_START).fillna(False).astype(bool)
+    except AttributeError:  # an object column without any text
+        return series
+    if not risky.any():
+        return series
+    text = series[risky].astype(str)
+    risky[risky] = ~text.str.fullmatch(_NUMBER.pattern).to_numpy()
+    return series.mask(risky, "'" + series[risky].astype(str)) if risky.any() else series
+
+
+def csv_cells(frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` as a CSV output writes it: formula cells neutralised unless --raw-cells."""
+    return frame if options.current().raw_cells else neutralise_frame(frame)
+
+
+def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    out = frame.apply(neutralise)
+    out.columns = neutralise(pd.Series(frame.columns, dtype=object)).tolist()
+    return out
+
+
+def shown_name(path: Path) -> Path:
+    """The output a temporary file of atomic_output stands for (for messages)."""
+    match = re.fullmatch(r"\.(.+)\.\d+\.[^.]+\.part", path.name)
+    return path.with_name(match.group(1)) if match else path
+
+
+def unique_columns(frame: pd.DataFrame, path: Path, warn: bool) -> pd.DataFrame:
+    """One column per name: a later column (the new predictions) replaces an earlier one of that name."""
+    dup = frame.columns.duplicated(keep="last")
+    if not dup.any():
+        return frame
+    if warn:
+        log.warning("%s: the input already has column(s) %s; the new values replace them", shown_name(path),
+                    ", ".join(map(repr, dict.fromkeys(frame.columns[dup]))))
+    return frame.loc[:, ~dup]
+
+
+class TableWriter:
+    """Append chunks to a CSV, TSV, Parquet or Excel file by the output's kind (used inside atomic_output)."""
+
+    def __init__(self, path: Path, kind: str, raw_cells: bool | None = None):
+        self.path, self.kind, self._parquet, self._book, self._first = path, kind, None, None, True
+        self.raw_cells = options.current().raw_cells if raw_cells is None else raw_cells
+        self.rows = 0
+
+    @staticmethod
+    def kind_of(path: str | Path) -> str:
+        kind = KINDS.get(Path(path).suffix.lower())
+        if kind is None:
+            raise PipelineError(f"{path}: output must end in .csv, .tsv, .parquet or .xlsx")
+        return kind
+
+    def write(self, frame: pd.DataFrame) -> None:
+        frame = unique_columns(frame, self.path, warn=self._first)
+        if self.kind in ("csv", "tsv"):
+            if not self.raw_cells:
+                frame = neutralise_frame(frame)
+            frame.to_csv(self.path, mode="w" if self._first else "a", header=self._first, index=False,
+                         sep="\t" if self.kind == "tsv" else ",", encoding="utf-8", quoting=csv.QUOTE_MINIMAL)
+        elif self.kind == "parquet":
+            self._write_parquet(frame)
+        else:
+            self._write_xlsx(frame)
+        self.rows += len(frame)
+        self._first = False
+
+    def _write_parquet(self, frame: pd.DataFrame) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        if self._parquet is None:
+            self._parquet = pq.ParquetWriter(self.path, table.schema)
+        self._parquet.write_table(table.cast(self._parquet.schema))
+
+    def _write_xlsx(self, frame: pd.DataFrame) -> None:
+        from openpyxl import Workbook
+        from openpyxl.utils.exceptions import IllegalCharacterError
+
+        if self.rows + len(frame) + 1 > EXCEL_MAX_ROWS:
+            raise PipelineError(f"{shown_name(self.path)}: more than {EXCEL_MAX_ROWS:,} rows, Excel's limit; write .csv "
+                                f"or .parquet")
+        if self._book is None:
+            self._book = Workbook(write_only=True)
+            self._sheet = self._book.create_sheet("predictions")
+            self._sheet.append([self._text_cell(c) for c in frame.columns])
+        for i, row in enumerate(frame.itertuples(index=False, name=None)):
+            try:
+                self._sheet.append([self._text_cell(v) if isinstance(v, str) else (None if pd.isna(v) else v)
+                                    for v in row])
+            except IllegalCharacterError:
+                raise PipelineError(f"{shown_name(self.path)}, row {self.rows + i + 2}: a control character Excel cannot "
+                                    f"hold; write .csv or .parquet") from None
+
+    def _text_cell(self, value):
+        from openpyxl.cell import WriteOnlyCell
+
+        cell = WriteOnlyCell(self._sheet, value=str(value))
+        cell.data_type = "s"  # text, even when it starts with "=": never a formula
+        return cell
+
+    def close(self) -> None:
+        if self._parquet is not None:
+            self._parquet.close()
+        if self._book is not None:
+            self._book.save(self.path)

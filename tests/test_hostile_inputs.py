@@ -1,0 +1,216 @@
+"""Hostile but realistic inputs: each class of file a user brings, written here into tmp_path.
+
+Every case either reads right (no silent change of the data) or stops with one
+line naming the file, row or column, exit code 2.
+"""
+import bz2
+import gzip
+import logging
+import lzma
+import os
+import zipfile
+
+import pandas as pd
+import pytest
+
+from pipeline.errors import PipelineError
+from pipeline.io.tables import atomic_output, find_text_columns, iter_table, read_table
+
+ROWS = "code;intitule\n01004;Rénovation de l'église\n2A004;Vidéoprotection à l'école\n"
+TITLES = ["Rénovation de l'église", "Vidéoprotection à l'école"]
+
+
+def write(tmp_path, name, data: bytes):
+    path = tmp_path / name
+    path.write_bytes(data)
+    return path
+
+
+# -- encodings ------------------------------------------------------------------------------
+def test_one_cp1252_line_in_a_utf8_file_keeps_every_accent_and_is_named(tmp_path, caplog):
+    path = write(tmp_path, "mixed.csv", ROWS.encode() + "75056;Éclairage public rénové\n".encode("cp1252"))
+    with caplog.at_level(logging.WARNING):
+        frame = read_table(path)
+    assert frame["intitule"].tolist() == TITLES + ["Éclairage public rénové"]
+    assert "line 4" in caplog.text  # the lines read as cp1252 are named
+
+
+def test_utf8_bom_over_a_cp1252_body_keeps_the_first_column_name(tmp_path):
+    frame = read_table(write(tmp_path, "bom.csv", b"\xef\xbb\xbf" + ROWS.encode("cp1252")))
+    assert list(frame.columns) == ["code", "intitule"]
+    assert frame["intitule"].tolist() == TITLES
+
+
+@pytest.mark.parametrize("encoding", ["cp850", "mac_roman"])
+def test_other_8bit_exports_are_recognised_over_the_whole_file(tmp_path, encoding):
+    text = ROWS + "75056;Éclairage public de la rue à côté du marché\n34172;Sécurité des écoles\n"
+    frame = read_table(write(tmp_path, "dos.csv", text.encode(encoding)))
+    assert frame["intitule"].tolist()[:2] == TITLES
+
+
+def test_wrong_or_unknown_encoding_is_one_line_naming_the_line(tmp_path):
+    path = write(tmp_path, "latin.csv", ROWS.encode("cp1252"))
+    with pytest.raises(PipelineError, match=r"latin.csv, line 2: byte b'\\xe9' cannot be decoded as utf-8"):
+        read_table(path, encoding="utf-8")
+    with pytest.raises(PipelineError, match="--encoding 'klingon': unknown encoding"):
+        read_table(path, encoding="klingon")
+
+
+# -- layout: separators, columns --------------------------------------------------------------
+@pytest.mark.parametrize("header_too", [False, True])
+def test_a_separator_ending_every_line_moves_no_column(tmp_path, header_too):
+    header = "code;intitule;" if header_too else "code;intitule"
+    path = write(tmp_path, "fr.csv", f"{header}\n01004;Rénovation;\n2A004;Voirie;\n".encode())
+    frame = read_table(path)
+    assert list(frame.columns) == ["code", "intitule"]
+    assert frame["code"].tolist() == ["01004", "2A004"]
+
+
+def test_a_value_after_the_last_column_is_kept_or_refused_never_dropped(tmp_path, caplog):
+    path = write(tmp_path, "extra.csv", b"code;intitule\n01004;Renovation;\n2A004;Voirie;oops\n")
+    with caplog.at_level(logging.WARNING):
+        frame = read_table(path)  # the values are a column without a name
+    assert frame["Unnamed: 2"].tolist() == ["", "oops"] and "values after the last named column" in caplog.text
+    # Streamed: the first chunk found a mere trailing separator; a value later is named, not dropped.
+    with pytest.raises(PipelineError, match=r"extra.csv, row 3: a value \('oops'\) after the last column"):
+        list(iter_table(path, chunk_size=1))
+
+
+def test_a_one_column_file_keeps_its_commas(tmp_path):
+    titles = ["Rénovation, extension de la mairie", "Voirie, éclairage, parkings", "École"]
+    frame = read_table(write(tmp_path, "titles.csv", ("titre\n" + "\n".join(titles) + "\n").encode()))
+    assert list(frame.columns) == ["titre"] and frame["titre"].tolist() == titles
+
+
+def test_the_separator_comes_from_the_rows_not_the_header_alone(tmp_path):
+    # The header has more commas than semicolons; every row says ';'.
+    data = "titre;cout, HT, en euros\nRenovation, mairie;12,5\nVoirie;3\nParc, jeux, bancs;7\n"
+    frame = read_table(write(tmp_path, "semi.csv", data.encode()))
+    assert list(frame.columns) == ["titre", "cout, HT, en euros"]
+    assert frame["titre"].tolist() == ["Renovation, mairie", "Voirie", "Parc, jeux, bancs"]
+    assert list(read_table(tmp_path / "semi.csv", sep=",").columns) != ["titre", "cout, HT, en euros"]
+    with pytest.raises(PipelineError, match="--sep ';;': the separator must be one character"):
+        read_table(tmp_path / "semi.csv", sep=";;")
+
+
+def test_duplicate_column_names_are_refused_not_renamed(tmp_path):
+    with pytest.raises(PipelineError, match=r"two columns are named 'titre' \(columns 1 and 3\)"):
+        read_table(write(tmp_path, "dup.csv", b"titre;code;titre\na;1;b\n"))
+    pd.DataFrame([["a", "b"]], columns=["titre", "titre"]).to_excel(tmp_path / "dup.xlsx", index=False)
+    with pytest.raises(PipelineError, match="dup.xlsx.*two columns are named 'titre'"):
+        read_table(tmp_path / "dup.xlsx")
+
+
+def test_a_header_only_file_is_refused_in_every_format(tmp_path):
+    write(tmp_path, "h.csv", b"titre;code\n")
+    pd.DataFrame({"titre": pd.Series([], dtype=str)}).to_parquet(tmp_path / "h.parquet")
+    pd.DataFrame({"titre": pd.Series([], dtype=str)}).to_excel(tmp_path / "h.xlsx", index=False)
+    for name in ("h.csv", "h.parquet", "h.xlsx"):
+        with pytest.raises(PipelineError, match=f"{name}.* a header but no rows"):
+            read_table(tmp_path / name)
+        with pytest.raises(PipelineError, match="a header but no rows"):
+            list(iter_table(tmp_path / name, 10))
+
+
+def test_a_column_name_with_a_comma_can_be_chosen():
+    columns = ["Titre, court", "description"]
+    assert find_text_columns(columns, "Titre, court", [], "f.csv") == ["Titre, court"]
+    assert find_text_columns(columns, '"Titre, court",description', [], "f.csv") == columns
+
+
+@pytest.mark.parametrize("name, data", [
+    ("utf16le.csv", ROWS.encode("utf-16-le")),      # no BOM: NULs that UTF-8 would accept
+    ("utf16be.csv", ROWS.encode("utf-16-be")),
+    ("mac-cr.csv", ROWS.replace("\n", "\r").encode()),  # old Mac line ends
+    ("crlf.csv", ROWS.replace("\n", "\r\n").encode("cp1252")),
+])
+def test_unusual_but_real_encodings_and_line_ends(tmp_path, name, data):
+    assert read_table(write(tmp_path, name, data))["intitule"].tolist() == TITLES
+
+
+def test_a_file_is_read_as_what_it_is_not_as_what_it_is_named(tmp_path):
+    pd.DataFrame({"code": ["01004"], "intitule": [TITLES[0]]}).to_excel(tmp_path / "export.csv", index=False)
+    assert read_table(tmp_path / "export.csv")["code"].tolist() == ["01004"]  # a workbook named .csv
+    write(tmp_path, "image.csv", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
+    with pytest.raises(PipelineError, match="image.csv: binary content, not a CSV"):
+        read_table(tmp_path / "image.csv")
+    write(tmp_path, "fake.xlsx", ROWS.encode())
+    with pytest.raises(PipelineError, match="fake.xlsx: not a xlsx file"):
+        read_table(tmp_path / "fake.xlsx")
+
+
+# -- formats -----------------------------------------------------------------------------------
+@pytest.mark.parametrize("name, pack", [
+    ("in.csv.gz", gzip.compress), ("in.csv.bz2", bz2.compress), ("in.csv.xz", lzma.compress),
+    ("in.zip", None), ("gzip-named.csv", gzip.compress)])
+def test_compressed_csv_is_read_as_its_content(tmp_path, name, pack):
+    data = ROWS.encode("cp1252")  # the encoding is found inside the archive too
+    if pack is None:
+        with zipfile.ZipFile(tmp_path / name, "w") as zf:
+            zf.writestr("export/in.csv", data)
+    else:
+        write(tmp_path, name, pack(data))
+    assert read_table(tmp_path / name)["intitule"].tolist() == TITLES
+
+
+def test_broken_archives_are_one_line(tmp_path):
+    write(tmp_path, "cut.csv.gz", gzip.compress(ROWS.encode() * 50)[:60])
+    with pytest.raises(PipelineError, match="cut.csv.gz: the compressed file is truncated or corrupt"):
+        read_table(tmp_path / "cut.csv.gz")
+    with zipfile.ZipFile(tmp_path / "two.zip", "w") as zf:
+        zf.writestr("a.csv", ROWS)
+        zf.writestr("b.csv", ROWS)
+    with pytest.raises(PipelineError, match=r"two.zip: a .zip input must hold exactly one CSV file; it holds 2"):
+        read_table(tmp_path / "two.zip")
+
+
+def test_damaged_files_and_pipes_are_one_line(tmp_path):
+    write(tmp_path, "bad.zip", b"PK\x03\x04 not really a zip")
+    pd.DataFrame({"a": ["x"] * 100}).to_parquet(tmp_path / "whole.parquet")
+    write(tmp_path, "cut.parquet", (tmp_path / "whole.parquet").read_bytes()[:200])
+    os.mkfifo(tmp_path / "pipe")
+    for name, message in [("bad.zip", "bad.zip: cannot be read"), ("cut.parquet", "cut.parquet: not a readable Parquet"),
+                          ("pipe", "pipe: not a regular file")]:
+        with pytest.raises(PipelineError, match=message):
+            read_table(tmp_path / name)
+    with pytest.raises(PipelineError, match="pipe: not a regular file; give a file name"):
+        with atomic_output(tmp_path / "pipe"):  # as root, the rename would have replaced it (or /dev/null)
+            pass
+
+
+def test_old_xls_and_ods_workbooks_are_read(tmp_path):
+    xlwt = pytest.importorskip("xlwt")
+    book = xlwt.Workbook()
+    sheet = book.add_sheet("liste")
+    for r, row in enumerate([["code", "intitule"], ["01004", TITLES[0]], ["2A004", TITLES[1]]]):
+        for c, value in enumerate(row):
+            sheet.write(r, c, value)
+    book.save(str(tmp_path / "old.xls"))
+    pd.DataFrame({"code": ["01004", "2A004"], "intitule": TITLES}).to_excel(tmp_path / "calc.ods", index=False,
+                                                                            engine="odf")
+    for name in ("old.xls", "calc.ods"):
+        frame = read_table(tmp_path / name)
+        assert frame["code"].tolist() == ["01004", "2A004"] and frame["intitule"].tolist() == TITLES
+
+
+def test_the_sheet_read_is_named_and_chosen(tmp_path, caplog):
+    with pd.ExcelWriter(tmp_path / "book.xlsx") as writer:
+        pd.DataFrame({"note": ["sommaire"]}).to_excel(writer, sheet_name="Lisez-moi", index=False)
+        pd.DataFrame({"intitule": TITLES}).to_excel(writer, sheet_name="Projets", index=False)
+    with caplog.at_level(logging.WARNING):
+        read_table(tmp_path / "book.xlsx")
+    assert "sheet 'Lisez-moi' of 2" in caplog.text and "'Projets'" in caplog.text
+    assert read_table(tmp_path / "book.xlsx", sheet="Projets")["intitule"].tolist() == TITLES
+    assert read_table(tmp_path / "book.xlsx", sheet="2")["intitule"].tolist() == TITLES
+    with pytest.raises(PipelineError, match="no sheet 'Budget' \\(sheets: 'Lisez-moi', 'Projets'"):
+        read_table(tmp_path / "book.xlsx", sheet="Budget")
+
+
+def test_parquet_keeps_its_index_and_plain_values(tmp_path):
+    frame = pd.DataFrame({"titre": pd.Categorical(["a", None, "b"]), 2024: [1, 2, 3]},
+                         index=pd.Index(["75056", "13055", "69123"], name="code_insee"))
+    frame.to_parquet(tmp_path / "in.parquet")
+    read = read_table(tmp_path / "in.parquet")
+    assert list(read.columns) == ["code_insee", "titre", "2024"]  # names as text, the index first
+    assert read["code_insee"].tolist() == ["75056", "13055", "69123"]
+    assert read["titre"].fillna("").tolist() == ["a", "", "b"]  # was a Categorical: fillna("") raised

@@ -1,0 +1,232 @@
+"""Hostile outputs and faults: formula cells, umask, killed runs, impossible paths, permissions,
+the command line's error lines, and the Makefile's variables (see test_hostile_inputs.py for inputs).
+"""
+import os
+import shutil
+import stat
+import subprocess
+import tempfile
+
+import pandas as pd
+import pytest
+
+from pipeline.cli import main
+from pipeline.config import PROJECT_DIR
+from pipeline.errors import PipelineError
+from pipeline.io.tables import TableWriter, atomic_output, read_table
+
+
+def write(tmp_path, name, data: bytes):
+    path = tmp_path / name
+    path.write_bytes(data)
+    return path
+
+
+def cli(config, *args):
+    return main(["--config", config["config_file"], "-q", *args])
+
+
+def one_line_error(capsys, *fragments):
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "Traceback" not in err, err
+    for fragment in fragments:
+        assert fragment in err, err
+    return err
+
+
+# -- outputs ------------------------------------------------------------------------------------
+def test_csv_outputs_neutralise_formula_cells_other_formats_keep_them(tmp_path):
+    cells = ["=HYPERLINK(\"http://x\")", "+A1", "-1+1", "@SUM(A1)", "\tx", "-3.5", "-1 234,5 %", "ok"]
+    frame = pd.DataFrame({"texte": cells, "=col": [1.5] * len(cells)})
+    for name in ("o.csv", "o.tsv", "o.parquet", "o.xlsx", "raw.csv"):
+        with atomic_output(tmp_path / name) as tmp:
+            writer = TableWriter(tmp, TableWriter.kind_of(tmp_path / name), raw_cells=name == "raw.csv")
+            writer.write(frame)
+            writer.close()
+    safe = ["'" + c for c in cells[:5]] + cells[5:]
+    assert pd.read_csv(tmp_path / "o.csv", dtype=str)["texte"].tolist() == safe
+    assert list(pd.read_csv(tmp_path / "o.csv").columns) == ["texte", "'=col"]
+    tsv = (tmp_path / "o.tsv").read_text(encoding="utf-8")
+    assert tsv.splitlines()[0] == "texte\t'=col" and pd.read_csv(tmp_path / "o.tsv", sep="\t", dtype=str)[
+        "texte"].tolist() == safe
+    assert pd.read_csv(tmp_path / "raw.csv", dtype=str, keep_default_na=False)["texte"].tolist()[:4] == cells[:4]
+    assert pd.read_parquet(tmp_path / "o.parquet")["texte"].tolist() == cells
+    import openpyxl
+
+    sheet = openpyxl.load_workbook(tmp_path / "o.xlsx").active
+    assert [c.value for c in sheet["A"]][1:] == cells and {c.data_type for c in sheet["A"]} == {"s"}
+
+
+def test_outputs_follow_the_umask(tmp_path):
+    old = os.umask(0o027)
+    try:
+        with atomic_output(tmp_path / "o.csv") as tmp:
+            TableWriter(tmp, "csv").write(pd.DataFrame({"a": ["x"]}))
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "o.csv").stat().st_mode) == 0o640  # not mkstemp's 0600
+
+
+def test_a_killed_runs_temporary_file_is_removed_by_the_next_run(tmp_path):
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # its pid names a run that is over
+    stale = tmp_path / f".o.csv.{gone.pid}.abc.part"
+    stale.write_text("half")
+    alive = tmp_path / f".o.csv.{os.getpid()}.def.part"  # a run still going: kept
+    alive.write_text("busy")
+    with atomic_output(tmp_path / "o.csv") as tmp:
+        TableWriter(tmp, "csv").write(pd.DataFrame({"a": ["x"]}))
+    assert not stale.exists() and alive.exists()
+
+
+@pytest.mark.parametrize("make_output, message", [
+    (lambda tmp: tmp, "is a folder"),
+    (lambda tmp: tmp / "file.csv" / "out.csv", "file.csv is a file, not a folder"),
+])
+def test_impossible_outputs_are_one_line(tmp_path, make_output, message):
+    (tmp_path / "file.csv").write_text("x")
+    with pytest.raises(PipelineError, match=message):
+        with atomic_output(make_output(tmp_path)):
+            pass
+
+
+def _as_nobody(check):
+    """Run `check` where permissions apply: as root, in a child process turned into user nobody."""
+    if os.geteuid() != 0:
+        return check()
+    read, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read)
+        try:
+            os.setgroups([])
+            os.setgid(65534)
+            os.setuid(65534)
+            result = check()
+        except BaseException as exc:
+            result = f"{type(exc).__name__}: {exc}"
+        os.write(write_end, str(result).encode())
+        os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read) as fh:
+        result = fh.read()
+    os.waitpid(pid, 0)
+    return result
+
+
+def test_unreadable_input_and_read_only_folder_are_one_line_as_a_user():
+    base = tempfile.mkdtemp(prefix="hostile-")  # outside pytest's 0700 folder: user nobody may enter
+    try:
+        os.chmod(base, 0o755)
+        secret = os.path.join(base, "secret.csv")
+        with open(secret, "w") as fh:
+            fh.write("titre\nx\n")
+        os.chmod(secret, 0o000)
+        locked = os.path.join(base, "locked")
+        os.mkdir(locked, 0o555)
+        os.chmod(locked, 0o555)
+
+        def check():
+            messages = []
+            for action in (lambda: read_table(secret),
+                           lambda: atomic_output(os.path.join(locked, "o.csv")).__enter__()):
+                try:
+                    action()
+                    messages.append("no error")
+                except PipelineError as exc:
+                    messages.append(str(exc))
+            return " | ".join(messages)
+
+        result = _as_nobody(check)
+        assert "secret.csv: cannot be read (permission denied)" in result, result
+        assert "locked: cannot write in this folder (permission denied)" in result, result
+    finally:
+        os.chmod(os.path.join(base, "locked"), 0o755)
+        shutil.rmtree(base)
+
+
+# -- through the command line, with a trained model -----------------------------------------------
+def test_predict_on_hostile_files_writes_right_or_says_one_line(trained, tmp_path, capsys):
+    frame = pd.DataFrame({"titre": pd.Categorical(["=cmd|' /C calc'!A0", None, "Vidéoprotection"]),
+                          2024: ["Voirie", "École", "Parc"]}, index=pd.Index(["a", "b", "c"], name="id"))
+    frame.to_parquet(tmp_path / "in.parquet")
+    out = tmp_path / "out.csv"
+    assert cli(trained, "predict", "--input", str(tmp_path / "in.parquet"), "--output", str(out),
+               "--text-col", "titre") == 0
+    result = pd.read_csv(out, dtype=str, keep_default_na=False)
+    assert result["id"].tolist() == ["a", "b", "c"] and result["titre"][0] == "'=cmd|' /C calc'!A0"
+    assert cli(trained, "predict", "--input", str(tmp_path / "in.parquet"), "--output", str(tmp_path / "raw.csv"),
+               "--text-col", "2024", "--raw-cells") == 0  # a numeric column name, given as text
+    assert pd.read_csv(tmp_path / "raw.csv", dtype=str)["titre"][0] == "=cmd|' /C calc'!A0"
+    write(tmp_path, "header.csv", b"titre;code\n")
+    assert cli(trained, "predict", "--input", str(tmp_path / "header.csv"), "--output", str(tmp_path / "h.csv")) == 2
+    one_line_error(capsys, "header.csv: the file has a header but no rows")
+    assert not (tmp_path / "h.csv").exists()
+    assert cli(trained, "predict", "--input", str(tmp_path / "in.parquet"), "--output", str(tmp_path)) == 2
+    one_line_error(capsys, "must end in .csv, .tsv, .parquet or .xlsx")
+
+
+def test_labeling_a_predictions_file_again_writes_no_duplicate_column(trained, tmp_path, capsys):
+    source = write(tmp_path, "in.csv", "titre\nVidéoprotection de la mairie\nRéfection de la voirie\n".encode())
+    for i in range(1, 4):
+        out = tmp_path / f"round{i}.parquet"
+        assert cli(trained, "predict", "--input", str(source), "--output", str(out), "--text-col", "titre") == 0
+        source = out
+    columns = pd.read_parquet(source).columns
+    assert not columns.duplicated().any() and "domain" in columns and "pred_domain" in columns
+    xlsx = tmp_path / "round4.xlsx"
+    assert cli(trained, "predict", "--input", str(source), "--output", str(xlsx), "--text-col", "titre") == 0
+    assert read_table(xlsx)["titre"].tolist() == ["Vidéoprotection de la mairie", "Réfection de la voirie"]
+
+
+def test_an_unexpected_failure_is_one_line_and_a_log_unless_debug(trained, tmp_path, capsys, monkeypatch):
+    from pipeline.commands import predict as runs
+
+    def broken(*args, **kwargs):
+        raise ValueError("a bug, not the user's input")
+
+    monkeypatch.setattr(runs, "run_predict", broken)
+    args = ["predict", "--input", str(tmp_path / "x.csv"), "--output", str(tmp_path / "o.csv")]
+    assert cli(trained, *args) == 1
+    err = one_line_error(capsys, "unexpected failure (ValueError: a bug", "--debug")
+    log_file = err.split("the details are in ")[1].split(" (--debug")[0]
+    assert "Traceback" in open(log_file, encoding="utf-8").read()
+    os.unlink(log_file)
+    with pytest.raises(ValueError):
+        cli(trained, *args, "--debug")
+
+
+def test_a_training_set_of_one_domain_is_one_line(tmp_path, capsys):
+    from tests.conftest import write_config
+
+    (tmp_path / "labeled").mkdir()
+    write(tmp_path / "labeled", "seed.csv", b"text,domain,digital\nRefection de la voirie,transport,no\n" * 1
+          + "".join(f"Voirie tranche {i},transport,no\n" for i in range(10)).encode())
+    config = write_config(tmp_path, labeled=str(tmp_path / "labeled"), models=str(tmp_path / "models"))
+    assert main(["--config", str(config), "-q", "train"]) == 2
+    one_line_error(capsys, "seed.csv: one domain only ('transport')")
+
+
+# -- the Makefile ---------------------------------------------------------------------------------
+HOSTILE_NAMES = ["$(touch {m}1)", "`touch {m}2`", "$(shell touch {m}3)", "x'; touch {m}4; echo '", "a b,c $$HOME"]
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="no make")
+def test_makefile_variables_never_run_as_code(tmp_path):
+    marker = tmp_path / "pwned"
+    names = [n.format(m=marker) for n in HOSTILE_NAMES]
+    # The stamp is named and declared old (-o) so that make installs nothing; CLI prints its arguments.
+    base = ["make", "-s", "-C", str(PROJECT_DIR), f"STAMP={tmp_path}/stamp", "-o", f"{tmp_path}/stamp"]
+    show = "CLI=" + " ".join(["printf", "'<%s>\\n'"])
+    for name in names:
+        for dry in (["-n"], []):
+            run = subprocess.run([*base, *dry, "predict", show, f"INPUT={name}", f"OUTPUT={name}.csv",
+                                  f"TEXT_COL={name}", f"RUN={name}", f"SHEET={name}", f"SEP={name}",
+                                  f"ENCODING={name}", f"RAW_CELLS={name}"], capture_output=True, text=True)
+            assert run.returncode == 0, run.stderr
+            if not dry:
+                assert f"<{name}>" in run.stdout and f"<{name}.csv>" in run.stdout  # one argument, as typed
+        run = subprocess.run([*base, "report", "-o", "communes", show, f"PREDICTIONS={name}", f"NAME={name}"],
+                             capture_output=True, text=True)
+        assert run.returncode == 0, run.stderr
+    assert not list(tmp_path.glob("pwned*"))
