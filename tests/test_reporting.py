@@ -10,10 +10,12 @@ from pipeline.report.communes import (CommuneReference, _resolve_chains, referen
                                size_band)
 from pipeline.errors import PipelineError
 from pipeline.report.render import compose, findings, to_html, to_markdown
-from pipeline.report.analysis import (Columns, amounts_by_domain, build_report, classify_beneficiaries, crosstab,
-                                domain_table, group_summary, independence, join_communes,
-                                normalize_commune_code, normalize_departement, parse_amount, partial_spearman,
-                                prepare_predictions, spearman, top_domains)
+from pipeline.report.aggregates import amounts_by_domain, crosstab, domain_table, group_summary, top_domains
+from pipeline.report.analysis import build_report
+from pipeline.report.join import join_communes
+from pipeline.report.prepare import (Columns, classify_beneficiaries, normalize_commune_code, normalize_departement,
+                                     parse_amount, prepare_predictions)
+from pipeline.report.statistics import independence, partial_spearman, spearman
 from report_fixtures import (AGE, ETALAB_COMMUNES, ETALAB_DEPARTEMENTS, ETALAB_REGIONS, communes_csv,
                              predictions)
 
@@ -113,7 +115,7 @@ def test_join_reports_every_row_and_lists_codes_that_do_not_join(pred, ref):
     assert joined.loc[0, "code_actuel"] == "01001"  # "1001" lost its zero
     assert joined.loc[14, "entite"] == "groupement" and joined.loc[14, "code_actuel"] == ""  # EPCI with a code
     assert joined.loc[17, "entite"] == "inconnu"
-    from pipeline.report.analysis import unjoined_codes
+    from pipeline.report.join import unjoined_codes
 
     unjoined = unjoined_codes(pred, joined, columns, ref)
     assert unjoined["code"].tolist() == ["01500", "99999"]

@@ -31,7 +31,8 @@ from pipeline.domains import LabelSet, load_label_set
 from pipeline.errors import PipelineError
 from pipeline.report.external import etalab_folder, etalab_pin
 from pipeline.report.render import Document, compose, to_html, to_markdown
-from pipeline.report.analysis import Columns, build_report, prepare_predictions
+from pipeline.report.analysis import build_report
+from pipeline.report.prepare import Columns, prepare_predictions
 from pipeline.io.sources import sha256_of
 from pipeline.io.tables import atomic_folder, read_table
 

@@ -18,7 +18,9 @@ from pipeline.report import charts
 from pipeline.report.communes import SIZE_LABELS
 from pipeline.domains import LabelSet
 from pipeline.report.frformat import fr_euros, fr_int, fr_num, fr_p, fr_pct
-from pipeline.report.analysis import SIGNIFICANCE, GroupAnalysis, ReportData, column_shares, cramers_v_strength
+from pipeline.report.aggregates import column_shares
+from pipeline.report.analysis import GroupAnalysis, ReportData
+from pipeline.report.statistics import SIGNIFICANCE, cramers_v_strength
 
 MAX_ROWS = 30  # rows of a long table shown in the page; the CSV has them all
 
