@@ -9,7 +9,9 @@ from scipy import stats
 from pipeline.report.communes import (CommuneReference, _resolve_chains, reference_from_csv, reference_from_etalab,
                                size_band)
 from pipeline.errors import PipelineError
-from pipeline.report.render import compose, findings, to_html, to_markdown
+from pipeline.report.compose import compose
+from pipeline.report.render import to_html, to_markdown
+from pipeline.report.sentences import findings
 from pipeline.report.aggregates import amounts_by_domain, crosstab, domain_table, group_summary, top_domains
 from pipeline.report.analysis import build_report
 from pipeline.report.join import join_communes

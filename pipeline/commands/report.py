@@ -1,6 +1,6 @@
 """`python -m pipeline report`: read predictions files, write the barometer into reports/<name>/.
 
-The shell around reporting (tables and statistics), report_charts and report_render:
+The shell around pipeline.report (analysis → compose → render):
 it reads the predictions and the commune reference, fetches the model's CV metrics
 from models/<run_id>/metrics.json, and writes the report folder atomically (built
 under a temporary name, renamed when complete). It never imports spaCy nor loads a
@@ -16,6 +16,7 @@ reports/<name>/
 from __future__ import annotations
 
 import glob
+import subprocess
 import json
 import logging
 import math
@@ -26,11 +27,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from pipeline.config import PROJECT_DIR
 from pipeline.report import communes as communes_ref
 from pipeline.domains import LabelSet, load_label_set
 from pipeline.errors import PipelineError
 from pipeline.report.external import etalab_folder, etalab_pin
-from pipeline.report.render import Document, compose, to_html, to_markdown
+from pipeline.report.compose import compose
+from pipeline.report.document import Document
+from pipeline.report.render import to_html, to_markdown
 from pipeline.report.analysis import build_report
 from pipeline.report.prepare import Columns, prepare_predictions
 from pipeline.io.sources import sha256_of
@@ -40,6 +44,18 @@ log = logging.getLogger(__name__)
 
 MONTHS = ["janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",
           "novembre", "décembre"]
+
+
+def git_commit() -> str:
+    """The code's commit ("-dirty" if changed). Here rather than from pipeline.modeling: the report half
+    does not import the modeling half (to move to pipeline.io.files once that exists)."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=PROJECT_DIR, capture_output=True, text=True)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=PROJECT_DIR,
+                               capture_output=True, text=True).stdout.strip()
+        return out.stdout.strip() + ("-dirty" if dirty else "") if out.returncode == 0 else "unknown"
+    except OSError:
+        return "unknown"
 
 
 def expand_predictions(items: list[str]) -> list[Path]:
@@ -192,8 +208,6 @@ def run_report(config: dict, predictions: list[str], name: str | None = None, co
                  status.get("no_code", 0), status.get("unknown", 0) + status.get("invalid", 0),
                  len(data.unjoined), status.get("not_commune", 0))
     now = datetime.now().astimezone()
-    from pipeline.modeling.run_folder import git_commit
-
     runs = model_runs(config, frame)
     meta = {"name": name, "inputs": inputs, "models": runs,
             "date": now.isoformat(timespec="seconds"),
