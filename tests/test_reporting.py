@@ -166,11 +166,12 @@ def test_chi_square_and_cramers_v_match_a_hand_computation():
 def test_rates_by_size_band_count_communes_without_initiative(pred, ref, labels):
     data = build_report(pred, labels, ref, Columns.detect(pred.columns))
     rates = data.size.rates
+    # Two years (2023, 2024): the rates are per commune and per year, not pooled.
     assert rates.loc["moins de 500"].to_dict() == pytest.approx({
         "communes": 1, "communes_avec_initiative": 1, "part_communes_avec_initiative": 1.0, "initiatives": 1,
-        "initiatives_par_commune": 1.0, "population": 300, "initiatives_pour_1000_hab": 1000 / 300})
+        "annees": 2, "initiatives_par_commune": 0.5, "population": 300, "initiatives_pour_1000_hab": 1000 / 300 / 2})
     assert rates.loc["500 à 999", "initiatives"] == 0 and rates.loc["500 à 999", "communes"] == 1  # Delta
-    assert rates.loc["100 000 et plus", "initiatives_pour_1000_hab"] == pytest.approx(6 / 150)
+    assert rates.loc["100 000 et plus", "initiatives_pour_1000_hab"] == pytest.approx(6 / 150 / 2)
     assert rates.loc["3 500 à 9 999", "communes"] == 0  # Zeta is in a département the input does not cover
     assert data.size.correlation == pytest.approx({"rho": 0.9, "p": stats.spearmanr([1, 2, 3, 4, 5],
                                                    [2, 1, 3, 4, 5]).pvalue, "n": 5})

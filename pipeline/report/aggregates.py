@@ -96,8 +96,12 @@ def commune_counts(joined: pd.DataFrame, ref: CommuneReference) -> pd.DataFrame:
     return universe
 
 
-def rate_table(counts: pd.DataFrame, group: pd.Series, order: list[str]) -> pd.DataFrame:
-    """Per group of communes: communes, with an initiative, initiatives, per commune, per 1,000 inhabitants."""
+def rate_table(counts: pd.DataFrame, group: pd.Series, order: list[str], years: int = 1) -> pd.DataFrame:
+    """Per group of communes: communes, with an initiative, initiatives, per commune and per 1,000 inhabitants.
+
+    The rates are per year: with several years of files, a commune's initiatives are
+    divided by the number of years (`annees`), not pooled.
+    """
     frame = counts.assign(_g=group)
     frame = frame[frame["_g"].notna()]
     agg = frame.groupby("_g", observed=False).agg(
@@ -109,11 +113,44 @@ def rate_table(counts: pd.DataFrame, group: pd.Series, order: list[str]) -> pd.D
     agg[["communes", "communes_avec_initiative", "initiatives"]] = agg[
         ["communes", "communes_avec_initiative", "initiatives"]].astype(int)
     agg["part_communes_avec_initiative"] = agg["communes_avec_initiative"] / agg["communes"].replace(0, np.nan)
-    agg["initiatives_par_commune"] = agg["initiatives"] / agg["communes"].replace(0, np.nan)
-    agg["initiatives_pour_1000_hab"] = 1000 * agg["initiatives"] / agg["population"].replace(0, np.nan)
+    agg["annees"] = years
+    agg["initiatives_par_commune"] = agg["initiatives"] / agg["communes"].replace(0, np.nan) / years
+    agg["initiatives_pour_1000_hab"] = 1000 * agg["initiatives"] / agg["population"].replace(0, np.nan) / years
     agg.index.name = "groupe"
-    return agg[["communes", "communes_avec_initiative", "part_communes_avec_initiative", "initiatives",
+    return agg[["communes", "communes_avec_initiative", "part_communes_avec_initiative", "initiatives", "annees",
                 "initiatives_par_commune", "population", "initiatives_pour_1000_hab"]]
+
+
+def domain_gaps(table: pd.DataFrame, min_group: int = 30) -> pd.DataFrame:
+    """Per domain of a domain × group crosstab: its highest and lowest share across groups, and the gap.
+
+    Groups with fewer than `min_group` initiatives are left out (unless every group is
+    that small); sorted by decreasing gap.
+    """
+    sizes = table.sum(axis=0)
+    keep = sizes[sizes >= min_group].index
+    if len(keep) < 2:
+        keep = sizes[sizes > 0].index
+    shares = column_shares(table[keep]) if len(keep) else table.iloc[:, :0]
+    if shares.shape[1] < 2:
+        return pd.DataFrame(columns=["groupe_max", "part_max", "groupe_min", "part_min", "ecart"])
+    out = pd.DataFrame({"groupe_max": shares.idxmax(axis=1), "part_max": shares.max(axis=1),
+                        "groupe_min": shares.idxmin(axis=1), "part_min": shares.min(axis=1)})
+    out["ecart"] = out["part_max"] - out["part_min"]
+    return out.sort_values("ecart", ascending=False, kind="stable")
+
+
+def share_within(pred: pd.DataFrame, domain: str, group: pd.Series, within: pd.Series, order: list[str],
+                 within_order: list[str], min_group: int = 30) -> pd.DataFrame:
+    """The share of one domain by `group` (columns) inside each value of `within` (rows), e.g. by age
+    quartile within each size band; cells with fewer than `min_group` initiatives are left empty."""
+    keep = (pred["domain"] != "") & group.notna() & within.notna() & (within.astype(str) != "")
+    frame = pd.DataFrame({"g": group[keep].astype(str), "w": within[keep].astype(str),
+                          "hit": pred.loc[keep, "domain"] == domain})
+    grouped = frame.groupby(["w", "g"])["hit"]
+    shares = grouped.mean().where(grouped.size() >= min_group).unstack("g")
+    return shares.reindex(index=[w for w in within_order if w in shares.index],
+                          columns=[o for o in order if o in shares.columns])
 
 
 def age_groups(pct: pd.Series, q: int = 4) -> tuple[pd.Series, list[str]]:

@@ -14,13 +14,16 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from pipeline.domains import LabelSet
-from pipeline.report.aggregates import (age_groups, amounts_by_domain, commune_counts, crosstab, domain_table,
-                                        group_summary, overview, rate_table, top_domains)
+from pipeline.report.aggregates import (age_groups, amounts_by_domain, column_shares, commune_counts, crosstab,
+                                        domain_gaps, domain_table, group_summary, overview, rate_table,
+                                        share_within, top_domains)
 from pipeline.report.communes import SIZE_LABELS, CommuneReference
 from pipeline.report.join import JOIN_LABELS, join_communes, join_summary, unjoined_codes
 from pipeline.report.prepare import (CODE_COLUMNS, ENTITY_LABELS, Columns, as_text, classify_beneficiaries,
                                      normalize_departement)
 from pipeline.report.statistics import independence, partial_spearman, spearman
+from pipeline.report.trends import digital_by, year_changes, year_order
+from pipeline.report.verdicts import MIN_GROUP
 
 
 @dataclass
@@ -35,11 +38,13 @@ class GroupAnalysis:
     partial: dict | None = None    # Spearman with population held constant (age)
     communes: int = 0              # communes where the measure is known
     smallest: float = math.nan     # population of the smallest of them
+    gaps: pd.DataFrame | None = None     # per domain: highest and lowest share across groups (domain_gaps)
+    within: pd.DataFrame | None = None   # the most varying domain's share by group within each size band (age)
 
 
 def analyse_groups(pred: pd.DataFrame, counts: pd.DataFrame, measure: pd.Series, commune_group: pd.Series,
                    row_group: pd.Series, order: list[str], labels: LabelSet,
-                   control: pd.Series | None = None) -> GroupAnalysis:
+                   control: pd.Series | None = None, years: int = 1) -> GroupAnalysis:
     """Initiatives against a measure of communes (population, share aged 75+), and domains by its groups.
 
     counts: one row per commune (initiatives, population); measure and commune_group
@@ -47,12 +52,13 @@ def analyse_groups(pred: pd.DataFrame, counts: pd.DataFrame, measure: pd.Series,
     """
     table = crosstab(pred, row_group, labels, order)
     return GroupAnalysis(
-        rates=rate_table(counts, commune_group, order),
+        rates=rate_table(counts, commune_group, order, years),
         correlation=spearman(counts["initiatives"], measure),
         crosstab=table, test=independence(table), top=top_domains(table),
         partial=partial_spearman(counts["initiatives"], measure, control) if control is not None else None,
         communes=int(measure.notna().sum()),
         smallest=float(counts.loc[measure.notna(), "population"].min()) if measure.notna().any() else math.nan,
+        gaps=domain_gaps(table, MIN_GROUP),
     )
 
 
@@ -79,6 +85,13 @@ class ReportData:
     amounts: pd.DataFrame | None = None
     amounts_info: dict = field(default_factory=dict)
     left_out: list[dict] = field(default_factory=list)
+    years_count: int = 1                          # distinct years of the year column (1 without one)
+    year_list: list[str] = field(default_factory=list)
+    year_changes: pd.DataFrame | None = None      # each domain's share by year and its change (trends)
+    digital_by_year: pd.DataFrame | None = None
+    digital_by_size: pd.DataFrame | None = None
+    digital_by_age: pd.DataFrame | None = None
+    scheme_by_size: pd.DataFrame | None = None    # funding scheme (DETR...) × size band, shares per band
 
 
 def build_report(pred: pd.DataFrame, labels: LabelSet, ref: CommuneReference | None,
@@ -94,8 +107,13 @@ def build_report(pred: pd.DataFrame, labels: LabelSet, ref: CommuneReference | N
 
     if columns.year:
         year = as_text(pred[columns.year])
-        data.years = group_summary(pred, year, labels)
-        data.years_crosstab = crosstab(pred, year, labels)
+        data.year_list = year_order(set(year))
+        data.years_count = max(len(data.year_list), 1)
+        data.years = group_summary(pred, year, labels, order=data.year_list)
+        data.years_crosstab = crosstab(pred, year, labels, order=data.year_list)
+        data.digital_by_year = digital_by(pred, year, data.year_list)
+        if len(data.year_list) > 1:
+            data.year_changes = year_changes(data.years_crosstab, labels)
     if ref is None or not columns.code:
         data.commune_note = ("le fichier de prédictions n'a pas de colonne de code commune INSEE "
                              f"(cherchée parmi : {', '.join(CODE_COLUMNS)})" if not columns.code
@@ -134,13 +152,22 @@ def build_report(pred: pd.DataFrame, labels: LabelSet, ref: CommuneReference | N
         data.commune_note = "aucun code commune n'a pu être rapproché du référentiel"
     else:
         data.size = analyse_groups(pred, counts, counts["population"], counts["taille"],
-                                   joined["taille"], SIZE_LABELS, labels)
+                                   joined["taille"], SIZE_LABELS, labels, years=data.years_count)
+        data.digital_by_size = digital_by(pred, joined["taille"].astype(object), SIZE_LABELS)
+        if columns.scheme:
+            scheme = as_text(pred[columns.scheme]).str.upper()
+            data.scheme_by_size = column_shares(pd.crosstab(scheme.where(scheme != "", "(non renseigné)"),
+                                                            joined["taille"]).reindex(columns=SIZE_LABELS))
         if ref.has_age:
             with_age = counts[counts["pct_75p"].notna()]
             groups, order = age_groups(with_age["pct_75p"])
             row_groups = joined["code_actuel"].map(groups.astype(object)).where(joined["code_actuel"] != "")
             data.age = analyse_groups(pred, with_age, with_age["pct_75p"], groups, row_groups, order,
-                                      labels, control=with_age["population"])
+                                      labels, control=with_age["population"], years=data.years_count)
+            data.digital_by_age = digital_by(pred, row_groups, order)
+            if data.age.gaps is not None and len(data.age.gaps):
+                data.age.within = share_within(pred, data.age.gaps.index[0], row_groups, joined["taille"], order,
+                                               SIZE_LABELS, MIN_GROUP)
         else:
             data.age_note = ("le référentiel des communes utilisé n'a pas de données d'âge (le paquet d'Etalab "
                              "n'en contient pas) : donner un CSV qui en a avec --communes, par exemple "

@@ -1,76 +1,123 @@
-"""The whole document: the synthesis first, the sections on the data, the methods, and resume.json's summary."""
+"""The whole document: the first screen (key figures, findings), the body, the methods, the annexes,
+and resume.json's summary."""
 from __future__ import annotations
+
+import math
 
 import pandas as pd
 
 from pipeline.domains import LabelSet
 from pipeline.report.analysis import ReportData
-from pipeline.report.document import Document, Section, Table, integer, shown, txt
-from pipeline.report.frformat import fr_int, fr_num, fr_pct
-from pipeline.report.sections import (age_section, amounts_section, breakdowns_section, confidence_section,
-                                      domains_section, size_section, unjoined_section)
+from pipeline.report.annexes import detail_section, quality_section, unjoined_section
+from pipeline.report.document import Document, Section, Table, Tile, integer, shown, txt
+from pipeline.report.frformat import NBSP, fr_int, fr_num, fr_pct
+from pipeline.report.sections import (amounts_section, digital_section, domains_section, territories_section,
+                                      years_section)
+from pipeline.report.sections_communes import age_section, size_section
 from pipeline.report.sentences import findings
+from pipeline.report.verdicts import RULE_TEXT
+
+DEFAULT_TITLE = "Baromètre des services publics locaux numériques"
+
+
+def doc_source(meta: dict) -> str:
+    """The credit line under every chart and table: the --source given, else the files read."""
+    given = (meta.get("source") or "").strip()
+    if not given:
+        given = f"{', '.join(i['name'] for i in meta['inputs'])} ; traitement : barometre"
+    return given if given.lower().startswith("source") else f"Source : {given}"
+
+
+def _years_phrase(years: list[str]) -> str:
+    if not years:
+        return ""
+    if len(years) == 1:
+        return f"exercice {years[0]}"
+    return f"exercices {', '.join(years[:-1])} et {years[-1]}"
 
 
 def compose(data: ReportData, labels: LabelSet, meta: dict) -> Document:
-    """Build every section of the barometer from the aggregated data and the run's metadata."""
+    """Build the barometer from the aggregated data and the run's metadata (title, source, inputs, models)."""
     ov = data.overview
     found = findings(data, labels)
     sections = [
-        _synthesis(data, labels, meta, found),
         domains_section(data, labels),
-        confidence_section(data, meta),
+        digital_section(data, labels),
+        years_section(data, labels),
         size_section(data, labels, found),
         age_section(data, labels, found),
-        breakdowns_section(data, labels),
+        territories_section(data, labels),
         amounts_section(data, labels),
-        unjoined_section(data),
         methods_section(data, labels, meta),
+        quality_section(data, meta),
+        unjoined_section(data),
+        detail_section(data, labels),
     ]
     sections = [s for s in sections if s is not None]
     for i, s in enumerate(sections, start=1):
         s.anchor = f"s{i}"
-    files = ", ".join(i["name"] for i in meta["inputs"])
-    summary = _summary(data, found, meta)
-    return Document(title=f"Baromètre des services publics locaux numériques — {meta['name']}",
-                    subtitle=f"{fr_int(ov['rows'])} initiatives ({files}), rapport du {meta['date_fr']}",
-                    sections=sections, findings=found, summary=summary)
+    years = _years_phrase(data.year_list)
+    subtitle = meta.get("subtitle") or (f"{fr_int(ov['rows'])} initiatives" + (f", {years}" if years else ""))
+    doc = Document(title=meta.get("title") or DEFAULT_TITLE, subtitle=subtitle, sections=sections,
+                   findings=found, summary={}, source=doc_source(meta),
+                   dateline=f"Rapport du {meta['date_fr']} — fichiers : "
+                            f"{', '.join(i['name'] for i in meta['inputs'])}",
+                   tiles=tiles(data), notes=_notes(data, found))
+    doc.summary = _summary(data, found, meta, doc)
+    return doc
 
 
-def _synthesis(data: ReportData, labels: LabelSet, meta: dict, found: dict[str, dict]) -> Section:
+def _ci(d: pd.DataFrame, code: str) -> tuple[str | None, str | None]:
+    if {"ci_low", "ci_high"} <= set(d.columns) and pd.notna(d.at[code, "ci_low"]):
+        return fr_pct(d.at[code, "ci_low"]), fr_pct(d.at[code, "ci_high"])
+    return None, None
+
+
+def tiles(data: ReportData) -> list[Tile]:
+    """4 to 6 key figures: initiatives, digital share, first domain, first digital domain, the change, communes."""
     ov, d = data.overview, data.domains
-    ranked = d.sort_values("initiatives", ascending=False)
-    top = ranked.head(3)
-    dtop = d.sort_values("numeriques", ascending=False).head(3)
-    blocks = [
-        f"{fr_int(ov['rows'])} initiatives lues, dont {fr_int(ov['with_domain'])} avec un domaine prédit. "
-        f"Les trois premiers domaines : " + ", ".join(f"{r.libelle} ({fr_pct(r.part)})" for r in top.itertuples())
-        + ".",
-        f"{fr_pct(ov['digital_share'])} des initiatives sont numériques ({fr_int(ov['digital'])}) ; parmi elles "
-        f"viennent en tête " + ", ".join(f"{r.libelle} ({fr_pct(r.part_numeriques)})" for r in dtop.itertuples())
-        + ".",
-        f"{fr_pct(ov['needs_review_share'])} des initiatives ({fr_int(ov['needs_review'])}) sont marquées "
-        f"« à revoir » : le modèle y est peu sûr de son choix ou le texte est vide. Les chiffres par domaine "
-        f"sont ceux du modèle, pas d'une annotation à la main.",
-    ]
-    if data.join_summary is not None:
-        j = data.joined["jointure"]
-        communes = int((data.joined["entite"] == "commune").sum())
-        joined = int(j.isin(["current", "former"]).sum())
-        blocks.append(f"{fr_int(communes)} initiatives portées par des communes, dont {fr_int(joined)} "
-                      f"({fr_pct(joined / communes if communes else float('nan'))}) rapprochées du référentiel "
-                      f"des communes ({fr_int(int((j == 'former').sum()))} par un ancien code de commune "
-                      f"fusionnée) ; {fr_int(len(data.unjoined))} codes non rapprochés sont listés en fin de "
-                      f"rapport. Les {fr_int(int((data.joined['entite'] != 'commune').sum()))} initiatives "
-                      f"d'EPCI, syndicats et départements sont comptées à part.")
-    if found:
-        blocks.append("Les constats du baromètre, testés sur ces données :")
-        blocks.append([f"**{f['claim']}.** {f['text']}" for f in found.values()])
-    else:
-        blocks.append(f"Les constats par taille de commune ne sont pas testés : {data.commune_note}.")
-    if data.age is None and data.age_note:
-        blocks.append(f"Âge de la population : {data.age_note}.")
-    return Section("Synthèse", blocks)
+    out = [Tile(fr_int(ov["rows"]), "initiatives", _years_phrase(data.year_list).capitalize())]
+    if ov["digital_known"]:
+        out.append(Tile(fr_pct(ov["digital_share"]), "passent par le numérique",
+                        f"{fr_int(ov['digital'])} initiatives"))
+    ranked = d[d["initiatives"] > 0].sort_values("initiatives", ascending=False)
+    if len(ranked):
+        first = ranked.iloc[0]
+        nxt = ", ".join(f"{r.libelle} ({fr_pct(r.part)})" for r in ranked.iloc[1:3].itertuples())
+        out.append(Tile(fr_pct(first["part"]), f"« {first['libelle']} », premier domaine",
+                        f"Puis : {nxt}" if nxt else "", *_ci(d, ranked.index[0])))
+    digital = d[d["numeriques"] > 0].sort_values("numeriques", ascending=False)
+    if len(digital):
+        top = digital.iloc[0]
+        out.append(Tile(fr_pct(top["part_numeriques"]), f"des initiatives numériques : « {top['libelle']} »",
+                        "premier domaine du numérique"))
+    ch, dy = data.year_changes, data.digital_by_year
+    if ch is not None and dy is not None and len(dy) > 1:
+        change = 100 * (dy["part_numeriques"].iloc[-1] - dy["part_numeriques"].iloc[0])
+        big = ch.loc[ch["evolution_points"].abs().idxmax()]
+        out.append(Tile(f"{'+' if change > 0 else ''}{fr_num(change, 1)}{NBSP}pt",
+                        f"part du numérique, {dy.index[0]} → {dy.index[-1]}",
+                        f"Plus forte évolution : {big['libelle']} "
+                        f"({'+' if big['evolution_points'] > 0 else ''}{fr_num(big['evolution_points'], 1)} pt)"))
+    if data.size is not None:
+        r = data.size.rates
+        share = r["communes_avec_initiative"].sum() / r["communes"].sum() if r["communes"].sum() else math.nan
+        out.append(Tile(fr_pct(share, 0), "des communes ont porté au moins une initiative",
+                        f"{fr_int(r['communes_avec_initiative'].sum())} sur {fr_int(r['communes'].sum())}"))
+    return out[:6]
+
+
+def _notes(data: ReportData, found: dict) -> list[str]:
+    ov = data.overview
+    out = []
+    if not found:
+        out.append(f"Les constats par taille de commune ne sont pas testés : {data.commune_note}.")
+    if data.age is None and data.age_note and data.size is not None:
+        out.append(f"Âge de la population : {data.age_note}.")
+    out.append(f"Les domaines sont ceux qu'attribue un modèle : {fr_pct(ov['needs_review_share'])} des initiatives "
+               f"sont « à revoir » (voir l'annexe « Qualité des données »). Verdicts : un même seuil d'effet pour "
+               f"tous les constats (voir « Méthodes et sources »).")
+    return out
 
 
 def methods_section(data: ReportData, labels: LabelSet, meta: dict) -> Section:
@@ -78,8 +125,8 @@ def methods_section(data: ReportData, labels: LabelSet, meta: dict) -> Section:
     blocks = [
         f"Rapport produit le {meta['date_fr']} par `python -m pipeline report` (commit {meta['git_commit']}), "
         f"à partir des seules prédictions : le modèle n'est pas rechargé.",
-        Table("fichiers", "Fichiers de prédictions lus", inputs, shown(inputs, [
-            ("path", "Fichier", txt), ("rows", "Lignes", integer), ("sha256", "SHA-256", txt)])),
+        Table("fichiers", "Fichiers de prédictions lus (nommés par leur nom et leur empreinte SHA-256)", inputs,
+              shown(inputs, [("name", "Fichier", txt), ("rows", "Lignes", integer), ("sha256", "SHA-256", txt)])),
     ]
     models = []
     for m in meta["models"]:
@@ -108,44 +155,56 @@ def methods_section(data: ReportData, labels: LabelSet, meta: dict) -> Section:
                       "compte comme « autre bénéficiaire »" if cols.name else " n'est pas connu : toutes ces lignes "
                       "comptent comme communes") + ". Les noms du type « CC … », « SYND … », « DEP … » marquent les "
                       "EPCI, syndicats et départements.")
-    left = [f"{fr_int(x['rows'])} {x['what']} — hors {x['where']}" for x in data.left_out]
-    blocks.append("Ce qui a été laissé de côté, et pourquoi :")
-    blocks.append(left or ["rien"])
     sources = meta.get("reference_sources", [])
     if sources:
         blocks.append("Données de référence :")
         blocks.append([f"{s['name']} — {s.get('attribution', '')} ; licence : {s.get('licence', '?')}"
                        + (f" ; intégrité {s['integrity']}" if s.get("integrity") else "")
                        + (f" ; SHA-256 {s['sha256']}" if s.get("sha256") else "") for s in sources])
-    blocks.append("Méthodes : corrélation de rang de Spearman (rangs moyens pour les ex æquo) entre le nombre "
+    blocks.append(f"Source des données : {doc_source(meta)[len('Source : '):]}.")
+    blocks.append(RULE_TEXT)
+    blocks.append("Facteurs de confusion : la taille des communes et l'âge de leur population vont ensemble (les "
+                  "petites communes sont plus âgées) ; le lien avec l'âge est donc aussi donné à population égale "
+                  "(corrélation partielle de Spearman), et le domaine qui varie le plus selon l'âge est regardé "
+                  "dans chaque tranche de taille. Les listes de subventions de l'État (DGCL) mêlent des dispositifs "
+                  "aux cibles différentes : la DETR va par construction aux communes rurales à faible potentiel "
+                  "fiscal, la DSIL aux grands projets d'investissement ; une différence par taille peut venir du "
+                  "dispositif plutôt que de la commune.")
+    blocks.append("Par année : quand le fichier a une colonne d'année, les taux par commune et pour 1 000 habitants "
+                  "sont annuels (les initiatives divisées par le nombre d'années), et l'évolution de la part d'un "
+                  "domaine entre la première et la dernière année est donnée en points avec un intervalle de "
+                  "confiance à 95 % (méthode hybride de Newcombe) ; cet intervalle ne tient compte que du hasard, "
+                  "pas des erreurs du modèle.")
+    blocks.append("Statistiques : corrélation de rang de Spearman (rangs moyens pour les ex æquo) entre le nombre "
                   "d'initiatives d'une commune et sa population (ou sa part de 75 ans et plus), communes sans "
-                  "initiative comprises ; corrélation partielle de Spearman à population constante pour l'âge ; "
-                  "test du khi-deux d'indépendance (sans correction de continuité) sur le tableau domaines × "
-                  "groupes, et V de Cramér = √(χ² / (n·(min(lignes, colonnes) − 1))), lu ainsi : moins de 0,1 "
-                  "négligeable, 0,1 à 0,2 faible, 0,2 à 0,3 modérée, au-delà forte. Avec des dizaines de milliers "
-                  "d'initiatives, le moindre écart est significatif : c'est le V qui dit s'il compte. Le constat « ne "
-                  "change pas les domaines en tête » est dit vérifié si l'écart ne compte pas (V < 0,1 ou test non "
-                  "significatif) et que le même domaine arrive en tête dans tous les groupes, contredit si V ≥ 0,2, "
-                  "nuancé entre les deux. Seuil de "
-                  "significativité : 5 %. Les codes INSEE à 4 chiffres ont perdu leur zéro initial et sont "
-                  "complétés ; les anciens codes des communes fusionnées et les arrondissements municipaux sont "
-                  "rattachés à la commune actuelle.")
+                  "initiative comprises ; test du khi-deux d'indépendance (sans correction de continuité) sur le "
+                  "tableau domaines × groupes, et V de Cramér = √(χ² / (n·(min(lignes, colonnes) − 1))). Les codes "
+                  "INSEE à 4 chiffres ont perdu leur zéro initial et sont complétés ; les anciens codes des communes "
+                  "fusionnées et les arrondissements municipaux sont rattachés à la commune actuelle.")
     return Section("Méthodes et sources", blocks)
 
 
-def _summary(data: ReportData, found: list[dict], meta: dict) -> dict:
+
+def _summary(data: ReportData, found: dict, meta: dict, doc: Document) -> dict:
     ov = data.overview
     d = data.domains
     out = {
-        "name": meta["name"], "date": meta["date"], "inputs": meta["inputs"], "models": meta["models"],
+        "name": meta["name"], "title": doc.title, "subtitle": doc.subtitle, "source": doc.source,
+        "date": meta["date"], "inputs": meta["inputs"], "models": meta["models"],
         "rows": ov["rows"], "with_domain": ov["with_domain"], "needs_review_share": ov["needs_review_share"],
         "digital_share": ov["digital_share"],
         "domain_share": {k: float(v) for k, v in d["part"].items()},
         "digital_domain_share": {k: float(v) for k, v in d["part_numeriques"].items()},
+        "tiles": [{"value": t.value, "label": t.label, "detail": t.detail} for t in doc.tiles],
         "findings": found,
-        "reference_sources": meta.get("reference_sources", []),
+        "reference_sources": [{k: v for k, v in s.items() if k != "path"} for s in meta.get("reference_sources", [])],
         "left_out": data.left_out,
+        "years": data.year_list,
     }
+    if data.year_changes is not None:
+        out["year_change_points"] = {k: float(v) for k, v in data.year_changes["evolution_points"].items()}
+    if data.digital_by_year is not None:
+        out["digital_share_by_year"] = {k: float(v) for k, v in data.digital_by_year["part_numeriques"].items()}
     if data.join_summary is not None:
         out["join"] = {f"{r.groupe}:{r.cle}": int(r.lignes) for r in data.join_summary.itertuples()}
         out["unjoined_codes"] = int(len(data.unjoined))

@@ -1,7 +1,7 @@
 """The barometer as a document: sections of paragraphs, bullet lists, tables and charts.
 
 No file I/O and no output format: sections.py and compose.py fill a Document,
-render.py writes it as HTML and Markdown.
+render.py writes it as HTML and Markdown through the templates of templates/.
 """
 from __future__ import annotations
 
@@ -16,14 +16,15 @@ from pipeline.report.frformat import fr_int, fr_num, fr_pct
 
 @dataclass
 class Chart:
-    name: str
+    name: str               # figures/<name>.png
     title: str
     png: bytes
+    alt: str = ""           # what the chart shows, for readers who cannot see it (default: the title)
 
 
 @dataclass
 class Table:
-    name: str               # CSV file name without .csv
+    name: str               # CSV file name without .csv, and the workbook's sheet
     caption: str
     data: pd.DataFrame      # what the CSV holds (raw numbers)
     shown: pd.DataFrame     # the same, formatted in French, with French headers
@@ -34,10 +35,33 @@ class Table:
 
 
 @dataclass
+class Tile:
+    """A key figure of the first screen: "38,2 %" / "des initiatives sont numériques"."""
+
+    value: str
+    label: str
+    detail: str = ""
+    ci_low: str | None = None    # an interval, when the figure has one (issue "Shares you can defend")
+    ci_high: str | None = None
+
+    @property
+    def interval(self) -> str:
+        return f"IC 95 % : {self.ci_low} à {self.ci_high}" if self.ci_low and self.ci_high else ""
+
+
+@dataclass
+class Finding:
+    """A block showing one finding (a dict of sentences.findings): verdict, plain sentence, then statistics."""
+
+    finding: dict
+
+
+@dataclass
 class Section:
     title: str
-    blocks: list = field(default_factory=list)  # str (paragraph), list[str] (bullets), Table, Chart
+    blocks: list = field(default_factory=list)  # str (paragraph), list[str] (bullets), Table, Chart, Finding
     anchor: str = ""
+    annex: bool = False     # printed after the body, under "Annexes"
 
 
 @dataclass
@@ -47,6 +71,18 @@ class Document:
     sections: list[Section]
     findings: dict[str, dict]
     summary: dict
+    source: str = ""                                  # "Source : …", under every chart and table
+    dateline: str = ""                                # when, from which files
+    tiles: list[Tile] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)    # first-screen paragraphs after the findings
+
+    @property
+    def body(self) -> list[Section]:
+        return [s for s in self.sections if not s.annex]
+
+    @property
+    def annexes(self) -> list[Section]:
+        return [s for s in self.sections if s.annex]
 
     @property
     def tables(self) -> list[Table]:

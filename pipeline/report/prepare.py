@@ -29,6 +29,7 @@ NAME_COLUMNS = ["beneficiaire_nom", "nom_beneficiaire_principal", "nom_beneficia
 YEAR_COLUMNS = ["exercice", "annee", "year", "millesime"]
 DEP_COLUMNS = ["beneficiaire_dep", "code_departement", "departement", "dep", "code_dep"]
 COST_COLUMNS = ["cout_ht", "cout_total_ht", "cout_total", "cout", "montant_projet", "montant_total"]
+SCHEME_COLUMNS = ["dispositif", "dotation", "type_dotation", "fonds"]  # the funding scheme (DETR, DSIL...)
 SUBSIDY_COLUMNS = ["subvention", "montant_subvention", "montant_engage", "montant_aide", "aide"]
 
 ENTITY_LABELS = {
@@ -60,6 +61,7 @@ class Columns:
     departement: str | None = None
     cost: str | None = None
     subsidy: str | None = None
+    scheme: str | None = None
 
     @classmethod
     def detect(cls, columns, code: str | None = None) -> "Columns":
@@ -69,7 +71,7 @@ class Columns:
         return cls(code=code or find_column(columns, CODE_COLUMNS), type=find_column(columns, TYPE_COLUMNS),
                    name=find_column(columns, NAME_COLUMNS), year=find_column(columns, YEAR_COLUMNS),
                    departement=find_column(columns, DEP_COLUMNS), cost=find_column(columns, COST_COLUMNS),
-                   subsidy=find_column(columns, SUBSIDY_COLUMNS))
+                   subsidy=find_column(columns, SUBSIDY_COLUMNS), scheme=find_column(columns, SCHEME_COLUMNS))
 
 
 # --- Cleaning -------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""The barometer's sections on the data: domains, confidence, size, age, breakdowns, amounts, unjoined codes."""
+"""The barometer's sections on the initiatives: domains, digital services, years, territories, amounts."""
 from __future__ import annotations
 
 import pandas as pd
@@ -6,163 +6,116 @@ import pandas as pd
 from pipeline.domains import LabelSet
 from pipeline.report import charts
 from pipeline.report.aggregates import column_shares
-from pipeline.report.analysis import GroupAnalysis, ReportData
-from pipeline.report.communes import SIZE_LABELS
-from pipeline.report.document import Chart, Section, Table, integer, num2, pct, shown, txt
+from pipeline.report.analysis import ReportData
+from pipeline.report.document import Chart, Section, Table, integer, pct, shown, txt
 from pipeline.report.frformat import fr_euros, fr_int, fr_num, fr_pct
+from pipeline.report.sections_communes import domain_labels
 
 
-def domain_labels(index, labels: LabelSet) -> list[str]:
-    return [labels.label(c) for c in index]
+def _points(v) -> str:
+    return "–" if pd.isna(v) else f"{'+' if v > 0 else ''}{fr_num(v, 1)}"
 
 
 def domains_section(data: ReportData, labels: LabelSet) -> Section:
     d = data.domains
+    spec = [("libelle", "Domaine", txt), ("initiatives", "Initiatives", integer), ("part", "Part", pct)]
+    if {"ci_low", "ci_high"} <= set(d.columns):  # an interval, when issue 11's adjusted shares provide one
+        spec += [("ci_low", "IC 95 % bas", pct), ("ci_high", "IC 95 % haut", pct)]
+    spec += [("numeriques", "Numériques", integer), ("part_numeriques", "Part parmi les numériques", pct),
+             ("part_a_revoir", "Part à revoir", pct)]
     table = Table("domaines", "Initiatives par domaine, dont numériques, et part à revoir", d.reset_index(),
-                  shown(d, [("libelle", "Domaine", txt), ("initiatives", "Initiatives", integer),
-                            ("part", "Part", pct), ("numeriques", "Numériques", integer),
-                            ("part_numeriques", "Part parmi les numériques", pct),
-                            ("part_a_revoir", "Part à revoir", pct)], index="domaine"))
+                  shown(d, spec, index="domaine"))
     names = domain_labels(d.index, labels)
-    blocks = [
+    return Section("Domaines", [
         "Chaque initiative reçoit un domaine, celui du service public qu'elle sert, quel que soit le moyen ; "
         "le drapeau « numérique » dit si elle passe par un outil ou un service numérique.",
         Chart("domaines", "Part des initiatives par domaine",
               charts.domain_bars(names, d["initiatives"], "Part des initiatives par domaine — toutes les initiatives")),
-    ]
-    if d["numeriques"].sum():
-        blocks.append(Chart("domaines_numeriques", "Part des initiatives numériques par domaine",
-                            charts.domain_bars(names, d["numeriques"], "Part des initiatives par domaine — "
-                                               "initiatives numériques seulement", color=charts.ORANGE)))
-    else:
-        blocks.append("Aucune initiative n'est marquée numérique (colonne digital absente ou vide).")
-    blocks.append(table)
-    return Section("Domaines", blocks)
-
-
-def confidence_section(data: ReportData, meta: dict) -> Section:
-    ov = data.overview
-    threshold = meta.get("review_threshold")
-    if data.confidence.empty:
-        return Section("Confiance du modèle", ["Le fichier n'a pas de colonne confidence : pas d'histogramme."])
-    return Section("Confiance du modèle", [
-        f"Médiane de la confiance (probabilité du domaine choisi) : {fr_num(ov['confidence_median'], 2)}. "
-        f"{fr_pct(ov['needs_review_share'])} des initiatives sont à revoir"
-        + (f" (seuil de confiance : {fr_num(threshold, 2)})." if threshold is not None else "."),
-        Chart("confiance", "Distribution de la confiance", charts.confidence_histogram(data.confidence, threshold)),
+        table,
     ])
 
 
-def _join_table(data: ReportData) -> Table:
-    j = data.join_summary
-    return Table("rapprochement", "Lignes par type de bénéficiaire, et lignes de communes selon leur code", j,
-                 shown(j, [("groupe", "Groupe", txt), ("libelle", "Catégorie", txt), ("lignes", "Lignes", integer),
-                           ("part", "Part du groupe", pct)]))
+def digital_section(data: ReportData, labels: LabelSet) -> Section:
+    d, ov = data.domains, data.overview
+    if not d["numeriques"].sum():
+        return Section("Services numériques", ["Aucune initiative n'est marquée numérique (colonne digital absente "
+                                               "ou vide)."])
+    top = d.sort_values("numeriques", ascending=False).head(3)
+    blocks = [f"{fr_pct(ov['digital_share'])} des initiatives ({fr_int(ov['digital'])}) passent par un outil ou un "
+              f"service numérique. Parmi elles viennent en tête "
+              + ", ".join(f"« {r.libelle} » ({fr_pct(r.part_numeriques)})" for r in top.itertuples()) + "."]
+    panels, tables = [], []
+    for key, what, header, frame in (("annee", "Année", "Année", data.digital_by_year),
+                                     ("taille", "Tranche de taille (habitants)", "Tranche (habitants)",
+                                      data.digital_by_size),
+                                     ("age", "Quartile de la part des 75 ans et plus", "Quartile", data.digital_by_age)):
+        if frame is None or len(frame) < 2:
+            continue
+        panels.append((what, frame["part_numeriques"]))
+        tables.append(Table(f"numerique_{key}", f"Part des initiatives numériques, par {what.lower()}",
+                            frame.reset_index(), shown(frame, [
+                                ("groupe", header, txt), ("initiatives", "Initiatives", integer),
+                                ("numeriques", "Numériques", integer), ("part_numeriques", "Part numérique", pct)],
+                                index="groupe")))
+    if panels:
+        blocks.append(Chart("numerique_groupes", "Part des initiatives numériques, par " + ", par ".join(
+            p[0].lower() for p in panels), charts.share_panels(panels, "Part des initiatives numériques",
+                                                               "Part des initiatives (%)")))
+    blocks.append(Chart("domaines_numeriques", "Domaines des initiatives numériques",
+                        charts.domain_bars(domain_labels(d.index, labels), d["numeriques"],
+                                           "Part des initiatives par domaine — initiatives numériques seulement",
+                                           color=charts.ORANGE)))
+    return Section("Services numériques", blocks + tables)
 
 
-def _rates_table(name: str, caption: str, rates: pd.DataFrame, group_header: str) -> Table:
-    return Table(name, caption, rates.reset_index(), shown(rates, [
-        ("groupe", group_header, txt), ("communes", "Communes", integer),
-        ("part_communes_avec_initiative", "Part avec au moins une initiative", pct),
-        ("initiatives", "Initiatives", integer), ("initiatives_par_commune", "Par commune", num2),
-        ("population", "Population", integer), ("initiatives_pour_1000_hab", "Pour 1 000 habitants", num2)],
-        index="groupe"))
-
-
-def _crosstab_tables(name: str, caption: str, g: GroupAnalysis, labels: LabelSet) -> Table:
-    shares = column_shares(g.crosstab)
-    data = g.crosstab.copy()
-    data.insert(0, "libelle", domain_labels(data.index, labels))
-    out = shares.map(fr_pct)
-    out.insert(0, "Domaine", domain_labels(shares.index, labels))
-    return Table(name, caption, data.reset_index(), out.reset_index(drop=True))
-
-
-def _group_blocks(prefix: str, g: GroupAnalysis, found_count: dict, found_domains: dict, labels: LabelSet,
-                  what: str, group_header: str, axis_label: str) -> list:
-    """What both groupings show: the count finding, its chart and table; the domain finding, heatmap, table."""
-    return [
-        f"**{found_count['claim']}.** {found_count['text']}",
-        Chart(f"{prefix}_taux", f"Initiatives par commune et pour 1 000 habitants, par {what}",
-              charts.rate_bars(g.rates, f"Initiatives par {what}", axis_label)),
-        _rates_table(prefix, f"Initiatives par {what}", g.rates, group_header),
-        f"**{found_domains['claim']}.** {found_domains['text']}",
-        Chart(f"{prefix}_domaines", f"Part de chaque domaine par {what}",
-              charts.heatmap(column_shares(g.crosstab), domain_labels(g.crosstab.index, labels),
-                             f"Part de chaque domaine dans les initiatives, par {what} (%)", axis_label)),
-        _crosstab_tables(f"{prefix}_domaines", f"Part de chaque domaine par {what} (le CSV donne les effectifs)",
-                         g, labels),
-    ]
-
-
-def size_section(data: ReportData, labels: LabelSet, found: dict[str, dict]) -> Section:
-    title = "Par taille de commune"
-    if data.join_summary is None:
-        return Section(title, [f"Section non calculée : {data.commune_note}."])
-    g = data.size
-    if g is None:
-        return Section(title, [_join_table(data), f"Section non calculée : {data.commune_note}."])
-    return Section(title, [
-        _join_table(data),
-        f"Tranches de population municipale ({', '.join(SIZE_LABELS)} habitants). Les communes comptées sont "
-        f"celles du référentiel dans les départements où le fichier a au moins une commune "
-        f"({fr_int(g.communes)} communes), y compris celles sans aucune initiative ; les EPCI et syndicats "
-        f"n'y entrent pas.",
-        *_group_blocks("taille", g, found["size_count"], found["size_domains"], labels,
-                       "tranche de taille de commune", "Tranche (habitants)", "Tranche de taille (habitants)"),
-    ])
-
-
-def age_section(data: ReportData, labels: LabelSet, found: dict[str, dict]) -> Section | None:
-    if data.size is None:
+def years_section(data: ReportData, labels: LabelSet) -> Section | None:
+    """Each domain's share by year and its change in points, when several years are given."""
+    ch = data.year_changes
+    if ch is None:
         return None
-    title = "Par âge de la population"
-    g = data.age
-    if g is None:
-        return Section(title, [f"Section non calculée : {data.age_note}."])
-    return Section(title, [
-        f"Part des habitants de 75 ans et plus au recensement, connue dans le référentiel pour "
-        f"{fr_int(g.communes)} communes (la plus petite a {fr_int(g.smallest)} habitants), réparties en quartiles. "
-        f"Comme la part des 75 ans et plus varie avec la taille, la corrélation partielle tient la population "
-        f"constante.",
-        *_group_blocks("age", g, found["age_count"], found["age_domains"], labels,
-                       "quartile de la part des 75 ans et plus", "Quartile (part des 75 ans et plus)",
-                       "Part des habitants de 75 ans et plus (quartile)"),
+    first, last, years = ch.attrs["first"], ch.attrs["last"], ch.attrs["years"]
+    moved = ch.reindex(ch["evolution_points"].abs().sort_values(ascending=False).index)
+    sure = moved[(moved["ci_low"] > 0) | (moved["ci_high"] < 0)]
+    sentence = (f"De {first} à {last}, les plus fortes évolutions : " + ", ".join(
+        f"« {r.libelle} » {_points(r.evolution_points)} points" for r in moved.head(3).itertuples()) + ".")
+    if len(sure) < len(ch):
+        sentence += (f" {len(ch) - len(sure)} domaine(s) sur {len(ch)} ont une évolution dont l'intervalle à 95 % "
+                     f"contient zéro : elle peut tenir au hasard.")
+    spec = [("libelle", "Domaine", txt)] + [(f"part_{y}", y, pct) for y in years] + [
+        ("evolution_points", f"Évolution {first}–{last} (points)", _points),
+        ("ci_low", "IC 95 % bas", _points), ("ci_high", "IC 95 % haut", _points)]
+    ct = data.years_crosstab
+    return Section("Évolution par année", [
+        sentence,
+        Chart("annees_evolution", f"Évolution de la part de chaque domaine, {first} → {last}",
+              charts.change_bars(list(ch["libelle"]), ch["evolution_points"], ch["ci_low"], ch["ci_high"],
+                                 f"Évolution de la part de chaque domaine de {first} à {last} (points de "
+                                 f"pourcentage, intervalle à 95 %)", "Évolution (points de pourcentage)")),
+        Chart("annees_domaines", "Part de chaque domaine par année", charts.heatmap(
+            column_shares(ct), domain_labels(ct.index, labels),
+            "Part de chaque domaine dans les initiatives de l'année (%)", "Année")),
+        Table("annees_evolution", f"Part de chaque domaine par année et évolution de {first} à {last}",
+              ch.reset_index(), shown(ch, spec, index="domaine")),
     ])
 
 
-def _summary_table(name: str, caption: str, table: pd.DataFrame, header: str) -> Table:
+def territories_section(data: ReportData, labels: LabelSet) -> Section | None:
+    if data.regions is None:
+        return None
+    regions = data.regions.drop(index="(non renseigné)", errors="ignore")
+    return Section("Par région", [
+        Chart("regions", "Initiatives par région", charts.group_bars(
+            regions["initiatives"], "Initiatives par région", "Région")),
+        summary_table("regions", "Initiatives par région", data.regions, "Région"),
+    ])
+
+
+def summary_table(name: str, caption: str, table: pd.DataFrame, header: str) -> Table:
     return Table(name, caption, table.reset_index(), shown(table, [
         ("groupe", header, txt), ("initiatives", "Initiatives", integer), ("part", "Part", pct),
         ("part_numeriques", "Part numériques", pct), ("part_a_revoir", "Part à revoir", pct),
         ("domaine_principal", "Domaine principal", txt), ("part_domaine_principal", "Sa part", pct)],
         index="groupe"))
-
-
-def breakdowns_section(data: ReportData, labels: LabelSet) -> Section:
-    blocks = []
-    if data.years is not None:
-        blocks.append(f"Par année (colonne {data.columns.year}).")
-        blocks.append(_summary_table("annees", "Initiatives par année", data.years, "Année"))
-        if data.years_crosstab is not None and data.years_crosstab.shape[1] > 1:
-            ct = data.years_crosstab
-            blocks.append(Chart("annees_domaines", "Part de chaque domaine par année", charts.heatmap(
-                column_shares(ct), domain_labels(ct.index, labels),
-                "Part de chaque domaine dans les initiatives de l'année (%)", "Année")))
-    if data.types is not None:
-        blocks.append(_summary_table("beneficiaires", "Initiatives par type de bénéficiaire", data.types,
-                                     "Bénéficiaire"))
-    if data.regions is not None:
-        regions = data.regions.drop(index="(non renseigné)", errors="ignore")
-        blocks.append(Chart("regions", "Initiatives par région", charts.group_bars(
-            regions["initiatives"], "Initiatives par région", "Région")))
-        blocks.append(_summary_table("regions", "Initiatives par région", data.regions, "Région"))
-    if data.departements is not None:
-        blocks.append(_summary_table("departements", "Initiatives par département", data.departements,
-                                     "Département"))
-    if not blocks:
-        blocks.append("Le fichier n'a ni année, ni type de bénéficiaire, ni département.")
-    return Section("Par année, bénéficiaire et territoire", blocks)
 
 
 def amounts_section(data: ReportData, labels: LabelSet) -> Section | None:
@@ -187,21 +140,3 @@ def amounts_section(data: ReportData, labels: LabelSet) -> Section | None:
         ("subvention_mediane", "Subvention médiane", fr_euros), ("taux_subvention", "Taux", pct)],
         index="domaine")))
     return Section("Montants", blocks)
-
-
-def unjoined_section(data: ReportData) -> Section | None:
-    if data.unjoined is None:
-        return None
-    u = data.unjoined
-    if u.empty:
-        return Section("Codes commune non rapprochés", ["Tous les codes commune ont été rapprochés du référentiel."])
-    hinted = int((u["indice"] != "").sum())
-    return Section("Codes commune non rapprochés", [
-        f"{fr_int(len(u))} codes distincts ({fr_int(u['lignes'].sum())} lignes) ne correspondent à aucune commune, "
-        f"même par les anciens codes des communes fusionnées ; ils sont exclus des sections par taille et âge. "
-        + (f"{fr_int(hinted)} d'entre eux sont des codes postaux, pas des codes INSEE." if hinted else ""),
-        Table("codes_non_rapproches", "Codes commune non rapprochés", u, shown(u, [
-            ("code", "Code", txt), ("lignes", "Lignes", integer), ("motif", "Motif", txt),
-            ("exemple_nom", "Bénéficiaire (exemple)", txt), ("departement_saisi", "Département", txt),
-            ("indice", "Indice", txt)])),
-    ])

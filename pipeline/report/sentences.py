@@ -1,4 +1,9 @@
-"""The findings as sentences: each claim of the barometer, its verdict, and the figures behind it."""
+"""The findings as sentences: each claim of the barometer, its verdict, one plain sentence, then the statistics.
+
+Every verdict follows the one rule of verdicts.py (effect sizes against fixed thresholds).
+A finding is a dict: claim, verdict, plain (for any reader), text (the statistics),
+figures (the numbers, for resume.json), effect and strength.
+"""
 from __future__ import annotations
 
 import math
@@ -8,25 +13,7 @@ import pandas as pd
 from pipeline.domains import LabelSet
 from pipeline.report.analysis import GroupAnalysis, ReportData
 from pipeline.report.frformat import fr_int, fr_num, fr_p, fr_pct
-from pipeline.report.statistics import SIGNIFICANCE, cramers_v_strength
-
-
-def _verdict_correlation(c: dict) -> str:
-    if math.isnan(c["rho"]) or c["p"] >= SIGNIFICANCE:
-        return "Non établi"
-    return "Vérifié" if c["rho"] > 0 else "Contredit"
-
-
-def _verdict_independence(t: dict, same_top: bool) -> str:
-    """Vérifié: no difference that counts (not significant, or V < 0.1) and the same domain first everywhere;
-    Contredit: V of 0.2 or more; Nuancé: in between."""
-    if math.isnan(t["cramers_v"]):
-        return "Non testé"
-    if t["cramers_v"] >= 0.2 and t["p"] < SIGNIFICANCE:
-        return "Contredit"
-    if (t["p"] >= SIGNIFICANCE or t["cramers_v"] < 0.1) and same_top:
-        return "Vérifié"
-    return "Nuancé"
+from pipeline.report.verdicts import DOMAIN_GAP, relation_verdict, sameness_verdict, strength
 
 
 def _ends(rates: pd.DataFrame) -> tuple[str, str]:
@@ -34,75 +21,108 @@ def _ends(rates: pd.DataFrame) -> tuple[str, str]:
     return (str(filled.index[0]), str(filled.index[-1])) if len(filled) else ("", "")
 
 
-def _biggest_gap(g: GroupAnalysis, labels: LabelSet) -> tuple[str, float, float, str, str] | None:
-    table = g.crosstab.loc[:, g.crosstab.sum(axis=0) > 0]
-    if table.shape[1] < 2:
-        return None
-    shares = table / table.sum(axis=0)
-    first, last = shares.columns[0], shares.columns[-1]
-    gap = (shares[last] - shares[first]).abs()
-    domain = gap.idxmax()
-    return labels.label(domain), float(shares.at[domain, first]), float(shares.at[domain, last]), str(first), str(last)
+def _per(years: int) -> str:
+    return " par an" if years > 1 else ""
 
 
-def correlation_sentence(g: GroupAnalysis, claim: str, measure: str, group_word: str) -> dict:
-    """"The larger/older …, the more initiatives", tested: Spearman, and the rates at both ends."""
+def correlation_sentence(g: GroupAnalysis, claim: str, measure: str, group_word: str,
+                         population_note: bool = False) -> dict:
+    """"The larger/older …, the more initiatives", judged on Spearman's ρ; the rates at both ends in words."""
     c = g.correlation
-    verdict = _verdict_correlation(c)
+    verdict = relation_verdict(c["rho"])
     direction = "croît" if c["rho"] > 0 else "décroît"
-    text = (f"{verdict} : sur {fr_int(c['n'])} communes, le nombre d'initiatives d'une commune {direction} avec "
-            f"{measure} (ρ de Spearman = {fr_num(c['rho'], 3)}, {fr_p(c['p'])}).")
-    first, last = _ends(g.rates)
+    text = (f"Sur {fr_int(c['n'])} communes, y compris celles sans initiative, le nombre d'initiatives d'une "
+            f"commune {direction} avec {measure} : ρ de Spearman = {fr_num(c['rho'], 3)}, effet "
+            f"{strength(c['rho'])} ({fr_p(c['p'])}).")
     figures = {"rho": c["rho"], "p": c["p"], "n": c["n"]}
+    plain = ""
+    first, last = _ends(g.rates)
+    years = int(g.rates["annees"].iloc[0]) if "annees" in g.rates and len(g.rates) else 1
     if first and last and first != last:
         a, b = g.rates.loc[first], g.rates.loc[last]
-        text += (f" Les communes {group_word} « {first} » en portent {fr_num(a['initiatives_par_commune'], 2)} "
-                 f"en moyenne, celles {group_word} « {last} » {fr_num(b['initiatives_par_commune'], 2)}.")
         per_commune_up = b["initiatives_par_commune"] > a["initiatives_par_commune"]
         per_capita_up = b["initiatives_pour_1000_hab"] > a["initiatives_pour_1000_hab"]
-        trend = "la tendance s'inverse" if per_commune_up != per_capita_up else "le sens est le même"
-        text += (f" Rapporté à la population, {trend} : "
-                 f"{fr_num(a['initiatives_pour_1000_hab'], 2)} initiatives pour 1 000 habitants contre "
-                 f"{fr_num(b['initiatives_pour_1000_hab'], 2)}.")
-        figures.update({"first_group": first, "last_group": last,
+        plain = (f"Une commune {group_word} « {last} » porte en moyenne {fr_num(b['initiatives_par_commune'], 2)} "
+                 f"initiative(s){_per(years)}, une commune {group_word} « {first} » "
+                 f"{fr_num(a['initiatives_par_commune'], 2)}. Rapporté au nombre d'habitants, "
+                 + ("c'est l'inverse" if per_commune_up != per_capita_up else "l'écart va dans le même sens")
+                 + f" : {fr_num(b['initiatives_pour_1000_hab'], 2)} initiatives pour 1 000 habitants contre "
+                 f"{fr_num(a['initiatives_pour_1000_hab'], 2)}.")
+        figures.update({"first_group": first, "last_group": last, "years": years,
                         "per_commune": [float(a["initiatives_par_commune"]), float(b["initiatives_par_commune"])],
                         "per_1000": [float(a["initiatives_pour_1000_hab"]), float(b["initiatives_pour_1000_hab"])]})
     if g.partial is not None and not math.isnan(g.partial["rho"]):
-        text += (f" À population égale (corrélation partielle de Spearman), ρ = {fr_num(g.partial['rho'], 3)} "
-                 f"({fr_p(g.partial['p'])}).")
+        text += (f" À population égale (corrélation partielle de Spearman) : ρ = {fr_num(g.partial['rho'], 3)}, "
+                 f"effet {strength(g.partial['rho'])} ({fr_p(g.partial['p'])}).")
+        if population_note:
+            plain += (" La taille de la commune explique une part de ce lien : à population égale, il est "
+                      f"{strength(g.partial['rho'])}.")
         figures.update({"partial_rho": g.partial["rho"], "partial_p": g.partial["p"]})
-    return {"claim": claim, "verdict": verdict, "text": text, "figures": figures}
+    return {"claim": claim, "verdict": verdict, "plain": plain, "text": text, "figures": figures,
+            "effect": c["rho"], "strength": strength(c["rho"])}
+
+
+def _within_sentence(g: GroupAnalysis, domain_label: str) -> tuple[str, list[float]]:
+    """How the most varying domain moves from the first group to the last inside each size band."""
+    w = g.within
+    if w is None or w.shape[1] < 2:
+        return "", []
+    first, last = w.columns[0], w.columns[-1]
+    diffs = (100 * (w[last] - w[first])).dropna()
+    if diffs.empty:
+        return "", []
+    return (f" À taille de commune égale, l'écart se retrouve : de « {first} » à « {last} », la part de "
+            f"« {domain_label} » varie de {fr_num(diffs.min(), 0)} à {fr_num(diffs.max(), 0)} points selon la "
+            f"tranche ({len(diffs)} tranches où les deux groupes ont assez d'initiatives)."), diffs.tolist()
 
 
 def independence_sentence(g: GroupAnalysis, claim: str, groups_word: str, group_word: str,
                           labels: LabelSet) -> dict:
-    """"… does not change which domains come first", tested: chi-square, Cramér's V, the top domain per group."""
+    """"… does not change which domains come first", judged on Cramér's V and the largest per-domain gap."""
     t = g.test
+    if math.isnan(t["cramers_v"]):
+        return {"claim": claim, "verdict": "Non établi", "plain": "Trop peu de groupes ou de domaines pour juger.",
+                "text": "Non testé : trop peu de groupes ou de domaines.", "figures": t, "effect": math.nan,
+                "strength": "indéterminé"}
+    gaps = g.gaps if g.gaps is not None else pd.DataFrame()
+    largest = float(gaps["ecart"].iloc[0]) if len(gaps) else math.nan
+    verdict = sameness_verdict(t["cramers_v"], largest)
     overall = g.crosstab.sum(axis=1).idxmax()
     top = g.top[g.top["rang_1"] != ""]
     same = int((top["rang_1"] == overall).sum())
-    verdict = _verdict_independence(t, same == len(top))
-    if verdict == "Non testé":
-        return {"claim": claim, "verdict": verdict, "text": "Non testé : trop peu de groupes ou de domaines.",
-                "figures": t}
-    text = (f"{verdict} : « {labels.label(overall)} », premier domaine dans l'ensemble, arrive en tête dans "
-            f"{same} {groups_word} sur {len(top)}")
+    drivers = gaps[gaps["ecart"] >= DOMAIN_GAP] if len(gaps) else gaps
+    if len(drivers):
+        d = drivers.iloc[0]
+        plain = (f"« {labels.label(drivers.index[0])} » pèse {fr_pct(d['part_max'], 0)} des initiatives "
+                 f"« {d['groupe_max']} » et {fr_pct(d['part_min'], 0)} « {d['groupe_min']} » : c'est le domaine qui "
+                 f"varie le plus d'un{'e' if groups_word == 'tranches' else ''} {group_word} à l'autre.")
+        if len(drivers) > 1:
+            plain += (" Varient aussi de 10 points ou plus : "
+                      + ", ".join(f"« {labels.label(x)} »" for x in drivers.index[1:4]) + ".")
+    else:
+        plain = (f"« {labels.label(overall)} » arrive en tête dans {same} {groups_word} sur {len(top)} et aucun "
+                 f"domaine ne varie de 10 points ou plus d'un groupe à l'autre.")
+    within, within_diffs = _within_sentence(g, labels.label(drivers.index[0])) if len(drivers) else ("", [])
+    plain += within
+    text = (f"« {labels.label(overall)} », premier domaine dans l'ensemble, arrive en tête dans {same} "
+            f"{groups_word} sur {len(top)}")
     others = top[top["rang_1"] != overall].groupby("rang_1", sort=False)["groupe"].apply(list)
     if len(others):
         text += " ; ailleurs : " + ", ".join(
             f"« {labels.label(d)} » ({', '.join(map(str, gs))})" for d, gs in others.items())
-    text += (f". Le test du khi-deux d'indépendance entre domaine et {group_word} donne χ² = {fr_num(t['chi2'], 1)} "
-             f"({t['dof']} degrés de liberté, {fr_p(t['p'])}, n = {fr_int(t['n'])} initiatives) et un V de Cramér "
-             f"de {fr_num(t['cramers_v'], 3)} : association {cramers_v_strength(t['cramers_v'])}.")
-    gap = _biggest_gap(g, labels)
-    if gap:
-        label, a, b, first, last = gap
-        text += (f" L'écart le plus marqué : « {label} », {fr_pct(a)} des initiatives « {first} » "
-                 f"contre {fr_pct(b)} « {last} ».")
-    return {"claim": claim, "verdict": verdict, "text": text,
+    text += (f". V de Cramér entre domaine et {group_word} : {fr_num(t['cramers_v'], 3)}, association "
+             f"{strength(t['cramers_v'])} (χ² = {fr_num(t['chi2'], 1)}, {t['dof']} degrés de liberté, "
+             f"{fr_p(t['p'])}, n = {fr_int(t['n'])} initiatives).")
+    if len(gaps):
+        text += f" Plus grand écart pour un domaine : {fr_num(100 * largest, 1)} points."
+    return {"claim": claim, "verdict": verdict, "plain": plain, "text": text,
             "figures": {"chi2": t["chi2"], "dof": t["dof"], "p": t["p"], "cramers_v": t["cramers_v"],
                         "n": t["n"], "top_domain": overall, "groups_with_top_domain": same, "groups": len(top),
-                        "low_expected_share": t["low_expected_share"]}}
+                        "low_expected_share": t["low_expected_share"],
+                        "largest_gap_points": 100 * largest if not math.isnan(largest) else math.nan,
+                        "gap_domains": {k: 100 * float(v) for k, v in drivers["ecart"].items()} if len(drivers)
+                        else {}, "within_size_gap_points": within_diffs},
+            "effect": t["cramers_v"], "strength": strength(t["cramers_v"])}
 
 
 def findings(data: ReportData, labels: LabelSet) -> dict[str, dict]:
@@ -117,7 +137,7 @@ def findings(data: ReportData, labels: LabelSet) -> dict[str, dict]:
     if data.age is not None:
         out["age_count"] = correlation_sentence(
             data.age, "Plus la part des 75 ans et plus est forte, plus la commune porte d'initiatives",
-            "sa part d'habitants de 75 ans et plus", "du quartile")
+            "sa part d'habitants de 75 ans et plus", "du quartile", population_note=True)
         out["age_domains"] = independence_sentence(
             data.age, "La part des 75 ans et plus ne change pas les domaines qui arrivent en tête", "quartiles",
             "quartile d'âge", labels)
