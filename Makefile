@@ -18,10 +18,17 @@ LABELED     ?=
 LABEL_COL   ?=
 DIGITAL_COL ?=
 COMMUNES    ?=
+TITLE       ?=
+SUBTITLE    ?=
+SOURCE      ?=
+FORCE       ?=
 NAME        ?=
 BENCH_ARGS  ?=
 
 opt = $(if $(2),$(1) "$(2)")
+# Free text (report titles, credits) reaches the command through the environment, quoted by the
+# shell ("$$TITLE"): quotes, $ or ; in it stay text, never shell syntax.
+export TITLE SUBTITLE SOURCE
 
 .DEFAULT_GOAL := help
 .PHONY: help install train predict test bench clean
@@ -52,9 +59,11 @@ evaluate: $(STAMP) ## score every source within/across sources (EXTRA, default .
 communes: $(STAMP) ## install Etalab's commune reference (npm, pinned version, checksum verified) into data/external/
 	$(CLI) fetch-communes
 
-report: $(STAMP) communes ## write the barometer of PREDICTIONS (files or a glob) into reports/<NAME>/ [COMMUNES=csv]
-	@test -n "$(PREDICTIONS)" || { echo "usage: make report PREDICTIONS=data/predicted/file.parquet [NAME=name] [COMMUNES=csv]"; exit 2; }
-	$(CLI) report --predictions $(PREDICTIONS) $(call opt,--name,$(NAME)) $(call opt,--communes,$(COMMUNES))
+report: $(STAMP) communes ## write the barometer of PREDICTIONS (files or a glob) into reports/<NAME>/ [COMMUNES=csv] [TITLE=..] [SUBTITLE=..] [SOURCE=..] [FORCE=1]
+	@test -n "$(PREDICTIONS)" || { echo "usage: make report PREDICTIONS=data/predicted/file.parquet [NAME=name] [COMMUNES=csv] [TITLE=\"...\"] [SOURCE=\"...\"] [FORCE=1]"; exit 2; }
+	$(CLI) report --predictions $(PREDICTIONS) $(call opt,--name,$(NAME)) $(call opt,--communes,$(COMMUNES)) \
+		$(if $(TITLE),--title "$$TITLE") $(if $(SUBTITLE),--subtitle "$$SUBTITLE") \
+		$(if $(SOURCE),--source "$$SOURCE") $(if $(FORCE),--force)
 
 test: $(STAMP) ## run the test suite (real spaCy model, small data)
 	$(PY) -m pytest -q

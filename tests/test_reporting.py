@@ -252,3 +252,69 @@ def test_without_type_column_a_row_is_a_communes_only_if_named_so(ref):
     joined = join_communes(frame, Columns.detect(frame.columns), ref)
     assert joined["entite"].tolist() == ["commune", "autre", "commune", "commune", "departement", "commune"]
     assert joined["jointure"].tolist() == ["current", "not_commune", "current", "current", "not_commune", "unknown"]
+
+
+def test_one_verdict_rule_reads_effect_sizes_not_p_values():
+    from pipeline.report.verdicts import relation_verdict, sameness_verdict, strength
+
+    # The case: rho = 0.164, "significant" on 5,000 communes, is a weak effect, not "Vérifié".
+    assert relation_verdict(0.164) == "Nuancé" and strength(0.164) == "faible"
+    assert relation_verdict(0.36) == "Vérifié" and relation_verdict(0.05) == "Non vérifié"
+    assert relation_verdict(-0.2) == "Contredit" and relation_verdict(math.nan) == "Non établi"
+    assert relation_verdict(-0.4, claimed_sign=-1) == "Vérifié"
+    # Domains: V below 0.1 with one domain moving 16 points (education by age quartile) is "Nuancé".
+    assert sameness_verdict(0.094, 0.158) == "Nuancé"
+    assert sameness_verdict(0.05, 0.04) == "Vérifié" and sameness_verdict(0.11, 0.05) == "Contredit"
+
+
+def test_newcombe_interval_of_a_difference_of_shares():
+    from pipeline.report.trends import newcombe, wilson
+
+    low, high = wilson(81, 263)  # Newcombe (1998), table I: 81/263 -> 0.2553 to 0.3662
+    assert (low, high) == pytest.approx((0.2553, 0.3662), abs=1e-4)
+    assert (low, high) == pytest.approx(tuple(stats.binomtest(81, 263).proportion_ci(method="wilson")))
+    d, lo, hi = newcombe(48, 80, 56, 70)  # his table II, example (a), method 10: 0.0524 to 0.3339
+    assert (d, lo, hi) == pytest.approx((0.2, 0.0524, 0.3339), abs=1e-4)
+
+
+def test_year_changes_and_digital_share_by_year(pred, ref, labels):
+    data = build_report(pred, labels, ref, Columns.detect(pred.columns))
+    assert data.year_list == ["2023", "2024"] and data.years_count == 2
+    ch = data.year_changes
+    # education: 5 of 12 rows with a domain in 2023, 2 of 5 in 2024
+    assert ch.loc["education", "part_2023"] == pytest.approx(5 / 12)
+    assert ch.loc["education", "evolution_points"] == pytest.approx(100 * (2 / 5 - 5 / 12))
+    assert ch.loc["education", "ci_low"] < ch.loc["education", "evolution_points"] < ch.loc["education", "ci_high"]
+    assert data.digital_by_year.loc["2024", "part_numeriques"] == pytest.approx(1 / 5)  # Gamma's securite
+
+
+def test_domain_gaps_name_the_domain_that_drives_a_difference():
+    from pipeline.report.aggregates import domain_gaps, share_within
+
+    table = pd.DataFrame({"Q1": [32, 68], "Q4": [16, 84], "petit": [1, 0]}, index=["education", "urbanisme"])
+    gaps = domain_gaps(table, min_group=30)  # "petit" has 1 initiative: left out
+    assert gaps.index[0] in ("education", "urbanisme") and gaps["ecart"].iloc[0] == pytest.approx(0.16)
+    assert set(gaps["groupe_max"]) <= {"Q1", "Q4"}
+    frame = pd.DataFrame({"domain": ["education"] * 3 + ["urbanisme"] * 3})
+    within = share_within(frame, "education", pd.Series(["a", "b", "a", "b", "a", "b"]),
+                          pd.Series(["x"] * 6), ["a", "b"], ["x"], min_group=1)
+    assert within.loc["x", "a"] == pytest.approx(2 / 3) and within.loc["x", "b"] == pytest.approx(1 / 3)
+
+
+def test_the_page_escapes_what_it_is_given_and_the_markdown_comes_from_the_same_document(pred, ref, labels):
+    data = build_report(pred, labels, ref, Columns.detect(pred.columns))
+    meta = {"name": "t", "inputs": [{"name": "p.csv", "rows": 18, "sha256": "0" * 64}], "models": [],
+            "date": "2026-01-01", "date_fr": "1 janvier 2026", "git_commit": "x", "review_threshold": 0.5,
+            "title": "Baromètre <script>alert(1)</script>", "source": "DGCL & co"}
+    doc = compose(data, labels, meta)
+    page, markdown = to_html(doc), to_markdown(doc)
+    assert "<script>" not in page and "Baromètre &lt;script&gt;" in page and "Source : DGCL &amp; co" in page
+    assert markdown.startswith("# Baromètre <script>")  # Markdown is text; whoever renders it escapes
+    assert page.count('class="source"') == len(doc.charts) + len(doc.tables)
+    assert markdown.count("Source : DGCL & co") == len(doc.charts) + len(doc.tables)
+    for f in doc.findings.values():
+        assert f["verdict"] in page and f["verdict"] in markdown and f["plain"]
+    assert 4 <= len(doc.tiles) <= 6 and doc.tiles[0].value == "18"
+    # The annexes come after the body, in the page as in the Markdown.
+    assert page.index("Annexe 1 — Qualité des données") > page.index("Méthodes et sources</h2>")
+    assert markdown.index("## Annexe 1 — Qualité des données") > markdown.index("## Méthodes et sources")

@@ -76,11 +76,8 @@ def to_markdown(doc: Document) -> str:
 
 def to_pdf(page: str) -> bytes:
     """The HTML page printed to PDF by WeasyPrint (pure Python over Pango; no browser, no network)."""
-    from weasyprint import HTML, default_url_fetcher  # imported here: it loads Pango, which only the PDF needs
+    from weasyprint import HTML  # imported here: it loads Pango, which only the PDF needs
+    from weasyprint.urls import URLFetcher
 
-    def embedded_only(url: str, *args, **kwargs):
-        if not url.startswith("data:"):  # the page embeds everything: nothing is fetched from disk or network
-            raise ValueError(f"not embedded in the page: {url}")
-        return default_url_fetcher(url, *args, **kwargs)
-
-    return HTML(string=page, base_url=None, url_fetcher=embedded_only).write_pdf()
+    # The page embeds everything (data: URLs): nothing is fetched from the disk or the network.
+    return HTML(string=page, base_url=None, url_fetcher=URLFetcher(allowed_protocols=["data"])).write_pdf()

@@ -65,8 +65,8 @@ def _scheme_blocks(data: ReportData) -> list:
     frame.index.name = "dispositif"
     return [
         f"Un facteur de confusion : la DETR (dotation d'équipement des territoires ruraux) finance par construction "
-        f"les communes rurales à faible potentiel fiscal. Elle porte {fr_pct(detr.iloc[0], 0)} des initiatives des "
-        f"communes « {detr.index[0]} » et {fr_pct(detr.iloc[-1], 0)} de celles « {detr.index[-1]} » : les écarts "
+        f"les communes rurales à faible potentiel fiscal. Elle porte {fr_pct(detr.iloc[0])} des initiatives des "
+        f"communes « {detr.index[0]} » et {fr_pct(detr.iloc[-1])} de celles « {detr.index[-1]} » : les écarts "
         f"par taille mêlent la taille de la commune et le dispositif qui la finance.",
         Table("taille_dispositifs", "Part de chaque dispositif dans les initiatives, par tranche de taille",
               frame.reset_index(), pd.concat([frame.index.to_frame(name="Dispositif").reset_index(drop=True),

@@ -71,8 +71,8 @@ def _within_sentence(g: GroupAnalysis, domain_label: str) -> tuple[str, list[flo
     diffs = (100 * (w[last] - w[first])).dropna()
     if diffs.empty:
         return "", []
-    return (f" À taille de commune égale, l'écart se retrouve : de « {first} » à « {last} », la part de "
-            f"« {domain_label} » varie de {fr_num(diffs.min(), 0)} à {fr_num(diffs.max(), 0)} points selon la "
+    return (f" À taille de commune égale, l'écart se retrouve : de « {first} » à « {last} », la part du "
+            f"domaine « {domain_label} » varie de {fr_num(diffs.min(), 0)} à {fr_num(diffs.max(), 0)} points selon la "
             f"tranche ({len(diffs)} tranches où les deux groupes ont assez d'initiatives)."), diffs.tolist()
 
 
