@@ -56,7 +56,7 @@ evaluate: $(STAMP) ## score every source within/across sources (EXTRA, default .
 	$(CLI) evaluate $(if $(LABELED),--labeled "$(LABELED)" $(call opt,--text-col,$(TEXT_COL)) \
 		$(call opt,--label-col,$(LABEL_COL)) $(call opt,--digital-col,$(DIGITAL_COL)) $(call opt,--run,$(RUN)),--extra "$(or $(EXTRA),../shared/data)")
 
-communes: $(STAMP) ## install Etalab's commune reference (npm, pinned version, checksum verified) into data/external/
+communes: $(STAMP) ## install Etalab's commune reference and the départements' contours (npm, pinned, checksum verified) into data/external/
 	$(CLI) fetch-communes
 
 report: $(STAMP) communes ## write the barometer of PREDICTIONS (files or a glob) into reports/<NAME>/ [COMMUNES=csv] [TITLE=..] [SUBTITLE=..] [SOURCE=..] [FORCE=1]

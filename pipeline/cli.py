@@ -65,8 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--force", action="store_true", help="replace an existing report of the same name")
     r.add_argument("--no-pdf", dest="pdf", action="store_false", help="do not write rapport.pdf")
 
-    sub.add_parser("fetch-communes", help="install Etalab's commune reference (npm, pinned, checksum "
-                                          "verified) into data/external/")
+    sub.add_parser("fetch-communes", help="install Etalab's commune reference and the départements' contours "
+                                          "(npm, pinned, checksum verified) into data/external/")
     return parser
 
 
@@ -124,8 +124,10 @@ def _dispatch_report(args) -> int:
     config = load_config(args.config, {"paths.models": getattr(args, "models", None)})
     if args.command == "fetch-communes":
         from pipeline.report.external import install_etalab
+        from pipeline.report.maps import install_map
 
         print(install_etalab(config))
+        print(install_map(config))  # the départements' contours for the report's map
     else:
         from pipeline.commands.report import run_report
 

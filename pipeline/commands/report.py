@@ -40,6 +40,7 @@ from pipeline.errors import PipelineError
 from pipeline.report.external import etalab_folder, etalab_pin
 from pipeline.report.compose import compose
 from pipeline.report.document import Document
+from pipeline.report.maps import load_contours, map_folder
 from pipeline.report.render import to_html, to_markdown, to_pdf
 from pipeline.report.workbook import to_xlsx
 from pipeline.report.analysis import build_report
@@ -244,6 +245,9 @@ def run_report(config: dict, predictions: list[str], name: str | None = None, co
             "date_fr": f"{now.day} {MONTHS[now.month - 1]} {now.year} à {now:%H:%M}",
             "git_commit": git_commit(), "review_threshold": review_threshold(config, runs),
             "reference_sources": ref.sources if ref is not None else []}
+    contours_folder = map_folder(config)
+    if data.departement_rates is not None and (contours_folder / "index.js").is_file():
+        meta["contours"] = load_contours(contours_folder)
     doc = compose(data, labels, meta)
     for f in doc.findings.values():
         log.info("finding: %s — %s", f["claim"], f["verdict"])

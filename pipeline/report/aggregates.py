@@ -236,3 +236,17 @@ def amounts_by_domain(pred: pd.DataFrame, columns: Columns, labels: LabelSet) ->
             "rate_overall": float(frame.loc[both, "subvention"].sum() / frame.loc[both, "cout"].sum())
             if both.any() else math.nan}
     return table, info
+
+
+def departement_rates(joined: pd.DataFrame, ref: CommuneReference, years: int = 1) -> pd.DataFrame:
+    """Per département of the reference: initiatives (every beneficiary, by the row's département),
+    population, and initiatives per 1,000 inhabitants and per year."""
+    population = ref.communes.groupby("departement")["population"].sum()
+    counts = joined["departement"].value_counts()
+    out = pd.DataFrame({"population": population})
+    out["initiatives"] = counts.reindex(out.index, fill_value=0).astype(int)
+    out["pour_1000_hab_par_an"] = 1000 * out["initiatives"] / out["population"].replace(0, np.nan) / years
+    if "nom" in ref.departements:
+        out.insert(0, "nom", ref.departements["nom"].reindex(out.index).fillna(""))
+    out.index.name = "departement"
+    return out

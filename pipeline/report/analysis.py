@@ -15,6 +15,7 @@ import pandas as pd
 
 from pipeline.domains import LabelSet
 from pipeline.report.aggregates import (age_groups, amounts_by_domain, column_shares, commune_counts, crosstab,
+                                        departement_rates,
                                         domain_gaps, domain_table, group_summary, overview, rate_table,
                                         share_within, top_domains)
 from pipeline.report.communes import SIZE_LABELS, CommuneReference
@@ -92,6 +93,7 @@ class ReportData:
     digital_by_size: pd.DataFrame | None = None
     digital_by_age: pd.DataFrame | None = None
     scheme_by_size: pd.DataFrame | None = None    # funding scheme (DETR...) × size band, shares per band
+    departement_rates: pd.DataFrame | None = None # initiatives per 1,000 inhabitants per year, for the map
 
 
 def build_report(pred: pd.DataFrame, labels: LabelSet, ref: CommuneReference | None,
@@ -147,6 +149,7 @@ def build_report(pred: pd.DataFrame, labels: LabelSet, ref: CommuneReference | N
     data.departements = group_summary(pred, dep_label.str.strip(), labels)
     data.regions = group_summary(pred, joined["nom_region"], labels, by_count=True)
 
+    data.departement_rates = departement_rates(joined, ref, data.years_count)
     counts = commune_counts(joined, ref)
     if counts.empty:
         data.commune_note = "aucun code commune n'a pu être rapproché du référentiel"

@@ -46,7 +46,7 @@ def compose(data: ReportData, labels: LabelSet, meta: dict) -> Document:
         years_section(data, labels),
         size_section(data, labels, found),
         age_section(data, labels, found),
-        territories_section(data, labels),
+        territories_section(data, labels, meta.get("contours")),
         amounts_section(data, labels),
         methods_section(data, labels, meta),
         quality_section(data, meta),

