@@ -210,6 +210,19 @@ def test_an_existing_report_is_replaced_only_with_force(setup, capsys):
     assert "notes.txt" in capsys.readouterr().err and (tmp / "reports" / "r" / "notes.txt").read_text() == "mine"
 
 
+def test_without_pango_the_pdf_is_a_clear_error_and_nothing_is_written(setup, capsys, monkeypatch):
+    config, tmp = setup
+
+    def no_pango(page):
+        raise OSError("cannot load library 'libpango-1.0-0'")
+
+    monkeypatch.setattr("pipeline.commands.report.to_pdf", no_pango)
+    assert cli(config, "--predictions", str(tmp / "pred" / "tiny-2023.csv"), pdf=True) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "Pango" in err and "--no-pdf" in err
+    assert not (tmp / "reports").exists() or not any((tmp / "reports").iterdir())
+
+
 def test_default_names_and_globs(tmp_path):
     for name in ("dgcl-2018.parquet", "dgcl-2019.parquet", "dgcl-2023.parquet"):
         (tmp_path / name).write_bytes(b"x")

@@ -195,9 +195,18 @@ def check_destination(folder: Path, force: bool) -> None:
                             f": move them away first, nothing is deleted silently")
 
 
+def print_pdf(page: str) -> bytes:
+    try:
+        return to_pdf(page)
+    except OSError as exc:  # WeasyPrint loads Pango through cffi: a missing system library is an OSError
+        raise PipelineError(f"rapport.pdf: WeasyPrint cannot load Pango ({exc}); install it (apt-get install "
+                            f"libpango-1.0-0 libpangoft2-1.0-0) or run with --no-pdf") from None
+
+
 def write_report(doc: Document, folder: Path, pdf: bool = True) -> Path:
     """Write the report folder under a temporary name and move it into place (replacing an older one)."""
     page = to_html(doc)
+    printed = print_pdf(page) if pdf else None  # before anything is written: a failure leaves nothing behind
     with atomic_folder(folder) as tmp:
         (tmp / "figures").mkdir()
         (tmp / "tables").mkdir()
@@ -208,8 +217,8 @@ def write_report(doc: Document, folder: Path, pdf: bool = True) -> Path:
         (tmp / "rapport.html").write_text(page, encoding="utf-8")
         (tmp / "rapport.md").write_text(to_markdown(doc), encoding="utf-8")
         (tmp / "rapport.xlsx").write_bytes(to_xlsx(doc))
-        if pdf:
-            (tmp / "rapport.pdf").write_bytes(to_pdf(page))
+        if printed is not None:
+            (tmp / "rapport.pdf").write_bytes(printed)
         (tmp / "resume.json").write_text(json.dumps(_jsonable(doc.summary), indent=2, ensure_ascii=False)
                                          + "\n", encoding="utf-8")
     return folder

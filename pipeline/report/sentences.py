@@ -21,6 +21,11 @@ def _ends(rates: pd.DataFrame) -> tuple[str, str]:
     return (str(filled.index[0]), str(filled.index[-1])) if len(filled) else ("", "")
 
 
+def _rate(v: float) -> str:
+    """A rate with two decimals, three below 0.1 (0.016 per 1,000 inhabitants is not "0,02")."""
+    return fr_num(v, 2 if abs(v) >= 0.1 or math.isnan(v) else 3)
+
+
 def _per(years: int) -> str:
     return " par an" if years > 1 else ""
 
@@ -46,8 +51,8 @@ def correlation_sentence(g: GroupAnalysis, claim: str, measure: str, group_word:
                  f"initiative(s){_per(years)}, une commune {group_word} « {first} » "
                  f"{fr_num(a['initiatives_par_commune'], 2)}. Rapporté au nombre d'habitants, "
                  + ("c'est l'inverse" if per_commune_up != per_capita_up else "l'écart va dans le même sens")
-                 + f" : {fr_num(b['initiatives_pour_1000_hab'], 2)} initiatives pour 1 000 habitants contre "
-                 f"{fr_num(a['initiatives_pour_1000_hab'], 2)}.")
+                 + f" : {_rate(b['initiatives_pour_1000_hab'])} initiatives pour 1 000 habitants contre "
+                 f"{_rate(a['initiatives_pour_1000_hab'])}.")
         figures.update({"first_group": first, "last_group": last, "years": years,
                         "per_commune": [float(a["initiatives_par_commune"]), float(b["initiatives_par_commune"])],
                         "per_1000": [float(a["initiatives_pour_1000_hab"]), float(b["initiatives_pour_1000_hab"])]})
