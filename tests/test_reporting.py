@@ -339,3 +339,18 @@ def test_svg_paths_become_matplotlib_paths_and_the_map_is_drawn(tmp_path):
     (tmp_path / "svg-maps-france-departments" / "index.js").write_text("nonsense")
     with pytest.raises(PipelineError, match="unreadable index.js"):
         load_contours(tmp_path / "svg-maps-france-departments")
+
+
+def test_intervals_are_shown_when_the_domain_table_has_them(pred, ref, labels):
+    """Issue 11 will add ci_low/ci_high to the domain table: the tile and the table show them as they come."""
+    data = build_report(pred, labels, ref, Columns.detect(pred.columns))
+    data.domains["ci_low"] = data.domains["part"] * 0.8
+    data.domains["ci_high"] = data.domains["part"] * 1.2
+    meta = {"name": "t", "inputs": [{"name": "p.csv", "rows": 18, "sha256": "0" * 64}], "models": [],
+            "date": "2026-01-01", "date_fr": "1 janvier 2026", "git_commit": "x", "review_threshold": 0.5}
+    doc = compose(data, labels, meta)
+    first = next(t for t in doc.tiles if "premier domaine" in t.label)
+    assert first.interval == "IC 95 % : 32,9\u00a0% à 49,4\u00a0%"  # education, 7/17 = 41.2 %
+    page = to_html(doc)
+    assert first.interval in page and "IC 95 % bas" in page
+    assert "IC 95 % bas" in next(t for t in doc.tables if t.name == "domaines").shown.columns
