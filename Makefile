@@ -18,6 +18,10 @@ LABELED     ?=
 LABEL_COL   ?=
 DIGITAL_COL ?=
 COMMUNES    ?=
+TITLE       ?=
+SUBTITLE    ?=
+SOURCE      ?=
+FORCE       ?=
 NAME        ?=
 BENCH_ARGS  ?=
 SHEET       ?=
@@ -30,7 +34,7 @@ RAW_CELLS   ?=
 # '\''), and none is exported (make would expand it for the environment).
 # `make -n predict INPUT='$$(touch x)'` shows it; tests/test_hostile_inputs.py runs it.
 USER_VARS := EXTRA INPUT OUTPUT TEXT_COL RUN PREDICTIONS LABELED LABEL_COL DIGITAL_COL COMMUNES NAME BENCH_ARGS \
-             SHEET SEP ENCODING RAW_CELLS
+             SHEET SEP ENCODING RAW_CELLS TITLE SUBTITLE SOURCE FORCE
 unexport $(USER_VARS)
 quote = '$(subst ','\'',$(1))'
 # $(call opt,--flag,VAR): `--flag 'text of VAR'`, or nothing when VAR is empty
@@ -76,12 +80,13 @@ evaluate: $(STAMP) ## score every source within/across sources (EXTRA, default .
 		$(call opt,--label-col,LABEL_COL) $(call opt,--digital-col,DIGITAL_COL) $(call opt,--run,RUN),$(if \
 		$(value EXTRA),$(call opt,--extra,EXTRA),--extra ../shared/data))
 
-communes: $(STAMP) ## install Etalab's commune reference (npm, pinned version, checksum verified) into data/external/
+communes: $(STAMP) ## install Etalab's commune reference and the départements' contours (npm, pinned, checksum verified) into data/external/
 	$(CLI) fetch-communes
 
-report: $(STAMP) communes ## write the barometer of PREDICTIONS (files or a glob) into reports/<NAME>/ [COMMUNES=csv]
-	@$(if $(value PREDICTIONS),true,echo "usage: make report PREDICTIONS=data/predicted/file.parquet [NAME=name] [COMMUNES=csv]"; exit 2)
-	$(CLI) report --predictions $(call quoted_words,$(value PREDICTIONS)) $(call opt,--name,NAME) $(call opt,--communes,COMMUNES)
+report: $(STAMP) communes ## write the barometer of PREDICTIONS (files or a glob) into reports/<NAME>/ [COMMUNES=csv] [TITLE=..] [SUBTITLE=..] [SOURCE=..] [FORCE=1]
+	@$(if $(value PREDICTIONS),true,echo "usage: make report PREDICTIONS=data/predicted/file.parquet [NAME=name] [COMMUNES=csv] [TITLE=...] [SOURCE=...] [FORCE=1]"; exit 2)
+	$(CLI) report --predictions $(call quoted_words,$(value PREDICTIONS)) $(call opt,--name,NAME) $(call opt,--communes,COMMUNES) \
+		$(call opt,--title,TITLE) $(call opt,--subtitle,SUBTITLE) $(call opt,--source,SOURCE) $(if $(value FORCE),--force)
 
 test: $(STAMP) ## run the test suite (real spaCy model, small data)
 	$(PY) -m pytest -q

@@ -73,9 +73,15 @@ def build_parser() -> argparse.ArgumentParser:
                                       "(e.g. ../shared/data/communes/communes-2026-pop2023.csv, with age data)")
     r.add_argument("--code-col", help="column of INSEE commune codes (default: detected)")
     r.add_argument("--models", help="models folder, where the CV metrics of the predictions' run are read")
+    r.add_argument("--title", help="the report's title (default: Baromètre des services publics locaux numériques)")
+    r.add_argument("--subtitle", help="a line under the title (default: initiatives and years)")
+    r.add_argument("--source", help="the data's credit, printed under every chart and table "
+                                    "(default: the files read)")
+    r.add_argument("--force", action="store_true", help="replace an existing report of the same name")
+    r.add_argument("--no-pdf", dest="pdf", action="store_false", help="do not write rapport.pdf")
 
-    sub.add_parser("fetch-communes", help="install Etalab's commune reference (npm, pinned, checksum "
-                                          "verified) into data/external/")
+    sub.add_parser("fetch-communes", help="install Etalab's commune reference and the départements' contours "
+                                          "(npm, pinned, checksum verified) into data/external/")
     return parser
 
 
@@ -175,12 +181,15 @@ def _dispatch_report(args) -> int:
     config = load_config(args.config, {"paths.models": getattr(args, "models", None)})
     if args.command == "fetch-communes":
         from pipeline.report.external import install_etalab
+        from pipeline.report.maps import install_map
 
         print(install_etalab(config))
+        print(install_map(config))  # the départements' contours for the report's map
     else:
         from pipeline.commands.report import run_report
 
-        print(run_report(config, args.predictions, args.name, args.communes, args.code_col))
+        print(run_report(config, args.predictions, args.name, args.communes, args.code_col, title=args.title,
+                         subtitle=args.subtitle, source=args.source, force=args.force, pdf=args.pdf))
     return 0
 
 

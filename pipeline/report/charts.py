@@ -18,7 +18,7 @@ from pipeline.report.frformat import fr_int, fr_num, fr_pct
 
 BLUE = "#1f5fa8"
 ORANGE = "#d9822b"
-DPI = 100
+DPI = 200  # print quality: a 10-inch chart is 2,000 pixels wide
 
 
 def _png(fig: Figure) -> bytes:
@@ -107,7 +107,8 @@ def rate_bars(rates: pd.DataFrame, title: str, xlabel: str) -> bytes:
         ax.set_xticks(x, names, fontsize=8, rotation=30, ha="right", rotation_mode="anchor")
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
-        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: fr_num(v, 1)))
+        tick_digits = 1 if top >= 2 else 2  # 0,05 steps need two decimals, or two ticks read the same
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _, d=tick_digits: fr_num(v, d)))
         ax.spines[["top", "right"]].set_visible(False)
         ax.set_title(ylabel, fontsize=10)
     fig.suptitle(title, fontsize=12, x=0.01, ha="left")
@@ -182,4 +183,59 @@ def amount_bars(labels: list[str], subsidy: pd.Series, title: str) -> bytes:
     ax.set_title(title, fontsize=12, loc="left")
     ax.spines[["top", "right"]].set_visible(False)
     ax.grid(axis="x", alpha=0.3)
+    return _png(fig)
+
+
+def change_bars(labels: list[str], change: pd.Series, low: pd.Series, high: pd.Series, title: str,
+                xlabel: str) -> bytes:
+    """Each domain's change in percentage points, with its 95 % interval as a whisker, largest rise on top."""
+    frame = pd.DataFrame({"c": np.asarray(change, float), "lo": np.asarray(low, float),
+                          "hi": np.asarray(high, float)}, index=labels).sort_values("c")
+    fig = Figure(figsize=(10, 0.42 * len(frame) + 1.8))
+    ax = fig.add_subplot()
+    y = np.arange(len(frame))
+    colors = [BLUE if v >= 0 else ORANGE for v in frame["c"]]
+    ax.barh(y, frame["c"], color=colors, height=0.6)
+    ax.errorbar(frame["c"], y, xerr=[frame["c"] - frame["lo"], frame["hi"] - frame["c"]], fmt="none",
+                ecolor="#333", elinewidth=1, capsize=3)
+    span = float(np.nanmax(np.abs(frame[["lo", "hi"]].to_numpy()))) if len(frame) else 1.0
+    span = span if np.isfinite(span) and span > 0 else 1.0
+    for yi, (v, hi, lo) in enumerate(zip(frame["c"], frame["hi"], frame["lo"])):
+        x = (hi if v >= 0 else lo) + (0.03 if v >= 0 else -0.03) * span
+        ax.text(x, yi, f"{'+' if v > 0 else ''}{fr_num(v, 1)}", va="center", ha="left" if v >= 0 else "right",
+                fontsize=8.5)
+    ax.set_xlim(-span * 1.3, span * 1.3)
+    ax.axvline(0, color="#333", linewidth=0.8)
+    ax.set_yticks(y, [_wrap(label, 40) for label in frame.index], fontsize=9)
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=8, steps=[1, 2, 5, 10]))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: fr_num(v, 0 if float(v).is_integer() else 1)))
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("Domaine")
+    ax.set_title(_wrap(title, 80), fontsize=12, loc="left")
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.grid(axis="x", alpha=0.3)
+    return _png(fig)
+
+
+def share_panels(panels: list[tuple[str, pd.Series]], title: str, ylabel: str) -> bytes:
+    """One small bar panel per grouping (year, size band, age quartile), each bar a share labelled in %."""
+    fig = Figure(figsize=(max(5.0 * len(panels), 6.0), 4.6))
+    axes = np.atleast_1d(fig.subplots(1, len(panels), sharey=True))
+    top = max((float(np.nanmax(s.to_numpy(float))) for _, s in panels if len(s)), default=0.0) or 1.0
+    for ax, (xlabel, shares) in zip(axes, panels):
+        values = 100 * shares.to_numpy(float)
+        x = np.arange(len(shares))
+        bars = ax.bar(x, np.nan_to_num(values), color=ORANGE)
+        for bar, v in zip(bars, values):
+            ax.text(bar.get_x() + bar.get_width() / 2, bar.get_height() + top * 1.5, fr_num(v, 1),
+                    ha="center", va="bottom", fontsize=8)
+        ax.set_xticks(x, [_wrap(short_group(i), 14) for i in shares.index], fontsize=8, rotation=30, ha="right",
+                      rotation_mode="anchor")
+        ax.set_xlabel(xlabel)
+        ax.set_ylim(0, 100 * top * 1.2)
+        ax.yaxis.set_major_formatter(_pct_ticks)
+        ax.spines[["top", "right"]].set_visible(False)
+    axes[0].set_ylabel(ylabel)
+    fig.suptitle(title, fontsize=12, x=0.01, ha="left")
+    fig.tight_layout()
     return _png(fig)

