@@ -43,7 +43,7 @@ def test_seed_set_covers_every_domain_with_60_rows(labels, seed):
 
 def test_shipped_sources_file_maps_every_shared_label(labels):
     specs = load_source_specs(PROJECT_DIR / "config" / "sources.toml")
-    assert {s.name for s in specs} == {"dgcl-annotated", "paris-bp", "toulouse-bp", "fonds-vert"}
+    assert {s.name for s in specs} == {"dgcl-annotated", "dgcl-random", "paris-bp", "toulouse-bp", "fonds-vert"}
     for s in specs:
         assert set(s.mapping.values()) <= set(labels.codes) | {"none"}
 
@@ -57,5 +57,6 @@ def test_extra_sources_load_from_the_shared_folder(labels):
     by_name = {r.name: r for r in reports}
     assert by_name["fonds-vert"].left_out > 600  # Ingénierie and the two mixed measures
     assert by_name["dgcl-annotated"].left_out == 2
+    assert by_name["dgcl-random"].left_out == 13  # labeled none
     assert set(frame["domain"]) == set(labels.codes)
     assert len(by_name["fonds-vert"].sha256) == 64
