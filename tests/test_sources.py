@@ -57,5 +57,6 @@ def test_extra_sources_load_from_the_shared_folder(labels):
     by_name = {r.name: r for r in reports}
     assert by_name["fonds-vert"].left_out > 600  # Ingénierie and the two mixed measures
     assert by_name["dgcl-annotated"].left_out == 2
+    assert by_name["dgcl-random"].left_out == 13  # labeled none
     assert set(frame["domain"]) == set(labels.codes)
     assert len(by_name["fonds-vert"].sha256) == 64
