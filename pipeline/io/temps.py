@@ -28,17 +28,30 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def remove_stale_temps(path: Path) -> list[Path]:
-    """Remove the temporary files and folders beside `path` left by runs whose process is gone."""
+def _owner(name: str) -> tuple[str, int] | None:
+    """(output name, pid) of a temporary named ".<name>.<pid>.<random>.part" (or ".part.old"), else None."""
+    name = name.removesuffix(".old")
+    if not (name.startswith(".") and name.endswith(".part")):
+        return None
+    parts = name[1:-len(".part")].rsplit(".", 2)  # the random part never holds a dot
+    if len(parts) != 3 or not parts[1].isdigit():
+        return None
+    return parts[0], int(parts[1])
+
+
+def remove_stale_temps(path: Path, any_name: bool = False) -> list[Path]:
+    """Remove the temporaries beside `path` left by runs whose process is gone.
+
+    With `any_name`, those of every output in the folder `path` (a killed
+    training's run folder has an id the next training never uses again).
+    """
+    folder = path if any_name else path.parent
     removed = []
-    prefix = f".{path.name}."
     with contextlib.suppress(OSError):
-        for entry in path.parent.iterdir():
-            rest = entry.name[len(prefix):] if entry.name.startswith(prefix) else ""
-            pid = rest.split(".", 1)[0]
-            ours = pid.isdigit() and rest.endswith((".part", ".part.old"))
-            if not ours or _pid_alive(int(pid)):  # a live run's temporaries are its own business
-                continue
+        for entry in folder.iterdir():
+            owner = _owner(entry.name)
+            if owner is None or not (any_name or owner[0] == path.name) or _pid_alive(owner[1]):
+                continue  # not ours, or a live run's: its own business
             if entry.is_dir() and not entry.is_symlink():
                 shutil.rmtree(entry, ignore_errors=True)
             else:

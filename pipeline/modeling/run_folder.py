@@ -60,6 +60,7 @@ def save_run(models_dir: str | Path, model: BarometerModel, metadata: dict, metr
     if not RUN_ID.fullmatch(model.run_id or ""):
         raise PipelineError(f"run id {model.run_id!r} cannot name a folder under {models_dir}")
     final = models_dir / model.run_id
+    remove_stale_temps(models_dir, any_name=True)  # what killed trainings left, whatever their run id
     if final.exists():
         raise PipelineError(f"{final} already exists: a run id is never reused")
     with atomic_folder(final) as tmp:
