@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
+import threading
 
 from pipeline.config import load_config
 from pipeline.errors import PipelineError
@@ -31,7 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--text-col", help="text column(s), comma-separated to join several")
     p.add_argument("--sep", help="CSV separator (default: detected)")
     p.add_argument("--encoding", help="CSV encoding (default: detected)")
-    p.add_argument("--run", help="model run id or folder (default: models/LATEST)")
+    p.add_argument("--run", help="model run id under the models folder, or a run folder's path, "
+                                  "e.g. ./elsewhere/RUN (default: models/LATEST)")
     p.add_argument("--threshold", type=float, help="review threshold on the confidence")
     p.add_argument("--kind", help="kind of text (default: submission; participatory_budget, funding_programme: "
                                   "the text_kind of config/sources.toml, with a model of recipe svm_by_kind)")
@@ -39,7 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--models", help="models folder")
 
     e = sub.add_parser("evaluate", help="score every labeled source within and across sources, or the current "
-                                        "model on a hand-labeled file (--labeled), into reports/evaluation/<sources|labeled-FILE>/")
+                                        "model on a hand-labeled file (--labeled), into reports/evaluation/sources/ "
+                                        "or reports/evaluation/labeled-FILE/")
     e.add_argument("--extra", help="folder holding the sets of config/sources.toml (as for train)")
     e.add_argument("--recipe", help="recipe evaluated (pipeline/estimators.py; default: the one the latest "
                                     "model chose, else svm)")
@@ -47,7 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--text-col", help="its text column(s) (default: detected)")
     e.add_argument("--label-col", default="domain", help="its domain column (default: domain)")
     e.add_argument("--digital-col", help="its yes/no digital column, if any")
-    e.add_argument("--run", help="model run id or folder (default: models/LATEST)")
+    e.add_argument("--run", help="model run id under the models folder, or a run folder's path, "
+                                  "e.g. ./elsewhere/RUN (default: models/LATEST)")
     e.add_argument("--models", help="models folder")
 
     r = sub.add_parser("report", help="write the barometer of predictions files into reports/<name>/")
@@ -64,18 +69,39 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+_interrupted: list[int] = []
+
+
+def _note_interrupt(signum, frame):
+    _interrupted.append(signum)
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
                         format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
+    # Ctrl-C noted as it comes: pandas turns one caught mid-read into a ParserError ("malformed CSV").
+    # Only where Ctrl-C is not ignored (a background job's is), and only the main thread may set it.
+    watch = (signal.getsignal(signal.SIGINT) is signal.default_int_handler
+             and threading.current_thread() is threading.main_thread())
+    _interrupted.clear()
+    if watch:
+        signal.signal(signal.SIGINT, _note_interrupt)
     try:
         return _dispatch(args)
     except PipelineError as exc:
+        if _interrupted:
+            print("interrupted: nothing was written", file=sys.stderr)
+            return 130
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted: nothing was written", file=sys.stderr)
         return 130
+    finally:
+        if watch:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _dispatch(args) -> int:

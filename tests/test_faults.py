@@ -177,7 +177,7 @@ def test_workers_end_when_predict_is_killed(trained, seed, tmp_path, how):
         if how == "kill -9":
             assert left  # no cleanup runs on kill -9: the next run removes it (next test)
         else:
-            assert parent.returncode == 130 and err.strip() == "interrupted: nothing was written" and not left
+            assert parent.returncode == 130 and err.strip() == "interrupted: nothing was written" and not left, err
     finally:
         for pid in workers:  # only if the test failed: never leave them running
             if _running(pid):

@@ -91,6 +91,7 @@ def write_latest(models_dir: Path, run_id: str) -> None:
 def _inside(models_dir: Path, name: str, what: str) -> Path:
     """models_dir/name, refused unless `name` is a run id whose real folder lies inside models_dir."""
     if not RUN_ID.fullmatch(name):
+        name = name if len(name) <= 80 else name[:80] + "..."  # LATEST may hold anything: quote a little
         raise PipelineError(f"{what} {name!r} is not a run id of {models_dir} (letters, digits, '.', '_', '-'); "
                             f"to use a folder elsewhere, give its path")
     folder = models_dir / name
