@@ -11,8 +11,10 @@ import argparse
 import errno
 import logging
 import os
+import signal
 import sys
 import tempfile
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -45,7 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--raw-cells", action="store_true",
                    help="CSV output: keep cells starting with = + - @ as they are (default: a leading ' "
                         "so that a spreadsheet does not run them as formulas)")
-    p.add_argument("--run", help="model run id or folder (default: models/LATEST)")
+    p.add_argument("--run", help="model run id under the models folder, or a run folder's path, "
+                                  "e.g. ./elsewhere/RUN (default: models/LATEST)")
     p.add_argument("--threshold", type=float, help="review threshold on the confidence")
     p.add_argument("--kind", help="kind of text (default: submission; participatory_budget, funding_programme: "
                                   "the text_kind of config/sources.toml, with a model of recipe svm_by_kind)")
@@ -53,7 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--models", help="models folder")
 
     e = sub.add_parser("evaluate", help="score every labeled source within and across sources, or the current "
-                                        "model on a hand-labeled file (--labeled), into reports/evaluation/<sources|labeled-FILE>/")
+                                        "model on a hand-labeled file (--labeled), into reports/evaluation/sources/ "
+                                        "or reports/evaluation/labeled-FILE/")
     e.add_argument("--extra", help="folder holding the sets of config/sources.toml (as for train)")
     e.add_argument("--recipe", help="recipe evaluated (pipeline/estimators.py; default: the one the latest "
                                     "model chose, else svm)")
@@ -62,7 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--label-col", default="domain", help="its domain column (default: domain)")
     e.add_argument("--digital-col", help="its yes/no digital column, if any")
     e.add_argument("--sheet", help="its workbook sheet: name, or number from 1 (default: the first)")
-    e.add_argument("--run", help="model run id or folder (default: models/LATEST)")
+    e.add_argument("--run", help="model run id under the models folder, or a run folder's path, "
+                                  "e.g. ./elsewhere/RUN (default: models/LATEST)")
     e.add_argument("--models", help="models folder")
 
     r = sub.add_parser("report", help="write the barometer of predictions files into reports/<name>/")
@@ -85,6 +90,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+_interrupted: list[int] = []
+
+
+def _note_interrupt(signum, frame):
+    _interrupted.append(signum)
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     debug = "--debug" in argv  # taken anywhere on the line, before or after the command
@@ -94,6 +107,13 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
     from pipeline.io.options import io_options
 
+    # Ctrl-C noted as it comes: pandas turns one caught mid-read into a ParserError ("malformed CSV").
+    # Only where Ctrl-C is not ignored (a background job's is), and only the main thread may set it.
+    watch = (signal.getsignal(signal.SIGINT) is signal.default_int_handler
+             and threading.current_thread() is threading.main_thread())
+    _interrupted.clear()
+    if watch:
+        signal.signal(signal.SIGINT, _note_interrupt)
     try:
         with io_options(sheet=getattr(args, "sheet", None), raw_cells=getattr(args, "raw_cells", None) or None):
             return _dispatch(args)
@@ -101,11 +121,17 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted: nothing was written", file=sys.stderr)
         return 130
     except Exception as exc:
+        if _interrupted:
+            print("interrupted: nothing was written", file=sys.stderr)
+            return 130
         if args.debug:
             raise
         message, code = error_line(exc)
         print(message, file=sys.stderr)
         return code
+    finally:
+        if watch:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 # Failures of the system a user can fix: a file or folder refused, a disk full.

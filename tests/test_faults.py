@@ -177,7 +177,7 @@ def test_workers_end_when_predict_is_killed(trained, seed, tmp_path, how):
         if how == "kill -9":
             assert left  # no cleanup runs on kill -9: the next run removes it (next test)
         else:
-            assert parent.returncode == 130 and err.strip() == "interrupted: nothing was written" and not left
+            assert parent.returncode == 130 and err.strip() == "interrupted: nothing was written" and not left, err
     finally:
         for pid in workers:  # only if the test failed: never leave them running
             if _running(pid):
@@ -186,16 +186,17 @@ def test_workers_end_when_predict_is_killed(trained, seed, tmp_path, how):
 
 def test_the_next_run_removes_what_a_killed_run_left(trained, tmp_path):
     out, folder = tmp_path / "o.csv", tmp_path / "evaluation" / "sources"
+    run = tmp_path / "models" / "20260101T000000.000000Z-dead00"  # a training killed while saving
     script = ("import sys, time\nfrom pipeline.io.tables import atomic_folder, atomic_output\n"
-              "with atomic_output(sys.argv[1]) as t, atomic_folder(sys.argv[2]) as f:\n"
-              "    t.write_text('half'); (f / 'half.json').write_text('{')\n"
-              "    print(t, f, flush=True); time.sleep(60)\n")
-    killed = subprocess.Popen([sys.executable, "-c", script, str(out), str(folder)], stdout=subprocess.PIPE,
+              "with atomic_output(sys.argv[1]) as t, atomic_folder(sys.argv[2]) as f, atomic_folder(sys.argv[3]) as r:\n"
+              "    t.write_text('half'); (f / 'half.json').write_text('{'); (r / 'model.joblib').write_text('')\n"
+              "    print(t, f, r, flush=True); time.sleep(60)\n")
+    killed = subprocess.Popen([sys.executable, "-c", script, str(out), str(folder), str(run)], stdout=subprocess.PIPE,
                               text=True, cwd=PROJECT_DIR, env={**os.environ, "PYTHONPATH": str(PROJECT_DIR)})
     stale = [Path(p) for p in killed.stdout.readline().split()]
     killed.kill()
     killed.wait()
-    assert all(p.exists() for p in stale)
+    assert len(stale) == 3 and all(p.exists() for p in stale)
     alive = tmp_path / f".{out.name}.{os.getpid()}.x.part"  # a run still going (this one): left alone
     alive.write_text("mine")
 
@@ -203,10 +204,14 @@ def test_the_next_run_removes_what_a_killed_run_left(trained, tmp_path):
                  "--output", str(out)]) == 0
     with atomic_folder(folder) as tmp:
         (tmp / "done.json").write_text("{}")
+    model, metadata = load_run(latest(Path(trained["paths"]["models"])))
+    model.run_id = run_folder.new_run_id()
+    save_run(tmp_path / "models", model, metadata, {}, {})
     assert not any(p.exists() for p in stale)
     assert alive.exists() and len(read_table(out)) == len(read_table(SAMPLE))
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([out.name, alive.name, "evaluation"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([out.name, alive.name, "evaluation", "models"])
     assert [p.name for p in folder.parent.iterdir()] == ["sources"]
+    assert sorted(p.name for p in run.parent.iterdir()) == sorted([LATEST, model.run_id])
 
 
 def _train_at_once(models: str, model, metadata: dict, barrier, results) -> None:

@@ -9,7 +9,9 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import random
 import shutil
+import time
 from pathlib import Path
 
 
@@ -28,17 +30,30 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def remove_stale_temps(path: Path) -> list[Path]:
-    """Remove the temporary files and folders beside `path` left by runs whose process is gone."""
+def _owner(name: str) -> tuple[str, int] | None:
+    """(output name, pid) of a temporary named ".<name>.<pid>.<random>.part" (or ".part.old"), else None."""
+    name = name.removesuffix(".old")
+    if not (name.startswith(".") and name.endswith(".part")):
+        return None
+    parts = name[1:-len(".part")].rsplit(".", 2)  # the random part never holds a dot
+    if len(parts) != 3 or not parts[1].isdigit():
+        return None
+    return parts[0], int(parts[1])
+
+
+def remove_stale_temps(path: Path, any_name: bool = False) -> list[Path]:
+    """Remove the temporaries beside `path` left by runs whose process is gone.
+
+    With `any_name`, those of every output in the folder `path` (a killed
+    training's run folder has an id the next training never uses again).
+    """
+    folder = path if any_name else path.parent
     removed = []
-    prefix = f".{path.name}."
     with contextlib.suppress(OSError):
-        for entry in path.parent.iterdir():
-            rest = entry.name[len(prefix):] if entry.name.startswith(prefix) else ""
-            pid = rest.split(".", 1)[0]
-            ours = pid.isdigit() and rest.endswith((".part", ".part.old"))
-            if not ours or _pid_alive(int(pid)):  # a live run's temporaries are its own business
-                continue
+        for entry in folder.iterdir():
+            owner = _owner(entry.name)
+            if owner is None or not (any_name or owner[0] == path.name) or _pid_alive(owner[1]):
+                continue  # not ours, or a live run's: its own business
             if entry.is_dir() and not entry.is_symlink():
                 shutil.rmtree(entry, ignore_errors=True)
             else:
@@ -54,7 +69,7 @@ def swap_folder(tmp: Path, folder: Path, old: Path) -> None:
     Two runs writing the same folder at once: the one that renames second finds
     the other's new folder in place and moves it aside in turn, so the last wins.
     """
-    for _ in range(5):
+    for attempt in range(100):
         with contextlib.suppress(FileNotFoundError):
             os.replace(folder, old)
         try:
@@ -64,6 +79,7 @@ def swap_folder(tmp: Path, folder: Path, old: Path) -> None:
             if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
                 raise
         shutil.rmtree(old, ignore_errors=True)
+        time.sleep(random.uniform(0, 0.002 * (attempt + 1)))  # another run renamed in between: step aside
     os.replace(tmp, folder)
 
 

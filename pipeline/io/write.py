@@ -90,7 +90,7 @@ def atomic_output(path: str | Path):
 def atomic_folder(folder: str | Path):
     """Yield a temporary folder beside `folder`; it replaces `folder` only if the block succeeds."""
     folder = Path(folder)
-    if folder.exists() and not folder.is_dir():
+    if folder.is_file():  # one test: a folder another run is renaming may be missing for an instant
         raise PipelineError(f"{folder}: is a file; the output must be a folder")
     _output_folder(folder)
     remove_stale_temps(folder)

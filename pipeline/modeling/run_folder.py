@@ -60,6 +60,7 @@ def save_run(models_dir: str | Path, model: BarometerModel, metadata: dict, metr
     if not RUN_ID.fullmatch(model.run_id or ""):
         raise PipelineError(f"run id {model.run_id!r} cannot name a folder under {models_dir}")
     final = models_dir / model.run_id
+    remove_stale_temps(models_dir, any_name=True)  # what killed trainings left, whatever their run id
     if final.exists():
         raise PipelineError(f"{final} already exists: a run id is never reused")
     with atomic_folder(final) as tmp:
@@ -90,6 +91,7 @@ def write_latest(models_dir: Path, run_id: str) -> None:
 def _inside(models_dir: Path, name: str, what: str) -> Path:
     """models_dir/name, refused unless `name` is a run id whose real folder lies inside models_dir."""
     if not RUN_ID.fullmatch(name):
+        name = name if len(name) <= 80 else name[:80] + "..."  # LATEST may hold anything: quote a little
         raise PipelineError(f"{what} {name!r} is not a run id of {models_dir} (letters, digits, '.', '_', '-'); "
                             f"to use a folder elsewhere, give its path")
     folder = models_dir / name
