@@ -20,12 +20,14 @@ DIGITAL_COL ?=
 COMMUNES    ?=
 NAME        ?=
 BENCH_ARGS  ?=
+N           ?=
 
 opt = $(if $(2),$(1) "$(2)")
 
 .DEFAULT_GOAL := help
 .PHONY: help install train predict test bench clean
 .PHONY: communes report evaluate
+.PHONY: review audit review-simulation
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -55,6 +57,19 @@ communes: $(STAMP) ## install Etalab's commune reference (npm, pinned version, c
 report: $(STAMP) communes ## write the barometer of PREDICTIONS (files or a glob) into reports/<NAME>/ [COMMUNES=csv]
 	@test -n "$(PREDICTIONS)" || { echo "usage: make report PREDICTIONS=data/predicted/file.parquet [NAME=name] [COMMUNES=csv]"; exit 2; }
 	$(CLI) report --predictions $(PREDICTIONS) $(call opt,--name,$(NAME)) $(call opt,--communes,$(COMMUNES))
+
+# The review targets read their options from the environment, quoted by the shell, never pasted into it.
+export PREDICTIONS OUTPUT N TEXT_COL EXTRA
+
+review: $(STAMP) ## write the N (200) rows of PREDICTIONS most worth reviewing into the workbook OUTPUT [TEXT_COL]
+	@test -n "$$PREDICTIONS" && test -n "$$OUTPUT" || { echo "usage: make review PREDICTIONS=file OUTPUT=review.xlsx [N=200] [TEXT_COL=col]"; exit 2; }
+	$(CLI) review --predictions "$$PREDICTIONS" --output "$$OUTPUT" $${N:+-n "$$N"} $${TEXT_COL:+--text-col "$$TEXT_COL"}
+
+audit: $(STAMP) ## training rows whose label the model contradicts, into OUTPUT (reports/audit.xlsx) [EXTRA=../shared/data]
+	$(CLI) audit --output "$${OUTPUT:-reports/audit.xlsx}" $${EXTRA:+--extra "$$EXTRA"}
+
+review-simulation: $(STAMP) ## the review loop measured on the hand-labeled DGCL titles, into reports/review-simulation/
+	$(CLI) simulate-review --extra "$${EXTRA:-../shared/data}"
 
 test: $(STAMP) ## run the test suite (real spaCy model, small data)
 	$(PY) -m pytest -q
