@@ -140,7 +140,7 @@ def test_the_workbook_has_the_picked_rows_drop_downs_a_guide_and_the_label_set(w
     rows = pd.DataFrame(list(ws.iter_rows(min_row=2, values_only=True)), columns=header)
     # Each row is the predictions file's row row_id, the most uncertain first
     source = predictions.iloc[rows["row_id"].astype(int) - 1]
-    assert rows["text"].tolist() == source["intitule"].tolist()
+    assert rows["text"].tolist() == source["intitule"].str.strip().tolist()
     margins = [float(c) - float(s[f"proba_{d2}"]) for c, d2, (_, s) in
                zip(source["confidence"], source["domain_2"], source.iterrows())]
     assert margins[0] <= np.median(margins)

@@ -107,7 +107,8 @@ def _fill_review_sheet(ws, table: pd.DataFrame, labels: LabelSet) -> None:
     for j, name in enumerate(columns, start=1):
         head = ws.cell(row=1, column=j)
         head.font = Font(bold=True)
-        head.fill = answer_fill if name in ANSWER_COLUMNS else model_fill if name in MODEL_COLUMNS else head.fill
+        if name in ANSWER_COLUMNS or name in MODEL_COLUMNS:
+            head.fill = answer_fill if name in ANSWER_COLUMNS else model_fill
         values = [str(v) for v in table.iloc[:200, j - 1]]
         wide = max([len(name)] + [len(v) for v in values])
         ws.column_dimensions[get_column_letter(j)].width = 70 if name == "text" else min(max(wide + 2, 10), 40)
