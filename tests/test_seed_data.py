@@ -18,6 +18,8 @@ from pipeline.io.tables import read_table
 from pipeline.modeling.cv import duplicate_key
 
 SEED_FILES = sorted((PROJECT_DIR / "data" / "labeled").glob("*.csv"))
+# data/reviewed/ holds the user's own review workbooks (docs/review.md): real titles
+# they corrected, trained on but never committed, so never checked here.
 # (file under ../shared/data, its text column)
 SHARED_TEXTS = [
     ("dgcl/annotated.csv", "intitule"),
@@ -72,3 +74,9 @@ def test_seed_texts_are_not_copied_from_shared_data(seed_rows):
         if cos[j] >= NEAR_COPY_COSINE:
             worst.append((seed_rows["id"].iloc[i], shared.iloc[row.indices[j]], round(float(cos[j]), 2)))
     assert not worst, f"seed rows nearly equal to shared texts: {worst[:10]}"
+
+
+def test_reviewed_workbooks_are_the_users_own_data_not_the_projects():
+    assert not any("reviewed" in p.parts for p in SEED_FILES)
+    ignored = (PROJECT_DIR / ".gitignore").read_text(encoding="utf-8").splitlines()
+    assert "data/reviewed/" in ignored
