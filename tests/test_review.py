@@ -206,3 +206,27 @@ def test_review_refuses_a_file_that_is_not_predictions(trained, tmp_path, capsys
                str(tmp_path / "r.xlsx")) == 2
     assert "raw.csv: no column domain, confidence, domain_2..." in capsys.readouterr().err
     assert not (tmp_path / "r.xlsx").exists()
+
+
+def test_the_simulated_loop_reveals_batches_of_distinct_titles_and_scores_the_list():
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    from pipeline.review.simulate import LoopData, Strategy, learning_curve
+
+    def fit(X, y, w):
+        return make_pipeline(TfidfVectorizer(), LogisticRegression()).fit(X, y, logisticregression__sample_weight=w)
+
+    seed_X, seed_y = ["ecole classe", "musee expo", "ecole cantine", "musee art"], np.array(["e", "c", "e", "c"])
+    pool_X = ["classe musee", "cantine art", "expo ecole", "classe musee", "art", "ecole"]
+    pool_y = np.array(["c", "e", "c", "c", "c", "e"])
+    keys = np.array(["k0", "k1", "k2", "k0", "k4", "k5"])  # rows 0 and 3: one title, reviewed once
+    data = LoopData(seed_X, seed_y, pool_X, pool_y, keys, pool_X[:2], pool_y[:2])
+    for strategy in (Strategy("margin"), Strategy("random", kind="random")):
+        rows = learning_curve(data, fit, strategy, ["e", "c"], batch=2, max_reviewed=6)
+        assert [r["reviewed"] for r in rows] == [0, 2, 4, 5]  # the copy of k0 is never offered
+        assert rows[-1]["unreviewed_n"] == 1 and rows[0]["list_n"] == 6
+        # The list's labels: the reviewed rows as revealed, so at least as right as the model alone
+        assert all(r["list_accuracy"] >= r["unreviewed_accuracy"] or r["reviewed"] == 0 for r in rows[:-1])
+        assert rows[0]["list_accuracy"] == rows[0]["unreviewed_accuracy"]

@@ -111,7 +111,9 @@ def _fill_review_sheet(ws, table: pd.DataFrame, labels: LabelSet) -> None:
             head.fill = answer_fill if name in ANSWER_COLUMNS else model_fill
         values = [str(v) for v in table.iloc[:200, j - 1]]
         wide = max([len(name)] + [len(v) for v in values])
-        ws.column_dimensions[get_column_letter(j)].width = 70 if name == "text" else min(max(wide + 2, 10), 40)
+        # The correction column fits its longest choice (acces_numerique), the text wraps at 70.
+        least = 18 if name == "correction" else 10
+        ws.column_dimensions[get_column_letter(j)].width = 70 if name == "text" else min(max(wide + 2, least), 40)
         if name == "text":
             for cell in ws.iter_rows(min_row=2, min_col=j, max_col=j):
                 cell[0].alignment = Alignment(wrap_text=True, vertical="top")
