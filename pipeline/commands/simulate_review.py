@@ -30,7 +30,9 @@ from pipeline.review.simulate import LoopData, Strategy, learning_curve, rows_to
 log = logging.getLogger(__name__)
 
 SETS = {"annotated": "dgcl/annotated.csv", "random": "dgcl/annotated-random.csv"}
-STRATEGIES = [Strategy("margin"), Strategy("margin_spread", max_share=0.25), Strategy("random", kind="random")]
+# margin_spread50 is `make review`'s default ([review] max_domain_share = 0.5).
+STRATEGIES = [Strategy("margin"), Strategy("margin_spread50", max_share=0.5), Strategy("margin_spread", max_share=0.25),
+              Strategy("random", kind="random")]
 RANDOM_STATE = 42
 
 
