@@ -28,13 +28,14 @@ SHEET       ?=
 SEP         ?=
 ENCODING    ?=
 RAW_CELLS   ?=
+N           ?=
 
 # A variable's text never reaches the shell as code, nor make's expansion: each
 # is read raw ($(value)), passed as one single-quoted word (a ' inside becomes
 # '\''), and none is exported (make would expand it for the environment).
 # `make -n predict INPUT='$$(touch x)'` shows it; tests/test_hostile_inputs.py runs it.
 USER_VARS := EXTRA INPUT OUTPUT TEXT_COL RUN PREDICTIONS LABELED LABEL_COL DIGITAL_COL COMMUNES NAME BENCH_ARGS \
-             SHEET SEP ENCODING RAW_CELLS TITLE SUBTITLE SOURCE FORCE
+             SHEET SEP ENCODING RAW_CELLS TITLE SUBTITLE SOURCE FORCE N
 unexport $(USER_VARS)
 quote = '$(subst ','\'',$(1))'
 # $(call opt,--flag,VAR): `--flag 'text of VAR'`, or nothing when VAR is empty
@@ -45,6 +46,7 @@ quoted_words = $(foreach _w,$(1),$(call quote,$(_w)))
 .DEFAULT_GOAL := help
 .PHONY: help install lock lint train predict test bench clean
 .PHONY: communes report evaluate
+.PHONY: review audit review-simulation
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -87,6 +89,17 @@ report: $(STAMP) communes ## write the barometer of PREDICTIONS (files or a glob
 	@$(if $(value PREDICTIONS),true,echo "usage: make report PREDICTIONS=data/predicted/file.parquet [NAME=name] [COMMUNES=csv] [TITLE=...] [SOURCE=...] [FORCE=1]"; exit 2)
 	$(CLI) report --predictions $(call quoted_words,$(value PREDICTIONS)) $(call opt,--name,NAME) $(call opt,--communes,COMMUNES) \
 		$(call opt,--title,TITLE) $(call opt,--subtitle,SUBTITLE) $(call opt,--source,SOURCE) $(if $(value FORCE),--force)
+
+review: $(STAMP) ## write the N (200) rows of PREDICTIONS most worth reviewing into the workbook OUTPUT [TEXT_COL]
+	@$(if $(and $(value PREDICTIONS),$(value OUTPUT)),true,echo "usage: make review PREDICTIONS=file OUTPUT=review.xlsx [N=200] [TEXT_COL=col]"; exit 2)
+	$(CLI) review --predictions $(call quote,$(value PREDICTIONS)) --output $(call quote,$(value OUTPUT)) \
+		$(call opt,-n,N) $(call opt,--text-col,TEXT_COL)
+
+audit: $(STAMP) ## training rows whose label the model contradicts, into OUTPUT (reports/audit.xlsx) [EXTRA=../shared/data]
+	$(CLI) audit --output $(call quote,$(or $(value OUTPUT),reports/audit.xlsx)) $(call opt,--extra,EXTRA)
+
+review-simulation: $(STAMP) ## the review loop measured on the hand-labeled DGCL titles, into reports/review-simulation/
+	$(CLI) simulate-review --extra $(call quote,$(or $(value EXTRA),../shared/data))
 
 test: $(STAMP) ## run the test suite (real spaCy model, small data)
 	$(PY) -m pytest -q

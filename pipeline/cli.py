@@ -35,6 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--sources", help="sources file (default: config/sources.toml)")
     t.add_argument("--cv-folds", type=int)
     t.add_argument("--models", help="models folder")
+    t.add_argument("--reviewed", nargs="+", metavar="PATH", help="review workbooks (files or folders) read besides "
+                                                                 "data/reviewed/*.xlsx")
 
     p = sub.add_parser("predict", help="label a CSV/Excel/Parquet file of submissions")
     p.add_argument("--input", help="file to label (default: the sample in data/raw/)")
@@ -85,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--force", action="store_true", help="replace an existing report of the same name")
     r.add_argument("--no-pdf", dest="pdf", action="store_false", help="do not write rapport.pdf")
 
+    _review_parsers(sub)
     sub.add_parser("fetch-communes", help="install Etalab's commune reference and the départements' contours "
                                           "(npm, pinned, checksum verified) into data/external/")
     return parser
@@ -96,6 +99,29 @@ _interrupted: list[int] = []
 def _note_interrupt(signum, frame):
     _interrupted.append(signum)
     raise KeyboardInterrupt
+
+
+def _review_parsers(sub) -> None:
+    v = sub.add_parser("review", help="write the rows of a predictions file most worth a reviewer's time "
+                                      "into a review workbook (docs/review.md)")
+    v.add_argument("--predictions", required=True, help="output of predict (CSV or Parquet, with proba_* columns)")
+    v.add_argument("--output", required=True, help="the review workbook (.xlsx)")
+    v.add_argument("-n", "--rows", type=int, help="rows to review (default [review] rows)")
+    v.add_argument("--text-col", help="text column(s) the predictions were made from (default: detected)")
+    v.add_argument("--models", help="models folder")
+    a = sub.add_parser("audit", help="training rows whose label the model confidently contradicts, "
+                                     "into a review workbook")
+    a.add_argument("--output", required=True, help="the audit workbook (.xlsx)")
+    a.add_argument("--extra", help="folder holding the outside labeled sets listed in config/sources.toml")
+    a.add_argument("--sources", help="sources file (default: config/sources.toml)")
+    a.add_argument("--recipe", default="svm_balanced", help="recipe of the out-of-fold model (default svm_balanced)")
+    a.add_argument("--cv-folds", type=int)
+    s = sub.add_parser("simulate-review", help="measure the review loop on the hand-labeled DGCL titles, "
+                                               "into reports/review-simulation/")
+    s.add_argument("--extra", default="../shared/data", help="folder holding dgcl/annotated*.csv")
+    s.add_argument("--output", help="output folder (default reports/review-simulation)")
+    s.add_argument("--splits", type=int, default=3, help="pool/test splits averaged")
+    s.add_argument("--jobs", type=int, default=2, help="processes")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -181,7 +207,9 @@ def _dispatch(args) -> int:
     }
     config = load_config(args.config, overrides)
     if args.command == "train":
-        run_train(config, args.extra)
+        run_train(config, args.extra, args.reviewed)
+    elif args.command in ("review", "audit", "simulate-review"):
+        return _dispatch_review(args, config)
     elif args.command == "predict":
         input_path = args.input or config["paths"]["raw_sample"]
         if not args.input and not _has_model(config):
@@ -216,6 +244,22 @@ def _dispatch_report(args) -> int:
 
         print(run_report(config, args.predictions, args.name, args.communes, args.code_col, title=args.title,
                          subtitle=args.subtitle, source=args.source, force=args.force, pdf=args.pdf))
+    return 0
+
+
+def _dispatch_review(args, config) -> int:
+    if args.command == "review":
+        from pipeline.commands.review import run_review
+
+        print(run_review(config, args.predictions, args.output, args.rows, args.text_col))
+    elif args.command == "audit":
+        from pipeline.commands.audit import run_audit
+
+        print(run_audit(config, args.output, args.extra, args.recipe))
+    else:
+        from pipeline.commands.simulate_review import run_simulation
+
+        print(run_simulation(config, args.extra, args.output, args.splits, n_jobs=args.jobs))
     return 0
 
 

@@ -47,7 +47,8 @@ def trained(tmp_path_factory, seed):
     slice_ = seed.groupby("domain", group_keys=False).head(20)
     slice_.to_csv(tmp / "labeled" / "seed.csv", index=False)
     config_path = write_config(tmp, labeled=str(tmp / "labeled"), models=str(tmp / "models"),
-                               predicted=str(tmp / "predicted"), reports=str(tmp / "reports"))
+                               predicted=str(tmp / "predicted"), reports=str(tmp / "reports"),
+                               reviewed=str(tmp / "reviewed"))
     from pipeline.cli import main
 
     assert main(["--config", str(config_path), "-q", "train", "--cv-folds", "3"]) == 0

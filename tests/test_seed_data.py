@@ -18,6 +18,8 @@ from pipeline.io.tables import read_table
 from pipeline.modeling.cv import duplicate_key
 
 SEED_FILES = sorted((PROJECT_DIR / "data" / "labeled").glob("*.csv"))
+# data/reviewed/ holds the user's own review workbooks (docs/review.md): real titles
+# they corrected, trained on but never committed, so never checked here.
 # (file under ../shared/data, its text column)
 SHARED_TEXTS = [
     ("dgcl/annotated.csv", "intitule"),
@@ -91,3 +93,9 @@ def test_locked_test_set_names_rows_of_the_random_sample():
     assert set(locked["ids"]) <= set(rows.index)
     assert rows.loc[locked["ids"], "domain"].value_counts().to_dict() == {
         k: v for k, v in locked["per_domain"].items() if v}
+
+
+def test_reviewed_workbooks_are_the_users_own_data_not_the_projects():
+    assert not any("reviewed" in p.parts for p in SEED_FILES)
+    ignored = (PROJECT_DIR / ".gitignore").read_text(encoding="utf-8").splitlines()
+    assert "data/reviewed/" in ignored

@@ -5,8 +5,11 @@ import logging
 from dataclasses import asdict
 from pathlib import Path
 
+import pandas as pd
+
 from pipeline.domains import load_label_set
 from pipeline.io.files import git_commit
+from pipeline.io.reviewed import load_reviewed, review_files
 from pipeline.io.sources import load_training_data, load_unlabeled_texts, locked_rows
 from pipeline.modeling import card
 from pipeline.modeling import run_folder
@@ -24,11 +27,24 @@ def self_training_pool(config: dict, extra: str | None, recipes) -> tuple[list[s
     return load_unlabeled_texts(extra, config["paths"]["sources"])
 
 
-def run_train(config: dict, extra: str | None = None) -> Path:
-    """Train on the seed set (plus the sources under `extra`) and write a run folder."""
+def add_reviewed(config: dict, frame, reports: list, labels, extra_paths=None):
+    """The training rows plus the reviewed workbooks' (paths.reviewed, then `extra_paths`), and their summary."""
+    files = review_files(config["paths"].get("reviewed"), extra_paths)
+    if not files:
+        return frame, reports, {"rows_reviewed": 0, "rows_trained": 0, "workbooks": []}
+    weight = float(config.get("review", {}).get("reviewed_weight", 1.0))
+    rows, more, summary = load_reviewed(files, labels, weight)
+    log.info("%d reviewed rows from %d workbook(s) join the training data", len(rows), len(files))
+    return pd.concat([frame, rows], ignore_index=True), reports + more, summary
+
+
+def run_train(config: dict, extra: str | None = None, reviewed: list[str] | None = None) -> Path:
+    """Train on the seed set (plus the sources under `extra`, plus the review workbooks
+    of data/reviewed/ and `reviewed`) and write a run folder."""
     paths = config["paths"]
     labels = load_label_set(paths["labels"])
     frame, reports = load_training_data(paths["labeled"], labels, extra, paths["sources"])
+    frame, reports, reviewed_summary = add_reviewed(config, frame, reports, labels, reviewed)
     locked = locked_rows(frame, paths.get("locked_test"))
     settings = TrainSettings.from_config(config)
     unlabeled, unlabeled_reports = self_training_pool(config, extra, settings.recipes)
@@ -46,6 +62,7 @@ def run_train(config: dict, extra: str | None = None) -> Path:
         "unlabeled_sources": [asdict(r) for r in unlabeled_reports],
         "rows_trained": int(len(frame)),
         "rows_left_out_none": sum(r.left_out for r in reports),
+        "reviewed": reviewed_summary,
         "extra": str(extra) if extra else None,
         "settings": asdict(settings),
         "random_state": settings.random_state,

@@ -1,0 +1,72 @@
+"""`python -m pipeline review`: the rows of a predictions file most worth a reviewer's time, as a workbook."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from pipeline.domains import load_label_set
+from pipeline.errors import PipelineError
+from pipeline.io.files import sha256_of
+from pipeline.io.tables import find_text_columns, read_table
+from pipeline.modeling.cv import duplicate_key
+from pipeline.modeling.predict import output_columns, texts_of
+from pipeline.review.select import select_for_review
+from pipeline.review.workbook import MODEL_COLUMNS, load_guide, review_table, write_workbook
+
+log = logging.getLogger(__name__)
+
+
+def prediction_columns(columns, codes, path) -> tuple[dict[str, str], list[str]]:
+    """Where predict put each of its columns (`pred_<name>` when the input had one of that name),
+    and the input's own columns. A file without every domain's proba_ column is refused."""
+    columns = [str(c) for c in columns]
+    found = {c: f"pred_{c}" if f"pred_{c}" in columns else c for c in output_columns(codes)}
+    missing = [c for c, name in found.items() if name not in columns and c != "model_run_id"]
+    if missing:
+        probas = [c for c in columns if c.startswith(("proba_", "pred_proba_"))]
+        other = f" (it has {', '.join(probas)}: another label set than config/domains.csv)" if probas else ""
+        raise PipelineError(f"{path}: no column {', '.join(missing[:3])}{'...' if len(missing) > 3 else ''}: "
+                            f"give the output of `make predict`{other}")
+    return found, [c for c in columns if c not in set(found.values())]
+
+
+def run_review(config: dict, predictions: str | Path, output: str | Path, rows: int | None = None,
+               text_col: str | None = None) -> Path:
+    predictions, output = Path(predictions), Path(output)
+    if output.resolve() == predictions.resolve():
+        raise PipelineError(f"{output}: the workbook would overwrite the predictions; choose another OUTPUT")
+    paths, review = config["paths"], config.get("review", {})
+    labels = load_label_set(paths["labels"])
+    n = rows if rows is not None else int(review.get("rows", 200))
+    if n < 1:
+        raise PipelineError(f"N={n}: give a number of rows to review of at least 1")
+    frame = read_table(predictions)
+    found, inputs = prediction_columns(frame.columns, labels.codes, predictions)
+    text = texts_of(frame, find_text_columns(inputs, text_col, list(config["predict"]["text_columns"]), predictions))
+    try:
+        proba = frame[[found[f"proba_{c}"] for c in labels.codes]].astype(float).to_numpy()
+    except ValueError as exc:
+        raise PipelineError(f"{predictions}: a proba_ column holds a non-number ({exc})") from None
+    domain = frame[found["domain"]].fillna("").astype(str)
+    eligible = (text != "").to_numpy() & (domain != "").to_numpy()
+    chosen = select_for_review(proba, domain.to_numpy(), text.map(duplicate_key).to_numpy(), n,
+                               review.get("max_domain_share"), eligible)
+    if len(chosen) == 0:
+        raise PipelineError(f"{predictions}: no row with a text and a predicted domain to review")
+    picked = frame.iloc[chosen]
+    model = pd.DataFrame({c: picked[found[c]].to_numpy() if found[c] in picked else "" for c in MODEL_COLUMNS
+                          if c != "text"})
+    model.insert(0, "text", text.iloc[chosen].to_numpy())
+    run_ids = frame[found["model_run_id"]].astype(str).unique() if found["model_run_id"] in frame else [""]
+    table = review_table(picked[inputs], model, chosen + 1, ",".join(run_ids))
+    write_workbook(output, table, labels, load_guide(paths["domain_guide"]), {
+        "kind": "review", "model_run_id": ",".join(run_ids), "predictions": predictions.name,
+        "predictions_sha256": sha256_of(predictions), "rows": len(chosen)})
+    spread = pd.Series(domain.to_numpy()[chosen]).value_counts().to_dict()
+    margin = np.sort(proba[chosen], axis=1)
+    log.info("%d rows of %d to review (margins %.2f to %.2f), by predicted domain %s", len(chosen), len(frame),
+             (margin[:, -1] - margin[:, -2]).min(), (margin[:, -1] - margin[:, -2]).max(), spread)
+    return output

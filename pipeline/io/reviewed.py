@@ -1,0 +1,63 @@
+"""Filled review workbooks as training rows: data/reviewed/*.xlsx, plus the paths given with --reviewed.
+
+The rows join the training data with source `reviewed:<file name>` and the
+weight of config [review] reviewed_weight; `summary` is what metadata.json
+records (the rows counted, each workbook named with its sha256).
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict
+from pathlib import Path
+
+import pandas as pd
+
+from pipeline.domains import LabelSet
+from pipeline.errors import PipelineError
+from pipeline.io.files import sha256_of
+from pipeline.io.sources import COLUMNS, SourceReport
+from pipeline.review.answers import check_conflicts, parse_answers
+from pipeline.review.workbook import read_workbook
+
+log = logging.getLogger(__name__)
+
+
+def review_files(folder: str | Path | None, extra_paths=()) -> list[Path]:
+    """The workbooks of `folder` (absent: none), then those of `extra_paths` (files or folders), each once."""
+    files = sorted(Path(folder).glob("*.xlsx")) if folder and Path(folder).is_dir() else []
+    for p in map(Path, extra_paths or ()):
+        if p.is_dir():
+            files += sorted(p.glob("*.xlsx"))
+        elif p.is_file():
+            files.append(p)
+        else:
+            raise PipelineError(f"--reviewed: no such file or folder: {p}")
+    # Excel's lock files (~$name.xlsx) sit beside an open workbook: never data.
+    files = [f for f in files if not f.name.startswith(("~$", ".~lock"))]
+    return list(dict.fromkeys(f.resolve() for f in files))
+
+
+def load_reviewed(files: list[Path], labels: LabelSet, weight: float = 1.0) -> tuple[pd.DataFrame, list, dict]:
+    """Training rows of the reviewed workbooks, their SourceReports and the metadata summary."""
+    frames, reports, workbooks = [], [], []
+    names = [f.name for f in files]
+    for path in files:
+        # Two workbooks of one name in different folders: the source names them by path.
+        name = path.name if names.count(path.name) == 1 else str(path)
+        header, body, meta = read_workbook(path)
+        frame, counts = parse_answers(name, header, body, meta, labels, weight)
+        sha = sha256_of(path)
+        used = frame[frame["domain"] != "none"]
+        frames.append(frame)
+        reports.append(SourceReport(f"reviewed:{name}", str(path), sha, counts.rows, len(used), counts.none, 0))
+        workbooks.append({"path": str(path), "sha256": sha, "kind": meta.get("kind", ""),
+                          "model_run_id": meta.get("model_run_id", ""), **asdict(counts)})
+        log.info("%s: %d rows reviewed of %d (%d confirmed, %d corrected, %d none)", name, counts.reviewed,
+                 counts.rows, counts.confirmed, counts.corrected, counts.none)
+    rows = check_conflicts(pd.concat(frames, ignore_index=True)) if frames else pd.DataFrame(columns=COLUMNS)
+    trained = rows[rows["domain"] != "none"][COLUMNS].reset_index(drop=True)
+    summary = {"rows_reviewed": sum(w["reviewed"] for w in workbooks), "rows_trained": int(len(trained)),
+               "confirmed": sum(w["confirmed"] for w in workbooks),
+               "corrected": sum(w["corrected"] for w in workbooks), "none": sum(w["none"] for w in workbooks),
+               "weight": weight, "workbooks": workbooks}
+    return trained, reports, summary

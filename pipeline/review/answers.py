@@ -1,0 +1,120 @@
+"""A filled review workbook's answers as labeled training rows: no I/O.
+
+A row whose `correction` holds a domain code or its French label (any case,
+accents optional) becomes a labeled row of kind submission; `none` marks it
+reviewed but fitting no domain (left out, counted); an empty correction means
+not reviewed. `digital_correction` (yes/no, oui/non) gives its digital label.
+Every mistake is refused in one line naming the file, the sheet and the row.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from pipeline.domains import NONE_LABEL, LabelSet
+from pipeline.errors import PipelineError
+from pipeline.features.text import normalize
+from pipeline.io.sources import COLUMNS, SUBMISSION_KIND
+from pipeline.review.workbook import FORMAT, META_SHEET, REQUIRED_COLUMNS, REVIEW_SHEET, label_fingerprint
+
+DIGITAL_ANSWERS = {"yes": "yes", "no": "no", "oui": "yes", "non": "no"}
+
+
+@dataclass
+class ReviewCounts:
+    """What one workbook held: rows offered, reviewed, confirmed, corrected, `none`."""
+
+    rows: int = 0
+    reviewed: int = 0
+    confirmed: int = 0
+    corrected: int = 0
+    none: int = 0
+    digital: int = 0
+
+
+def answer_lookup(labels: LabelSet) -> dict[str, str]:
+    """Accepted spellings of each answer (normalised) -> its code."""
+    out = {normalize(NONE_LABEL): NONE_LABEL}
+    for code in labels.codes:
+        out[normalize(code)] = code
+        out[normalize(labels.label(code))] = code
+    return out
+
+
+def check_meta(name: str, meta: dict, labels: LabelSet) -> None:
+    if meta.get("format") != FORMAT or "label_fingerprint" not in meta:
+        raise PipelineError(f"{name}: no hidden sheet {META_SHEET!r} of a review workbook: only workbooks "
+                            f"written by `make review` or `make audit` are read")
+    if meta["label_fingerprint"] != label_fingerprint(labels):
+        raise PipelineError(f"{name}: written for another label set ({meta.get('labels', '?')}) than "
+                            f"config/domains.csv's; write a new workbook with `make review`")
+
+
+def parse_answers(name: str, header: list[str], body: list[tuple[int, list]], meta: dict, labels: LabelSet,
+                  weight: float = 1.0, source: str | None = None) -> tuple[pd.DataFrame, ReviewCounts]:
+    """The reviewed rows of one workbook (columns of pipeline.io.sources plus `row`), and its counts."""
+    check_meta(name, meta, labels)
+    missing = [c for c in REQUIRED_COLUMNS if c not in header]
+    if missing:
+        raise PipelineError(f"{name}, sheet {REVIEW_SHEET}: no column {', '.join(map(repr, missing))} "
+                            f"(the header must stay as written)")
+    col = {c: header.index(c) for c in REQUIRED_COLUMNS}
+    lookup = answer_lookup(labels)
+    counts, rows = ReviewCounts(rows=len(body)), []
+    for number, values in body:
+        get = lambda c: _text(values[col[c]]) if col[c] < len(values) else ""  # noqa: E731
+        answer, digital = get("correction"), get("digital_correction")
+        if not answer:
+            continue
+        code = lookup.get(normalize(answer))
+        if code is None:
+            raise PipelineError(f"{name}, sheet {REVIEW_SHEET}, row {number}: correction {answer!r} is not in the "
+                                f"list (a domain code of the Guide sheet, its French label, or none)")
+        if digital and normalize(digital) not in DIGITAL_ANSWERS:
+            raise PipelineError(f"{name}, sheet {REVIEW_SHEET}, row {number}: digital_correction {digital!r} "
+                                f"is not yes or no")
+        text = get("text")
+        if not text:
+            raise PipelineError(f"{name}, sheet {REVIEW_SHEET}, row {number}: a correction but no text")
+        counts.reviewed += 1
+        counts.none += code == NONE_LABEL
+        counts.confirmed += code == get("domain")
+        counts.corrected += code not in (NONE_LABEL, get("domain"))
+        counts.digital += bool(digital)
+        rows.append({"text": text, "domain": code, "digital": DIGITAL_ANSWERS.get(normalize(digital), ""),
+                     "source": source or f"reviewed:{name}", "weight": float(weight),
+                     "text_kind": SUBMISSION_KIND, "row": number})
+    frame = pd.DataFrame(rows, columns=[*COLUMNS, "row"])
+    return frame, counts
+
+
+def check_conflicts(frame: pd.DataFrame) -> pd.DataFrame:
+    """Refuse one text given two answers (within or across workbooks); keep one row per text.
+
+    Two answers: two domains, or both a yes and a no as digital; a row that
+    leaves digital empty agrees with one that fills it.
+    """
+    if frame.empty:
+        return frame
+    keyed = frame.assign(key=frame["text"].map(normalize))
+    for _, group in keyed[keyed["key"].duplicated(keep=False)].groupby("key", sort=False):
+        for column in ("domain", "digital"):
+            given = group[group[column] != ""].drop_duplicates(column)
+            if len(given) > 1:
+                a, b = given.iloc[0], given.iloc[1]
+                raise PipelineError(f"{a['source']} row {a['row']} and {b['source']} row {b['row']}: the same text "
+                                    f"{a['text'][:60]!r} reviewed twice with two answers ({column} {a[column]} "
+                                    f"and {b[column]})")
+    # One row per text, the one that gives a digital answer when there is one.
+    keyed = keyed.assign(no_digital=keyed["digital"] == "").sort_values(["key", "no_digital"], kind="stable")
+    kept = keyed.drop_duplicates("key").sort_index()
+    return kept.drop(columns=["key", "no_digital"]).reset_index(drop=True)
+
+
+def _text(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value).strip()

@@ -1,0 +1,232 @@
+"""The review loop: which rows are picked, the workbook written and read back, its answers trained on."""
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import write_config
+from openpyxl import load_workbook
+
+from pipeline.cli import main
+from pipeline.config import PROJECT_DIR, load_config
+from pipeline.domains import LabelSet
+from pipeline.errors import PipelineError
+from pipeline.io.reviewed import load_reviewed, review_files
+from pipeline.review.answers import check_conflicts, parse_answers
+from pipeline.review.audit import label_issues
+from pipeline.review.select import select_for_review
+from pipeline.review.workbook import META_SHEET, REVIEW_SHEET, read_workbook
+
+SAMPLE = PROJECT_DIR / "data" / "raw" / "submissions-sample.csv"
+
+
+def cli(config, *args):
+    return main(["--config", config["config_file"], "-q", *args])
+
+
+# -- picking the rows ----------------------------------------------------------------------------
+
+
+def test_smallest_margin_first_copies_once_and_no_domain_takes_more_than_its_share():
+    proba = np.array([[0.50, 0.45, 0.05],   # margin .05
+                      [0.90, 0.05, 0.05],   # .85
+                      [0.40, 0.39, 0.21],   # .01
+                      [0.41, 0.39, 0.20],   # .02, a copy of row 2's title
+                      [0.10, 0.60, 0.30],   # .30
+                      [0.20, 0.30, 0.50]])  # .20
+    predicted = np.array(["a", "b", "c"])[proba.argmax(1)]
+    keys = ["t0", "t1", "t2", "t2", "t4", "t5"]
+    assert select_for_review(proba, predicted, keys, 3).tolist() == [2, 0, 5]
+    # At most ceil(0.3 * 3) = 1 row per predicted domain: row 0, a second "a", waits
+    assert select_for_review(proba, predicted, keys, 3, max_share=0.3).tolist() == [2, 5, 4]
+    # Too few rows of other domains: the cap gives way rather than leave the sheet short
+    assert select_for_review(proba, predicted, keys, 5, max_share=0.2).tolist() == [2, 5, 4, 0, 1]
+    # Rows not eligible (already reviewed, empty) are never picked
+    eligible = np.array([True, True, False, True, True, True])
+    assert select_for_review(proba, predicted, keys, 2, eligible=eligible).tolist() == [3, 0]
+
+
+# -- answers read back ---------------------------------------------------------------------------
+
+LABELS = LabelSet(("culture", "education"), {"culture": "Culture et patrimoine",
+                                             "education": "Éducation, enfance et jeunesse"})
+HEADER = ["commune", "text", "domain", "confidence", "domain_2", "correction", "digital_correction", "comment"]
+
+
+def meta(labels=LABELS):
+    from pipeline.review.workbook import FORMAT, label_fingerprint
+
+    return {"format": FORMAT, "label_fingerprint": label_fingerprint(labels), "labels": ",".join(labels.codes)}
+
+
+def test_answers_accept_codes_french_labels_and_none_and_skip_empty_ones():
+    body = [(2, ["X", "Musée", "culture", 0.5, "education", "culture", "no", ""]),
+            (3, ["Y", "Cantine", "culture", 0.4, "education", "education, ENFANCE et jeunesse", "OUI", "vu"]),
+            (4, ["Z", "Divers", "culture", 0.3, "education", "none", "", ""]),
+            (5, ["W", "Autre", "culture", 0.3, "education", None, "yes", ""])]
+    frame, counts = parse_answers("r.xlsx", HEADER, body, meta(), LABELS, weight=2.0)
+    assert frame[["text", "domain", "digital"]].values.tolist() == [
+        ["Musée", "culture", "no"], ["Cantine", "education", "yes"], ["Divers", "none", ""]]
+    assert set(frame["source"]) == {"reviewed:r.xlsx"} and set(frame["text_kind"]) == {"submission"}
+    assert (counts.rows, counts.reviewed, counts.confirmed, counts.corrected, counts.none) == (4, 3, 1, 1, 1)
+
+
+@pytest.mark.parametrize("header, row, workbook_meta, message", [
+    (HEADER, ["X", "Musée", "culture", 0.5, "", "musees", "", ""], meta(),
+     r"r.xlsx, sheet Relecture, row 7: correction 'musees' is not in the list"),
+    (HEADER, ["X", "Musée", "culture", 0.5, "", "culture", "peut-être", ""], meta(),
+     r"row 7: digital_correction 'peut-être' is not yes or no"),
+    ([h for h in HEADER if h != "correction"], ["X", "Musée", "culture", 0.5, "", "", ""], meta(),
+     r"r.xlsx, sheet Relecture: no column 'correction'"),
+    (HEADER, ["X", "Musée", "culture", 0.5, "", "culture", "", ""],
+     meta(LabelSet(("culture",), {"culture": "Culture"})), r"r.xlsx: written for another label set \(culture\)"),
+    (HEADER, ["X", "Musée", "culture", 0.5, "", "culture", "", ""], {}, r"r.xlsx: no hidden sheet 'meta'"),
+])
+def test_bad_answers_are_refused_in_one_line(header, row, workbook_meta, message):
+    with pytest.raises(PipelineError, match=message):
+        parse_answers("r.xlsx", header, [(7, row)], workbook_meta, LABELS)
+
+
+def test_one_text_reviewed_twice_agrees_or_is_refused():
+    a, _ = parse_answers("a.xlsx", HEADER, [(2, ["", "Musée", "culture", 1, "", "culture", "", ""])], meta(), LABELS)
+    b, _ = parse_answers("b.xlsx", HEADER, [(9, ["", "MUSÉE", "culture", 1, "", "culture", "yes", ""])], meta(),
+                         LABELS)
+    kept = check_conflicts(pd.concat([a, b], ignore_index=True))
+    assert kept[["text", "digital"]].values.tolist() == [["MUSÉE", "yes"]]
+    c, _ = parse_answers("c.xlsx", HEADER, [(4, ["", "musee", "culture", 1, "", "education", "", ""])], meta(),
+                         LABELS)
+    with pytest.raises(PipelineError, match=r"reviewed:a.xlsx row 2 and reviewed:c.xlsx row 4: the same text "
+                                            r"'Musée' reviewed twice with two answers \(domain culture and education"):
+        check_conflicts(pd.concat([a, c], ignore_index=True))
+
+
+# -- confident learning --------------------------------------------------------------------------
+
+
+def test_label_issues_are_rows_another_class_confidently_claims():
+    classes = np.array(["a", "b"])
+    proba = np.array([[0.9, 0.1], [0.8, 0.2], [0.7, 0.3], [0.2, 0.8],   # labeled a; the last one looks like b
+                      [0.1, 0.9], [0.3, 0.7], [0.4, 0.6]])               # labeled b
+    y = np.array(["a", "a", "a", "a", "b", "b", "b"])
+    issues = label_issues(proba, y, classes)
+    assert issues["row"].tolist() == [3]
+    assert issues[["suggested", "margin"]].values.tolist() == [["b", pytest.approx(0.6)]]
+
+
+# -- the round trip, with the real model --------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def workbook(trained, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("review")
+    predictions = tmp / "predictions.csv"
+    assert cli(trained, "predict", "--input", str(SAMPLE), "--output", str(predictions)) == 0
+    out = tmp / "review.xlsx"
+    assert cli(trained, "review", "--predictions", str(predictions), "--output", str(out), "-n", "40") == 0
+    return out, pd.read_csv(predictions, dtype=str, keep_default_na=False)
+
+
+def test_the_workbook_has_the_picked_rows_drop_downs_a_guide_and_the_label_set(workbook, labels):
+    path, predictions = workbook
+    wb = load_workbook(path)
+    ws = wb[REVIEW_SHEET]
+    header = [c.value for c in ws[1]]
+    sample_columns = list(pd.read_csv(SAMPLE, sep=";", nrows=1, encoding="utf-8-sig").columns)
+    assert header == [*sample_columns, "text", "domain", "confidence", "domain_2", "digital",
+                      "correction", "digital_correction", "comment", "row_id", "model_run_id"]
+    assert ws.max_row == 41 and ws.freeze_panes == "A2"
+    rows = pd.DataFrame(list(ws.iter_rows(min_row=2, values_only=True)), columns=header)
+    # Each row is the predictions file's row row_id, the most uncertain first
+    source = predictions.iloc[rows["row_id"].astype(int) - 1]
+    assert rows["text"].tolist() == source["intitule"].str.strip().tolist()
+    margins = [float(c) - float(s[f"proba_{d2}"]) for c, d2, (_, s) in
+               zip(source["confidence"], source["domain_2"], source.iterrows())]
+    assert margins[0] <= np.median(margins)
+    assert rows[["correction", "digital_correction", "comment"]].isna().all().all()
+    lists = {str(dv.sqref): dv.formula1 for dv in ws.data_validations.dataValidation}
+    assert '"' + ",".join([*labels.codes, "none"]) + '"' in lists.values() and '"yes,no"' in lists.values()
+    guide = [r for r in wb["Guide"].iter_rows(min_row=2, max_row=15, values_only=True)]
+    assert [r[0] for r in guide] == [*labels.codes, "none"] and all(r[2] for r in guide)
+    assert wb[META_SHEET].sheet_state == "hidden"
+
+
+def test_a_filled_workbook_is_trained_on_and_counted(trained, workbook, labels, tmp_path):
+    path, _ = workbook
+    wb = load_workbook(path)
+    ws = wb[REVIEW_SHEET]
+    header = [c.value for c in ws[1]]
+    col = {name: header.index(name) + 1 for name in header}
+    domains = [ws.cell(row=r, column=col["domain"]).value for r in range(2, 6)]
+    other = [d for d in labels.codes if d != domains[0]][0]
+    answers = [(other, "yes"), (domains[1], ""), (labels.label(other), "no"), ("none", "")]
+    for r, (correction, digital) in enumerate(answers, start=2):
+        ws.cell(row=r, column=col["correction"]).value = correction
+        ws.cell(row=r, column=col["digital_correction"]).value = digital or None
+    reviewed = tmp_path / "reviewed"
+    reviewed.mkdir()
+    wb.save(reviewed / "done.xlsx")
+    texts = [ws.cell(row=r, column=col["text"]).value for r in range(2, 6)]
+
+    config_path = write_config(tmp_path, labeled=trained["paths"]["labeled"], models=str(tmp_path / "models"),
+                               reviewed=str(reviewed))
+    config = load_config(config_path)
+    assert cli(config, "train", "--cv-folds", "3") == 0
+    models = tmp_path / "models"
+    metadata = json.loads((models / (models / "LATEST").read_text().strip() / "metadata.json").read_text())
+    assert metadata["reviewed"]["rows_reviewed"] == 4 and metadata["reviewed"]["rows_trained"] == 3
+    assert metadata["reviewed"]["confirmed"] == 1 and metadata["reviewed"]["none"] == 1
+    assert metadata["reviewed"]["workbooks"][0]["path"] == str((reviewed / "done.xlsx").resolve())
+    assert len(metadata["reviewed"]["workbooks"][0]["sha256"]) == 64
+    source = [s for s in metadata["sources"] if s["name"] == "reviewed:done.xlsx"]
+    assert source and source[0]["rows_used"] == 3
+    assert metadata["rows_trained"] == 20 * len(labels.codes) + 3
+
+    # The rows trained on are the corrections, as the training command read them
+    rows, _, _ = load_reviewed(review_files(reviewed), labels)
+    assert rows[["text", "domain", "digital"]].values.tolist() == [
+        [texts[0], other, "yes"], [texts[1], domains[1], ""], [texts[2], other, "no"]]
+
+
+def test_a_value_typed_outside_the_list_stops_training_in_one_line(trained, workbook, tmp_path, capsys):
+    path, _ = workbook
+    wb = load_workbook(path)
+    ws = wb[REVIEW_SHEET]
+    header = [c.value for c in ws[1]]
+    ws.cell(row=3, column=header.index("correction") + 1).value = "ecole"
+    wb.save(tmp_path / "typed.xlsx")
+    assert cli(trained, "train", "--reviewed", str(tmp_path / "typed.xlsx")) == 2
+    assert "typed.xlsx, sheet Relecture, row 3: correction 'ecole' is not in the list" in capsys.readouterr().err
+
+
+def test_review_refuses_a_file_that_is_not_predictions(trained, tmp_path, capsys):
+    shutil.copy(SAMPLE, tmp_path / "raw.csv")
+    assert cli(trained, "review", "--predictions", str(tmp_path / "raw.csv"), "--output",
+               str(tmp_path / "r.xlsx")) == 2
+    assert "raw.csv: no column domain, confidence, domain_2..." in capsys.readouterr().err
+    assert not (tmp_path / "r.xlsx").exists()
+
+
+def test_the_simulated_loop_reveals_batches_of_distinct_titles_and_scores_the_list():
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    from pipeline.review.simulate import LoopData, Strategy, learning_curve
+
+    def fit(X, y, w):
+        return make_pipeline(TfidfVectorizer(), LogisticRegression()).fit(X, y, logisticregression__sample_weight=w)
+
+    seed_X, seed_y = ["ecole classe", "musee expo", "ecole cantine", "musee art"], np.array(["e", "c", "e", "c"])
+    pool_X = ["classe musee", "cantine art", "expo ecole", "classe musee", "art", "ecole"]
+    pool_y = np.array(["c", "e", "c", "c", "c", "e"])
+    keys = np.array(["k0", "k1", "k2", "k0", "k4", "k5"])  # rows 0 and 3: one title, reviewed once
+    data = LoopData(seed_X, seed_y, pool_X, pool_y, keys, pool_X[:2], pool_y[:2])
+    for strategy in (Strategy("margin"), Strategy("random", kind="random")):
+        rows = learning_curve(data, fit, strategy, ["e", "c"], batch=2, max_reviewed=6)
+        assert [r["reviewed"] for r in rows] == [0, 2, 4, 5]  # the copy of k0 is never offered
+        assert rows[-1]["unreviewed_n"] == 1 and rows[0]["list_n"] == 6
+        # The list's labels: the reviewed rows as revealed, so at least as right as the model alone
+        assert all(r["list_accuracy"] >= r["unreviewed_accuracy"] or r["reviewed"] == 0 for r in rows[:-1])
+        assert rows[0]["list_accuracy"] == rows[0]["unreviewed_accuracy"]
