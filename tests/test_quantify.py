@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from pipeline.cli import main
+from pipeline.config import PROJECT_DIR
 from pipeline.quantify.evaluate import measure, shifted_samples, total_variation
 from pipeline.quantify.fit import ShareQuantifier, raw_shares
 from pipeline.quantify.intervals import bootstrap_shares, stratified_resample
@@ -125,3 +126,49 @@ def test_oof_file_round_trips_without_pickle(tmp_path, toy):
     save_oof(tmp_path / OOF_FILE, record)
     back = load_oof(tmp_path / OOF_FILE)
     assert back.n == len(fit_y) and np.allclose(back.proba, fit_p) and back.sources() == {"s": len(fit_y)}
+
+
+def test_training_stores_the_out_of_fold_rows_and_the_report_publishes_domain_shares(trained, labels, tmp_path):
+    models = Path(trained["paths"]["models"])
+    folder = models / (models / "LATEST").read_text().strip()
+    oof = load_oof(folder / OOF_FILE)
+    metrics = json.loads((folder / "metrics.json").read_text())
+    # The fixture trains on the seed set alone: its CV rows are the seed rows.
+    assert oof.n == metrics["domain"]["n"] == metrics["out_of_fold_rows"]["n"] == 20 * 13
+    assert oof.proba.shape == (oof.n, len(oof.classes)) and np.allclose(oof.proba.sum(1), 1, atol=1e-6)
+    assert set(oof.y) == set(labels.codes) and set(oof.source) == {"seed:seed"}
+    known = np.isin(oof.digital, ["yes", "no"])
+    assert known.any() and np.isfinite(oof.digital_proba[known]).all()
+
+    raw = pd.read_csv(PROJECT_DIR / "data" / "raw" / "submissions-sample.csv", sep=";", dtype=str,
+                      keep_default_na=False, encoding="utf-8-sig")
+    raw.drop(columns=["beneficiaire_code_insee"]).to_csv(tmp_path / "in.csv", index=False)
+    pred = tmp_path / "pred.csv"
+    cfg = trained["config_file"]
+    assert main(["--config", cfg, "-q", "predict", "--input", str(tmp_path / "in.csv"), "--output", str(pred),
+                 "--threshold", "0.33"]) == 0
+    assert main(["--config", cfg, "-q", "report", "--predictions", str(pred), "--name", "q"]) == 0
+    report = Path(trained["paths"]["reports"]) / "q"
+    shares = pd.read_csv(report / "tables" / "domain_shares.csv")
+    assert list(shares.columns) == COLUMNS and list(shares["domain"]) == list(labels.codes)
+    assert shares["n"].sum() == (pd.read_csv(pred, dtype=str, keep_default_na=False)["domain"] != "").sum()
+    # Seed rows only: nothing is adjusted, and the first screen says so.
+    assert shares["share_adjusted"].isna().all() and shares["share"].sum() == pytest.approx(1.0)
+    summary = json.loads((report / "resume.json").read_text())
+    assert summary["domain_shares"]["adjusted"] is False and len(summary["domain_shares"]["domains"]) == 13
+    page = (report / "rapport.md").read_text()
+    # On the first screen: in the synthesis, before the domains section.
+    assert page.index("parts par domaine non ajustées") < page.index("Chaque initiative reçoit un domaine")
+    assert "seuil de confiance : 0,33" in page  # the threshold predict applied, not the model's
+
+    # Rows counted as real titles (as dgcl-random's are): the shares are adjusted, with intervals.
+    from pipeline.commands.report import run_report
+    from pipeline.config import load_config
+    config = load_config(cfg)
+    config["train"]["select_on"] = ["seed:seed"]
+    run_report(config, [str(pred)], name="q2")
+    shares = pd.read_csv(Path(trained["paths"]["reports"]) / "q2" / "tables" / "domain_shares.csv")
+    assert shares["share_adjusted"].notna().all() and shares["share_adjusted"].sum() == pytest.approx(1.0)
+    assert (shares["ci_low"] <= shares["share_adjusted"]).all() and (shares["share_adjusted"] <= shares["ci_high"]).all()
+    page = (Path(trained["paths"]["reports"]) / "q2" / "rapport.md").read_text()
+    assert "Parts ajustées par PACC" in page and "260 titres étiquetés" in page

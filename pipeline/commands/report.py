@@ -122,8 +122,15 @@ def model_runs(config: dict, frame: pd.DataFrame) -> list[dict]:
     return out
 
 
-def review_threshold(config: dict, runs: list[dict]) -> float | None:
-    """The threshold predict applied: the config's number, else the model's own (when one model made every row)."""
+def review_threshold(config: dict, runs: list[dict], frame: pd.DataFrame | None = None) -> float | None:
+    """The threshold predict applied: the predictions' review_threshold column when it holds one value,
+    else (older files) the config's number, else the model's own (when one model made every row)."""
+    if frame is not None and "review_threshold" in frame:
+        applied = set(pd.to_numeric(frame["review_threshold"], errors="coerce").dropna().round(4))
+        if len(applied) == 1:
+            return float(applied.pop())
+        if len(applied) > 1:
+            return None
     configured = config.get("predict", {}).get("review_threshold")
     if isinstance(configured, (int, float)):
         return float(configured)
@@ -170,6 +177,33 @@ def write_report(doc: Document, folder: Path) -> Path:
     return folder
 
 
+def add_adjusted_shares(doc: Document, config: dict, frame: pd.DataFrame, data, labels: LabelSet,
+                        runs: list[dict]) -> None:
+    """Adjusted shares with 95 % intervals (pipeline/quantify): a section before the methods,
+    tables/domain_shares.csv, resume.json's "domain_shares", and a warning on the first
+    screen when they could not be adjusted on real titles."""
+    from pipeline.quantify.section import share_section, share_summary, warning_text
+    from pipeline.quantify.shares import adjusted_shares
+    from pipeline.quantify.store import load_for_report
+
+    oof, why_not, scores = load_for_report(config["paths"]["models"], [r["run_id"] for r in runs],
+                                           config.get("train", {}).get("select_on", []))
+    groups = {}
+    if data.joined is not None and "taille" in data.joined:
+        groups["taille"] = data.joined["taille"].reindex(frame.index).fillna("").astype(str)
+    if data.columns.year:
+        groups["annee"] = frame[data.columns.year].astype(str).str.strip()
+    result = adjusted_shares(frame, list(labels.codes), oof, groups, why_not=why_not)
+    section = share_section(result, labels, scores)
+    doc.sections.insert(max(len(doc.sections) - 1, 0), section)
+    for i, s in enumerate(doc.sections, start=1):  # compose numbered them before the insertion
+        s.anchor = f"s{i}"
+    warning = warning_text(result)
+    if warning and doc.sections:
+        doc.sections[0].blocks.insert(0, warning)
+    doc.summary["domain_shares"] = share_summary(result)
+
+
 def run_report(config: dict, predictions: list[str], name: str | None = None, communes_csv: str | None = None,
                code_col: str | None = None) -> Path:
     """Read predictions, aggregate, test the findings, write reports/<name>/; return the folder."""
@@ -197,9 +231,10 @@ def run_report(config: dict, predictions: list[str], name: str | None = None, co
     meta = {"name": name, "inputs": inputs, "models": runs,
             "date": now.isoformat(timespec="seconds"),
             "date_fr": f"{now.day} {MONTHS[now.month - 1]} {now.year} à {now:%H:%M}",
-            "git_commit": git_commit(), "review_threshold": review_threshold(config, runs),
+            "git_commit": git_commit(), "review_threshold": review_threshold(config, runs, frame),
             "reference_sources": ref.sources if ref is not None else []}
     doc = compose(data, labels, meta)
+    add_adjusted_shares(doc, config, frame, data, labels, runs)
     for f in doc.findings.values():
         log.info("finding: %s — %s", f["claim"], f["verdict"])
     folder = write_report(doc, Path(config["paths"]["reports"]) / name)
