@@ -48,6 +48,7 @@ predict: $(STAMP) ## label INPUT (default: data/raw sample) into OUTPUT [TEXT_CO
 evaluate: $(STAMP) ## score every source within/across sources (EXTRA, default ../shared/data) or the model on LABELED=file [TEXT_COL] [LABEL_COL]
 	$(CLI) evaluate $(if $(LABELED),--labeled "$(LABELED)" $(call opt,--text-col,$(TEXT_COL)) \
 		$(call opt,--label-col,$(LABEL_COL)) $(call opt,--digital-col,$(DIGITAL_COL)) $(call opt,--run,$(RUN)),--extra "$(or $(EXTRA),../shared/data)")
+	$(if $(LABELED),,$(CLI) evaluate-quantifier $(call opt,--run,$(RUN)))
 
 communes: $(STAMP) ## install Etalab's commune reference (npm, pinned version, checksum verified) into data/external/
 	$(CLI) fetch-communes
