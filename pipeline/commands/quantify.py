@@ -45,6 +45,9 @@ def run_evaluate_quantifier(config: dict, run: str | None = None, methods=METHOD
     result = {"run": folder.name, "oof_sources": oof.sources(), "test_source": headline,
               "domains": measure(oof.proba, y, test_mask, list(methods), n_folds, app_samples, app_size,
                                  n_bootstrap, coverage_method=DEFAULT_METHOD)}
+    if not test_mask.all():  # the correction fitted on the headline source's rows alone
+        result["domains_fit_on_test_source"] = measure(oof.proba, y, test_mask, ["PACC", "EMQ", "KDEy"], n_folds,
+                                                       app_samples, app_size, n_bootstrap, fit_mask=test_mask)
     known = np.isin(oof.digital, ["yes", "no"]) & ~np.isnan(oof.digital_proba)
     if len(set(oof.digital[known])) == 2:
         crisp = binary_proba((oof.digital_proba[known] >= 0.5).astype(float))
@@ -93,6 +96,12 @@ def summary_markdown(result: dict, classes) -> str:
     for m, v in d["methods"].items():
         lines.append(f"| {'raw counting' if m == 'raw' else m} | {v['natural_tv']:.4f} | {v['natural_mae']:.4f} | "
                      f"{v['app_mae']:.4f} |")
+    if "domains_fit_on_test_source" in result:
+        lines += ["", f"Fitted on {result['test_source']}'s other rows only (not the other out-of-fold sources):", "",
+                  "| method | natural TV | natural MAE | shifted MAE |", "|---|---|---|---|"]
+        for m, v in result["domains_fit_on_test_source"]["methods"].items():
+            lines.append(f"| {'raw counting' if m == 'raw' else m} | {v['natural_tv']:.4f} | {v['natural_mae']:.4f} | "
+                         f"{v['app_mae']:.4f} |")
     c = d.get("coverage")
     if c:
         lines += ["", f"95 % intervals of {c['method']} (bootstrap of the labeled rows and of the sample, "

@@ -190,7 +190,7 @@ def add_adjusted_shares(doc: Document, config: dict, frame: pd.DataFrame, data, 
                                            config.get("train", {}).get("select_on", []))
     groups = {}
     if data.joined is not None and "taille" in data.joined:
-        groups["taille"] = data.joined["taille"].reindex(frame.index).fillna("").astype(str)
+        groups["taille"] = data.joined["taille"].reindex(frame.index).astype(object).fillna("").astype(str)
     if data.columns.year:
         groups["annee"] = frame[data.columns.year].astype(str).str.strip()
     result = adjusted_shares(frame, list(labels.codes), oof, groups, why_not=why_not)

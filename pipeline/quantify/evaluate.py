@@ -42,14 +42,15 @@ def shifted_samples(y: np.ndarray, k: int, n_samples: int, size: int, rng: np.ra
 
 
 def measure(proba, y, test_mask, methods, n_folds: int = 2, app_samples: int = 100, app_size: int = 200,
-            n_bootstrap: int = 100, coverage_method: str | None = None, seed: int = 0) -> dict:
+            n_bootstrap: int = 100, coverage_method: str | None = None, seed: int = 0, fit_mask=None) -> dict:
     """Errors of raw counting and of each method on held-out folds of the `test_mask` rows.
 
     proba: out-of-fold posteriors (n × k); y: true classes as indices 0..k-1.
     Returns, per method: mean total variation and mean absolute error of the
     shares on the natural folds, and mean absolute error under the
     artificial-prevalence protocol; for `coverage_method`, the 95 % intervals'
-    coverage (class by class, on the natural folds) and mean width.
+    coverage (class by class, on the natural folds) and mean width. `fit_mask`: the rows
+    the quantifiers may be fitted on (default all; the held-out fold is always left out).
     """
     proba, y = np.asarray(proba, dtype=float), np.asarray(y, dtype=int)
     k = proba.shape[1]
@@ -61,7 +62,7 @@ def measure(proba, y, test_mask, methods, n_folds: int = 2, app_samples: int = 1
     coverage = []
     for fold in folds_of(len(tested), n_folds, rng):
         test = tested[fold]
-        fit = np.setdiff1d(np.arange(len(y)), test)
+        fit = np.setdiff1d(np.arange(len(y)) if fit_mask is None else np.flatnonzero(fit_mask), test)
         truth = np.bincount(y[test], minlength=k) / len(test)
         fitted = {m: ShareQuantifier(m).fit(proba[fit], y[fit]) for m in methods}
         for name, est in (("raw", raw_shares(proba[test])), *((m, q.predict(proba[test])) for m, q in fitted.items())):
