@@ -80,8 +80,10 @@ class ShareQuantifier:
         proba, y = np.asarray(proba, dtype=float), np.asarray(y, dtype=int)
         self.n_classes_ = proba.shape[1]
         self.seen_ = np.isin(np.arange(self.n_classes_), y)
-        self.quantifier_ = _quapy_method(self.method, self.n_classes_)
-        self.quantifier_.aggregation_fit(self._inputs(proba), y)
+        # QuaPy is fitted on the classes with labeled rows only (KDEy refuses an empty class;
+        # ACC would assume an unseen class perfectly recognised).
+        self.quantifier_ = _quapy_method(self.method, int(self.seen_.sum()))
+        self.quantifier_.aggregation_fit(self._inputs(self._seen(proba)), np.searchsorted(np.flatnonzero(self.seen_), y))
         return self
 
     def predict(self, proba: np.ndarray) -> np.ndarray:
@@ -89,15 +91,18 @@ class ShareQuantifier:
         if len(proba) == 0:
             return np.full(self.n_classes_, np.nan)
         raw = proba.mean(0)
-        shares = np.asarray(self.quantifier_.aggregate(self._inputs(proba)), dtype=float)
-        if not self.seen_.all():
-            # Unseen classes keep the raw share; the others share the rest as corrected.
-            rest = shares[self.seen_].sum()
-            out = raw.copy()
-            mass = 1.0 - raw[~self.seen_].sum()
-            out[self.seen_] = shares[self.seen_] / rest * mass if rest > 0 else raw[self.seen_]
-            shares = out
+        shares = raw.copy()
+        # Unseen classes keep their raw (PCC) share; the seen ones share the rest as corrected.
+        mass = 1.0 - raw[~self.seen_].sum()
+        corrected = np.asarray(self.quantifier_.aggregate(self._inputs(self._seen(proba))), dtype=float)
+        shares[self.seen_] = corrected / max(corrected.sum(), 1e-12) * mass
         return shares
+
+    def _seen(self, proba: np.ndarray) -> np.ndarray:
+        if self.seen_.all():
+            return proba
+        part = proba[:, self.seen_]
+        return part / np.clip(part.sum(1, keepdims=True), 1e-12, None)
 
     def _inputs(self, proba: np.ndarray) -> np.ndarray:
         return proba.argmax(1) if self.method in CRISP else proba
