@@ -23,7 +23,7 @@ from pipeline.io.tables import atomic_folder, read_table
 from pipeline.modeling.run_folder import resolve_run
 from pipeline.quantify.evaluate import mean_absolute_error, measure, total_variation
 from pipeline.quantify.fit import DEFAULT_METHOD, METHODS, binary_proba
-from pipeline.quantify.shares import adjusted_shares
+from pipeline.quantify.shares import adjusted_shares, domain_fit_rows
 from pipeline.quantify.store import OOF_FILE, load_oof
 from pipeline.report.analysis import prepare_predictions
 
@@ -42,12 +42,16 @@ def run_evaluate_quantifier(config: dict, run: str | None = None, methods=METHOD
     test_mask = oof.source == headline if headline in set(oof.source) else np.ones(oof.n, bool)
     y = np.searchsorted(oof.classes, oof.y)
     log.info("quantifier: %d out-of-fold rows, held-out folds of the %d rows of %s", oof.n, test_mask.sum(), headline)
+    fit_rows = domain_fit_rows(oof, headline)
     result = {"run": folder.name, "oof_sources": oof.sources(), "test_source": headline,
+              "fit_rows": oof.subset(fit_rows).sources(),
               "domains": measure(oof.proba, y, test_mask, list(methods), n_folds, app_samples, app_size,
-                                 n_bootstrap, coverage_method=DEFAULT_METHOD)}
-    if not test_mask.all():  # the correction fitted on the headline source's rows alone
-        result["domains_fit_on_test_source"] = measure(oof.proba, y, test_mask, ["PACC", "EMQ", "KDEy"], n_folds,
-                                                       app_samples, app_size, n_bootstrap, fit_mask=test_mask)
+                                 n_bootstrap, coverage_method=DEFAULT_METHOD, fit_mask=fit_rows)}
+    if not test_mask.all():  # the correction fitted on the headline source alone, and on every row
+        result["fit_variants"] = {
+            name: measure(oof.proba, y, test_mask, ["PACC", "EMQ", "KDEy"], n_folds, app_samples, app_size,
+                          n_bootstrap, fit_mask=mask)
+            for name, mask in ((f"{headline} alone", test_mask), ("every out-of-fold row", None))}
     known = np.isin(oof.digital, ["yes", "no"]) & ~np.isnan(oof.digital_proba)
     if len(set(oof.digital[known])) == 2:
         crisp = binary_proba((oof.digital_proba[known] >= 0.5).astype(float))
@@ -89,17 +93,18 @@ def summary_markdown(result: dict, classes) -> str:
     d = result["domains"]
     lines = [f"# Quantifier evaluation — run {result['run']}", "",
              f"Out-of-fold rows: {result['oof_sources']}. Held-out folds ({d['n_folds']}) of the "
-             f"{d['n_test_rows']} rows of {result['test_source']}; each fold's quantifier fitted on every other row. "
+             f"{d['n_test_rows']} rows of {result['test_source']}; each fold's quantifier fitted on the other rows of "
+             f"{result['fit_rows']} (the headline source, and the other sources' rows not flagged digital). "
              f"Shifted mixes: {d['app_samples']} samples of {d['app_size']} rows, mixes uniform on the simplex "
              f"(artificial-prevalence protocol, UPP form).", "",
              "| method | natural TV | natural MAE | shifted MAE |", "|---|---|---|---|"]
     for m, v in d["methods"].items():
         lines.append(f"| {'raw counting' if m == 'raw' else m} | {v['natural_tv']:.4f} | {v['natural_mae']:.4f} | "
                      f"{v['app_mae']:.4f} |")
-    if "domains_fit_on_test_source" in result:
-        lines += ["", f"Fitted on {result['test_source']}'s other rows only (not the other out-of-fold sources):", "",
+    for variant, r in result.get("fit_variants", {}).items():
+        lines += ["", f"The same, fitted on {variant} (held-out fold excluded):", "",
                   "| method | natural TV | natural MAE | shifted MAE |", "|---|---|---|---|"]
-        for m, v in result["domains_fit_on_test_source"]["methods"].items():
+        for m, v in r["methods"].items():
             lines.append(f"| {'raw counting' if m == 'raw' else m} | {v['natural_tv']:.4f} | {v['natural_mae']:.4f} | "
                          f"{v['app_mae']:.4f} |")
     c = d.get("coverage")

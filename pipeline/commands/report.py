@@ -193,7 +193,9 @@ def add_adjusted_shares(doc: Document, config: dict, frame: pd.DataFrame, data, 
         groups["taille"] = data.joined["taille"].reindex(frame.index).astype(object).fillna("").astype(str)
     if data.columns.year:
         groups["annee"] = frame[data.columns.year].astype(str).str.strip()
-    result = adjusted_shares(frame, list(labels.codes), oof, groups, why_not=why_not)
+    select_on = config.get("train", {}).get("select_on", [])
+    headline = next((s for s in select_on if oof is not None and s in set(oof.source)), None)
+    result = adjusted_shares(frame, list(labels.codes), oof, groups, why_not=why_not, headline=headline)
     section = share_section(result, labels, scores)
     doc.sections.insert(max(len(doc.sections) - 1, 0), section)
     for i, s in enumerate(doc.sections, start=1):  # compose numbered them before the insertion

@@ -67,7 +67,7 @@ class ShareQuantifier:
 
     fit(proba, y): out-of-fold posteriors (n × k) and the true classes as
     column indices 0..k-1. predict(proba): the k shares of a sample (sum 1).
-    A class absent from the labeled rows keeps its raw (PCC) share: its
+    A class absent from the labeled rows keeps its classify-and-count share: its
     error rates are unknown.
     """
 
@@ -90,9 +90,10 @@ class ShareQuantifier:
         proba = np.asarray(proba, dtype=float)
         if len(proba) == 0:
             return np.full(self.n_classes_, np.nan)
-        raw = proba.mean(0)
+        raw = raw_shares(proba)
         shares = raw.copy()
-        # Unseen classes keep their raw (PCC) share; the seen ones share the rest as corrected.
+        # Unseen classes keep their classify-and-count share (their mean probability over-reports
+        # a class never predicted); the seen ones share the rest as corrected.
         mass = 1.0 - raw[~self.seen_].sum()
         corrected = np.asarray(self.quantifier_.aggregate(self._inputs(self._seen(proba))), dtype=float)
         shares[self.seen_] = corrected / max(corrected.sum(), 1e-12) * mass

@@ -40,6 +40,16 @@ def _rows(shares, names) -> pd.DataFrame:
                          "ci_high": shares.ci_high})
 
 
+def domain_fit_rows(oof: OutOfFold, headline: str | None) -> np.ndarray:
+    """The labeled rows the domain correction is fitted on: every row of the `headline` source (real
+    titles drawn at random), and the other sources' rows not flagged digital. The annotated set
+    over-samples digital projects, whose confusions differ from ordinary titles': with them the
+    correction moved natural samples further from the truth (docs/quantification.md)."""
+    if headline is None or headline not in set(oof.source):
+        return np.ones(oof.n, dtype=bool)
+    return (oof.source == headline) | (oof.digital != "yes")
+
+
 def raw_table(pred: pd.DataFrame, codes: list[str]) -> pd.DataFrame:
     """Counts and raw shares, nothing adjusted (rows with a domain only)."""
     with_domain = pred[pred["domain"] != ""]
@@ -52,10 +62,11 @@ def raw_table(pred: pd.DataFrame, codes: list[str]) -> pd.DataFrame:
 
 def adjusted_shares(pred: pd.DataFrame, codes: list[str], oof: OutOfFold | None, groups: dict[str, pd.Series],
                     method: str = DEFAULT_METHOD, n_bootstrap: int = N_BOOTSTRAP, min_group: int = MIN_GROUP,
-                    seed: int = 0, why_not: str = "") -> AdjustedShares:
+                    seed: int = 0, why_not: str = "", headline: str | None = None) -> AdjustedShares:
     """Adjusted shares and 95 % intervals, overall and by each group (a label per row of `pred`).
 
-    With `oof` None (or `why_not` given) the shares are raw, marked as such.
+    With `oof` None (or `why_not` given) the shares are raw, marked as such. `headline`: the
+    source of real titles drawn at random (see `domain_fit_rows`).
     """
     missing = [c for c in (oof.classes if oof is not None else []) if f"proba_{c}" not in pred.columns]
     if oof is not None and missing:
@@ -66,14 +77,15 @@ def adjusted_shares(pred: pd.DataFrame, codes: list[str], oof: OutOfFold | None,
     classes = list(oof.classes)
     proba = pred.loc[rows, [f"proba_{c}" for c in classes]].to_numpy(float)
     proba = proba / np.clip(proba.sum(1, keepdims=True), 1e-12, None)  # rounded to 4 decimals by predict
-    y = np.searchsorted(oof.classes, oof.y)
+    fit = domain_fit_rows(oof, headline)
+    y = np.searchsorted(oof.classes, oof.y[fit])
     samples = {ALL: proba}
     for by, labels in groups.items():
         labels = labels[rows].astype(str).to_numpy()
         for g in sorted(set(labels) - {""}):
             samples[f"{by}\x1f{g}"] = proba[labels == g]
-    got = bootstrap_shares(oof.proba, y, samples, method, n_bootstrap, min_group, seed=seed)
-    result = AdjustedShares(method, True, "", oof.n, oof.sources())
+    got = bootstrap_shares(oof.proba[fit], y, samples, method, n_bootstrap, min_group, seed=seed)
+    result = AdjustedShares(method, True, "", int(fit.sum()), oof.subset(fit).sources())
     # Domains the model cannot predict (no training example) keep a zero count and no adjustment.
     full = raw_table(pred, codes).set_index("domain")
     table = _rows(got[ALL], classes).set_index("domain")
