@@ -18,7 +18,9 @@ from pipeline.report.render import Chart, Section, Table
 METHOD_TEXT = {
     "PACC": "PACC (Probabilistic Adjusted Classify and Count, Bella et al. 2010) : la moyenne des probabilités "
             "prédites est corrigée par la matrice P(probabilités | vrai domaine) mesurée sur des titres "
-            "étiquetés que le modèle n'avait pas vus (probabilités hors pli de la validation croisée)",
+            "étiquetés que le modèle n'avait pas vus (probabilités hors pli de la validation croisée) ; "
+            "choisie parmi les méthodes de QuaPy (CC, PCC, ACC, PACC, EMQ, KDEy) par mesure sur des plis "
+            "tenus à l'écart de l'échantillon aléatoire de titres réels (docs/quantification.md)",
 }
 NOT_COMPUTED = "non calculé"
 
@@ -81,7 +83,8 @@ def methods_text(result: AdjustedShares, scores: dict | None) -> str:
         return f"Parts non ajustées : {result.why_not}."
     sources = ", ".join(f"{s} ({fr_int(n)})" for s, n in result.labeled_sources.items())
     text = (f"Parts ajustées par {METHOD_TEXT.get(result.method, result.method)} ; ajustement estimé sur "
-            f"{fr_int(result.n_labeled)} titres étiquetés : {sources}. Intervalles de confiance à 95 % par "
+            f"{fr_int(result.n_labeled)} titres étiquetés : {sources} (l'échantillon aléatoire de titres réels, et "
+            f"les titres non numériques des autres sources étiquetées). Intervalles de confiance à 95 % par "
             f"bootstrap (percentiles) des deux sources d'incertitude à la fois : à chaque tirage, la correction "
             f"est réestimée sur un rééchantillon des titres étiquetés (stratifié par domaine) et appliquée à "
             f"un rééchantillon des initiatives du rapport. Le drapeau numérique est corrigé par ACC (taux de "
