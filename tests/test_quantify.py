@@ -172,3 +172,5 @@ def test_training_stores_the_out_of_fold_rows_and_the_report_publishes_domain_sh
     assert (shares["ci_low"] <= shares["share_adjusted"]).all() and (shares["share_adjusted"] <= shares["ci_high"]).all()
     page = (Path(trained["paths"]["reports"]) / "q2" / "rapport.md").read_text()
     assert "Parts ajustées par PACC" in page and "260 titres étiquetés" in page
+    # The synthesis (first screen) gives the leading adjusted shares with their interval.
+    assert page.index("Corrigées des erreurs connues du modèle") < page.index("Chaque initiative reçoit un domaine")

@@ -182,7 +182,7 @@ def add_adjusted_shares(doc: Document, config: dict, frame: pd.DataFrame, data, 
     """Adjusted shares with 95 % intervals (pipeline/quantify): a section before the methods,
     tables/domain_shares.csv, resume.json's "domain_shares", and a warning on the first
     screen when they could not be adjusted on real titles."""
-    from pipeline.quantify.section import share_section, share_summary, warning_text
+    from pipeline.quantify.section import share_section, share_summary, synthesis_sentence, warning_text
     from pipeline.quantify.shares import adjusted_shares
     from pipeline.quantify.store import load_for_report
 
@@ -200,9 +200,11 @@ def add_adjusted_shares(doc: Document, config: dict, frame: pd.DataFrame, data, 
     doc.sections.insert(max(len(doc.sections) - 1, 0), section)
     for i, s in enumerate(doc.sections, start=1):  # compose numbered them before the insertion
         s.anchor = f"s{i}"
-    warning = warning_text(result)
+    warning, sentence = warning_text(result), synthesis_sentence(result, labels)
     if warning and doc.sections:
         doc.sections[0].blocks.insert(0, warning)
+    if sentence and doc.sections:
+        doc.sections[0].blocks.insert(1, sentence)
     doc.summary["domain_shares"] = share_summary(result)
 
 

@@ -77,6 +77,20 @@ def share_sentences(result: AdjustedShares, labels: LabelSet) -> list[str]:
     return out
 
 
+def synthesis_sentence(result: AdjustedShares, labels: LabelSet, top: int = 3) -> str | None:
+    """The first screen's figures: the leading domains' adjusted shares and the digital share, with intervals."""
+    if not result.adjusted:
+        return None
+    t = result.domains.dropna(subset=["share_adjusted"]).sort_values("share_adjusted", ascending=False).head(top)
+    text = ("Corrigées des erreurs connues du modèle (intervalle de confiance à 95 %), les premières parts "
+            "sont : " + " ; ".join(f"{labels.label(r.domain)} : {interval_text(r.share_adjusted, r.ci_low, r.ci_high)}"
+                                  for r in t.itertuples()))
+    if result.digital:
+        d = result.digital
+        text += f" ; initiatives numériques : {interval_text(d['share_adjusted'], d['ci_low'], d['ci_high'])}"
+    return text + " (détail : section « Parts ajustées »)."
+
+
 def methods_text(result: AdjustedShares, scores: dict | None) -> str:
     """How the shares were adjusted, on which labeled rows, and the model's scores on real titles."""
     if not result.adjusted:
