@@ -81,6 +81,7 @@ evaluate: $(STAMP) ## score every source within/across sources (EXTRA, default .
 	$(CLI) evaluate $(if $(value LABELED),$(call opt,--labeled,LABELED) $(call opt,--text-col,TEXT_COL) \
 		$(call opt,--label-col,LABEL_COL) $(call opt,--digital-col,DIGITAL_COL) $(call opt,--run,RUN),$(if \
 		$(value EXTRA),$(call opt,--extra,EXTRA),--extra ../shared/data))
+	$(if $(value LABELED),,$(CLI) evaluate-quantifier $(call opt,--run,RUN))
 
 communes: $(STAMP) ## install Etalab's commune reference and the départements' contours (npm, pinned, checksum verified) into data/external/
 	$(CLI) fetch-communes

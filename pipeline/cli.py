@@ -87,6 +87,13 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--force", action="store_true", help="replace an existing report of the same name")
     r.add_argument("--no-pdf", dest="pdf", action="store_false", help="do not write rapport.pdf")
 
+    q = sub.add_parser("evaluate-quantifier", help="measure the share correction on the run's out-of-fold rows, "
+                                                   "into reports/evaluation-quantifier/")
+    q.add_argument("--run", help="model run id or folder (default: models/LATEST)")
+    q.add_argument("--models", help="models folder")
+    q.add_argument("--labeled-predictions", help="a predictions file whose rows carry their true domain")
+    q.add_argument("--label-col", default="domain", help="its true domain column (default: domain)")
+
     _review_parsers(sub)
     sub.add_parser("fetch-communes", help="install Etalab's commune reference and the départements' contours "
                                           "(npm, pinned, checksum verified) into data/external/")
@@ -195,6 +202,13 @@ def write_crash_log(exc: BaseException) -> Path:
 def _dispatch(args) -> int:
     if args.command in ("report", "fetch-communes"):
         return _dispatch_report(args)
+    if args.command == "evaluate-quantifier":
+        from pipeline.commands.quantify import run_evaluate_quantifier
+
+        config = load_config(args.config, {"paths.models": args.models})
+        print(run_evaluate_quantifier(config, args.run, labeled_predictions=args.labeled_predictions,
+                                      label_col=args.label_col))
+        return 0
     from pipeline.commands.predict import default_output, run_predict
     from pipeline.commands.train import run_train
 

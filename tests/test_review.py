@@ -1,7 +1,6 @@
 """The review loop: which rows are picked, the workbook written and read back, its answers trained on."""
 import json
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -17,7 +16,7 @@ from pipeline.io.reviewed import load_reviewed, review_files
 from pipeline.review.answers import check_conflicts, parse_answers
 from pipeline.review.audit import label_issues
 from pipeline.review.select import select_for_review
-from pipeline.review.workbook import META_SHEET, REVIEW_SHEET, read_workbook
+from pipeline.review.workbook import META_SHEET, REVIEW_SHEET
 
 SAMPLE = PROJECT_DIR / "data" / "raw" / "submissions-sample.csv"
 

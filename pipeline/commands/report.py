@@ -26,6 +26,7 @@ import json
 import logging
 import math
 import re
+from types import SimpleNamespace
 from datetime import datetime
 from pathlib import Path
 
@@ -43,7 +44,7 @@ from pipeline.report.render import to_html, to_markdown, to_pdf
 from pipeline.report.workbook import to_xlsx
 from pipeline.report.analysis import build_report
 from pipeline.report.prepare import Columns, prepare_predictions
-from pipeline.io.files import sha256_of
+from pipeline.io.files import RUN_ID, sha256_of
 from pipeline.io.tables import atomic_folder, read_table
 from pipeline.io.write import csv_cells
 
@@ -112,7 +113,7 @@ def model_runs(config: dict, frame: pd.DataFrame) -> list[dict]:
     out = []
     for run_id, rows in frame["model_run_id"].value_counts().items():
         entry = {"run_id": run_id, "rows": int(rows)}
-        path = models / run_id / "metrics.json" if run_id else None
+        path = models / run_id / "metrics.json" if RUN_ID.fullmatch(run_id or "") else None  # inside models/
         if path is None:
             entry["why"] = "pas d'identifiant de modèle"
         elif not path.is_file():
@@ -135,8 +136,15 @@ def model_runs(config: dict, frame: pd.DataFrame) -> list[dict]:
     return out
 
 
-def review_threshold(config: dict, runs: list[dict]) -> float | None:
-    """The threshold predict applied: the config's number, else the model's own (when one model made every row)."""
+def review_threshold(config: dict, runs: list[dict], frame: pd.DataFrame | None = None) -> float | None:
+    """The threshold predict applied: the predictions' review_threshold column when it holds one value,
+    else (older files) the config's number, else the model's own (when one model made every row)."""
+    if frame is not None and "review_threshold" in frame:
+        applied = set(pd.to_numeric(frame["review_threshold"], errors="coerce").dropna().round(4))
+        if len(applied) == 1:
+            return float(applied.pop())
+        if len(applied) > 1:
+            return None
     configured = config.get("predict", {}).get("review_threshold")
     if isinstance(configured, (int, float)):
         return float(configured)
@@ -211,6 +219,51 @@ def write_report(doc: Document, folder: Path, pdf: bool = True) -> Path:
     return folder
 
 
+def add_adjusted_shares(doc: Document, config: dict, frame: pd.DataFrame, data, labels: LabelSet,
+                        runs: list[dict]) -> None:
+    """Adjusted shares with 95 % intervals (pipeline/quantify): a section before the methods,
+    tables/domain_shares.csv, resume.json's "domain_shares", and a warning on the first
+    screen when they could not be adjusted on real titles."""
+    from pipeline.quantify.section import share_section, share_summary, synthesis_sentence, warning_text
+    from pipeline.quantify.shares import adjusted_shares
+    from pipeline.quantify.store import load_for_report
+
+    oof, why_not, scores = load_for_report(config["paths"]["models"], [r["run_id"] for r in runs],
+                                           config.get("train", {}).get("select_on", []))
+    groups = {}
+    if data.joined is not None and "taille" in data.joined:
+        groups["taille"] = data.joined["taille"].reindex(frame.index).astype(object).fillna("").astype(str)
+    if data.columns.year:
+        groups["annee"] = frame[data.columns.year].astype(str).str.strip()
+    select_on = config.get("train", {}).get("select_on", [])
+    headline = next((s for s in select_on if oof is not None and s in set(oof.source)), None)
+    result = adjusted_shares(frame, list(labels.codes), oof, groups, why_not=why_not, headline=headline)
+    section = share_section(result, labels, scores)
+    doc.sections.insert(max(len(doc.sections) - 1, 0), section)
+    for i, s in enumerate(doc.sections, start=1):  # compose numbered them before the insertion
+        s.anchor = f"s{i}"
+    # On the first screen: the warning or the leading adjusted shares, and the tiles' intervals.
+    doc.notes[:0] = [text for text in (warning_text(result), synthesis_sentence(result, labels)) if text]
+    if result.adjusted:
+        tiles_with_intervals(doc.tiles, result, labels)
+    doc.summary["domain_shares"] = share_summary(result)
+
+
+def tiles_with_intervals(tiles: list, result, labels: LabelSet) -> None:
+    """The first-domain and digital tiles show the adjusted share and its 95 % interval."""
+    from pipeline.report.frformat import fr_pct
+
+    rows = {f"« {labels.label(r.domain)} », premier domaine": r for r in result.domains.itertuples()}
+    if result.digital and result.digital.get("share_adjusted") is not None:
+        rows["passent par le numérique"] = SimpleNamespace(**result.digital)
+    for tile in tiles:
+        r = rows.get(tile.label)
+        if r is None or pd.isna(r.share_adjusted):
+            continue
+        tile.detail = f"corrigé des erreurs du modèle (brut : {tile.value})"
+        tile.value, tile.ci_low, tile.ci_high = fr_pct(r.share_adjusted), fr_pct(r.ci_low), fr_pct(r.ci_high)
+
+
 def run_report(config: dict, predictions: list[str], name: str | None = None, communes_csv: str | None = None,
                code_col: str | None = None, title: str | None = None, subtitle: str | None = None,
                source: str | None = None, force: bool = False, pdf: bool = True) -> Path:
@@ -241,12 +294,13 @@ def run_report(config: dict, predictions: list[str], name: str | None = None, co
     meta = {"name": name, "inputs": inputs, "models": runs, "title": title, "subtitle": subtitle, "source": source,
             "date": now.isoformat(timespec="seconds"),
             "date_fr": f"{now.day} {MONTHS[now.month - 1]} {now.year} à {now:%H:%M}",
-            "git_commit": git_commit(), "review_threshold": review_threshold(config, runs),
+            "git_commit": git_commit(), "review_threshold": review_threshold(config, runs, frame),
             "reference_sources": ref.sources if ref is not None else []}
     contours_folder = map_folder(config)
     if data.departement_rates is not None and (contours_folder / "index.js").is_file():
         meta["contours"] = load_contours(contours_folder)
     doc = compose(data, labels, meta)
+    add_adjusted_shares(doc, config, frame, data, labels, runs)
     for f in doc.findings.values():
         log.info("finding: %s — %s", f["claim"], f["verdict"])
     folder = write_report(doc, folder, pdf)

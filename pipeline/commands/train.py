@@ -15,7 +15,8 @@ from pipeline.modeling import card
 from pipeline.modeling import run_folder
 from pipeline.modeling.estimators import RECIPES
 from pipeline.modeling.settings import TrainSettings
-from pipeline.modeling.train import train
+from pipeline.modeling.train import OOF_KEY, train
+from pipeline.quantify.store import OOF_FILE, save_oof
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,9 @@ def run_train(config: dict, extra: str | None = None, reviewed: list[str] | None
     unlabeled, unlabeled_reports = self_training_pool(config, extra, settings.recipes)
     log.info("training on %d rows from %d source(s), %d unlabeled texts", len(frame), len(reports), len(unlabeled))
     model, metrics = train(frame, labels, settings, unlabeled, locked)
+    oof = metrics.pop(OOF_KEY)
+    metrics["out_of_fold_rows"] = {"file": OOF_FILE, "n": int(len(oof["y"])),
+                                   "n_digital": int(((oof["digital"] == "yes") | (oof["digital"] == "no")).sum())}
     model.run_id = run_folder.new_run_id()
     metadata = {
         "run_id": model.run_id,
@@ -70,6 +74,7 @@ def run_train(config: dict, extra: str | None = None, reviewed: list[str] | None
     }
     folder = run_folder.save_run(paths["models"], model, metadata, metrics, {
         "confusion_matrix.png": lambda p: card.confusion_png(metrics, labels, p),
+        OOF_FILE: lambda p: save_oof(p, oof),
         "MODEL_CARD.md": lambda p: p.write_text(card.model_card(metadata, metrics, labels), encoding="utf-8"),
     })
     log.info("model %s written to %s (CV macro-F1 %.3f, accuracy %.3f)", model.run_id, folder,

@@ -3,10 +3,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import subprocess
 from pathlib import Path
 
 from pipeline.config import PROJECT_DIR
+
+# A run id names a folder directly under models/: no "/", no "..", nothing hidden.
+RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
 def sha256_of(path: str | Path) -> str:

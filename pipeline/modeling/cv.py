@@ -143,18 +143,38 @@ def repeat_settings(settings: TrainSettings) -> list[TrainSettings]:
 
 def digital_cv(frame: pd.DataFrame, lemmas: list[str], groups, settings: TrainSettings) -> tuple[np.ndarray, dict]:
     """Out-of-fold `digital` predictions on the rows labeled yes/no, and their scores."""
+    mask, proba_yes = digital_oof(frame, lemmas, groups, settings)
+    return mask, digital_scores(frame, mask, proba_yes)
+
+
+def digital_oof(frame: pd.DataFrame, lemmas: list[str], groups, settings: TrainSettings):
+    """The rows labeled yes/no and each row's out-of-fold P(digital = yes) (NaN elsewhere; None when
+    the labels hold a single value). The quantifier corrects the digital share with them."""
     mask = frame["digital"].isin(["yes", "no"]).to_numpy()
     y = frame["digital"].to_numpy()[mask]
     if len(set(y)) < 2:
-        log.warning("no digital yes/no labels: the digital flag is not trained")
-        return mask, {"trained": False}
+        return mask, None
     cv = StratifiedGroupKFold(n_splits=settings.cv_folds, shuffle=True, random_state=settings.random_state)
     X = [l for l, m in zip(lemmas, mask) if m]
-    pred = cross_val_predict(estimators.digital_classifier(), X, y, groups=groups[mask], cv=cv)
+    # predict_proba's columns are the sorted labels: no, yes.
+    proba = cross_val_predict(estimators.digital_classifier(), X, y, groups=groups[mask], cv=cv,
+                              method="predict_proba")
+    proba_yes = np.full(len(frame), np.nan)
+    proba_yes[mask] = proba[:, 1]
+    return mask, proba_yes
+
+
+def digital_scores(frame: pd.DataFrame, mask: np.ndarray, proba_yes) -> dict:
+    """Scores of the out-of-fold digital predictions (argmax of the probabilities, as `predict`)."""
+    if proba_yes is None:
+        log.warning("no digital yes/no labels: the digital flag is not trained")
+        return {"trained": False}
+    y = frame["digital"].to_numpy()[mask]
+    pred = np.where(proba_yes[mask] > 0.5, "yes", "no")
     sub = frame[mask].assign(pred=pred)
     per_source = {s: {"f1_yes": round(float(f1_score(g["digital"], g["pred"], pos_label="yes", zero_division=0)), 4),
                       "n": int(len(g))} for s, g in sub.groupby("source")}
     f1_yes = f1_score(y, pred, pos_label="yes")
     log.info("digital flag: CV F1(yes) %.3f on %d rows", f1_yes, len(y))
-    return mask, {"trained": True, "n": int(len(y)), "f1_yes": round(float(f1_yes), 4),
-                  "accuracy": round(float(accuracy_score(y, pred)), 4), "by_source": per_source}
+    return {"trained": True, "n": int(len(y)), "f1_yes": round(float(f1_yes), 4),
+            "accuracy": round(float(accuracy_score(y, pred)), 4), "by_source": per_source}

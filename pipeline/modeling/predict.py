@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 def output_columns(domains) -> list[str]:
     """Columns predict appends, in order, after every input column."""
     return ["domain", "confidence", "domain_2", *[f"proba_{d}" for d in domains],
-            "digital", "needs_review", "model_run_id"]
+            "digital", "needs_review", "review_threshold", "model_run_id"]
 
 
 def texts_of(frame: pd.DataFrame, text_columns: list[str]) -> pd.Series:
@@ -81,6 +81,8 @@ def with_predictions(model: BarometerModel, frame: pd.DataFrame, texts: pd.Serie
         **{f"proba_{d}": proba[:, i].round(4) for i, d in enumerate(domains)},
         "digital": digital,
         "needs_review": empty | (confidence < review_threshold),
+        # The threshold applied (the model's, or predict's --threshold): the report states this one.
+        "review_threshold": float(review_threshold),
         "model_run_id": model.run_id,
     }
     predicted = pd.DataFrame(out, index=frame.index)

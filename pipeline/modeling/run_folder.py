@@ -15,7 +15,6 @@ import io
 import json
 import os
 import platform
-import re
 import secrets
 from datetime import datetime, timezone
 from pathlib import Path
@@ -24,7 +23,7 @@ import joblib
 
 from pipeline.errors import PipelineError
 from pipeline.modeling.model import BarometerModel
-from pipeline.io.files import sha256_of, write_json
+from pipeline.io.files import RUN_ID, sha256_of, write_json
 from pipeline.io.tables import atomic_folder
 from pipeline.io.temps import remove_stale_temps, temp_prefix
 
@@ -32,7 +31,6 @@ MODEL_FILE = "model.joblib"
 LATEST = "LATEST"
 HASH_KEY = "model_sha256"
 # A run id: letters, digits and . _ - only, so that it names a folder directly under models/.
-RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
 def library_versions() -> dict:

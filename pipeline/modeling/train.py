@@ -18,8 +18,8 @@ from pipeline.errors import PipelineError
 from pipeline.features.lemmatizer import SpacyLemmatizer
 from pipeline.io.sources import SUBMISSION_KIND
 from pipeline.modeling import estimators
-from pipeline.modeling.cv import (baseline_scores, as_kinds, cross_validated_proba, digital_cv, duplicate_groups,
-                                  duplicate_key, fit_domain, repeat_settings)
+from pipeline.modeling.cv import (baseline_scores, as_kinds, cross_validated_proba, digital_oof, digital_scores,
+                                  duplicate_groups, duplicate_key, fit_domain, repeat_settings)
 from pipeline.modeling.metrics import accuracy_at_coverage, by_source, mean_scores, review_threshold, scores
 from pipeline.modeling.model import BarometerModel
 from pipeline.modeling.settings import TrainSettings
@@ -121,7 +121,7 @@ def train(frame: pd.DataFrame, labels: LabelSet, settings: TrainSettings,
     locked_scores = score_locked(lemmas, y, weights, kinds, groups, locked, unlabeled, recipe, settings, order)
 
     domain_clf, n_pseudo = fit_domain(lemmas, y, weights, unlabeled, recipe, settings.random_state, kinds)
-    digital_clf, digital_metrics = _train_digital(frame, lemmas, groups, settings)
+    digital_clf, digital_metrics, digital_proba = _train_digital(frame, lemmas, groups, settings)
     model = BarometerModel(lemmatizer, domain_clf, digital_clf, labels.codes,
                            review_threshold=review["threshold"])
     metrics = {
@@ -148,7 +148,24 @@ def train(frame: pd.DataFrame, labels: LabelSet, settings: TrainSettings,
         "accuracy_at_80pct_coverage": accuracy_at_coverage(review["curve"], 0.8),
         "confusion_matrix": {"labels": order, "matrix": confusion_matrix(cv_y, best_pred, labels=order).tolist()},
     }
+    # Arrays, not JSON: the command pops them into the run folder's oof.npz (the quantifier's input).
+    metrics[OOF_KEY] = out_of_fold_record(frame.iloc[cv_index[cv_select]], classes, proba[cv_select],
+                                          digital_proba[cv_index[cv_select]] if digital_proba is not None else None)
     return model, metrics
+
+
+OOF_KEY = "_out_of_fold"
+
+
+def out_of_fold_record(rows: pd.DataFrame, classes, proba, digital_proba) -> dict:
+    """The selection rows' out-of-fold domain probabilities (the chosen recipe's first repeat), true
+    labels, sources and ids, and their digital labels and out-of-fold P(yes) (NaN where unknown)."""
+    n = len(rows)
+    return {"classes": np.asarray(classes, dtype=str), "proba": np.asarray(proba, dtype=float),
+            "y": rows["domain"].to_numpy(dtype=str), "source": rows["source"].to_numpy(dtype=str),
+            "row_id": rows["row_id"].fillna("").to_numpy(dtype=str) if "row_id" in rows else np.full(n, ""),
+            "digital": rows["digital"].fillna("").to_numpy(dtype=str),
+            "digital_proba": (np.full(n, np.nan) if digital_proba is None else np.asarray(digital_proba, float))}
 
 
 def choice_key(result: dict, present: list[str]) -> tuple:
@@ -202,9 +219,10 @@ def unlabeled_lemmas(unlabeled_texts, labeled_texts, lemmatizer) -> list[str]:
 
 
 def _train_digital(frame: pd.DataFrame, lemmas: list[str], groups, settings: TrainSettings):
-    mask, metrics = digital_cv(frame, lemmas, groups, settings)
+    mask, proba_yes = digital_oof(frame, lemmas, groups, settings)
+    metrics = digital_scores(frame, mask, proba_yes)
     if not metrics["trained"]:
-        return None, metrics
+        return None, metrics, None
     clf = estimators.digital_classifier()
     clf.fit([l for l, m in zip(lemmas, mask) if m], frame["digital"].to_numpy()[mask])
-    return clf, metrics
+    return clf, metrics, proba_yes

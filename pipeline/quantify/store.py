@@ -1,0 +1,93 @@
+"""The run folder's oof.npz: what the share correction is fitted on.
+
+The out-of-fold probabilities of the labeled rows that chose the recipe
+(real titles when training had them, the seed set's otherwise), their true
+labels, sources and ids, and their digital labels and out-of-fold P(yes).
+Plain arrays of numbers and fixed-width strings: loading needs no pickle.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.errors import PipelineError
+from pipeline.io.files import RUN_ID
+
+OOF_FILE = "oof.npz"
+FIELDS = ("classes", "proba", "y", "source", "row_id", "digital", "digital_proba")
+
+
+@dataclass(frozen=True)
+class OutOfFold:
+    classes: np.ndarray        # (k,) domain codes, the columns of proba
+    proba: np.ndarray          # (n, k) out-of-fold P(domain)
+    y: np.ndarray              # (n,) true domain
+    source: np.ndarray         # (n,) source name of each row
+    row_id: np.ndarray         # (n,) "<source>:<id>" or ""
+    digital: np.ndarray        # (n,) "yes", "no" or "" (unknown)
+    digital_proba: np.ndarray  # (n,) out-of-fold P(digital = yes), NaN where unknown
+
+    @property
+    def n(self) -> int:
+        return len(self.y)
+
+    def sources(self) -> dict[str, int]:
+        names, counts = np.unique(self.source, return_counts=True)
+        return {str(s): int(c) for s, c in zip(names, counts)}
+
+    def subset(self, mask) -> "OutOfFold":
+        return OutOfFold(self.classes, *(getattr(self, f)[mask] for f in FIELDS[1:]))
+
+
+def save_oof(path: str | Path, record: dict) -> None:
+    """Write the record (the arrays of `train`'s out_of_fold_record) atomically."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "wb") as fh:
+        np.savez_compressed(fh, **{f: np.asarray(record[f]) for f in FIELDS})
+    os.replace(tmp, path)
+
+
+def load_oof(path: str | Path) -> OutOfFold:
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return OutOfFold(*(data[f] for f in FIELDS))
+    except (OSError, KeyError, ValueError) as exc:
+        raise PipelineError(f"{path} cannot be read ({exc}): run `make train` again") from None
+
+
+def load_for_report(models_dir: str | Path, run_ids: list[str], real_sources) -> tuple[OutOfFold | None, str, dict | None]:
+    """The out-of-fold rows the report's correction is fitted on, why not (French, "" when there are
+    some), and the model's scores on real titles from its metrics.json.
+
+    Only the rows of `real_sources` (real labeled titles) are kept: a model trained
+    on the seed set alone has none, and its shares are not adjusted (docs/quantification.md).
+    """
+    import json
+
+    ids = [r for r in run_ids if r]
+    if len(ids) != 1:
+        return None, ("les prédictions viennent de plusieurs modèles" if ids else
+                      "les prédictions ne disent pas quel modèle les a faites (colonne model_run_id)"), None
+    folder = Path(models_dir) / ids[0]
+    if not RUN_ID.fullmatch(ids[0]) or not (folder / OOF_FILE).is_file():  # never outside models/
+        return None, (f"{OOF_FILE} du modèle {ids[0]!r} introuvable (modèle entraîné avant cette version, "
+                      "ou absent)"), None
+    oof = load_oof(folder / OOF_FILE)
+    scores = None
+    try:
+        m = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
+        scores = {"source": m.get("headline_source"), "n": m["domain"].get("n"),
+                  "accuracy": m["domain"]["accuracy"], "macro_f1": m["domain"]["macro_f1"],
+                  "locked": m.get("locked_test")}
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    real = np.isin(oof.source, list(real_sources))
+    if not real.any():
+        return None, ("modèle entraîné sans titres réels étiquetés (jeu d'amorçage seul, par exemple un clone "
+                      "neuf sans --extra)"), None
+    return oof.subset(real), "", scores

@@ -1,0 +1,176 @@
+"""Shares corrected for the classifier's errors (pipeline/quantify): unit tests on small arrays, then
+the run folder's oof.npz and the report's domain_shares.csv through the real commands."""
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline.cli import main
+from pipeline.config import PROJECT_DIR
+from pipeline.quantify.evaluate import measure, shifted_samples, total_variation
+from pipeline.quantify.fit import ShareQuantifier, raw_shares
+from pipeline.quantify.intervals import bootstrap_shares, stratified_resample
+from pipeline.quantify.shares import COLUMNS, adjusted_shares
+from pipeline.quantify.store import OOF_FILE, OutOfFold, load_oof, save_oof
+
+
+def biased(prev, n, rng, k=4):
+    """Posteriors of a classifier that leans toward class 0, for rows drawn at shares `prev`."""
+    y = rng.choice(k, size=n, p=prev)
+    logits = rng.normal(0, 1, (n, k))
+    logits[np.arange(n), y] += 1.5
+    logits[:, 0] += 0.8
+    p = np.exp(logits)
+    return p / p.sum(1, keepdims=True), y
+
+
+@pytest.fixture(scope="module")
+def toy():
+    rng = np.random.default_rng(0)
+    fit_p, fit_y = biased([0.25] * 4, 1500, rng)
+    test_p, test_y = biased([0.1, 0.2, 0.3, 0.4], 800, rng)
+    return fit_p, fit_y, test_p, np.bincount(test_y, minlength=4) / len(test_y)
+
+
+@pytest.mark.parametrize("method", ["ACC", "PACC", "EMQ", "KDEy"])
+def test_the_adjustment_moves_a_biased_count_toward_the_truth(toy, method):
+    fit_p, fit_y, test_p, truth = toy
+    raw = raw_shares(test_p)
+    assert raw[0] > truth[0] + 0.15  # the classifier over-reports class 0
+    adjusted = ShareQuantifier(method).fit(fit_p, fit_y).predict(test_p)
+    assert adjusted.sum() == pytest.approx(1.0)
+    assert total_variation(adjusted, truth) < total_variation(raw, truth) / 2
+
+
+def test_a_class_without_labeled_rows_keeps_its_raw_share(toy):
+    fit_p, fit_y, test_p, _ = toy
+    keep = fit_y != 3
+    shares = ShareQuantifier("PACC").fit(fit_p[keep], fit_y[keep]).predict(test_p)
+    assert shares[3] == pytest.approx(raw_shares(test_p)[3]) and shares.sum() == pytest.approx(1.0)
+
+
+def test_intervals_hold_the_point_estimate_and_small_groups_are_not_computed(toy):
+    fit_p, fit_y, test_p, truth = toy
+    got = bootstrap_shares(fit_p, fit_y, {"all": test_p, "small": test_p[:30]}, "PACC", n_bootstrap=40,
+                           min_group=100)
+    s = got["all"]
+    assert np.all(s.ci_low <= s.share_adjusted) and np.all(s.share_adjusted <= s.ci_high)
+    assert np.all(s.ci_high - s.ci_low > 0) and np.all(s.ci_high - s.ci_low < 0.2)
+    assert ((s.ci_low <= truth) & (truth <= s.ci_high)).sum() >= 3
+    small = got["small"]
+    assert not small.computed and np.isnan(small.ci_low).all()
+    assert small.n.sum() == 30 and small.share.sum() == pytest.approx(1.0)  # counts and raw shares stay
+
+
+def test_the_labeled_rows_are_resampled_within_each_class():
+    y = np.array([0] * 50 + [1] * 3 + [2] * 7)
+    rows = stratified_resample(y, np.random.default_rng(1))
+    assert np.array_equal(np.bincount(y[rows]), [50, 3, 7])
+
+
+def test_shifted_samples_have_the_mix_they_claim():
+    y = np.repeat(np.arange(3), 40)
+    for rows, truth in shifted_samples(y, 4, 5, 200, np.random.default_rng(2)):
+        assert len(rows) == 200 and truth[3] == 0
+        assert np.allclose(np.bincount(y[rows], minlength=4) / 200, truth)
+
+
+def test_measure_reports_raw_counting_beside_each_method(toy):
+    fit_p, fit_y, test_p, _ = toy
+    rng = np.random.default_rng(3)
+    p2, y2 = biased([0.1, 0.2, 0.3, 0.4], 400, rng)
+    proba, y = np.vstack([fit_p, p2]), np.concatenate([fit_y, y2])
+    result = measure(proba, y, np.arange(len(y)) >= len(fit_y), ["PACC"], n_folds=2, app_samples=10,
+                     n_bootstrap=20, coverage_method="PACC")
+    raw, pacc = result["methods"]["raw"], result["methods"]["PACC"]
+    assert pacc["natural_tv"] < raw["natural_tv"] and pacc["app_mae"] < raw["app_mae"]
+    assert result["coverage"]["of"] == 8 and 0 <= result["coverage"]["held"] <= 8
+
+
+def tiny_predictions(test_p, classes, digital):
+    frame = pd.DataFrame({f"proba_{c}": test_p[:, i] for i, c in enumerate(classes)})
+    frame["domain"] = np.asarray(classes)[test_p.argmax(1)]
+    frame["digital"] = digital
+    return frame
+
+
+def test_adjusted_shares_table_has_the_published_columns_and_marks_small_groups(toy):
+    fit_p, fit_y, test_p, _ = toy
+    classes = np.array(["a", "b", "c", "d"])
+    rng = np.random.default_rng(4)
+    dig = rng.random(len(fit_y))
+    oof = OutOfFold(classes, fit_p, classes[fit_y], np.full(len(fit_y), "real"), np.full(len(fit_y), ""),
+                    np.where(dig < 0.3, "yes", "no"), np.clip(dig + rng.normal(0, 0.2, len(dig)), 0, 1))
+    pred = tiny_predictions(test_p, classes, np.where(rng.random(len(test_p)) < 0.4, "yes", "no"))
+    groups = {"annee": pd.Series(np.where(np.arange(len(pred)) < 750, "2023", "2019"))}
+    r = adjusted_shares(pred, ["a", "b", "c", "d", "e"], oof, groups, n_bootstrap=30)
+    assert list(r.domains.columns) == COLUMNS and list(r.domains["domain"]) == ["a", "b", "c", "d", "e"]
+    assert r.domains["n"].sum() == len(pred) and r.domains.loc[4, "n"] == 0
+    assert np.isnan(r.domains.loc[4, "share_adjusted"])  # a domain the model cannot predict
+    assert (r.domains["share"].between(0, 1)).all() and r.adjusted and r.n_labeled == len(fit_y)
+    g = r.groups.set_index(["group_by", "group", "domain"])
+    assert not np.isnan(g.loc[("annee", "2023", "a"), "share_adjusted"])
+    assert np.isnan(g.loc[("annee", "2019", "a"), "share_adjusted"])  # 50 rows: not computed
+    assert 0 < r.digital["share_adjusted"] < 1 and r.digital["ci_low"] <= r.digital["share_adjusted"]
+    unadjusted = adjusted_shares(pred, ["a", "b"], None, {}, why_not="no real titles")
+    assert not unadjusted.adjusted and unadjusted.domains["share_adjusted"].isna().all()
+
+
+def test_oof_file_round_trips_without_pickle(tmp_path, toy):
+    fit_p, fit_y, _, _ = toy
+    record = {"classes": np.array(["a", "b", "c", "d"]), "proba": fit_p, "y": np.array(["a"] * len(fit_y)),
+              "source": np.full(len(fit_y), "s"), "row_id": np.full(len(fit_y), ""),
+              "digital": np.full(len(fit_y), ""), "digital_proba": np.full(len(fit_y), np.nan)}
+    save_oof(tmp_path / OOF_FILE, record)
+    back = load_oof(tmp_path / OOF_FILE)
+    assert back.n == len(fit_y) and np.allclose(back.proba, fit_p) and back.sources() == {"s": len(fit_y)}
+
+
+def test_training_stores_the_out_of_fold_rows_and_the_report_publishes_domain_shares(trained, labels, tmp_path):
+    models = Path(trained["paths"]["models"])
+    folder = models / (models / "LATEST").read_text().strip()
+    oof = load_oof(folder / OOF_FILE)
+    metrics = json.loads((folder / "metrics.json").read_text())
+    # The fixture trains on the seed set alone: its CV rows are the seed rows.
+    assert oof.n == metrics["domain"]["n"] == metrics["out_of_fold_rows"]["n"] == 20 * 13
+    assert oof.proba.shape == (oof.n, len(oof.classes)) and np.allclose(oof.proba.sum(1), 1, atol=1e-6)
+    assert set(oof.y) == set(labels.codes) and set(oof.source) == {"seed:seed"}
+    known = np.isin(oof.digital, ["yes", "no"])
+    assert known.any() and np.isfinite(oof.digital_proba[known]).all()
+
+    raw = pd.read_csv(PROJECT_DIR / "data" / "raw" / "submissions-sample.csv", sep=";", dtype=str,
+                      keep_default_na=False, encoding="utf-8-sig")
+    raw.drop(columns=["beneficiaire_code_insee"]).to_csv(tmp_path / "in.csv", index=False)
+    pred = tmp_path / "pred.csv"
+    cfg = trained["config_file"]
+    assert main(["--config", cfg, "-q", "predict", "--input", str(tmp_path / "in.csv"), "--output", str(pred),
+                 "--threshold", "0.33"]) == 0
+    assert main(["--config", cfg, "-q", "report", "--predictions", str(pred), "--name", "q"]) == 0
+    report = Path(trained["paths"]["reports"]) / "q"
+    shares = pd.read_csv(report / "tables" / "domain_shares.csv")
+    assert list(shares.columns) == COLUMNS and list(shares["domain"]) == list(labels.codes)
+    assert shares["n"].sum() == (pd.read_csv(pred, dtype=str, keep_default_na=False)["domain"] != "").sum()
+    # Seed rows only: nothing is adjusted, and the first screen says so.
+    assert shares["share_adjusted"].isna().all() and shares["share"].sum() == pytest.approx(1.0)
+    summary = json.loads((report / "resume.json").read_text())
+    assert summary["domain_shares"]["adjusted"] is False and len(summary["domain_shares"]["domains"]) == 13
+    page = (report / "rapport.md").read_text()
+    # On the first screen: in the synthesis, before the domains section.
+    assert page.index("parts par domaine non ajustées") < page.index("Chaque initiative reçoit un domaine")
+    assert "confiance sous 0,33" in page  # the threshold predict applied, not the model's
+
+    # Rows counted as real titles (as dgcl-random's are): the shares are adjusted, with intervals.
+    from pipeline.commands.report import run_report
+    from pipeline.config import load_config
+    config = load_config(cfg)
+    config["train"]["select_on"] = ["seed:seed"]
+    run_report(config, [str(pred)], name="q2")
+    shares = pd.read_csv(Path(trained["paths"]["reports"]) / "q2" / "tables" / "domain_shares.csv")
+    assert shares["share_adjusted"].notna().all() and shares["share_adjusted"].sum() == pytest.approx(1.0)
+    assert (shares["ci_low"] <= shares["share_adjusted"]).all() and (shares["share_adjusted"] <= shares["ci_high"]).all()
+    page = (Path(trained["paths"]["reports"]) / "q2" / "rapport.md").read_text()
+    assert "Parts ajustées par PACC" in page and "260 titres étiquetés" in page
+    # The synthesis (first screen) gives the leading adjusted shares with their interval.
+    assert page.index("Corrigées des erreurs connues du modèle") < page.index("Chaque initiative reçoit un domaine")
