@@ -156,17 +156,15 @@ def _read(piece: Piece, kind: str, options: dict) -> pd.DataFrame:
     path = Path(piece.path)
     if kind == "csv":
         return _parse_csv(path, _csv_bytes(piece), options)
-    else:
-        import pyarrow.parquet as pq
+    import pyarrow.parquet as pq
 
-        try:
-            frame = pq.ParquetFile(path).read_row_groups(list(range(piece.start, piece.end))).to_pandas()
-        except Exception as exc:
-            raise PipelineError(f"{path}: cannot be read as Parquet ({exc})") from None
-        for key, value in piece.hive:
-            if key not in frame.columns:
-                frame[key] = pd.Series(value, index=frame.index, dtype="str")
-    check_columns(path, list(frame.columns), columns, text_columns)
+    try:
+        frame = pq.ParquetFile(path).read_row_groups(list(range(piece.start, piece.end))).to_pandas()
+    except Exception as exc:
+        raise PipelineError(f"{path}: cannot be read as Parquet ({exc})") from None
+    for key, value in piece.hive:
+        if key not in frame.columns:
+            frame[key] = pd.Series(value, index=frame.index, dtype="str")
     return frame
 
 
