@@ -20,6 +20,11 @@ DIGITAL_COL ?=
 COMMUNES    ?=
 NAME        ?=
 BENCH_ARGS  ?=
+# predict on Dask: `make predict INPUT='feeds/*.parquet' OUTPUT=out ENGINE=dask [SCHEDULER=host:8786] [WORKERS=4]`
+ENGINE      ?=
+SCHEDULER   ?=
+WORKERS     ?=
+DASK_STAMP  := $(VENV)/.installed-dask
 
 opt = $(if $(2),$(1) "$(2)")
 
@@ -36,14 +41,20 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+# The dask extra, installed only when ENGINE=dask is asked for: the default install stays small.
+$(DASK_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet -e '.[test,dask]'
+	touch $(DASK_STAMP)
+
 install: $(STAMP) ## create .venv and install the project and its model (fr_core_news_sm)
 
 train: $(STAMP) ## train on data/labeled (EXTRA=../shared/data adds the sources of config/sources.toml)
 	$(CLI) train $(call opt,--extra,$(EXTRA))
 
-predict: $(STAMP) ## label INPUT (default: data/raw sample) into OUTPUT [TEXT_COL=col[,col]] [RUN=id]
+predict: $(STAMP) $(if $(filter dask,$(ENGINE)),$(DASK_STAMP)) ## label INPUT (default: data/raw sample) into OUTPUT [TEXT_COL=col[,col]] [RUN=id] [ENGINE=dask [SCHEDULER=address] [WORKERS=n]]
 	$(CLI) predict $(call opt,--input,$(INPUT)) $(call opt,--output,$(OUTPUT)) \
-		$(call opt,--text-col,$(TEXT_COL)) $(call opt,--run,$(RUN))
+		$(call opt,--text-col,$(TEXT_COL)) $(call opt,--run,$(RUN)) $(call opt,--engine,$(ENGINE)) \
+		$(call opt,--scheduler,$(SCHEDULER)) $(call opt,--workers,$(WORKERS))
 
 evaluate: $(STAMP) ## score every source within/across sources (EXTRA, default ../shared/data) or the model on LABELED=file [TEXT_COL] [LABEL_COL]
 	$(CLI) evaluate $(if $(LABELED),--labeled "$(LABELED)" $(call opt,--text-col,$(TEXT_COL)) \
