@@ -180,8 +180,9 @@ def _gather_to_file(client, parts, pieces, output_path: Path) -> int:
         index = {f.key: i for i, f in enumerate(futures)}
         next_part = 0
         for future in _progress(futures, pieces):
-            ready[index[future.key]] = future.result()
-            future.release()
+            i = index[future.key]
+            ready[i] = future.result()
+            futures[i] = future = None  # the last reference: the cluster forgets the partition
             while next_part in ready:
                 part = ready.pop(next_part)
                 writer.write(part)
@@ -211,7 +212,8 @@ def _progress(futures, pieces):
             if future.status != "finished":
                 exc = future.exception()
                 for other in futures:
-                    other.cancel()
+                    if other is not None:
+                        other.cancel()
                 if isinstance(exc, PipelineError):
                     raise exc
                 piece = pieces[index[future.key]]
