@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import resource
+import signal
 import tempfile
 import threading
 import time
@@ -87,14 +88,16 @@ def run_dask(model_folder: Path, settings, pattern: str, out: Path, workers: int
             def kill():
                 time.sleep(kill_after)
                 victim = sorted(client.scheduler_info()["workers"])[0]
-                client.run(os._exit, 1, workers=[victim], wait=False)
-                print(f"killed worker {victim} after {kill_after} s", flush=True)
+                pid = client.run(os.getpid, workers=[victim])[victim]
+                os.kill(pid, signal.SIGKILL)  # the local cluster's worker process, as an out-of-memory kill would
+                print(f"killed worker {victim} (pid {pid}) after {kill_after} s", flush=True)
             threading.Thread(target=kill, daemon=True).start()
         label_with_dask(model_folder, pattern, out, settings, text_col="text", client=client)
         seconds = time.perf_counter() - start
         peaks = worker_peaks(client)
+        lost = client.scheduler_info()["workers"]
     return {"seconds": round(seconds, 1), "cluster_start_seconds": round(started, 1), "workers": workers,
-            "peak_rss_mb_per_worker": peaks}
+            "peak_rss_mb_per_worker": peaks, "worker_names_at_end": sorted(w["name"] for w in lost.values())}
 
 
 def measure_shipping(model_folder: Path, settings, repeats: int = 3) -> dict:

@@ -57,6 +57,7 @@ class ModelPlugin(WorkerPlugin):
             if differ:
                 raise PipelineError(f"worker {worker.address} runs other library versions: {', '.join(differ)}")
             model = pickle.loads(self.payload)
+            self.payload = None  # a worker that joins later gets its own copy from the scheduler
         else:
             model, _ = load_run(Path(self.folder))
         use_text_kind(model, self.text_kind)
@@ -107,8 +108,7 @@ def ship_model(client, folder: Path, model, text_kind: str, how: str = "auto") -
         how = "path" if seen and all(seen.values()) else "bytes"
     payload = pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL) if how == "bytes" else None
     name = f"barometre-model-{uuid.uuid4().hex[:8]}"
-    plugin = ModelPlugin(str(folder.resolve()) if how == "path" else None, payload, text_kind,
-                                    library_versions())
+    plugin = ModelPlugin(str(folder.resolve()) if how == "path" else None, payload, text_kind, library_versions())
     log.info("model %s sent to %d worker(s) by %s", model.run_id, len(client.scheduler_info()["workers"]),
              "path" if payload is None else f"bytes ({len(payload) / 1e6:.1f} MB)")
     client.register_plugin(plugin, name=name)
@@ -152,7 +152,7 @@ def label_with_dask(folder: Path, input_spec: str | Path, output_path: str | Pat
             client = stack.enter_context(dask_client(scheduler, workers))
         log.info("Dask dashboard: %s", client.dashboard_link)
         plugin = ship_model(client, folder, model, text_kind, ship)
-        stack.callback(client.unregister_worker_plugin, plugin)
+        stack.callback(_forget_plugin, client, plugin)
         del model
         import dask
         import dask.dataframe as dd
@@ -169,6 +169,12 @@ def label_with_dask(folder: Path, input_spec: str | Path, output_path: str | Pat
             rows = _write_folder(client, parts, pieces, output_path)
     log.info("%d rows labeled into %s", rows, output_path)
     return output_path
+
+
+def _forget_plugin(client, name: str) -> None:
+    """Remove the model from the workers of a cluster that outlives this run."""
+    with contextlib.suppress(Exception):  # a cluster already gone: nothing to remove
+        client.unregister_worker_plugin(name)
 
 
 def _gather_to_file(client, parts, pieces, output_path: Path) -> int:
