@@ -64,10 +64,16 @@ def write_inputs(texts: list[str], folder: Path, files: int) -> tuple[Path, str]
     return folder / "all.csv", str(folder / "part-*.csv")
 
 
+def _own_peak_mb() -> float:
+    """This process's peak RSS since it started its program: VmHWM (getrusage's ru_maxrss
+    would carry the peak of the process that spawned it across exec)."""
+    with open("/proc/self/status") as fh:
+        return next(int(line.split()[1]) for line in fh if line.startswith("VmHWM")) / 1024
+
+
 def worker_peaks(client) -> list[float]:
     """Peak RSS of each worker process, MB."""
-    peaks = client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-    return [round(v) for v in peaks.values()]
+    return [round(v) for v in client.run(_own_peak_mb).values()]
 
 
 def run_local(model_folder: Path, settings, input_csv: Path, out: Path) -> dict:
@@ -140,6 +146,7 @@ def main() -> None:
     parser.add_argument("--kill-worker", type=float, default=0, help="with --check: kill a worker after S seconds")
     parser.add_argument("--files", type=int, default=8, help="CSV files the Dask input is cut into")
     parser.add_argument("--workers", default="1,2")
+    parser.add_argument("--no-local", action="store_true", help="Dask runs only (no local run, no comparison)")
     parser.add_argument("--models", default=str(PROJECT_DIR / "models"))
     parser.add_argument("--run")
     parser.add_argument("--out", default=str(Path(tempfile.gettempdir()) / "barometre-dask-bench.json"))
@@ -153,8 +160,9 @@ def main() -> None:
         texts = real_texts() if args.check else paired_texts(args.rows)
         all_csv, pattern = write_inputs(texts, tmp, args.files)
         report["rows"] = len(texts)
-        report["local"] = run_local(folder, settings, all_csv, tmp / "local.parquet")
-        report["local"]["rows_per_second"] = round(len(texts) / report["local"]["seconds"])
+        if not args.no_local:
+            report["local"] = run_local(folder, settings, all_csv, tmp / "local.parquet")
+            report["local"]["rows_per_second"] = round(len(texts) / report["local"]["seconds"])
         print(json.dumps(report, indent=1), flush=True)
         if args.check:
             report["dask"] = run_dask(folder, settings, pattern, tmp / "dask.parquet", 2, args.kill_worker)
@@ -164,7 +172,8 @@ def main() -> None:
             for n in map(int, args.workers.split(",")):
                 entry = run_dask(folder, settings, pattern, tmp / f"dask{n}.parquet", n)
                 entry["rows_per_second"] = round(len(texts) / entry["seconds"])
-                entry["comparison"] = compare(tmp / "local.parquet", tmp / f"dask{n}.parquet")
+                if not args.no_local:
+                    entry["comparison"] = compare(tmp / "local.parquet", tmp / f"dask{n}.parquet")
                 report[f"dask_{n}_workers"] = entry
                 print(json.dumps(entry), flush=True)
     report["load_average_at_end"] = os.getloadavg()
