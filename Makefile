@@ -29,13 +29,19 @@ SEP         ?=
 ENCODING    ?=
 RAW_CELLS   ?=
 N           ?=
+# predict on Dask: `make predict INPUT='feeds/*.parquet' OUTPUT=out ENGINE=dask [SCHEDULER=host:8786] [WORKERS=4]`
+ENGINE      ?=
+SCHEDULER   ?=
+WORKERS     ?=
+DASK_STAMP  := $(VENV)/.installed-dask
 
 # A variable's text never reaches the shell as code, nor make's expansion: each
 # is read raw ($(value)), passed as one single-quoted word (a ' inside becomes
 # '\''), and none is exported (make would expand it for the environment).
 # `make -n predict INPUT='$$(touch x)'` shows it; tests/test_hostile_inputs.py runs it.
 USER_VARS := EXTRA INPUT OUTPUT TEXT_COL RUN PREDICTIONS LABELED LABEL_COL DIGITAL_COL COMMUNES NAME BENCH_ARGS \
-             SHEET SEP ENCODING RAW_CELLS TITLE SUBTITLE SOURCE FORCE N
+             SHEET SEP ENCODING RAW_CELLS TITLE SUBTITLE SOURCE FORCE N \
+             ENGINE SCHEDULER WORKERS
 unexport $(USER_VARS)
 quote = '$(subst ','\'',$(1))'
 # $(call opt,--flag,VAR): `--flag 'text of VAR'`, or nothing when VAR is empty
@@ -44,7 +50,7 @@ opt   = $(if $(value $(2)),$(1) $(call quote,$(value $(2))))
 quoted_words = $(foreach _w,$(1),$(call quote,$(_w)))
 
 .DEFAULT_GOAL := help
-.PHONY: help install lock lint train predict test bench clean
+.PHONY: help install install-dask lock lint train predict test bench clean
 .PHONY: communes report evaluate
 .PHONY: review audit review-simulation
 
@@ -62,9 +68,19 @@ $(STAMP): pyproject.toml requirements.lock
 
 install: $(STAMP) ## create .venv and install the locked versions, the project and its model (fr_core_news_sm)
 
-lock: $(STAMP) ## re-resolve requirements.lock from pyproject.toml's ranges (uv pip compile; needs the package index)
+# The dask extra (requirements-dask.lock), installed only when ENGINE=dask is asked for: the default
+# install stays small.
+$(DASK_STAMP): $(STAMP) requirements-dask.lock
+	$(PY) -m pip install --quiet -r requirements-dask.lock
+	touch $(DASK_STAMP)
+
+install-dask: $(DASK_STAMP) ## install the dask extra too (predict ENGINE=dask, its tests)
+
+lock: $(STAMP) ## re-resolve requirements.lock and requirements-dask.lock from pyproject.toml's ranges (uv; needs the index)
 	$(PY) -m pip install --quiet uv
 	$(VENV)/bin/uv pip compile pyproject.toml --extra test --python-version 3.11 --quiet -o requirements.lock
+	$(VENV)/bin/uv pip compile pyproject.toml --extra test --extra dask --python-version 3.11 --quiet \
+		-o requirements-dask.lock
 
 lint: $(STAMP) ## ruff, configured in pyproject.toml
 	$(VENV)/bin/ruff check pipeline tests bench
@@ -72,10 +88,11 @@ lint: $(STAMP) ## ruff, configured in pyproject.toml
 train: $(STAMP) ## train on data/labeled (EXTRA=../shared/data adds the sources of config/sources.toml)
 	$(CLI) train $(call opt,--extra,EXTRA)
 
-predict: $(STAMP) ## label INPUT (default: data/raw sample) into OUTPUT [TEXT_COL=col[,col]] [RUN=id] [SHEET SEP ENCODING RAW_CELLS=1]
+predict: $(STAMP) $(if $(filter dask,$(value ENGINE)),$(DASK_STAMP)) ## label INPUT (default: data/raw sample) into OUTPUT [TEXT_COL=col[,col]] [RUN=id] [SHEET SEP ENCODING RAW_CELLS=1] [ENGINE=dask [SCHEDULER=address] [WORKERS=n]]
 	$(CLI) predict $(call opt,--input,INPUT) $(call opt,--output,OUTPUT) \
 		$(call opt,--text-col,TEXT_COL) $(call opt,--run,RUN) $(call opt,--sheet,SHEET) $(call opt,--sep,SEP) \
-		$(call opt,--encoding,ENCODING) $(if $(value RAW_CELLS),--raw-cells)
+		$(call opt,--encoding,ENCODING) $(if $(value RAW_CELLS),--raw-cells) $(call opt,--engine,ENGINE) \
+		$(call opt,--scheduler,SCHEDULER) $(call opt,--workers,WORKERS)
 
 evaluate: $(STAMP) ## score every source within/across sources (EXTRA, default ../shared/data) or the model on LABELED=file [TEXT_COL] [LABEL_COL]
 	$(CLI) evaluate $(if $(value LABELED),$(call opt,--labeled,LABELED) $(call opt,--text-col,TEXT_COL) \

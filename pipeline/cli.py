@@ -56,6 +56,13 @@ def build_parser() -> argparse.ArgumentParser:
                                   "the text_kind of config/sources.toml, with a model of recipe svm_by_kind)")
     p.add_argument("--jobs", type=int, help="processes in all (default [predict] n_jobs: 0 = one per core; 1 = no worker)")
     p.add_argument("--models", help="models folder")
+    p.add_argument("--engine", choices=("local", "dask"), default="local",
+                   help="local (default) or dask: INPUT a file, glob or folder of CSV/Parquet, OUTPUT Parquet "
+                        "(a folder of parts when it has no suffix); needs the dask extra (docs/dask.md)")
+    p.add_argument("--scheduler", help="with --engine dask: address of a running Dask scheduler "
+                                       "(default: a local cluster)")
+    p.add_argument("--workers", type=int, help="with --engine dask and no --scheduler: worker processes "
+                                               "(default: one per core)")
 
     e = sub.add_parser("evaluate", help="score every labeled source within and across sources, or the current "
                                         "model on a hand-labeled file (--labeled), into reports/evaluation/sources/ "
@@ -230,8 +237,10 @@ def _dispatch(args) -> int:
             logging.info("no trained model yet: training one on the seed set first")
             run_train(config)
         output = args.output or default_output(config, input_path)
+        if args.engine == "dask" and not args.output:
+            output = output.with_suffix(".parquet")
         out = run_predict(config, input_path, output, args.text_col, args.run, args.sep, args.encoding,
-                          text_kind=args.kind)
+                          text_kind=args.kind, engine=args.engine, scheduler=args.scheduler, workers=args.workers)
         print(out)
     elif args.command == "evaluate":
         from pipeline.commands.evaluate import run_evaluate, run_evaluate_labeled

@@ -13,8 +13,8 @@ from pipeline.io.tables import TableWriter, atomic_output, count_rows, find_text
 from pipeline.modeling.estimators import set_text_kind
 from pipeline.modeling.model import BarometerModel
 from pipeline.modeling.predict import texts_of, with_predictions
-from pipeline.modeling.run_folder import load_model
-from pipeline.modeling.workers import PART_ROWS, ParallelPredictor, predict_jobs
+from pipeline.modeling.run_folder import load_model, resolve_run
+from pipeline.modeling.workers import PART_ROWS, ParallelPredictor, predict_jobs, process_count
 
 log = logging.getLogger(__name__)
 
@@ -44,10 +44,25 @@ class PredictSettings:
 
 def run_predict(config: dict, input_path: str | Path, output_path: str | Path, text_col: str | None = None,
                 run: str | None = None, sep: str | None = None, encoding: str | None = None,
-                n_jobs: int | None = None, text_kind: str | None = None) -> Path:
-    """Label a file of submissions with the model `run` (default: the latest); see `label_file`."""
-    model = load_model(config["paths"]["models"], run)
+                n_jobs: int | None = None, text_kind: str | None = None, engine: str = "local",
+                scheduler: str | None = None, workers: int | None = None) -> Path:
+    """Label a file of submissions with the model `run` (default: the latest); see `label_file`.
+
+    engine "dask": on a Dask cluster (`scheduler`, else `workers` local processes), see engines/dask_engine.py.
+    """
     settings = PredictSettings.from_config(config, n_jobs=n_jobs, text_kind=text_kind)
+    if engine == "dask":
+        try:
+            from pipeline.engines.dask_engine import label_with_dask
+        except ModuleNotFoundError as exc:
+            raise PipelineError(f"--engine dask needs the dask extra ({exc}): pip install '.[dask]', "
+                                f"or make predict ENGINE=dask") from None
+
+        return label_with_dask(resolve_run(config["paths"]["models"], run), input_path, output_path, settings,
+                               text_col, sep, encoding, scheduler, workers or process_count(settings.n_jobs))
+    if scheduler or workers:
+        raise PipelineError("--scheduler and --workers go with --engine dask")
+    model = load_model(config["paths"]["models"], run)
     return label_file(model, input_path, output_path, settings, text_col, sep, encoding)
 
 

@@ -1,0 +1,229 @@
+"""`predict --engine dask`: the same labeling as the local engine, on a Dask cluster.
+
+The input is a Dask DataFrame (engines/dask_input.py) labeled partition by
+partition with `map_partitions` and `pipeline.modeling.predict.label_frame`,
+the local engine's own function. The model reaches each worker once, through
+a WorkerPlugin set up on every worker (and on any worker that joins or
+replaces a lost one): it loads the run folder by path when every worker
+sees it, else it unpickles the model's bytes the plugin carried. Tasks name
+the plugin, never the model, so no spaCy object is in the task graph.
+
+Output: Parquet, one file (OUTPUT.parquet: the partitions are gathered here,
+in order) or a folder of part-00000.parquet... (OUTPUT without suffix,
+written by the workers, which must see it). Either is written under a
+temporary name beside OUTPUT and renamed only once every partition has
+succeeded. Without --scheduler a LocalCluster of --workers processes runs
+here; with it, any running cluster.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import pickle
+import uuid
+from pathlib import Path
+
+import pandas as pd
+from distributed.diagnostics.plugin import WorkerPlugin
+
+from pipeline.errors import PipelineError
+from pipeline.io.tables import PARQUET_SUFFIXES, TableWriter, atomic_folder, atomic_output, find_text_columns
+from pipeline.engines.dask_input import (BLOCK_BYTES, csv_pieces, csv_read_options, empty_frame, input_files,
+                                         parquet_pieces, read_piece)
+from pipeline.modeling.predict import label_frame
+from pipeline.modeling.run_folder import MODEL_FILE, library_versions, load_run
+
+log = logging.getLogger(__name__)
+
+# A task that raised is run again this many times (a flaky disk or network); a task whose
+# worker died is rescheduled by Dask on its own, up to distributed.scheduler.allowed-failures.
+RETRIES = 2
+
+
+class ModelPlugin(WorkerPlugin):
+    """Holds the model on a worker: loaded from the run `folder`, or unpickled from `payload`, once."""
+
+    def __init__(self, folder: str | None, payload: bytes | None, text_kind: str, versions: dict):
+        self.folder, self.payload, self.text_kind, self.versions = folder, payload, text_kind, versions
+        self.model = None
+
+    def setup(self, worker) -> None:
+        from pipeline.commands.predict import use_text_kind
+
+        if self.payload is not None:
+            here = library_versions()
+            differ = [f"{k} {v} (worker {here.get(k)})" for k, v in self.versions.items() if here.get(k) != v]
+            if differ:
+                raise PipelineError(f"worker {worker.address} runs other library versions: {', '.join(differ)}")
+            model = pickle.loads(self.payload)
+            self.payload = None  # a worker that joins later gets its own copy from the scheduler
+        else:
+            model, _ = load_run(Path(self.folder))
+        use_text_kind(model, self.text_kind)
+        self.model = model.load()  # spaCy's tokenizer now, not in the first partition
+
+
+def _label_partition(frame: pd.DataFrame, plugin: str, text_columns: list[str],
+                     review_threshold: float | None) -> pd.DataFrame:
+    from distributed import get_worker
+
+    return label_frame(get_worker().plugins[plugin].model, frame, text_columns, review_threshold)
+
+
+def _write_part(frame: pd.DataFrame, path: str) -> int:
+    frame.to_parquet(path, index=False)
+    return len(frame)
+
+
+@contextlib.contextmanager
+def dask_client(scheduler: str | None, workers: int):
+    """A Client of the cluster at `scheduler`, or of a LocalCluster of `workers` processes started here."""
+    from distributed import Client, LocalCluster
+
+    # The scheduler of a LocalCluster runs in this process: its INFO lines would drown ours.
+    logging.getLogger("distributed").setLevel(logging.WARNING)
+    if scheduler:
+        try:
+            client = Client(scheduler, timeout="20s")
+        except (OSError, TimeoutError) as exc:
+            raise PipelineError(f"--scheduler {scheduler}: cannot connect ({exc})") from None
+        with client:
+            yield client
+        return
+    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0",
+                      silence_logs=logging.WARNING) as cluster, Client(cluster) as client:
+        yield client
+
+
+def ship_model(client, folder: Path, model, text_kind: str, how: str = "auto") -> str:
+    """Register the model plugin on every worker; return its name.
+
+    how: "path" (workers load the run folder), "bytes" (workers unpickle the model
+    this process loaded), or "auto": path when every worker sees the run folder.
+    """
+    model_file = str(folder.resolve() / MODEL_FILE)
+    if how == "auto":
+        seen = client.run(os.path.isfile, model_file)
+        how = "path" if seen and all(seen.values()) else "bytes"
+    payload = pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL) if how == "bytes" else None
+    name = f"barometre-model-{uuid.uuid4().hex[:8]}"
+    plugin = ModelPlugin(str(folder.resolve()) if how == "path" else None, payload, text_kind, library_versions())
+    log.info("model %s sent to %d worker(s) by %s", model.run_id, len(client.scheduler_info()["workers"]),
+             "path" if payload is None else f"bytes ({len(payload) / 1e6:.1f} MB)")
+    client.register_plugin(plugin, name=name)
+    return name
+
+
+def label_with_dask(folder: Path, input_spec: str | Path, output_path: str | Path, settings,
+                    text_col: str | None = None, sep: str | None = None, encoding: str | None = None,
+                    scheduler: str | None = None, workers: int = 2, ship: str = "auto",
+                    blocksize: int = BLOCK_BYTES, client=None) -> Path:
+    """Label INPUT with the model of run folder `folder` on a Dask cluster; write OUTPUT (Parquet).
+
+    `settings`: the PredictSettings of the local engine (text kind, review threshold, text
+    column names); `client`: an open Client to use instead of `scheduler`/`workers`.
+    """
+    from pipeline.commands.predict import use_text_kind
+
+    output_path = Path(output_path)
+    suffix = output_path.suffix.lower()
+    if suffix and suffix not in PARQUET_SUFFIXES:
+        raise PipelineError(f"{output_path}: --engine dask writes Parquet: OUTPUT.parquet for one file, "
+                            f"or a name without suffix for a folder of parts")
+    files, root = input_files(input_spec)
+    if any(output_path.resolve() == f.resolve() or output_path.resolve() in f.resolve().parents for f in files):
+        raise PipelineError(f"{output_path}: the output would overwrite the input; choose another OUTPUT")
+    kind = "parquet" if files[0].suffix.lower() in PARQUET_SUFFIXES else "csv"
+    options = csv_read_options(files[0], sep, encoding) if kind == "csv" else {}
+    pieces = (parquet_pieces(files, root) if kind == "parquet"
+              else csv_pieces(files, blocksize, whole=options["encoding"].lower().startswith("utf-16")))
+    meta = empty_frame(pieces[0], kind, options)
+    text_columns = find_text_columns(meta.columns, text_col, list(settings.text_columns), files[0])
+    text_kind, review_threshold = settings.text_kind, settings.review_threshold
+    model, _ = load_run(folder)  # here too: checks versions before any worker starts, and gives the output's types
+    use_text_kind(model, text_kind)
+    out_meta = label_frame(model, meta, text_columns, review_threshold)
+    log.info("labeling %d file(s), %d partition(s), text from column(s) %s, model %s, with Dask",
+             len(files), len(pieces), text_columns, model.run_id)
+
+    with contextlib.ExitStack() as stack:
+        if client is None:
+            client = stack.enter_context(dask_client(scheduler, workers))
+        log.info("Dask dashboard: %s", client.dashboard_link)
+        plugin = ship_model(client, folder, model, text_kind, ship)
+        stack.callback(_forget_plugin, client, plugin)
+        del model
+        import dask
+        import dask.dataframe as dd
+
+        # Columns keep the types the local engine gives them (pandas' str, not Dask's pyarrow strings).
+        stack.enter_context(dask.config.set({"dataframe.convert-string": False}))
+        frame = dd.from_map(read_piece, pieces, args=[kind, options, [str(c) for c in meta.columns], text_columns],
+                            meta=meta, label="read-input")
+        labeled = frame.map_partitions(_label_partition, plugin, text_columns, review_threshold, meta=out_meta)
+        parts = labeled.to_delayed()
+        if suffix:
+            rows = _gather_to_file(client, parts, pieces, output_path)
+        else:
+            rows = _write_folder(client, parts, pieces, output_path)
+    log.info("%d rows labeled into %s", rows, output_path)
+    return output_path
+
+
+def _forget_plugin(client, name: str) -> None:
+    """Remove the model from the workers of a cluster that outlives this run."""
+    with contextlib.suppress(Exception):  # a cluster already gone: nothing to remove
+        client.unregister_worker_plugin(name)
+
+
+def _gather_to_file(client, parts, pieces, output_path: Path) -> int:
+    """Gather the labeled partitions here and append them to one Parquet file, in order."""
+    with atomic_output(output_path) as tmp:
+        writer = TableWriter(tmp, "parquet")
+        rows, ready = 0, {}
+        futures = client.compute(parts, retries=RETRIES)
+        index = {f.key: i for i, f in enumerate(futures)}
+        next_part = 0
+        for future in _progress(futures, pieces):
+            i = index[future.key]
+            ready[i] = future.result()
+            futures[i] = future = None  # the last reference: the cluster forgets the partition
+            while next_part in ready:
+                part = ready.pop(next_part)
+                writer.write(part)
+                rows += len(part)
+                next_part += 1
+        writer.close()
+    return rows
+
+
+def _write_folder(client, parts, pieces, output_path: Path) -> int:
+    """Let each worker write its partitions as part-NNNNN.parquet into a temporary folder, renamed at the end."""
+    import dask
+
+    with atomic_folder(output_path) as tmp:
+        writes = [dask.delayed(_write_part)(part, str(tmp / f"part-{i:05d}.parquet")) for i, part in enumerate(parts)]
+        return sum(f.result() for f in _progress(client.compute(writes, retries=RETRIES), pieces))
+
+
+def _progress(futures, pieces):
+    """Yield the futures as they finish, with a progress bar; a failed one stops all, naming its file."""
+    from distributed import as_completed
+    from tqdm import tqdm
+
+    index = {f.key: i for i, f in enumerate(futures)}
+    with tqdm(total=len(futures), unit="part", desc="labeling (dask)", disable=None) as bar:
+        for future in as_completed(futures):
+            if future.status != "finished":
+                exc = future.exception()
+                for other in futures:
+                    if other is not None:
+                        other.cancel()
+                if isinstance(exc, PipelineError):
+                    raise exc
+                piece = pieces[index[future.key]]
+                raise PipelineError(f"{piece.path}: the partition of bytes/row groups {piece.start}-{piece.end} "
+                                    f"failed: {type(exc).__name__}: {exc}")
+            bar.update(1)
+            yield future

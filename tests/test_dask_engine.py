@@ -1,0 +1,102 @@
+"""predict --engine dask on a LocalCluster of 2 worker processes: the local engine's output, row for row."""
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+pytest.importorskip("distributed", reason="the dask extra is not installed (pip install '.[dask]')")
+
+from pipeline.cli import main  # noqa: E402
+from pipeline.commands.predict import PredictSettings, run_predict  # noqa: E402
+from pipeline.engines.dask_engine import label_with_dask  # noqa: E402
+from pipeline.errors import PipelineError  # noqa: E402
+from pipeline.modeling.run_folder import resolve_run  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    from distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as c, \
+            Client(c) as client:
+        yield c, client
+
+
+@pytest.fixture(scope="module")
+def inputs(seed, tmp_path_factory):
+    """Three CSV files (300 rows, codes with leading zeros, empty and repeated texts) and their concatenation."""
+    tmp = tmp_path_factory.mktemp("dask-inputs")
+    rows = seed.sample(300, replace=True, random_state=0).reset_index(drop=True)
+    frame = pd.DataFrame({"code": [f"{i:05d}" for i in range(300)], "text": rows["text"], "note": "x"})
+    frame.loc[[5, 150, 299], "text"] = ""
+    parts = [frame.iloc[:100], frame.iloc[100:220], frame.iloc[220:]]
+    for name, part in zip(["part-1.csv", "part-2.csv", "part-10.csv"], parts):  # natural order: 1, 2, 10
+        part.to_csv(tmp / name, sep=";", index=False, encoding="utf-8-sig")
+    frame.to_csv(tmp / "all.csv", sep=";", index=False, encoding="utf-8-sig")
+    return tmp
+
+
+@pytest.fixture(scope="module")
+def local_output(trained, inputs, tmp_path_factory):
+    out = tmp_path_factory.mktemp("local") / "local.parquet"
+    run_predict(trained, inputs / "all.csv", out, n_jobs=1)
+    return pd.read_parquet(out)
+
+
+def test_cli_on_a_cluster_gives_the_local_engine_output_row_for_row(trained, cluster, inputs, local_output, tmp_path):
+    out = tmp_path / "out.parquet"
+    assert main(["--config", trained["config_file"], "-q", "predict", "--input", str(inputs / "part-*.csv"),
+                 "--output", str(out), "--engine", "dask", "--scheduler", cluster[0].scheduler_address]) == 0
+    result = pd.read_parquet(out)
+    assert result["code"].tolist() == [f"{i:05d}" for i in range(300)]  # files 1, 2, 10 in order, zeros kept
+    pd.testing.assert_frame_equal(result, local_output)
+    assert [p.name for p in tmp_path.iterdir()] == ["out.parquet"]  # no temporary file left
+
+
+def test_files_cut_into_many_partitions_and_a_folder_output_keep_the_order(trained, cluster, inputs,
+                                                                          local_output, tmp_path):
+    settings = PredictSettings.from_config(trained)
+    folder = resolve_run(trained["paths"]["models"])
+    out = tmp_path / "labeled"
+    for ship in ("path", "bytes"):  # both ways of sending the model give the same rows
+        label_with_dask(folder, inputs / "part-*.csv", out, settings, blocksize=1500, ship=ship,
+                        client=cluster[1])
+        parts = sorted(out.iterdir())
+        assert len(parts) > 6 and parts[0].name == "part-00000.parquet"
+        result = pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True)
+        pd.testing.assert_frame_equal(result, local_output)
+    # and a folder of Parquet parts (key=value folders become a column) reads back the same
+    again = tmp_path / "again.parquet"
+    hive = tmp_path / "hive"
+    for i, p in enumerate(parts):
+        (hive / f"batch={i // 4}").mkdir(parents=True, exist_ok=True)
+        pd.read_parquet(p)[["code", "text", "note"]].to_parquet(hive / f"batch={i // 4}" / f"{i}.parquet")
+    label_with_dask(folder, hive, again, settings, client=cluster[1])
+    result = pd.read_parquet(again)
+    assert result["code"].tolist() == local_output["code"].tolist()
+    assert result["batch"].iloc[-1] == str((len(parts) - 1) // 4)
+    pd.testing.assert_frame_equal(result.drop(columns="batch"), local_output)
+
+
+@pytest.mark.parametrize("bad, message", [
+    ("missing", "no column 'text'"),
+    ("undecodable", "cannot be decoded as utf-8"),
+])
+def test_a_bad_file_of_a_glob_is_named_and_nothing_is_written(trained, cluster, inputs, tmp_path, bad, message):
+    for name in ("part-1.csv", "part-2.csv", "part-10.csv"):
+        (tmp_path / name).write_bytes((inputs / name).read_bytes())
+    if bad == "missing":
+        frame = pd.read_csv(tmp_path / "part-2.csv", sep=";", dtype=str, encoding="utf-8-sig")
+        frame.rename(columns={"text": "texte"}).to_csv(tmp_path / "part-2.csv", sep=";", index=False)
+    else:
+        with open(tmp_path / "part-2.csv", "ab") as fh:
+            fh.write("00999;école de la République;x\n".encode("cp1252"))
+    out = tmp_path / "out" / "labeled.parquet"
+    with pytest.raises(PipelineError) as error:
+        label_with_dask(resolve_run(trained["paths"]["models"]), tmp_path / "part-*.csv", out,
+                        PredictSettings.from_config(trained), client=cluster[1])
+    assert "part-2.csv" in str(error.value) and message in str(error.value)
+    assert "\n" not in str(error.value)
+    assert not out.parent.exists() or not list(out.parent.iterdir())
