@@ -119,7 +119,7 @@ audit: $(STAMP) ## training rows whose label the model contradicts, into OUTPUT 
 review-simulation: $(STAMP) ## the review loop measured on the hand-labeled DGCL titles, into reports/review-simulation/
 	$(CLI) simulate-review --extra $(call quote,$(or $(value EXTRA),../shared/data))
 
-test: $(STAMP) ## run the test suite (real spaCy model, small data)
+test: lint ## lint (ruff), then the test suite (real spaCy model, small data)
 	$(PY) -m pytest -q
 
 bench: $(STAMP) ## speed, memory and macro-F1 of train and predict, into bench/results.json [BENCH_ARGS=--quick]

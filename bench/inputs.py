@@ -7,7 +7,6 @@ import pandas as pd
 
 from pipeline.io.tables import read_table
 
-
 YEARS = ("2018", "2019", "2023")
 
 

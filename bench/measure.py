@@ -15,7 +15,6 @@ import numpy as np
 
 from pipeline.features.lemma_cache import CACHE_ENV
 
-
 PROJECT = Path(__file__).resolve().parent.parent
 
 
@@ -63,10 +62,9 @@ def child_env(cache: str | Path | None = "off") -> dict:
 
 
 def machine() -> dict:
-    from threadpoolctl import threadpool_info
-
     import sklearn
     import spacy
+    from threadpoolctl import threadpool_info
 
     return {"python": platform.python_version(), "platform": platform.platform(), "cores": os.cpu_count(),
             "spacy": spacy.__version__, "scikit-learn": sklearn.__version__, "numpy": np.__version__,

@@ -76,8 +76,8 @@ def _cpu() -> float:
 def _plain_paths() -> None:
     import unicodedata
 
-    from pipeline.modeling import model as model_module
     from pipeline.features import lemmatizer as preprocess
+    from pipeline.modeling import model as model_module
 
     def normalize_plain(text):
         text = unicodedata.normalize("NFKD", str(text).casefold())

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import sys
 
-
 TARGETS = {
     "speedup_vs_full_spacy": 20.0,   # predict end to end, words/s, same run
     "macro_f1_gap": 0.01,            # lookup (fast) vs tagger (slow path)

@@ -51,7 +51,7 @@ def throughput_section(ctx) -> dict:
             if rep < repeats:
                 runs[label].append(predict_child(run, inputs, ctx.tmp, **kw))
     res["predict"] = {}
-    for label, inputs, kw, repeats in configs:
+    for label, _inputs, _kw, _repeats in configs:
         all_s = [r["predict_s"] for r in runs[label]]
         r = sorted(runs[label], key=lambda r: r["predict_s"])[len(all_s) // 2]  # the median run
         w, rows = (n_words, n_rows) if inputs == every else (w2023, r2023)

@@ -7,9 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline import label_frame
-
-from pipeline import load_model
+from pipeline import label_frame, load_model
 from pipeline.cli import main
 from pipeline.config import PROJECT_DIR
 from pipeline.modeling.predict import output_columns

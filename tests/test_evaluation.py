@@ -2,9 +2,9 @@
 import numpy as np
 import pandas as pd
 
+from pipeline.modeling.cv import fit_domain
 from pipeline.modeling.estimators import RECIPES
 from pipeline.modeling.evaluate import evaluate_sources, summary_table
-from pipeline.modeling.cv import fit_domain
 from pipeline.modeling.metrics import accuracy_at_coverage, review_threshold
 from pipeline.modeling.settings import TrainSettings
 

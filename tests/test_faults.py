@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import write_config
 
 from pipeline.cli import main
 from pipeline.config import PROJECT_DIR
@@ -28,8 +29,6 @@ from pipeline.errors import PipelineError
 from pipeline.io.tables import atomic_folder, read_table
 from pipeline.modeling import run_folder
 from pipeline.modeling.run_folder import LATEST, MODEL_FILE, load_model, load_run, save_run
-
-from conftest import write_config
 
 SAMPLE = PROJECT_DIR / "data" / "raw" / "submissions-sample.csv"
 

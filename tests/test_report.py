@@ -11,13 +11,13 @@ import zlib
 
 import pandas as pd
 import pytest
+from report_fixtures import RUN_ID, communes_csv, predictions, report_config
 
 from pipeline.cli import main
+from pipeline.commands.report import default_name, expand_predictions, run_report
 from pipeline.config import PROJECT_DIR, load_config
 from pipeline.errors import PipelineError
 from pipeline.report.external import install_npm_package, integrity_of
-from pipeline.commands.report import default_name, expand_predictions, run_report
-from report_fixtures import RUN_ID, communes_csv, predictions, report_config
 
 
 @pytest.fixture()

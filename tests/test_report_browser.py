@@ -12,9 +12,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from report_fixtures import predictions, report_config
 
 from pipeline.cli import main
-from report_fixtures import predictions, report_config
 
 CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
 

@@ -4,22 +4,32 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from report_fixtures import AGE, ETALAB_COMMUNES, ETALAB_DEPARTEMENTS, ETALAB_REGIONS, communes_csv, predictions
 from scipy import stats
 
-from pipeline.report.communes import (CommuneReference, _resolve_chains, reference_from_csv, reference_from_etalab,
-                               size_band)
 from pipeline.errors import PipelineError
-from pipeline.report.compose import compose
-from pipeline.report.render import to_html, to_markdown
-from pipeline.report.sentences import findings
 from pipeline.report.aggregates import amounts_by_domain, crosstab, domain_table, group_summary, top_domains
 from pipeline.report.analysis import build_report
+from pipeline.report.communes import (
+    CommuneReference,
+    _resolve_chains,
+    reference_from_csv,
+    reference_from_etalab,
+    size_band,
+)
+from pipeline.report.compose import compose
 from pipeline.report.join import join_communes
-from pipeline.report.prepare import (Columns, classify_beneficiaries, normalize_commune_code, normalize_departement,
-                                     parse_amount, prepare_predictions)
+from pipeline.report.prepare import (
+    Columns,
+    classify_beneficiaries,
+    normalize_commune_code,
+    normalize_departement,
+    parse_amount,
+    prepare_predictions,
+)
+from pipeline.report.render import to_html, to_markdown
+from pipeline.report.sentences import findings
 from pipeline.report.statistics import independence, partial_spearman, spearman
-from report_fixtures import (AGE, ETALAB_COMMUNES, ETALAB_DEPARTEMENTS, ETALAB_REGIONS, communes_csv,
-                             predictions)
 
 
 @pytest.fixture()
@@ -322,9 +332,9 @@ def test_the_page_escapes_what_it_is_given_and_the_markdown_comes_from_the_same_
 
 def test_svg_paths_become_matplotlib_paths_and_the_map_is_drawn(tmp_path):
     from matplotlib.path import Path as MplPath
+    from report_fixtures import write_map
 
     from pipeline.report.maps import OVERSEAS, departement_map, load_contours, svg_path
-    from report_fixtures import write_map
 
     # Relative moveto, implicit linetos, and a second subpath starting from the first one's start.
     path = svg_path("m 10,10 5,0 0,5 z m 1,1 2,0 z")

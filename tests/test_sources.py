@@ -1,9 +1,9 @@
 import pandas as pd
 import pytest
 
+from pipeline.config import PROJECT_DIR
 from pipeline.errors import PipelineError
 from pipeline.io.sources import SourceSpec, labeled_rows, load_source_specs, load_training_data
-from pipeline.config import PROJECT_DIR
 
 
 def spec(**kw):

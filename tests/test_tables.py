@@ -2,8 +2,7 @@ import pandas as pd
 import pytest
 
 from pipeline.errors import PipelineError
-from pipeline.io.tables import (TableWriter, atomic_output, detect_encoding, find_text_columns, iter_table,
-                             read_table)
+from pipeline.io.tables import TableWriter, atomic_output, detect_encoding, find_text_columns, iter_table, read_table
 
 ROWS = "code;intitule\n01004;Rénovation de l'église\n2A004;Vidéoprotection\n"
 

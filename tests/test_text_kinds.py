@@ -6,10 +6,10 @@ import pytest
 from sklearn.base import clone
 from sklearn.feature_extraction.text import CountVectorizer
 
-from pipeline.errors import PipelineError
-from pipeline.modeling.estimators import RECIPES, KindAdaptedLinearSVC, predict_proba_by_kind, set_text_kind
 from pipeline.commands.predict import run_predict
+from pipeline.errors import PipelineError
 from pipeline.modeling.cv import fit_domain
+from pipeline.modeling.estimators import RECIPES, KindAdaptedLinearSVC, predict_proba_by_kind, set_text_kind
 
 # "aire de jeux" is sport_loisirs in submissions, urbanisme ("Cadre de vie") in participatory budgets.
 ROWS = ([("aire de jeux quartier", "sport_loisirs", "submission")] * 6

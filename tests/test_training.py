@@ -3,8 +3,8 @@ import pandas as pd
 import pytest
 
 from pipeline.errors import PipelineError
-from pipeline.modeling.estimators import RECIPES
 from pipeline.modeling.cv import cross_validated_proba, duplicate_groups
+from pipeline.modeling.estimators import RECIPES
 from pipeline.modeling.metrics import mean_scores, scores
 from pipeline.modeling.settings import TrainSettings
 from pipeline.modeling.train import check_trainable

@@ -14,16 +14,16 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipeline.modeling import estimators
-from pipeline.io.files import write_json
 from pipeline.domains import load_label_set
 from pipeline.errors import PipelineError
-from pipeline.modeling.evaluate import SETTINGS, evaluate_sources, summary_table
-from pipeline.modeling.predict import label_frame
+from pipeline.io.files import write_json
 from pipeline.io.sources import SourceSpec, labeled_rows, load_training_data
 from pipeline.io.tables import atomic_folder, find_text_columns, read_table
 from pipeline.io.write import csv_cells
+from pipeline.modeling import estimators
+from pipeline.modeling.evaluate import SETTINGS, evaluate_sources, summary_table
 from pipeline.modeling.metrics import scores
+from pipeline.modeling.predict import label_frame
 from pipeline.modeling.settings import TrainSettings
 from pipeline.modeling.train import preprocess_texts
 

@@ -26,27 +26,27 @@ import json
 import logging
 import math
 import re
-from types import SimpleNamespace
 from datetime import datetime
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 
-from pipeline.report import communes as communes_ref
 from pipeline.domains import LabelSet, load_label_set
 from pipeline.errors import PipelineError
-from pipeline.report.external import etalab_folder, etalab_pin
-from pipeline.report.compose import compose
-from pipeline.report.document import Document
-from pipeline.report.maps import load_contours, map_folder
-from pipeline.report.render import to_html, to_markdown, to_pdf
-from pipeline.report.workbook import to_xlsx
-from pipeline.report.analysis import build_report
-from pipeline.report.prepare import Columns, prepare_predictions
 from pipeline.io.files import RUN_ID, sha256_of
 from pipeline.io.tables import atomic_folder, read_table
 from pipeline.io.write import csv_cells
+from pipeline.report import communes as communes_ref
+from pipeline.report.analysis import build_report
+from pipeline.report.compose import compose
+from pipeline.report.document import Document
+from pipeline.report.external import etalab_folder, etalab_pin
+from pipeline.report.maps import load_contours, map_folder
+from pipeline.report.prepare import Columns, prepare_predictions
+from pipeline.report.render import to_html, to_markdown, to_pdf
+from pipeline.report.workbook import to_xlsx
 
 log = logging.getLogger(__name__)
 for _noisy in ("weasyprint", "fontTools"):  # their INFO lines (one per page laid out) drown the report's own

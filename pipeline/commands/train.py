@@ -11,8 +11,7 @@ from pipeline.domains import load_label_set
 from pipeline.io.files import git_commit
 from pipeline.io.reviewed import load_reviewed, review_files
 from pipeline.io.sources import load_training_data, load_unlabeled_texts, locked_rows
-from pipeline.modeling import card
-from pipeline.modeling import run_folder
+from pipeline.modeling import card, run_folder
 from pipeline.modeling.estimators import RECIPES
 from pipeline.modeling.settings import TrainSettings
 from pipeline.modeling.train import OOF_KEY, train

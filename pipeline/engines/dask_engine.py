@@ -27,10 +27,17 @@ from pathlib import Path
 import pandas as pd
 from distributed.diagnostics.plugin import WorkerPlugin
 
+from pipeline.engines.dask_input import (
+    BLOCK_BYTES,
+    csv_pieces,
+    csv_read_options,
+    empty_frame,
+    input_files,
+    parquet_pieces,
+    read_piece,
+)
 from pipeline.errors import PipelineError
 from pipeline.io.tables import PARQUET_SUFFIXES, TableWriter, atomic_folder, atomic_output, find_text_columns
-from pipeline.engines.dask_input import (BLOCK_BYTES, csv_pieces, csv_read_options, empty_frame, input_files,
-                                         parquet_pieces, read_piece)
 from pipeline.modeling.predict import label_frame
 from pipeline.modeling.run_folder import MODEL_FILE, library_versions, load_run
 

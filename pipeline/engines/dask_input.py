@@ -24,8 +24,7 @@ from typing import NamedTuple
 import pandas as pd
 
 from pipeline.errors import PipelineError
-from pipeline.io.tables import (CSV_SUFFIXES, PARQUET_SUFFIXES, check_decodes, detect_encoding,
-                                detect_separator)
+from pipeline.io.tables import CSV_SUFFIXES, PARQUET_SUFFIXES, check_decodes, detect_encoding, detect_separator
 
 # Bytes of CSV, or rows of Parquet, in a partition: ~100,000 titles, a few seconds of work.
 BLOCK_BYTES = 8 << 20

@@ -22,7 +22,6 @@ import scipy.sparse as sp
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.pipeline import FeatureUnion, Pipeline
 
-
 # Distinct words whose character n-grams are kept in memory between batches.
 MAX_WORDS = 100_000
 _DEFAULT_TOKEN_PATTERN = r"(?u)\b\w\w+\b"

@@ -16,7 +16,7 @@ class IOOptions:
     raw_cells: bool = False        # CSV outputs keep cells that start like a formula as they are
 
 
-_OPTIONS: contextvars.ContextVar[IOOptions] = contextvars.ContextVar("io_options", default=IOOptions())
+_OPTIONS: contextvars.ContextVar[IOOptions] = contextvars.ContextVar("io_options", default=IOOptions())  # noqa: B039 (frozen)
 
 
 def current() -> IOOptions:

@@ -21,10 +21,10 @@ from sklearn.base import clone
 from sklearn.metrics import confusion_matrix
 from sklearn.model_selection import StratifiedGroupKFold, cross_val_predict
 
-from pipeline.modeling import estimators
-from pipeline.modeling.estimators import Recipe
 from pipeline.io.sources import SUBMISSION_KIND
+from pipeline.modeling import estimators
 from pipeline.modeling.cv import as_kinds, cross_validated_proba, digital_cv, duplicate_groups, fit_domain
+from pipeline.modeling.estimators import Recipe
 from pipeline.modeling.metrics import accuracy_at_coverage, review_threshold, scores
 from pipeline.modeling.settings import TrainSettings
 from pipeline.modeling.train import text_kinds

@@ -16,16 +16,16 @@ import json
 import os
 import platform
 import secrets
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import joblib
 
 from pipeline.errors import PipelineError
-from pipeline.modeling.model import BarometerModel
 from pipeline.io.files import RUN_ID, sha256_of, write_json
 from pipeline.io.tables import atomic_folder
 from pipeline.io.temps import remove_stale_temps, temp_prefix
+from pipeline.modeling.model import BarometerModel
 
 MODEL_FILE = "model.joblib"
 LATEST = "LATEST"
@@ -45,7 +45,7 @@ def library_versions() -> dict:
 
 def new_run_id() -> str:
     """UTC time to the microsecond plus a random suffix: distinct for trainings run at once, sortable by time."""
-    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ") + "-" + secrets.token_hex(3)
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ") + "-" + secrets.token_hex(3)
 
 
 def save_run(models_dir: str | Path, model: BarometerModel, metadata: dict, metrics: dict,

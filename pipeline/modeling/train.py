@@ -18,8 +18,17 @@ from pipeline.errors import PipelineError
 from pipeline.features.lemmatizer import SpacyLemmatizer
 from pipeline.io.sources import SUBMISSION_KIND
 from pipeline.modeling import estimators
-from pipeline.modeling.cv import (baseline_scores, as_kinds, cross_validated_proba, digital_oof, digital_scores,
-                                  duplicate_groups, duplicate_key, fit_domain, repeat_settings)
+from pipeline.modeling.cv import (
+    as_kinds,
+    baseline_scores,
+    cross_validated_proba,
+    digital_oof,
+    digital_scores,
+    duplicate_groups,
+    duplicate_key,
+    fit_domain,
+    repeat_settings,
+)
 from pipeline.modeling.metrics import accuracy_at_coverage, by_source, mean_scores, review_threshold, scores
 from pipeline.modeling.model import BarometerModel
 from pipeline.modeling.settings import TrainSettings

@@ -12,8 +12,8 @@ from matplotlib.figure import Figure
 from pipeline.domains import LabelSet
 from pipeline.quantify.shares import COLUMNS, AdjustedShares
 from pipeline.report.charts import _png, _wrap
-from pipeline.report.frformat import fr_int, fr_num, fr_pct
 from pipeline.report.document import Chart, Section, Table
+from pipeline.report.frformat import fr_int, fr_num, fr_pct
 
 METHOD_TEXT = {
     "PACC": "PACC (Probabilistic Adjusted Classify and Count, Bella et al. 2010) : la moyenne des probabilités "

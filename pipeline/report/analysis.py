@@ -14,14 +14,31 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from pipeline.domains import LabelSet
-from pipeline.report.aggregates import (age_groups, amounts_by_domain, column_shares, commune_counts, crosstab,
-                                        departement_rates,
-                                        domain_gaps, domain_table, group_summary, overview, rate_table,
-                                        share_within, top_domains)
+from pipeline.report.aggregates import (
+    age_groups,
+    amounts_by_domain,
+    column_shares,
+    commune_counts,
+    crosstab,
+    departement_rates,
+    domain_gaps,
+    domain_table,
+    group_summary,
+    overview,
+    rate_table,
+    share_within,
+    top_domains,
+)
 from pipeline.report.communes import SIZE_LABELS, CommuneReference
 from pipeline.report.join import JOIN_LABELS, join_communes, join_summary, unjoined_codes
-from pipeline.report.prepare import (CODE_COLUMNS, ENTITY_LABELS, Columns, as_text, classify_beneficiaries,
-                                     normalize_departement)
+from pipeline.report.prepare import (
+    CODE_COLUMNS,
+    ENTITY_LABELS,
+    Columns,
+    as_text,
+    classify_beneficiaries,
+    normalize_departement,
+)
 from pipeline.report.statistics import independence, partial_spearman, spearman
 from pipeline.report.trends import digital_by, year_changes, year_order
 from pipeline.report.verdicts import MIN_GROUP

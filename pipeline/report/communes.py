@@ -251,8 +251,8 @@ def load_etalab(folder: str | Path, expected_version: str | None = None) -> Comm
 
 def load_csv(path: str | Path, etalab_folder: str | Path | None = None) -> CommuneReference:
     """Read a communes CSV; the former codes come from Etalab's package when it is installed."""
-    from pipeline.io.tables import read_table
     from pipeline.io.files import sha256_of
+    from pipeline.io.tables import read_table
 
     path = Path(path)
     frame = read_table(path)

@@ -11,8 +11,13 @@ from pipeline.report.analysis import ReportData
 from pipeline.report.annexes import detail_section, quality_section, unjoined_section
 from pipeline.report.document import Document, Section, Table, Tile, integer, shown, txt
 from pipeline.report.frformat import NBSP, fr_int, fr_num, fr_pct
-from pipeline.report.sections import (amounts_section, digital_section, domains_section, territories_section,
-                                      years_section)
+from pipeline.report.sections import (
+    amounts_section,
+    digital_section,
+    domains_section,
+    territories_section,
+    years_section,
+)
 from pipeline.report.sections_communes import age_section, size_section
 from pipeline.report.sentences import findings
 from pipeline.report.verdicts import RULE_TEXT

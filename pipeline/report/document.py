@@ -6,8 +6,8 @@ render.py writes it as HTML and Markdown through the templates of templates/.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import pandas as pd
 

@@ -17,12 +17,12 @@ import shutil
 import subprocess
 import tarfile
 import tempfile
-from datetime import datetime, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable
 
-from pipeline.report.communes import INSTALLED_MARKER, read_installed
 from pipeline.errors import PipelineError
+from pipeline.report.communes import INSTALLED_MARKER, read_installed
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +122,7 @@ def install_npm_package(package: str, version: str, integrity: str, dest: str | 
         unpacked = tmp / "package"
         extract_package(tarball, unpacked)
         marker = {"package": package, "version": version, "integrity": integrity,
-                  "tarball": tarball.name, "installed": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+                  "tarball": tarball.name, "installed": datetime.now(UTC).isoformat(timespec="seconds")}
         (unpacked / INSTALLED_MARKER).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
         shutil.rmtree(old, ignore_errors=True)
         if dest.exists():

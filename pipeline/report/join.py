@@ -6,8 +6,14 @@ import pandas as pd
 
 from pipeline.report.communes import CommuneReference, lookup, size_band
 from pipeline.report.communes import plain as _plain
-from pipeline.report.prepare import (ENTITY_LABELS, Columns, as_text, classify_beneficiaries,
-                                     normalize_commune_code, normalize_departement)
+from pipeline.report.prepare import (
+    ENTITY_LABELS,
+    Columns,
+    as_text,
+    classify_beneficiaries,
+    normalize_commune_code,
+    normalize_departement,
+)
 
 JOIN_LABELS = {
     "current": "code d'une commune actuelle",

@@ -63,7 +63,7 @@ def parse_answers(name: str, header: list[str], body: list[tuple[int, list]], me
     lookup = answer_lookup(labels)
     counts, rows = ReviewCounts(rows=len(body)), []
     for number, values in body:
-        get = lambda c: _text(values[col[c]]) if col[c] < len(values) else ""  # noqa: E731
+        get = lambda c: _text(values[col[c]]) if col[c] < len(values) else ""  # noqa: E731, B023 (used here)
         answer, digital = get("correction"), get("digital_correction")
         if not answer:
             continue

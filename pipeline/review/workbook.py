@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -86,7 +86,7 @@ def write_workbook(path: str | Path, table: pd.DataFrame, labels: LabelSet, guid
     info = wb.create_sheet(META_SHEET)
     info.sheet_state = "hidden"
     meta = {"format": FORMAT, "label_fingerprint": label_fingerprint(labels), "labels": ",".join(labels.codes),
-            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"), **meta}
+            "created": datetime.now(UTC).isoformat(timespec="seconds"), **meta}
     for key, value in meta.items():
         info.append([key, str(value)])
     with atomic_output(path) as tmp:
