@@ -60,24 +60,24 @@ def select_for_review(proba: np.ndarray, predicted, keys, n: int, max_share: flo
         chosen.append(i)
         seen.add(keys[i])
         per_domain[predicted[i]] += 1
-    for i in held_back:  # the cap left the sheet short: fill it in priority order
+    _take_distinct(held_back, keys, n, chosen, seen)  # the cap left the sheet short: fill it in priority order
+    return np.asarray(chosen, dtype=np.intp)
+
+
+def _take_distinct(order, keys, n: int, chosen: list, seen: set) -> None:
+    """Append to `chosen` the rows of `order` whose key is not yet seen, until it holds `n`."""
+    for i in order:
         if len(chosen) == n:
             break
         if keys[i] not in seen:
             chosen.append(i)
             seen.add(keys[i])
-    return np.asarray(chosen, dtype=np.intp)
 
 
 def select_at_random(keys, n: int, rng: np.random.Generator, eligible=None) -> np.ndarray:
     """`n` rows of distinct keys drawn at random among the eligible ones (the baseline)."""
     keys = np.asarray(keys, dtype=object)
     eligible = np.ones(len(keys), dtype=bool) if eligible is None else np.asarray(eligible, dtype=bool)
-    chosen, seen = [], set()
-    for i in rng.permutation(np.flatnonzero(eligible)):
-        if len(chosen) == n:
-            break
-        if keys[i] not in seen:
-            chosen.append(i)
-            seen.add(keys[i])
+    chosen: list = []
+    _take_distinct(rng.permutation(np.flatnonzero(eligible)), keys, n, chosen, set())
     return np.asarray(chosen, dtype=np.intp)
