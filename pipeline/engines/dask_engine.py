@@ -29,6 +29,7 @@ from distributed.diagnostics.plugin import WorkerPlugin
 
 from pipeline.engines.dask_input import (
     BLOCK_BYTES,
+    PARQUET_SUFFIXES,
     csv_pieces,
     csv_read_options,
     empty_frame,
@@ -37,7 +38,7 @@ from pipeline.engines.dask_input import (
     read_piece,
 )
 from pipeline.errors import PipelineError
-from pipeline.io.tables import PARQUET_SUFFIXES, TableWriter, atomic_folder, atomic_output, find_text_columns
+from pipeline.io.tables import TableWriter, atomic_folder, atomic_output, find_text_columns
 from pipeline.modeling.predict import label_frame
 from pipeline.modeling.run_folder import MODEL_FILE, library_versions, load_run
 

@@ -24,7 +24,11 @@ from typing import NamedTuple
 import pandas as pd
 
 from pipeline.errors import PipelineError
-from pipeline.io.tables import CSV_SUFFIXES, PARQUET_SUFFIXES, check_decodes, detect_encoding, detect_separator
+from pipeline.io.csvfile import csv_layout
+from pipeline.io.encoding import first_bad_line
+from pipeline.io.tables import CSV_SUFFIXES
+
+PARQUET_SUFFIXES = {".parquet", ".pq"}
 
 # Bytes of CSV, or rows of Parquet, in a partition: ~100,000 titles, a few seconds of work.
 BLOCK_BYTES = 8 << 20
@@ -107,10 +111,11 @@ def parquet_pieces(files: list[Path], root: Path | None, rows: int = PARQUET_ROW
 
 def csv_read_options(first: Path, sep: str | None, encoding: str | None) -> dict:
     """pandas options of the local reader (pipeline.io.tables), detected on the first file unless given."""
-    encoding = encoding or detect_encoding(first)
+    layout = csv_layout(first, None, sep, encoding)
+    encoding = layout.encoding
     if encoding.replace("_", "-").lower() in ("utf-8", "utf8"):
         encoding = "utf-8-sig"  # strips a BOM at the start of the file and of each piece's header
-    return dict(sep=sep or detect_separator(first, encoding), encoding=encoding,
+    return dict(sep=layout.sep, encoding=encoding, encoding_errors=layout.errors,
                 dtype=str, keep_default_na=False, na_filter=False)
 
 
@@ -118,7 +123,9 @@ def _parse_csv(path: Path, data: bytes, options: dict) -> pd.DataFrame:
     try:
         return pd.read_csv(io.BytesIO(data), **options)
     except UnicodeDecodeError as exc:
-        check_decodes(path, options["encoding"])  # names the line of the byte
+        bad = first_bad_line(path, None, options["encoding"])  # names the line of the byte
+        if bad:
+            raise PipelineError(f"{bad}; give its encoding (--encoding)") from None
         raise PipelineError(f"{path}: cannot be decoded as {options['encoding']} ({exc}); "
                             f"give its encoding (--encoding)") from None
     except pd.errors.EmptyDataError:
