@@ -28,6 +28,7 @@ SHEET       ?=
 SEP         ?=
 ENCODING    ?=
 RAW_CELLS   ?=
+EXCEL_FR    ?=
 N           ?=
 # predict on Dask: `make predict INPUT='feeds/*.parquet' OUTPUT=out ENGINE=dask [SCHEDULER=host:8786] [WORKERS=4]`
 ENGINE      ?=
@@ -41,7 +42,7 @@ DASK_STAMP  := $(VENV)/.installed-dask
 # `make -n predict INPUT='$$(touch x)'` shows it; tests/test_hostile_inputs.py runs it.
 USER_VARS := EXTRA INPUT OUTPUT TEXT_COL RUN PREDICTIONS LABELED LABEL_COL DIGITAL_COL COMMUNES NAME BENCH_ARGS \
              SHEET SEP ENCODING RAW_CELLS TITLE SUBTITLE SOURCE FORCE N \
-             ENGINE SCHEDULER WORKERS
+             ENGINE SCHEDULER WORKERS EXCEL_FR
 unexport $(USER_VARS)
 quote = '$(subst ','\'',$(1))'
 # $(call opt,--flag,VAR): `--flag 'text of VAR'`, or nothing when VAR is empty
@@ -88,10 +89,10 @@ lint: $(STAMP) ## ruff, configured in pyproject.toml
 train: $(STAMP) ## train on data/labeled (EXTRA=../shared/data adds the sources of config/sources.toml)
 	$(CLI) train $(call opt,--extra,EXTRA)
 
-predict: $(STAMP) $(if $(filter dask,$(value ENGINE)),$(DASK_STAMP)) ## label INPUT (default: data/raw sample) into OUTPUT [TEXT_COL=col[,col]] [RUN=id] [SHEET SEP ENCODING RAW_CELLS=1] [ENGINE=dask [SCHEDULER=address] [WORKERS=n]]
+predict: $(STAMP) $(if $(filter dask,$(value ENGINE)),$(DASK_STAMP)) ## label INPUT (default: data/raw sample) into OUTPUT [TEXT_COL=col[,col]] [RUN=id] [SHEET SEP ENCODING RAW_CELLS=1 EXCEL_FR=1] [ENGINE=dask [SCHEDULER=address] [WORKERS=n]]
 	$(CLI) predict $(call opt,--input,INPUT) $(call opt,--output,OUTPUT) \
 		$(call opt,--text-col,TEXT_COL) $(call opt,--run,RUN) $(call opt,--sheet,SHEET) $(call opt,--sep,SEP) \
-		$(call opt,--encoding,ENCODING) $(if $(value RAW_CELLS),--raw-cells) $(call opt,--engine,ENGINE) \
+		$(call opt,--encoding,ENCODING) $(if $(value RAW_CELLS),--raw-cells) $(if $(value EXCEL_FR),--excel-fr) $(call opt,--engine,ENGINE) \
 		$(call opt,--scheduler,SCHEDULER) $(call opt,--workers,WORKERS)
 
 evaluate: $(STAMP) ## score every source within/across sources (EXTRA, default ../shared/data) or the model on LABELED=file [TEXT_COL] [LABEL_COL]
@@ -106,7 +107,7 @@ communes: $(STAMP) ## install Etalab's commune reference and the départements' 
 report: $(STAMP) communes ## write the barometer of PREDICTIONS (files or a glob) into reports/<NAME>/ [COMMUNES=csv] [TITLE=..] [SUBTITLE=..] [SOURCE=..] [FORCE=1]
 	@$(if $(value PREDICTIONS),true,echo "usage: make report PREDICTIONS=data/predicted/file.parquet [NAME=name] [COMMUNES=csv] [TITLE=...] [SOURCE=...] [FORCE=1]"; exit 2)
 	$(CLI) report --predictions $(call quoted_words,$(value PREDICTIONS)) $(call opt,--name,NAME) $(call opt,--communes,COMMUNES) \
-		$(call opt,--title,TITLE) $(call opt,--subtitle,SUBTITLE) $(call opt,--source,SOURCE) $(if $(value FORCE),--force)
+		$(call opt,--title,TITLE) $(call opt,--subtitle,SUBTITLE) $(call opt,--source,SOURCE) $(if $(value FORCE),--force) $(if $(value EXCEL_FR),--excel-fr)
 
 review: $(STAMP) ## write the N (200) rows of PREDICTIONS most worth reviewing into the workbook OUTPUT [TEXT_COL]
 	@$(if $(and $(value PREDICTIONS),$(value OUTPUT)),true,echo "usage: make review PREDICTIONS=file OUTPUT=review.xlsx [N=200] [TEXT_COL=col]"; exit 2)

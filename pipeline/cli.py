@@ -22,6 +22,8 @@ from pathlib import Path
 from pipeline.config import load_config
 from pipeline.errors import PipelineError
 
+EXCEL_FR_HELP = "CSV outputs in French Excel's dialect: ';' between fields, decimal comma, UTF-8 with a BOM"
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="barometre", description=__doc__.splitlines()[0])
@@ -46,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sep", help="CSV separator (default: detected)")
     p.add_argument("--encoding", help="CSV encoding (default: detected)")
     p.add_argument("--sheet", help="workbook sheet to read: name, or number from 1 (default: the first)")
+    p.add_argument("--excel-fr", action="store_true", help=EXCEL_FR_HELP)
     p.add_argument("--raw-cells", action="store_true",
                    help="CSV output: keep cells starting with = + - @ as they are (default: a leading ' "
                         "so that a spreadsheet does not run them as formulas)")
@@ -83,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--predictions", nargs="+", required=True, metavar="PATH",
                    help="output(s) of predict: files or quoted glob patterns, reported together")
     r.add_argument("--name", help="report folder under reports/ (default: from the file names)")
+    r.add_argument("--excel-fr", action="store_true", help=EXCEL_FR_HELP)
     r.add_argument("--communes", help="communes CSV joined on code_insee instead of Etalab's package "
                                       "(e.g. ../shared/data/communes/communes-2026-pop2023.csv, with age data)")
     r.add_argument("--code-col", help="column of INSEE commune codes (default: detected)")
@@ -155,7 +159,8 @@ def main(argv: list[str] | None = None) -> int:
     if watch:
         signal.signal(signal.SIGINT, _note_interrupt)
     try:
-        with io_options(sheet=getattr(args, "sheet", None), raw_cells=getattr(args, "raw_cells", None) or None):
+        with io_options(sheet=getattr(args, "sheet", None), raw_cells=getattr(args, "raw_cells", None) or None,
+                        excel_fr=getattr(args, "excel_fr", None) or None):
             return _dispatch(args)
     except KeyboardInterrupt:
         print("interrupted: nothing was written", file=sys.stderr)

@@ -230,3 +230,16 @@ def test_makefile_variables_never_run_as_code(tmp_path):
                              capture_output=True, text=True)
         assert run.returncode == 0, run.stderr
     assert not list(tmp_path.glob("pwned*"))
+
+
+def test_excel_fr_writes_french_excels_csv_dialect(trained, tmp_path):
+    source = tmp_path / "in.csv"
+    pd.DataFrame({"titre": ["=cmd|'/c calc'!A1", "Réfection de la voirie"]}).to_csv(source, index=False)
+    out = tmp_path / "out.csv"
+    assert cli(trained, "predict", "--input", str(source), "--output", str(out), "--text-col", "titre",
+               "--excel-fr") == 0
+    raw = out.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf") and raw.count(b"\xef\xbb\xbf") == 1  # one BOM, at the start
+    back = pd.read_csv(out, sep=";", decimal=",", encoding="utf-8-sig", dtype={"titre": str})
+    assert back["titre"].tolist() == ["'=cmd|'/c calc'!A1", "Réfection de la voirie"]  # still neutralised
+    assert back["confidence"].dtype == float and "," in raw.decode("utf-8-sig").splitlines()[1]

@@ -37,7 +37,7 @@ from pipeline.domains import LabelSet, load_label_set
 from pipeline.errors import PipelineError
 from pipeline.io.files import RUN_ID, sha256_of
 from pipeline.io.tables import atomic_folder, read_table
-from pipeline.io.write import csv_cells
+from pipeline.io.write import write_csv
 from pipeline.report import communes as communes_ref
 from pipeline.report.analysis import build_report
 from pipeline.report.compose import compose
@@ -208,7 +208,7 @@ def write_report(doc: Document, folder: Path, pdf: bool = True) -> Path:
         for chart in doc.charts:
             (tmp / "figures" / f"{chart.name}.png").write_bytes(chart.png)
         for table in doc.tables:
-            csv_cells(table.data).to_csv(tmp / table.csv_name, index=False, encoding="utf-8")
+            write_csv(table.data, tmp / table.csv_name)
         (tmp / "rapport.html").write_text(page, encoding="utf-8")
         (tmp / "rapport.md").write_text(to_markdown(doc), encoding="utf-8")
         (tmp / "rapport.xlsx").write_bytes(to_xlsx(doc))

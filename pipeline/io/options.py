@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 class IOOptions:
     sheet: str | None = None       # workbook sheet read: name, or number from 1 (default: the first)
     raw_cells: bool = False        # CSV outputs keep cells that start like a formula as they are
+    excel_fr: bool = False         # CSV outputs in French Excel's dialect: ';', decimal comma, UTF-8 with BOM
 
 
 _OPTIONS: contextvars.ContextVar[IOOptions] = contextvars.ContextVar("io_options", default=IOOptions())  # noqa: B039 (frozen)

@@ -122,6 +122,19 @@ def neutralise(series: pd.Series) -> pd.Series:
     return series.mask(risky, "'" + series[risky].astype(str)) if risky.any() else series
 
 
+def csv_dialect(first: bool) -> dict:
+    """to_csv's options: plain CSV, or French Excel's (--excel-fr: ';', decimal comma, a BOM so that
+    Excel reads UTF-8; the BOM only at the file's start)."""
+    if options.current().excel_fr:
+        return dict(sep=";", decimal=",", encoding="utf-8-sig" if first else "utf-8")
+    return dict(sep=",", encoding="utf-8")
+
+
+def write_csv(frame: pd.DataFrame, path: Path) -> None:
+    """A whole table as a CSV output: formula cells neutralised, in the chosen dialect."""
+    csv_cells(frame).to_csv(path, index=False, quoting=csv.QUOTE_MINIMAL, **csv_dialect(first=True))
+
+
 def csv_cells(frame: pd.DataFrame) -> pd.DataFrame:
     """`frame` as a CSV output writes it: formula cells neutralised unless --raw-cells."""
     return frame if options.current().raw_cells else neutralise_frame(frame)
@@ -170,8 +183,9 @@ class TableWriter:
         if self.kind in ("csv", "tsv"):
             if not self.raw_cells:
                 frame = neutralise_frame(frame)
+            dialect = dict(sep="\t", encoding="utf-8") if self.kind == "tsv" else csv_dialect(self._first)
             frame.to_csv(self.path, mode="w" if self._first else "a", header=self._first, index=False,
-                         sep="\t" if self.kind == "tsv" else ",", encoding="utf-8", quoting=csv.QUOTE_MINIMAL)
+                         quoting=csv.QUOTE_MINIMAL, **dialect)
         elif self.kind == "parquet":
             self._write_parquet(frame)
         else:
