@@ -151,7 +151,7 @@ def _cli_process(config: Path, *args, **popen) -> subprocess.Popen:
 def test_workers_end_when_predict_is_killed(trained, seed, tmp_path, how):
     big = tmp_path / "big.csv"
     texts = seed["text"].tolist()
-    pd.DataFrame({"titre": [f"{texts[i % len(texts)]} {i}" for i in range(15_000)]}).to_csv(big, index=False)
+    pd.DataFrame({"titre": [f"{texts[i % len(texts)]} {i}" for i in range(60_000)]}).to_csv(big, index=False)
     out = tmp_path / "big.predictions.csv"
     parent = _cli_process(Path(trained["config_file"]), "predict", "--input", str(big), "--output", str(out),
                           "--jobs", "3", start_new_session=True)  # its own process group, as in a terminal
@@ -162,6 +162,11 @@ def test_workers_end_when_predict_is_killed(trained, seed, tmp_path, how):
             time.sleep(0.05)
             workers = _children(parent.pid)
         assert len(workers) >= 2, f"no worker process appeared: {parent.stderr.read()}"
+        # Signal once rows are being written, not while the workers are still being forked
+        # (a Ctrl-C landing inside fork() is swallowed by Python itself).
+        while time.time() < deadline and parent.poll() is None and not any(
+                p.stat().st_size > 0 for p in tmp_path.glob(f".{out.name}.{parent.pid}.*.part")):
+            time.sleep(0.05)
         assert parent.poll() is None  # killed while predicting
         if how == "kill -9":
             os.kill(parent.pid, signal.SIGKILL)
