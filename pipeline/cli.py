@@ -268,10 +268,11 @@ def _dispatch_report(args) -> int:
         print(install_etalab(config))
         print(install_map(config))  # the départements' contours for the report's map
     else:
-        from pipeline.commands.report import run_report
+        from pipeline.commands.report import ReportSettings, run_report
 
-        print(run_report(config, args.predictions, args.name, args.communes, args.code_col, title=args.title,
-                         subtitle=args.subtitle, source=args.source, force=args.force, pdf=args.pdf))
+        settings = ReportSettings(name=args.name, communes_csv=args.communes, code_col=args.code_col, title=args.title,
+                                  subtitle=args.subtitle, source=args.source, force=args.force, pdf=args.pdf)
+        print(run_report(config, args.predictions, settings))
     return 0
 
 

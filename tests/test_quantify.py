@@ -162,11 +162,11 @@ def test_training_stores_the_out_of_fold_rows_and_the_report_publishes_domain_sh
     assert "confiance sous 0,33" in page  # the threshold predict applied, not the model's
 
     # Rows counted as real titles (as dgcl-random's are): the shares are adjusted, with intervals.
-    from pipeline.commands.report import run_report
+    from pipeline.commands.report import ReportSettings, run_report
     from pipeline.config import load_config
     config = load_config(cfg)
     config["train"]["select_on"] = ["seed:seed"]
-    run_report(config, [str(pred)], name="q2")
+    run_report(config, [str(pred)], ReportSettings(name="q2"))
     shares = pd.read_csv(Path(trained["paths"]["reports"]) / "q2" / "tables" / "domain_shares.csv")
     assert shares["share_adjusted"].notna().all() and shares["share_adjusted"].sum() == pytest.approx(1.0)
     assert (shares["ci_low"] <= shares["share_adjusted"]).all() and (shares["share_adjusted"] <= shares["ci_high"]).all()

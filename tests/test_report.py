@@ -14,7 +14,7 @@ import pytest
 from report_fixtures import RUN_ID, communes_csv, predictions, report_config
 
 from pipeline.cli import main
-from pipeline.commands.report import default_name, expand_predictions, run_report
+from pipeline.commands.report import ReportSettings, default_name, expand_predictions, run_report
 from pipeline.config import PROJECT_DIR, load_config
 from pipeline.errors import PipelineError
 from pipeline.report.external import install_npm_package, integrity_of
@@ -143,7 +143,7 @@ def test_missing_etalab_package_names_the_make_target(setup, capsys):
 def test_a_failed_run_leaves_no_half_written_folder_and_keeps_the_old_report(setup, monkeypatch):
     config_path, tmp = setup
     config = load_config(config_path)
-    first = run_report(config, [str(tmp / "pred" / "tiny-2023.csv")], name="r", pdf=False)
+    first = run_report(config, [str(tmp / "pred" / "tiny-2023.csv")], ReportSettings(name="r", pdf=False))
     before = (first / "resume.json").read_text()
 
     def boom(doc):
@@ -151,7 +151,7 @@ def test_a_failed_run_leaves_no_half_written_folder_and_keeps_the_old_report(set
 
     monkeypatch.setattr("pipeline.commands.report.to_markdown", boom)
     with pytest.raises(RuntimeError):
-        run_report(config, [str(tmp / "pred" / "tiny-2024.parquet")], name="r", force=True, pdf=False)
+        run_report(config, [str(tmp / "pred" / "tiny-2024.parquet")], ReportSettings(name="r", force=True, pdf=False))
     assert [p.name for p in (tmp / "reports").iterdir()] == ["r"]  # no temporary folder left
     assert (first / "resume.json").read_text() == before
 

@@ -26,6 +26,7 @@ import json
 import logging
 import math
 import re
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from types import SimpleNamespace
@@ -264,21 +265,34 @@ def tiles_with_intervals(tiles: list, result, labels: LabelSet) -> None:
         tile.value, tile.ci_low, tile.ci_high = fr_pct(r.share_adjusted), fr_pct(r.ci_low), fr_pct(r.ci_high)
 
 
-def run_report(config: dict, predictions: list[str], name: str | None = None, communes_csv: str | None = None,
-               code_col: str | None = None, title: str | None = None, subtitle: str | None = None,
-               source: str | None = None, force: bool = False, pdf: bool = True) -> Path:
+@dataclass(frozen=True)
+class ReportSettings:
+    """How one report is made: the command line's options of `report` (config/pipeline.toml gives the paths)."""
+
+    name: str | None = None          # folder under reports/ (default: from the input file names)
+    communes_csv: str | None = None  # a commune reference CSV instead of Etalab's package
+    code_col: str | None = None      # the INSEE code column (default: found by name)
+    title: str | None = None
+    subtitle: str | None = None
+    source: str | None = None        # the data's credit, under every chart and table
+    force: bool = False              # replace an existing report folder
+    pdf: bool = True                 # write rapport.pdf too
+
+
+def run_report(config: dict, predictions: list[str], settings: ReportSettings | None = None) -> Path:
     """Read predictions, aggregate, test the findings, write reports/<name>/; return the folder."""
+    s = settings or ReportSettings()
     labels = load_label_set(config["paths"]["labels"])
     paths = expand_predictions(predictions)
-    name = name or default_name(paths)
+    name = s.name or default_name(paths)
     if not re.fullmatch(r"[\w][\w.\-]*", name):
         raise PipelineError(f"report name {name!r}: use letters, digits, '-', '_' and '.' only")
     folder = Path(config["paths"]["reports"]) / name
-    check_destination(folder, force)
+    check_destination(folder, s.force)
     frame, inputs = read_predictions(paths, labels)
-    columns = Columns.detect(frame.columns, code_col)
+    columns = Columns.detect(frame.columns, s.code_col)
     log.info("columns used: %s", ", ".join(f"{k}={v}" for k, v in vars(columns).items() if v) or "none")
-    ref = load_reference(config, columns, communes_csv)
+    ref = load_reference(config, columns, s.communes_csv)
     data = build_report(frame, labels, ref, columns)
     if data.join_summary is not None:
         status = data.joined["jointure"].value_counts()
@@ -291,7 +305,8 @@ def run_report(config: dict, predictions: list[str], name: str | None = None, co
     from pipeline.io.files import git_commit
 
     runs = model_runs(config, frame)
-    meta = {"name": name, "inputs": inputs, "models": runs, "title": title, "subtitle": subtitle, "source": source,
+    meta = {"name": name, "inputs": inputs, "models": runs, "title": s.title, "subtitle": s.subtitle,
+            "source": s.source,
             "date": now.isoformat(timespec="seconds"),
             "date_fr": f"{now.day} {MONTHS[now.month - 1]} {now.year} à {now:%H:%M}",
             "git_commit": git_commit(), "review_threshold": review_threshold(config, runs, frame),
@@ -303,6 +318,6 @@ def run_report(config: dict, predictions: list[str], name: str | None = None, co
     add_adjusted_shares(doc, config, frame, data, labels, runs)
     for f in doc.findings.values():
         log.info("finding: %s — %s", f["claim"], f["verdict"])
-    folder = write_report(doc, folder, pdf)
+    folder = write_report(doc, folder, s.pdf)
     log.info("report written to %s (%d charts, %d tables)", folder, len(doc.charts), len(doc.tables))
     return folder
