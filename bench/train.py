@@ -39,7 +39,7 @@ def train_section(ctx) -> dict:
 
 
 def _stages() -> list[tuple[str, str]]:
-    """The log lines of `make train` that end each stage (training.py logs them; 1 s resolution)."""
+    """The log lines of `make train` that end each stage (modeling/train.py logs them; 1 s resolution)."""
     from pipeline.config import load_config
 
     recipes = load_config()["train"]["recipes"]

@@ -71,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
                                         "model on a hand-labeled file (--labeled), into reports/evaluation/sources/ "
                                         "or reports/evaluation/labeled-FILE/")
     e.add_argument("--extra", help="folder holding the sets of config/sources.toml (as for train)")
-    e.add_argument("--recipe", help="recipe evaluated (pipeline/estimators.py; default: the one the latest "
+    e.add_argument("--recipe", help="recipe evaluated (pipeline/modeling/estimators.py; default: the one the latest "
                                     "model chose, else svm)")
     e.add_argument("--labeled", help="a hand-labeled CSV/Excel/Parquet file to score the current model on")
     e.add_argument("--text-col", help="its text column(s) (default: detected)")

@@ -8,7 +8,7 @@ the ones in upper case meet exactly the same features as clean ones.
 Two paths give the lemmas:
 - "tagger": spaCy's tagger and rule lemmatizer (tok2vec, morphologizer,
   attribute_ruler, lemmatizer; parser and NER are never loaded), text by text.
-  Accurate, and slow (README.md, "Speed and memory", gives the measured words/s).
+  Accurate, and slow (bench/README.md gives the measured words/s).
 - "lookup" (default): `fit` runs the tagger path once over the training texts
   and learns, for every word form it saw, its most frequent lemma; `transform`
   then needs only spaCy's tokenizer and that table (forms never seen keep

@@ -1,7 +1,7 @@
 """Reading and writing options the command line sets for one command (--sheet, --raw-cells).
 
 Held in a context variable so that the readers and writers get them without
-every caller in between passing them along (commands/runs.py is being split).
+every caller in between passing them along.
 """
 from __future__ import annotations
 
