@@ -23,7 +23,7 @@ from pipeline.io.write import csv_cells
 from pipeline.modeling import estimators
 from pipeline.modeling.evaluate import SETTINGS, evaluate_sources, summary_table
 from pipeline.modeling.metrics import scores
-from pipeline.modeling.predict import label_frame
+from pipeline.modeling.predict import label_frame, texts_of
 from pipeline.modeling.settings import TrainSettings
 from pipeline.modeling.train import preprocess_texts
 
@@ -142,8 +142,8 @@ def run_evaluate_labeled(config: dict, labeled: str, text_col: str | None, label
     text_cols = find_text_columns(raw.columns, text_col, config["predict"]["text_columns"], path)
     spec = SourceSpec(name=path.stem, path=path.name, text_column=text_cols[0], label_column=label_col,
                       digital_column=digital_col)
-    truth, left_out, empty = labeled_rows(raw.assign(**{text_cols[0]: raw[text_cols].astype(str).agg(". ".join, axis=1)})
-                                          if len(text_cols) > 1 else raw, spec, labels, path)
+    # The text predict would classify (several columns joined as texts_of joins them).
+    truth, left_out, empty = labeled_rows(raw.assign(**{text_cols[0]: texts_of(raw, text_cols)}), spec, labels, path)
     model = load_model(config["paths"]["models"], run)
     predicted = label_frame(model, truth[["text"]], ["text"])
     order = [c for c in labels.codes if c in set(truth["domain"])]

@@ -36,7 +36,7 @@ import pandas as pd
 
 from pipeline.domains import LabelSet, load_label_set
 from pipeline.errors import PipelineError
-from pipeline.io.files import RUN_ID, sha256_of
+from pipeline.io.files import RUN_ID, sha256_of, write_json
 from pipeline.io.tables import atomic_folder, read_table
 from pipeline.io.write import write_csv
 from pipeline.report import communes as communes_ref
@@ -215,17 +215,13 @@ def write_report(doc: Document, folder: Path, pdf: bool = True) -> Path:
         (tmp / "rapport.xlsx").write_bytes(to_xlsx(doc))
         if printed is not None:
             (tmp / "rapport.pdf").write_bytes(printed)
-        (tmp / "resume.json").write_text(json.dumps(_jsonable(doc.summary), indent=2, ensure_ascii=False)
-                                         + "\n", encoding="utf-8")
+        write_json(tmp / "resume.json", _jsonable(doc.summary))
     return folder
 
 
-def add_adjusted_shares(doc: Document, config: dict, frame: pd.DataFrame, data, labels: LabelSet,
-                        runs: list[dict]) -> None:
-    """Adjusted shares with 95 % intervals (pipeline/quantify): a section before the methods,
-    tables/domain_shares.csv, resume.json's "domain_shares", and a warning on the first
-    screen when they could not be adjusted on real titles."""
-    from pipeline.quantify.section import share_section, share_summary, synthesis_sentence, warning_text
+def adjusted_domain_shares(config: dict, frame: pd.DataFrame, data, labels: LabelSet, runs: list[dict]):
+    """Adjusted shares with 95 % intervals (pipeline/quantify), and their section (placed before the methods)."""
+    from pipeline.quantify.section import share_section
     from pipeline.quantify.shares import adjusted_shares
     from pipeline.quantify.store import load_for_report
 
@@ -237,12 +233,18 @@ def add_adjusted_shares(doc: Document, config: dict, frame: pd.DataFrame, data, 
     if data.columns.year:
         groups["annee"] = frame[data.columns.year].astype(str).str.strip()
     select_on = config.get("train", {}).get("select_on", [])
-    headline = next((s for s in select_on if oof is not None and s in set(oof.source)), None)
+    # The headline source the model recorded at training (the config may have changed since).
+    headline = (scores or {}).get("source") or next(
+        (s for s in select_on if oof is not None and s in set(oof.source)), None)
     result = adjusted_shares(frame, list(labels.codes), oof, groups, why_not=why_not, headline=headline)
-    section = share_section(result, labels, scores)
-    doc.sections.insert(max(len(doc.sections) - 1, 0), section)
-    for i, s in enumerate(doc.sections, start=1):  # compose numbered them before the insertion
-        s.anchor = f"s{i}"
+    return result, share_section(result, labels, scores)
+
+
+def publish_adjusted_shares(doc: Document, result, labels: LabelSet) -> None:
+    """resume.json's "domain_shares" (and so tables/domain_shares.csv), and on the first screen a
+    warning when they could not be adjusted on real titles, or the leading adjusted shares."""
+    from pipeline.quantify.section import share_summary, synthesis_sentence, warning_text
+
     # On the first screen: the warning or the leading adjusted shares, and the tiles' intervals.
     doc.notes[:0] = [text for text in (warning_text(result), synthesis_sentence(result, labels)) if text]
     if result.adjusted:
@@ -314,8 +316,9 @@ def run_report(config: dict, predictions: list[str], settings: ReportSettings | 
     contours_folder = map_folder(config)
     if data.departement_rates is not None and (contours_folder / "index.js").is_file():
         meta["contours"] = load_contours(contours_folder)
-    doc = compose(data, labels, meta)
-    add_adjusted_shares(doc, config, frame, data, labels, runs)
+    shares, shares_section = adjusted_domain_shares(config, frame, data, labels, runs)
+    doc = compose(data, labels, meta, before_methods=[shares_section])
+    publish_adjusted_shares(doc, shares, labels)
     for f in doc.findings.values():
         log.info("finding: %s — %s", f["claim"], f["verdict"])
     folder = write_report(doc, folder, s.pdf)

@@ -4,7 +4,6 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from pipeline.domains import load_label_set
@@ -13,7 +12,7 @@ from pipeline.io.files import sha256_of
 from pipeline.io.tables import find_text_columns, read_table
 from pipeline.modeling.cv import duplicate_key
 from pipeline.modeling.predict import output_columns, texts_of
-from pipeline.review.select import select_for_review
+from pipeline.review.select import margins, select_for_review
 from pipeline.review.workbook import MODEL_COLUMNS, load_guide, review_table, write_workbook
 
 log = logging.getLogger(__name__)
@@ -66,7 +65,7 @@ def run_review(config: dict, predictions: str | Path, output: str | Path, rows: 
         "kind": "review", "model_run_id": ",".join(run_ids), "predictions": predictions.name,
         "predictions_sha256": sha256_of(predictions), "rows": len(chosen)})
     spread = pd.Series(domain.to_numpy()[chosen]).value_counts().to_dict()
-    margin = np.sort(proba[chosen], axis=1)
+    margin = margins(proba[chosen])
     log.info("%d rows of %d to review (margins %.2f to %.2f), by predicted domain %s", len(chosen), len(frame),
-             (margin[:, -1] - margin[:, -2]).min(), (margin[:, -1] - margin[:, -2]).max(), spread)
+             margin.min(), margin.max(), spread)
     return output

@@ -8,7 +8,6 @@ every real title; each round refits only the classifier.
 """
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from sklearn.model_selection import GroupShuffleSplit
 
 from pipeline.domains import NONE_LABEL, load_label_set
 from pipeline.errors import PipelineError
+from pipeline.io.files import write_json
 from pipeline.io.sources import load_training_data
 from pipeline.io.tables import atomic_folder, read_table
 from pipeline.modeling import estimators
@@ -101,7 +101,7 @@ def run_simulation(config: dict, extra: str, output: str | None = None, splits: 
     with atomic_folder(folder) as tmp:
         curves.to_csv(tmp / "curves.csv", index=False)
         years.to_csv(tmp / "year_lists.csv", index=False)
-        (tmp / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+        write_json(tmp / "summary.json", summary)
         chart(curves, tmp / "learning_curves.png")
     log.info("review simulation written to %s", folder)
     return folder

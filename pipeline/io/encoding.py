@@ -30,7 +30,6 @@ log = logging.getLogger(__name__)
 EIGHT_BIT = ["cp1252", "cp850", "mac_roman"]
 FALLBACK = "cp1252"
 MIXED_ERRORS = "barometre-cp1252-fallback"
-COMPRESSED = {".gz": "gzip", ".bz2": "bz2", ".xz": "xz", ".zip": "zip"}
 _MAGIC = [(b"PAR1", "parquet"), (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "xls"), (b"\x1f\x8b", "gzip"),
           (b"BZh", "bz2"), (b"\xfd7zXZ\x00", "xz"), (b"PK\x03\x04", "zip"), (b"PK\x05\x06", "zip")]
 

@@ -30,7 +30,7 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def _owner(name: str) -> tuple[str, int] | None:
+def temp_owner(name: str) -> tuple[str, int] | None:
     """(output name, pid) of a temporary named ".<name>.<pid>.<random>.part" (or ".part.old"), else None."""
     name = name.removesuffix(".old")
     if not (name.startswith(".") and name.endswith(".part")):
@@ -51,7 +51,7 @@ def remove_stale_temps(path: Path, any_name: bool = False) -> list[Path]:
     removed = []
     with contextlib.suppress(OSError):
         for entry in folder.iterdir():
-            owner = _owner(entry.name)
+            owner = temp_owner(entry.name)
             if owner is None or not (any_name or owner[0] == path.name) or _pid_alive(owner[1]):
                 continue  # not ours, or a live run's: its own business
             if entry.is_dir() and not entry.is_symlink():

@@ -21,7 +21,7 @@ import pandas as pd
 
 from pipeline.errors import PipelineError
 from pipeline.io import options
-from pipeline.io.temps import current_umask, remove_stale_temps, swap_folder, temp_prefix
+from pipeline.io.temps import current_umask, remove_stale_temps, swap_folder, temp_owner, temp_prefix
 
 log = logging.getLogger(__name__)
 
@@ -148,8 +148,8 @@ def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
 def shown_name(path: Path) -> Path:
     """The output a temporary file of atomic_output stands for (for messages)."""
-    match = re.fullmatch(r"\.(.+)\.\d+\.[^.]+\.part", path.name)
-    return path.with_name(match.group(1)) if match else path
+    owner = temp_owner(path.name)
+    return path.with_name(owner[0]) if owner else path
 
 
 def unique_columns(frame: pd.DataFrame, path: Path, warn: bool) -> pd.DataFrame:

@@ -41,8 +41,11 @@ def _years_phrase(years: list[str]) -> str:
     return f"exercices {', '.join(years[:-1])} et {years[-1]}"
 
 
-def compose(data: ReportData, labels: LabelSet, meta: dict) -> Document:
-    """Build the barometer from the aggregated data and the run's metadata (title, source, inputs, models)."""
+def compose(data: ReportData, labels: LabelSet, meta: dict, before_methods: list[Section] = ()) -> Document:
+    """Build the barometer from the aggregated data and the run's metadata (title, source, inputs, models).
+
+    `before_methods`: sections made elsewhere (the adjusted shares), placed after the findings' sections.
+    """
     ov = data.overview
     found = findings(data, labels)
     sections = [
@@ -53,6 +56,7 @@ def compose(data: ReportData, labels: LabelSet, meta: dict) -> Document:
         age_section(data, labels, found),
         territories_section(data, labels, meta.get("contours")),
         amounts_section(data, labels),
+        *before_methods,
         methods_section(data, labels, meta),
         quality_section(data, meta),
         unjoined_section(data),

@@ -55,16 +55,3 @@ def independence(table: pd.DataFrame) -> dict:
             "cramers_v": float(math.sqrt(result.statistic / (n * k))), "n": n,
             "rows": t.shape[0], "columns": t.shape[1],
             "low_expected_share": float((expected < 5).mean())}
-
-
-def cramers_v_strength(v: float) -> str:
-    """Conventional reading of Cramér's V (for tables with min(r, c) - 1 >= 3)."""
-    if math.isnan(v):
-        return "indéterminée"
-    if v < 0.1:
-        return "négligeable"
-    if v < 0.2:
-        return "faible"
-    if v < 0.3:
-        return "modérée"
-    return "forte"
