@@ -186,14 +186,15 @@ class CharWbCounter(PerWord):
         self.vectorizer = vectorizer
 
     def reset(self) -> None:
-        self._rows = None
+        # No rows yet: a first batch without any word (digits only) still gets its empty counts.
+        self._rows = sp.csr_matrix((0, len(self.vectorizer.vocabulary_)), dtype=np.int64)
 
     def __call__(self, texts):
         split = self.words.split(texts)
         new = self.new_words()
         if new:  # the vectorizer's own analyzer, on each new word
             rows = CountVectorizer.transform(self.vectorizer, new)
-            self._rows = rows if self._rows is None else sp.vstack([self._rows, rows], format="csr")
+            self._rows = sp.vstack([self._rows, rows], format="csr")
         word_ngrams = self._rows[:split.n_words]
         counts = sp.csr_matrix(split.counts() @ word_ngrams, dtype=self.vectorizer.dtype)
         return self.vectorizer._tfidf.transform(counts, copy=False)
