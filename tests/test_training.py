@@ -98,3 +98,14 @@ def test_locked_rows_never_choose_and_are_scored_once_the_headline_is_the_first_
     assert metrics["locked_test"]["n"] == 12 and metrics["n_locked"] == 12
     # A frame without the locked source locks nothing (a fresh clone's seed set).
     assert not locked_rows(frame.assign(source="seed:x"), tmp_path / "locked.toml").any()
+
+
+def test_train_settings_read_the_lemma_mode_and_refuse_an_unknown_one():
+    from pipeline.config import load_config
+
+    config = load_config()
+    assert TrainSettings.from_config(config).lemma_mode == config["preprocess"]["lemma_mode"] == "lookup"
+    tagger = load_config(overrides={"preprocess.lemma_mode": "tagger"})
+    assert TrainSettings.from_config(tagger).lemma_mode == "tagger"
+    with pytest.raises(PipelineError, match=r"lemma_mode = 'tagger2'"):
+        TrainSettings.from_config(load_config(overrides={"preprocess.lemma_mode": "tagger2"}))

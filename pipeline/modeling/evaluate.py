@@ -25,7 +25,7 @@ from pipeline.io.sources import SUBMISSION_KIND
 from pipeline.modeling import estimators
 from pipeline.modeling.cv import as_kinds, cross_validated_proba, digital_cv, duplicate_groups, fit_domain
 from pipeline.modeling.estimators import Recipe
-from pipeline.modeling.metrics import accuracy_at_coverage, review_threshold, scores
+from pipeline.modeling.metrics import accuracy_at_coverage, review_threshold, scores, summary
 from pipeline.modeling.settings import TrainSettings
 from pipeline.modeling.train import text_kinds
 
@@ -35,10 +35,6 @@ PREVIOUS_DEFAULT = Recipe("previous_default", balanced=True)
 # The settings each source is scored in, in the order the tables show them.
 SETTINGS = ("within", "within_digital", "within_restricted", "within_as_submission", "cross", "previous_default",
             "tfidf_raw_text_alone", "dummy_most_frequent_alone")
-
-
-def _summary(s: dict) -> dict:
-    return {k: s[k] for k in ("macro_f1", "accuracy", "n")}
 
 
 def evaluate_sources(frame: pd.DataFrame, lemmas: list[str], unlabeled: list[str], recipe: Recipe,
@@ -77,12 +73,12 @@ def evaluate_sources(frame: pd.DataFrame, lemmas: list[str], unlabeled: list[str
         results[source] = {
             "within": within,
             # Its digital-service initiatives alone (rows labeled digital = yes).
-            **({"within_digital": _summary(scores(y[digital], pred[digital], order))} if len(digital) else {}),
-            "within_restricted": _summary(scores(y[idx], restricted[idx], order)),
-            **({"within_as_submission": _summary(scores(y[idx], as_submission[idx], order))}
+            **({"within_digital": summary(scores(y[digital], pred[digital], order))} if len(digital) else {}),
+            "within_restricted": summary(scores(y[idx], restricted[idx], order)),
+            **({"within_as_submission": summary(scores(y[idx], as_submission[idx], order))}
                if as_submission is not None and set(kinds[idx]) != {SUBMISSION_KIND} else {}),
             **cross,
-            "previous_default": _summary(scores(y[idx], prev_pred[idx], order)),
+            "previous_default": summary(scores(y[idx], prev_pred[idx], order)),
             **_alone_baselines(frame.loc[idx, "text"].tolist(), y[idx], groups[idx], settings, order),
             "confusion_matrix": confusion_matrix(y[idx], pred[idx], labels=order).tolist(),
             "review": review_threshold(confidence[idx], pred[idx] == y[idx], settings.review_accuracy),
@@ -133,7 +129,7 @@ def _cross(lemmas, y, weights, kinds, idx, unlabeled, recipe, settings, order) -
     model, _ = fit_domain(lemmas[others], y[others], weights[others], unlabeled, recipe, settings.random_state,
                           kinds[others])
     proba = estimators.predict_proba_by_kind(model, lemmas[idx], kinds[idx])
-    return {"cross": _summary(scores(y[idx], model.classes_[proba.argmax(1)], order))}
+    return {"cross": summary(scores(y[idx], model.classes_[proba.argmax(1)], order))}
 
 
 def _alone_baselines(texts, y, groups, settings: TrainSettings, order) -> dict:
@@ -142,7 +138,7 @@ def _alone_baselines(texts, y, groups, settings: TrainSettings, order) -> dict:
     if folds < 2:
         return {}
     cv = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=settings.random_state)
-    return {f"{name}_alone": _summary(scores(y, cross_val_predict(clone(est), texts, y, groups=groups, cv=cv), order))
+    return {f"{name}_alone": summary(scores(y, cross_val_predict(clone(est), texts, y, groups=groups, cv=cv), order))
             for name, est in estimators.baselines(settings.random_state).items()}
 
 
@@ -152,5 +148,5 @@ def summary_table(result: dict) -> pd.DataFrame:
     for source, r in result["sources"].items():
         for setting in SETTINGS:
             if setting in r:
-                rows.append({"source": source, "setting": setting, **_summary(r[setting])})
+                rows.append({"source": source, "setting": setting, **summary(r[setting])})
     return pd.DataFrame(rows)

@@ -52,10 +52,12 @@ def accuracy_at_coverage(curve: list[dict], coverage: float) -> float | None:
     return above[-1]["accuracy"] if above else None
 
 
+def summary(s: dict) -> dict:
+    """The headline of `scores`: macro-F1, accuracy and the row count."""
+    return {k: s[k] for k in ("macro_f1", "accuracy", "n")}
+
+
 def by_source(frame: pd.DataFrame, pred, order: list[str], column: str = "domain") -> dict:
     """Scores of each source's own rows (the overall figure hides them)."""
-    out = {}
-    for source, idx in frame.groupby("source").indices.items():
-        s = scores(frame[column].to_numpy()[idx], np.asarray(pred)[idx], order)
-        out[source] = {k: s[k] for k in ("macro_f1", "accuracy", "n")}
-    return out
+    return {source: summary(scores(frame[column].to_numpy()[idx], np.asarray(pred)[idx], order))
+            for source, idx in frame.groupby("source").indices.items()}

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pipeline.errors import PipelineError
+
 
 @dataclass(frozen=True)
 class TrainSettings:
@@ -32,10 +34,13 @@ class TrainSettings:
         from pipeline.modeling.workers import process_count
 
         t, p = config["train"], config["preprocess"]
+        lemma_mode = p.get("lemma_mode", "lookup")
+        if lemma_mode not in ("lookup", "tagger"):
+            raise PipelineError(f"[preprocess] lemma_mode = {lemma_mode!r}: use \"lookup\" or \"tagger\"")
         return cls(cv_folds=t["cv_folds"], cv_repeats=t.get("cv_repeats", 1), random_state=t["random_state"],
-                   spacy_model=p["spacy_model"], batch_size=p["batch_size"], n_process=p["n_process"],
-                   recipes=tuple(t["recipes"]), select_on=_as_tuple(t["select_on"]), review_accuracy=t["review_accuracy"],
-                   n_jobs=process_count(t.get("n_jobs", 0)))
+                   spacy_model=p["spacy_model"], lemma_mode=lemma_mode, batch_size=p["batch_size"],
+                   n_process=p["n_process"], recipes=tuple(t["recipes"]), select_on=_as_tuple(t["select_on"]),
+                   review_accuracy=t["review_accuracy"], n_jobs=process_count(t.get("n_jobs", 0)))
 
 
 def _as_tuple(value) -> tuple[str, ...]:
