@@ -108,13 +108,13 @@ def run_dask(model_folder: Path, settings, pattern: str, out: Path, workers: int
 
 def measure_shipping(model_folder: Path, settings, repeats: int = 3) -> dict:
     """Seconds to set the model up on 2 workers, by path and by bytes, and the workers' RSS after."""
-    model, _ = load_run(model_folder)
+    model, metadata = load_run(model_folder)
     result = {}
     with dask_client(None, 2) as client:
         base = client.run(lambda: __import__("psutil").Process().memory_info().rss / 2**20)
         for how in ("path", "bytes", "path", "bytes") * ((repeats + 1) // 2):
             start = time.perf_counter()
-            name = ship_model(client, model_folder, model, settings.text_kind, how)
+            name = ship_model(client, model_folder, model, metadata, settings.text_kind, how)
             seconds = time.perf_counter() - start
             rss = client.run(lambda: __import__("psutil").Process().memory_info().rss / 2**20)
             client.unregister_worker_plugin(name)

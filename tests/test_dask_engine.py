@@ -100,3 +100,15 @@ def test_a_bad_file_of_a_glob_is_named_and_nothing_is_written(trained, cluster, 
     assert "part-2.csv" in str(error.value) and message in str(error.value)
     assert "\n" not in str(error.value)
     assert not out.parent.exists() or not list(out.parent.iterdir())
+
+
+def test_a_model_sent_by_bytes_is_refused_by_a_worker_with_other_library_versions(trained, cluster):
+    """The worker checks the versions the model was made with, as load_run does (here, faked older)."""
+    from pipeline.engines.dask_engine import ship_model
+    from pipeline.modeling.run_folder import load_run
+
+    folder = resolve_run(trained["paths"]["models"])
+    model, metadata = load_run(folder)
+    metadata["versions"] = {**metadata["versions"], "scikit-learn": "0.24.2"}
+    with pytest.raises(Exception, match=r"scikit-learn 0\.24\.2 \(worker "):
+        ship_model(cluster[1], folder, model, metadata, "submission", how="bytes")

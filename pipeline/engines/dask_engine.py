@@ -40,7 +40,7 @@ from pipeline.engines.dask_input import (
 from pipeline.errors import PipelineError
 from pipeline.io.tables import TableWriter, atomic_folder, atomic_output, find_text_columns
 from pipeline.modeling.predict import label_frame
-from pipeline.modeling.run_folder import MODEL_FILE, library_versions, load_run
+from pipeline.modeling.run_folder import MODEL_FILE, check_versions, load_run
 
 log = logging.getLogger(__name__)
 
@@ -52,18 +52,16 @@ RETRIES = 2
 class ModelPlugin(WorkerPlugin):
     """Holds the model on a worker: loaded from the run `folder`, or unpickled from `payload`, once."""
 
-    def __init__(self, folder: str | None, payload: bytes | None, text_kind: str, versions: dict):
-        self.folder, self.payload, self.text_kind, self.versions = folder, payload, text_kind, versions
+    def __init__(self, folder: str | None, payload: bytes | None, text_kind: str, versions: dict, run_id: str = ""):
+        self.folder, self.payload, self.text_kind = folder, payload, text_kind
+        self.versions, self.run_id = versions, run_id  # the versions the model was made with (its metadata)
         self.model = None
 
     def setup(self, worker) -> None:
         from pipeline.commands.predict import use_text_kind
 
         if self.payload is not None:
-            here = library_versions()
-            differ = [f"{k} {v} (worker {here.get(k)})" for k, v in self.versions.items() if here.get(k) != v]
-            if differ:
-                raise PipelineError(f"worker {worker.address} runs other library versions: {', '.join(differ)}")
+            check_versions(self.versions, f"model {self.run_id} (sent to worker {worker.address})", "worker")
             model = pickle.loads(self.payload)
             self.payload = None  # a worker that joins later gets its own copy from the scheduler
         else:
@@ -104,7 +102,7 @@ def dask_client(scheduler: str | None, workers: int):
         yield client
 
 
-def ship_model(client, folder: Path, model, text_kind: str, how: str = "auto") -> str:
+def ship_model(client, folder: Path, model, metadata: dict, text_kind: str, how: str = "auto") -> str:
     """Register the model plugin on every worker; return its name.
 
     how: "path" (workers load the run folder), "bytes" (workers unpickle the model
@@ -116,7 +114,8 @@ def ship_model(client, folder: Path, model, text_kind: str, how: str = "auto") -
         how = "path" if seen and all(seen.values()) else "bytes"
     payload = pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL) if how == "bytes" else None
     name = f"barometre-model-{uuid.uuid4().hex[:8]}"
-    plugin = ModelPlugin(str(folder.resolve()) if how == "path" else None, payload, text_kind, library_versions())
+    plugin = ModelPlugin(str(folder.resolve()) if how == "path" else None, payload, text_kind,
+                         metadata.get("versions") or {}, model.run_id)
     log.info("model %s sent to %d worker(s) by %s", model.run_id, len(client.scheduler_info()["workers"]),
              "path" if payload is None else f"bytes ({len(payload) / 1e6:.1f} MB)")
     client.register_plugin(plugin, name=name)
@@ -149,7 +148,7 @@ def label_with_dask(folder: Path, input_spec: str | Path, output_path: str | Pat
     meta = empty_frame(pieces[0], kind, options)
     text_columns = find_text_columns(meta.columns, text_col, list(settings.text_columns), files[0])
     text_kind, review_threshold = settings.text_kind, settings.review_threshold
-    model, _ = load_run(folder)  # here too: checks versions before any worker starts, and gives the output's types
+    model, metadata = load_run(folder)  # here too: checks versions before any worker starts, and gives the output's types
     use_text_kind(model, text_kind)
     out_meta = label_frame(model, meta, text_columns, review_threshold)
     log.info("labeling %d file(s), %d partition(s), text from column(s) %s, model %s, with Dask",
@@ -159,7 +158,7 @@ def label_with_dask(folder: Path, input_spec: str | Path, output_path: str | Pat
         if client is None:
             client = stack.enter_context(dask_client(scheduler, workers))
         log.info("Dask dashboard: %s", client.dashboard_link)
-        plugin = ship_model(client, folder, model, text_kind, ship)
+        plugin = ship_model(client, folder, model, metadata, text_kind, ship)
         stack.callback(_forget_plugin, client, plugin)
         del model
         import dask

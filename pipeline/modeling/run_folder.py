@@ -135,6 +135,19 @@ def load_model(models_dir: str | Path, run: str | None = None) -> BarometerModel
     return model
 
 
+# The libraries whose objects a model pickle holds: another version may unpickle them wrongly.
+PICKLED_LIBRARIES = ("scikit-learn", "spacy")
+
+
+def check_versions(made: dict, what: str, where: str = "here") -> None:
+    """Refuse to unpickle a model made with other versions of the libraries it holds."""
+    here = library_versions()
+    differ = [f"{lib} {made.get(lib)} ({where} {here[lib]})" for lib in PICKLED_LIBRARIES if made.get(lib) != here[lib]]
+    if differ:
+        raise PipelineError(f"{what} was made with other library versions: {', '.join(differ)}; "
+                            f"retrain it with `make train` or install the versions it was made with")
+
+
 def load_run(folder: Path) -> tuple[BarometerModel, dict]:
     """Load a model and its metadata, refusing a model file changed since training or made by other versions."""
     try:
@@ -143,12 +156,7 @@ def load_run(folder: Path) -> tuple[BarometerModel, dict]:
         raise PipelineError(f"{folder}/metadata.json cannot be read ({exc}): run `make train` again") from None
     if not isinstance(metadata, dict):
         raise PipelineError(f"{folder}/metadata.json is not a run's metadata: run `make train` again")
-    made, here = metadata.get("versions") or {}, library_versions()
-    differ = [f"{lib} {made.get(lib)} (here {here[lib]})" for lib in ("scikit-learn", "spacy")
-              if made.get(lib) != here[lib]]
-    if differ:
-        raise PipelineError(f"model {folder} was made with other library versions: {', '.join(differ)}; "
-                            f"retrain it with `make train`")
+    check_versions(metadata.get("versions") or {}, f"model {folder}")
     data = _trusted_bytes(folder, metadata.get(HASH_KEY))
     try:
         model = joblib.load(io.BytesIO(data))  # the bytes just checked, not the file again
