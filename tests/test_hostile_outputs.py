@@ -13,6 +13,7 @@ import pytest
 from pipeline.cli import main
 from pipeline.config import PROJECT_DIR
 from pipeline.errors import PipelineError
+from pipeline.io.options import io_options
 from pipeline.io.tables import TableWriter, atomic_output, read_table
 
 
@@ -39,8 +40,8 @@ def test_csv_outputs_neutralise_formula_cells_other_formats_keep_them(tmp_path):
     cells = ["=HYPERLINK(\"http://x\")", "+A1", "-1+1", "@SUM(A1)", "\tx", "-3.5", "-1 234,5 %", "ok"]
     frame = pd.DataFrame({"texte": cells, "=col": [1.5] * len(cells)})
     for name in ("o.csv", "o.tsv", "o.parquet", "o.xlsx", "raw.csv"):
-        with atomic_output(tmp_path / name) as tmp:
-            writer = TableWriter(tmp, TableWriter.kind_of(tmp_path / name), raw_cells=name == "raw.csv")
+        with atomic_output(tmp_path / name) as tmp, io_options(raw_cells=name == "raw.csv"):
+            writer = TableWriter(tmp, TableWriter.kind_of(tmp_path / name))
             writer.write(frame)
             writer.close()
     safe = ["'" + c for c in cells[:5]] + cells[5:]

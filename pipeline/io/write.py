@@ -166,9 +166,8 @@ def unique_columns(frame: pd.DataFrame, path: Path, warn: bool) -> pd.DataFrame:
 class TableWriter:
     """Append chunks to a CSV, TSV, Parquet or Excel file by the output's kind (used inside atomic_output)."""
 
-    def __init__(self, path: Path, kind: str, raw_cells: bool | None = None):
+    def __init__(self, path: Path, kind: str):
         self.path, self.kind, self._parquet, self._book, self._first = path, kind, None, None, True
-        self.raw_cells = options.current().raw_cells if raw_cells is None else raw_cells
         self.rows = 0
 
     @staticmethod
@@ -181,8 +180,7 @@ class TableWriter:
     def write(self, frame: pd.DataFrame) -> None:
         frame = unique_columns(frame, self.path, warn=self._first)
         if self.kind in ("csv", "tsv"):
-            if not self.raw_cells:
-                frame = neutralise_frame(frame)
+            frame = csv_cells(frame)
             dialect = dict(sep="\t", encoding="utf-8") if self.kind == "tsv" else csv_dialect(self._first)
             frame.to_csv(self.path, mode="w" if self._first else "a", header=self._first, index=False,
                          quoting=csv.QUOTE_MINIMAL, **dialect)
