@@ -141,10 +141,10 @@ def repeat_settings(settings: TrainSettings) -> list[TrainSettings]:
     return [replace(settings, random_state=settings.random_state + r) for r in range(settings.cv_repeats)]
 
 
-def digital_cv(frame: pd.DataFrame, lemmas: list[str], groups, settings: TrainSettings) -> tuple[np.ndarray, dict]:
-    """Out-of-fold `digital` predictions on the rows labeled yes/no, and their scores."""
+def digital_cv(frame: pd.DataFrame, lemmas: list[str], groups, settings: TrainSettings):
+    """The rows labeled yes/no, their out-of-fold P(digital = yes) (see digital_oof) and its scores."""
     mask, proba_yes = digital_oof(frame, lemmas, groups, settings)
-    return mask, digital_scores(frame, mask, proba_yes)
+    return mask, proba_yes, digital_scores(frame, mask, proba_yes)
 
 
 def digital_oof(frame: pd.DataFrame, lemmas: list[str], groups, settings: TrainSettings):

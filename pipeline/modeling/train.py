@@ -22,8 +22,7 @@ from pipeline.modeling.cv import (
     as_kinds,
     baseline_scores,
     cross_validated_proba,
-    digital_oof,
-    digital_scores,
+    digital_cv,
     duplicate_groups,
     duplicate_key,
     fit_domain,
@@ -228,8 +227,8 @@ def unlabeled_lemmas(unlabeled_texts, labeled_texts, lemmatizer) -> list[str]:
 
 
 def _train_digital(frame: pd.DataFrame, lemmas: list[str], groups, settings: TrainSettings):
-    mask, proba_yes = digital_oof(frame, lemmas, groups, settings)
-    metrics = digital_scores(frame, mask, proba_yes)
+    """The digital flag fitted on every yes/no row, its CV scores and out-of-fold P(yes)."""
+    mask, proba_yes, metrics = digital_cv(frame, lemmas, groups, settings)
     if not metrics["trained"]:
         return None, metrics, None
     clf = estimators.digital_classifier()
