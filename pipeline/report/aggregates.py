@@ -8,6 +8,7 @@ import pandas as pd
 
 from pipeline.domains import LabelSet
 from pipeline.report.communes import CommuneReference, size_band
+from pipeline.report.frformat import fr_num
 from pipeline.report.prepare import Columns, as_text, parse_amount
 
 # --- Domains ------------------------------------------------------------------------------
@@ -121,7 +122,7 @@ def rate_table(counts: pd.DataFrame, group: pd.Series, order: list[str], years: 
                 "initiatives_par_commune", "population", "initiatives_pour_1000_hab"]]
 
 
-def domain_gaps(table: pd.DataFrame, min_group: int = 30) -> pd.DataFrame:
+def domain_gaps(table: pd.DataFrame, min_group: int) -> pd.DataFrame:
     """Per domain of a domain × group crosstab: its highest and lowest share across groups, and the gap.
 
     Groups with fewer than `min_group` initiatives are left out (unless every group is
@@ -141,7 +142,7 @@ def domain_gaps(table: pd.DataFrame, min_group: int = 30) -> pd.DataFrame:
 
 
 def share_within(pred: pd.DataFrame, domain: str, group: pd.Series, within: pd.Series, order: list[str],
-                 within_order: list[str], min_group: int = 30) -> pd.DataFrame:
+                 within_order: list[str], min_group: int) -> pd.DataFrame:
     """The share of one domain by `group` (columns) inside each value of `within` (rows), e.g. by age
     quartile within each size band; cells with fewer than `min_group` initiatives are left empty."""
     keep = (pred["domain"] != "") & group.notna() & within.notna() & (within.astype(str) != "")
@@ -162,14 +163,10 @@ def age_groups(pct: pd.Series, q: int = 4) -> tuple[pd.Series, list[str]]:
     edges = np.unique(np.quantile(known, np.linspace(0, 1, q + 1)))
     labels = []
     for i in range(len(edges) - 1):
-        low, high = _fr(edges[i]), _fr(edges[i + 1])
+        low, high = fr_num(edges[i], 1), fr_num(edges[i + 1], 1)
         labels.append(f"Q{i + 1} : {low} à {high} %")
     groups = pd.cut(values, bins=edges, labels=labels, include_lowest=True)
     return groups, labels
-
-
-def _fr(x: float, digits: int = 1) -> str:
-    return f"{x:.{digits}f}".replace(".", ",")
 
 
 # --- Other breakdowns ------------------------------------------------------------------------

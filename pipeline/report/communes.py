@@ -18,7 +18,6 @@ import json
 import logging
 import math
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.errors import PipelineError
+from pipeline.report.frformat import plain
 
 log = logging.getLogger(__name__)
 
@@ -78,12 +78,6 @@ class CommuneReference:
                  for code, nom in self.communes["nom"].items()}
         return pd.Series([name_key(n) in known.get(c, ()) for c, n in zip(codes, names)], index=codes.index,
                          dtype=bool)
-
-
-def plain(text) -> str:
-    """Lower case, no accents, runs of anything but letters and digits as one "_"."""
-    text = unicodedata.normalize("NFKD", str(text)).encode("ascii", "ignore").decode()
-    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
 
 
 def name_key(name) -> str:

@@ -1,7 +1,9 @@
-"""Numbers written the French way: 76 912 ; 22,5 % ; 0,34 ; p < 0,0001."""
+"""Text written the French way: 76 912 ; 22,5 % ; 0,34 ; p < 0,0001; and plain keys of names."""
 from __future__ import annotations
 
 import math
+import re
+import unicodedata
 
 NBSP = "\u00a0"  # no-break space: thousands separator and before % and €
 
@@ -46,3 +48,9 @@ def fr_euros(x, millions: bool = False) -> str:
     if millions:
         return f"{fr_num(float(x) / 1e6, 1)}{NBSP}M€"
     return f"{fr_int(x)}{NBSP}€"
+
+
+def plain(text, sep: str = "_") -> str:
+    """Lower case, no accents, runs of anything but letters and digits as one `sep` (keys, file names)."""
+    text = unicodedata.normalize("NFKD", str(text)).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", sep, text.lower()).strip(sep)

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.report.communes import CommuneReference, lookup, size_band
-from pipeline.report.communes import plain as _plain
+from pipeline.report.frformat import plain as _plain
 from pipeline.report.prepare import (
     ENTITY_LABELS,
     Columns,

@@ -16,7 +16,7 @@ import pandas as pd
 
 from pipeline.domains import LabelSet
 from pipeline.errors import PipelineError
-from pipeline.report.communes import plain as _plain
+from pipeline.report.frformat import plain as _plain
 
 log = logging.getLogger(__name__)
 

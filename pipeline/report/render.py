@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import logging
 import re
-import unicodedata
 from functools import lru_cache
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from markupsafe import Markup, escape
 
 from pipeline.report.document import Chart, Document, Finding, Table
-from pipeline.report.frformat import fr_int
+from pipeline.report.frformat import fr_int, plain
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +39,7 @@ def _is_numeric_text(v) -> bool:
 
 
 def _slug(text) -> str:
-    plain = unicodedata.normalize("NFKD", str(text)).encode("ascii", "ignore").decode().lower()
-    return re.sub(r"[^a-z0-9]+", "-", plain).strip("-")
+    return plain(text, "-")
 
 
 def _md_cell(v) -> str:
