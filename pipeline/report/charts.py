@@ -106,11 +106,12 @@ def group_intervals(table: pd.DataFrame, domains: list[tuple[str, str]], groups:
         for xi in x[~ok]:
             ax.text(xi, top * 0.04, "n.c.", ha="center", va="bottom", fontsize=7.5, color="#555")
         ax.set_ylim(0, top * 1.15)
+        ax.set_xlim(-0.6, len(groups) - 0.4)  # a group without bar keeps its place
         ax.set_title(_wrap(label, 34), fontsize=8.5, loc="left")
         ax.set_xticks(x, [short_group(g) for g in groups], fontsize=6.5, rotation=45, ha="right",
                       rotation_mode="anchor")
         ax.yaxis.set_major_locator(MaxNLocator(5, steps=[1, 2, 5, 10]))
-        digits = 1 if top < 3 else 0  # 0,5 % steps need a decimal, or two ticks read the same
+        digits = 2 if top < 0.5 else 1 if top < 5 else 0  # 0,05 % or 0,5 % steps: or two ticks read the same
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _, d=digits: f"{fr_num(v, d)} %"))
         ax.tick_params(axis="y", labelsize=7)
         ax.spines[["top", "right"]].set_visible(False)
