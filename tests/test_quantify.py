@@ -35,7 +35,8 @@ def toy():
     return fit_p, fit_y, test_p, np.bincount(test_y, minlength=4) / len(test_y)
 
 
-@pytest.mark.parametrize("method", ["ACC", "PACC", "EMQ", "KDEy", "PACC+EMQ"])
+# Not EMQ-TS alone: one temperature cannot undo the toy's bias toward class 0 (TV 0.11 against raw 0.20).
+@pytest.mark.parametrize("method", ["ACC", "PACC", "EMQ", "KDEy", "PACC-shrunk", "PACC+EMQ"])
 def test_the_adjustment_moves_a_biased_count_toward_the_truth(toy, method):
     fit_p, fit_y, test_p, truth = toy
     raw = raw_shares(test_p)

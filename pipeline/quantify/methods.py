@@ -12,7 +12,7 @@ import numpy as np
 from scipy.optimize import minimize_scalar
 
 SHRINK_ROWS = 50.0   # pseudo-rows pulling each class's column of the PACC matrix toward the common one
-EM_TOLERANCE = 1e-6  # largest change of a share between two EM steps at convergence
+EM_TOLERANCE = 1e-5  # largest change of a share between two EM steps at convergence (shares are published to 0.1 %)
 EM_MAX_STEPS = 1000
 
 
@@ -82,7 +82,15 @@ def em_shares(likelihood: np.ndarray, prior: np.ndarray) -> np.ndarray:
 
 class PaccEmq:
     """Mean of PACC (shrunk misclassification matrix, inversion, projection on the simplex) and EM on
-    temperature-scaled posteriors starting from the labeled rows' mean scaled posterior."""
+    temperature-scaled posteriors starting from the labeled rows' mean scaled posterior.
+
+    part: "both" (the mean), or one of the two alone ("pacc", "emq"), measured beside it.
+    """
+
+    def __init__(self, part: str = "both"):
+        if part not in ("both", "pacc", "emq"):
+            raise ValueError(f"part {part!r}: one of both, pacc, emq")
+        self.part = part
 
     def aggregation_fit(self, proba: np.ndarray, y: np.ndarray) -> "PaccEmq":  # QuaPy's names
         self.matrix_ = shrunk_misclassification(proba, y)
@@ -107,4 +115,6 @@ class PaccEmq:
         return em_shares(z, self.prior_)
 
     def aggregate(self, proba: np.ndarray) -> np.ndarray:
+        if self.part != "both":
+            return self.pacc(proba) if self.part == "pacc" else self.emq(proba)
         return 0.5 * (self.pacc(proba) + self.emq(proba))
