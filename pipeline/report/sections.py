@@ -22,8 +22,9 @@ def domains_section(data: ReportData, labels: LabelSet) -> Section:
     spec = [("libelle", "Domaine", txt), ("initiatives", "Initiatives", integer), ("part", "Part", pct)]
     adjusted = "part_ajustee" in d.columns  # the shares corrected for the model's errors (attach_adjusted)
     if adjusted:
-        spec += [("part_ajustee", "Part ajustée", pct), ("ci_low", "IC 95 % bas", pct),
-                 ("ci_high", "IC 95 % haut", pct)]
+        spec += [("part_ajustee", "Part ajustée", pct)]
+    if {"ci_low", "ci_high"} <= set(d.columns):
+        spec += [("ci_low", "IC 95 % bas", pct), ("ci_high", "IC 95 % haut", pct)]
     spec += [("numeriques", "Numériques", integer), ("part_numeriques", "Part parmi les numériques", pct),
              ("part_a_revoir", "Part à revoir", pct)]
     table = Table("domaines", "Initiatives par domaine, dont numériques, et part à revoir", d.reset_index(),
