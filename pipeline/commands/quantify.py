@@ -25,14 +25,14 @@ from pipeline.quantify.evaluate import mean_absolute_error, measure, total_varia
 from pipeline.quantify.fit import DEFAULT_METHOD, METHODS, binary_proba
 from pipeline.quantify.shares import adjusted_shares, domain_fit_rows
 from pipeline.quantify.store import OOF_FILE, load_oof
-from pipeline.report.analysis import prepare_predictions
+from pipeline.report.prepare import prepare_predictions
 
 log = logging.getLogger(__name__)
 
 
 def run_evaluate_quantifier(config: dict, run: str | None = None, methods=METHODS, n_folds: int = 2,
                             app_samples: int = 100, app_size: int = 200, n_bootstrap: int = 100,
-                            labeled_predictions: str | None = None, label_col: str = "domain") -> Path:
+                            labeled_predictions: str | None = None, label_col: str = "domain", seed: int = 0) -> Path:
     folder = resolve_run(config["paths"]["models"], run)
     if not (folder / OOF_FILE).is_file():
         raise PipelineError(f"{folder / OOF_FILE} not found: the model predates oof.npz, run `make train` again")
@@ -43,20 +43,21 @@ def run_evaluate_quantifier(config: dict, run: str | None = None, methods=METHOD
     y = np.searchsorted(oof.classes, oof.y)
     log.info("quantifier: %d out-of-fold rows, held-out folds of the %d rows of %s", oof.n, test_mask.sum(), headline)
     fit_rows = domain_fit_rows(oof, headline)
-    result = {"run": folder.name, "oof_sources": oof.sources(), "test_source": headline,
+    result = {"run": folder.name, "seed": seed, "oof_sources": oof.sources(), "test_source": headline,
               "fit_rows": oof.subset(fit_rows).sources(),
               "domains": measure(oof.proba, y, test_mask, list(methods), n_folds, app_samples, app_size,
-                                 n_bootstrap, coverage_method=DEFAULT_METHOD, fit_mask=fit_rows)}
+                                 n_bootstrap, coverage_method=DEFAULT_METHOD, seed=seed, fit_mask=fit_rows)}
     if not test_mask.all():  # the correction fitted on the headline source alone, and on every row
         result["fit_variants"] = {
-            name: measure(oof.proba, y, test_mask, ["PACC", "EMQ", "KDEy"], n_folds, app_samples, app_size,
-                          n_bootstrap, fit_mask=mask)
+            name: measure(oof.proba, y, test_mask, ["PACC", "EMQ", "KDEy", DEFAULT_METHOD], n_folds, app_samples,
+                          app_size, n_bootstrap, seed=seed, fit_mask=mask)
             for name, mask in ((f"{headline} alone", test_mask), ("every out-of-fold row", None))}
     known = np.isin(oof.digital, ["yes", "no"]) & ~np.isnan(oof.digital_proba)
     if len(set(oof.digital[known])) == 2:
         crisp = binary_proba((oof.digital_proba[known] >= 0.5).astype(float))
         result["digital"] = measure(crisp, (oof.digital[known] == "yes").astype(int), test_mask[known],
-                                    ["ACC"], n_folds, app_samples, app_size, n_bootstrap, coverage_method="ACC")
+                                    ["ACC"], n_folds, app_samples, app_size, n_bootstrap, coverage_method="ACC",
+                                    seed=seed)
     if labeled_predictions:
         result["labeled_predictions"] = labeled_check(config, oof, labeled_predictions, label_col, n_bootstrap)
     out = Path(config["paths"]["reports"]) / "evaluation-quantifier"
@@ -91,7 +92,7 @@ def labeled_check(config: dict, oof, path: str, label_col: str, n_bootstrap: int
 
 def summary_markdown(result: dict, classes) -> str:
     d = result["domains"]
-    lines = [f"# Quantifier evaluation — run {result['run']}", "",
+    lines = [f"# Quantifier evaluation — run {result['run']}, fold seed {result.get('seed', 0)}", "",
              f"Out-of-fold rows: {result['oof_sources']}. Held-out folds ({d['n_folds']}) of the "
              f"{d['n_test_rows']} rows of {result['test_source']}; each fold's quantifier fitted on the other rows of "
              f"{result['fit_rows']} (the headline source, and the other sources' rows not flagged digital). "

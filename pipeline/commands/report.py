@@ -40,7 +40,7 @@ from pipeline.io.files import RUN_ID, sha256_of, write_json
 from pipeline.io.tables import atomic_folder, read_table
 from pipeline.io.write import write_csv
 from pipeline.report import communes as communes_ref
-from pipeline.report.analysis import build_report
+from pipeline.report.analysis import attach_adjusted, build_report
 from pipeline.report.compose import compose
 from pipeline.report.document import Document
 from pipeline.report.external import etalab_folder, etalab_pin
@@ -317,6 +317,8 @@ def run_report(config: dict, predictions: list[str], settings: ReportSettings | 
     if data.departement_rates is not None and (contours_folder / "index.js").is_file():
         meta["contours"] = load_contours(contours_folder)
     shares, shares_section = adjusted_domain_shares(config, frame, data, labels, runs)
+    if shares.adjusted:  # the domain charts draw the adjusted shares' intervals
+        attach_adjusted(data, shares.domains, shares.groups)
     doc = compose(data, labels, meta, before_methods=[shares_section])
     publish_adjusted_shares(doc, shares, labels)
     for f in doc.findings.values():

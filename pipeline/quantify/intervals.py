@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from pipeline.quantify.fit import ShareQuantifier, raw_shares
 
@@ -55,11 +56,14 @@ def bootstrap_shares(fit_proba, fit_y, samples: dict[str, np.ndarray], method: s
     full = ShareQuantifier(method).fit(fit_proba, fit_y)
     big = {name: np.asarray(p, dtype=float) for name, p in samples.items() if len(p) >= min_group}
     reps = {name: np.empty((n_bootstrap, k)) for name in big}
-    for b in range(n_bootstrap):
-        rows = stratified_resample(fit_y, rng)
-        q = ShareQuantifier(method).fit(fit_proba[rows], fit_y[rows])
-        for name, proba in big.items():
-            reps[name][b] = q.predict(proba[rng.integers(0, len(proba), len(proba))])
+    # One BLAS thread: EM's matrix-vector products are small, and on a busy machine threads made
+    # them 40 times slower (measured: 0.25 ms against 12 ms on 72,000 rows).
+    with threadpool_limits(1, "blas"):
+        for b in range(n_bootstrap):
+            rows = stratified_resample(fit_y, rng)
+            q = ShareQuantifier(method).fit(fit_proba[rows], fit_y[rows])
+            for name, proba in big.items():
+                reps[name][b] = q.predict(proba[rng.integers(0, len(proba), len(proba))])
     alpha = (1.0 - level) / 2
     out = {}
     for name, proba in samples.items():
@@ -72,5 +76,8 @@ def bootstrap_shares(fit_proba, fit_y, samples: dict[str, np.ndarray], method: s
             continue
         point = full.predict(proba)
         low, high = np.quantile(reps[name], [alpha, 1 - alpha], axis=0)
+        # A lower end under half a row is zero rows: EM's shares never reach 0 exactly (1e-7 is
+        # not "0 excluded"; measured: the true share 0 missed by such ends).
+        low = np.where(low < 0.5 / len(proba), 0.0, low)
         out[name] = Shares(n, raw, point, np.minimum(low, point), np.maximum(high, point))
     return out

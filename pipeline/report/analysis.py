@@ -111,6 +111,23 @@ class ReportData:
     digital_by_age: pd.DataFrame | None = None
     scheme_by_size: pd.DataFrame | None = None    # funding scheme (DETR...) × size band, shares per band
     departement_rates: pd.DataFrame | None = None # initiatives per 1,000 inhabitants per year, for the map
+    # Shares corrected for the model's errors (pipeline/quantify), by group: group_by ("taille", "annee"),
+    # group, domain, share, share_adjusted, ci_low, ci_high (NaN where not computed); see attach_adjusted.
+    adjusted_groups: pd.DataFrame | None = None
+
+
+def attach_adjusted(data: ReportData, domains: pd.DataFrame, groups: pd.DataFrame | None) -> None:
+    """Put the adjusted shares beside the counted ones, for the domain charts' error bars and tables:
+    data.domains gains part_ajustee, ci_low, ci_high; data.adjusted_groups the groups' (digital flag left out).
+
+    domains, groups: pipeline/quantify's tables (columns domain, share_adjusted, ci_low, ci_high, fractions).
+    """
+    adj = domains.set_index("domain").reindex(data.domains.index)
+    data.domains["part_ajustee"] = adj["share_adjusted"].astype(float)
+    data.domains["ci_low"] = adj["ci_low"].astype(float)
+    data.domains["ci_high"] = adj["ci_high"].astype(float)
+    if groups is not None and len(groups):
+        data.adjusted_groups = groups[groups["domain"] != "numerique"].reset_index(drop=True)
 
 
 def build_report(pred: pd.DataFrame, labels: LabelSet, ref: CommuneReference | None,

@@ -42,18 +42,36 @@ _pct_ticks = FuncFormatter(lambda x, _: f"{fr_num(x, 0)} %")
 
 
 def domain_bars(labels: list[str], counts: pd.Series, title: str, xlabel: str = "Part des initiatives (%)",
-                color: str = BLUE) -> bytes:
-    """Horizontal bars of each domain's share, largest first, labelled "22,5 % (17 258)"."""
-    counts = pd.Series(np.asarray(counts, dtype=float), index=labels).sort_values()
-    total = counts.sum()
-    shares = 100 * counts / total if total else counts * 0
+                color: str = BLUE, adjusted: pd.DataFrame | None = None) -> bytes:
+    """Horizontal bars of each domain's share, largest first, labelled "22,5 % (17 258)".
+
+    `adjusted` (columns share_adjusted, ci_low, ci_high, fractions, in the order of `labels`): the share
+    corrected for the model's errors, drawn as a point with its 95 % interval over each bar (none where
+    NaN: not computed).
+    """
+    frame = pd.DataFrame({"n": np.asarray(counts, dtype=float)}, index=labels)
+    if adjusted is not None:
+        for col in ("share_adjusted", "ci_low", "ci_high"):
+            frame[col] = 100 * np.asarray(adjusted[col], dtype=float)
+    frame = frame.sort_values("n", kind="stable")
+    total = frame["n"].sum()
+    shares = 100 * frame["n"] / total if total else frame["n"] * 0
     fig = Figure(figsize=(10, 6.2))
     ax = fig.add_subplot()
-    bars = ax.barh(range(len(counts)), shares.to_numpy(), color=color)
-    ax.set_yticks(range(len(counts)), [_wrap(label, 40) for label in counts.index], fontsize=9)
-    top = float(shares.max()) if len(shares) else 1.0
-    for bar, share, n in zip(bars, shares, counts):
-        ax.text(bar.get_width() + top * 0.01, bar.get_y() + bar.get_height() / 2,
+    y = np.arange(len(frame))
+    bars = ax.barh(y, shares.to_numpy(), color=color, label="part comptée (domaines prédits)")
+    ends = shares.to_numpy(float)
+    if adjusted is not None and frame["share_adjusted"].notna().any():
+        a = frame["share_adjusted"].to_numpy(float)
+        ax.errorbar(a, y, xerr=[a - frame["ci_low"].to_numpy(float), frame["ci_high"].to_numpy(float) - a],
+                    fmt="D", color="#222", markersize=3.5, elinewidth=1.2, capsize=3,
+                    label="part corrigée des erreurs du modèle, IC 95 %")
+        ends = np.fmax(ends, frame["ci_high"].to_numpy(float))
+        ax.legend(loc="lower right", fontsize=8.5)
+    ax.set_yticks(y, [_wrap(label, 40) for label in frame.index], fontsize=9)
+    top = float(np.nanmax(ends)) if len(ends) else 1.0
+    for bar, end, share, n in zip(bars, ends, shares, frame["n"]):
+        ax.text(end + top * 0.01, bar.get_y() + bar.get_height() / 2,
                 f"{fr_pct(share / 100)} ({fr_int(n)})", va="center", fontsize=8.5)
     ax.set_xlim(0, top * 1.28 if top else 1)
     ax.xaxis.set_major_formatter(_pct_ticks)
@@ -62,6 +80,47 @@ def domain_bars(labels: list[str], counts: pd.Series, title: str, xlabel: str = 
     ax.set_title(title, fontsize=12, loc="left")
     ax.spines[["top", "right"]].set_visible(False)
     ax.grid(axis="x", alpha=0.3)
+    return _png(fig)
+
+
+def group_intervals(table: pd.DataFrame, domains: list[tuple[str, str]], groups: list[str], title: str,
+                    xlabel: str) -> bytes:
+    """One small panel per domain: its adjusted share in each group with the 95 % interval as error bars,
+    the counted share as a tick; "n.c." (non calculé) where the group was too small to be adjusted.
+
+    table: rows group, domain, share, share_adjusted, ci_low, ci_high (fractions); domains: (code, label).
+    """
+    cols = 4
+    rows = -(-len(domains) // cols)
+    fig = Figure(figsize=(12, 2.7 * rows + 0.9))
+    axes = np.atleast_1d(fig.subplots(rows, cols)).ravel()
+    x = np.arange(len(groups))
+    for ax, (code, label) in zip(axes, domains):
+        t = table[table["domain"] == code].set_index("group").reindex(groups)
+        adj, lo, hi = (100 * t[c].to_numpy(float) for c in ("share_adjusted", "ci_low", "ci_high"))
+        ok = np.isfinite(adj)
+        ax.bar(x[ok], adj[ok], color=BLUE, width=0.6, yerr=[adj[ok] - lo[ok], hi[ok] - adj[ok]], capsize=3,
+               error_kw={"elinewidth": 1, "ecolor": "#222"})
+        ax.scatter(x, 100 * t["share"].to_numpy(float), marker="_", s=180, color=ORANGE, zorder=3)
+        top = float(np.nanmax(np.r_[hi[ok], 100 * t["share"].to_numpy(float), 0.1])) if len(t) else 1.0
+        for xi in x[~ok]:
+            ax.text(xi, top * 0.04, "n.c.", ha="center", va="bottom", fontsize=7.5, color="#555")
+        ax.set_ylim(0, top * 1.15)
+        ax.set_xlim(-0.6, len(groups) - 0.4)  # a group without bar keeps its place
+        ax.set_title(_wrap(label, 34), fontsize=8.5, loc="left")
+        ax.set_xticks(x, [short_group(g) for g in groups], fontsize=6.5, rotation=45, ha="right",
+                      rotation_mode="anchor")
+        ax.yaxis.set_major_locator(MaxNLocator(5, steps=[1, 2, 5, 10]))
+        digits = 2 if top < 0.5 else 1 if top < 5 else 0  # 0,05 % or 0,5 % steps: or two ticks read the same
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _, d=digits: f"{fr_num(v, d)} %"))
+        ax.tick_params(axis="y", labelsize=7)
+        ax.spines[["top", "right"]].set_visible(False)
+    for ax in axes[len(domains):]:
+        ax.set_visible(False)
+    fig.suptitle(f"{title}\nbarres : part corrigée des erreurs du modèle, IC 95 % ; trait orange : part comptée ; "
+                 f"n.c. : non calculé (moins de 100 initiatives)", fontsize=10.5, x=0.01, ha="left")
+    fig.supxlabel(xlabel, fontsize=9)
+    fig.tight_layout()
     return _png(fig)
 
 

@@ -10,7 +10,7 @@ from pipeline.report.analysis import ReportData
 from pipeline.report.document import Chart, Section, Table, integer, pct, shown, txt
 from pipeline.report.frformat import fr_euros, fr_int, fr_num, fr_pct
 from pipeline.report.maps import MAP_CREDIT, OVERSEAS, departement_map
-from pipeline.report.sections_communes import domain_labels
+from pipeline.report.sections_communes import adjusted_groups_chart, domain_labels
 
 
 def _points(v) -> str:
@@ -20,7 +20,10 @@ def _points(v) -> str:
 def domains_section(data: ReportData, labels: LabelSet) -> Section:
     d = data.domains
     spec = [("libelle", "Domaine", txt), ("initiatives", "Initiatives", integer), ("part", "Part", pct)]
-    if {"ci_low", "ci_high"} <= set(d.columns):  # an interval, when issue 11's adjusted shares provide one
+    adjusted = "part_ajustee" in d.columns  # the shares corrected for the model's errors (attach_adjusted)
+    if adjusted:
+        spec += [("part_ajustee", "Part ajustée", pct)]
+    if {"ci_low", "ci_high"} <= set(d.columns):
         spec += [("ci_low", "IC 95 % bas", pct), ("ci_high", "IC 95 % haut", pct)]
     spec += [("numeriques", "Numériques", integer), ("part_numeriques", "Part parmi les numériques", pct),
              ("part_a_revoir", "Part à revoir", pct)]
@@ -30,10 +33,16 @@ def domains_section(data: ReportData, labels: LabelSet) -> Section:
     return Section("Domaines", [
         "Chaque initiative reçoit un domaine, celui du service public qu'elle sert, quel que soit le moyen ; "
         "le drapeau « numérique » dit si elle passe par un outil ou un service numérique.",
-        Chart("domaines", "Part des initiatives par domaine",
-              charts.domain_bars(names, d["initiatives"], "Part des initiatives par domaine — toutes les initiatives")),
+        Chart("domaines", "Part des initiatives par domaine" + (" (part ajustée et son intervalle de confiance à "
+                                                                "95 % : points noirs)" if adjusted else ""),
+              charts.domain_bars(names, d["initiatives"], "Part des initiatives par domaine — toutes les initiatives",
+                                 adjusted=_adjusted_columns(d) if adjusted else None)),
         table,
     ])
+
+
+def _adjusted_columns(d: pd.DataFrame) -> pd.DataFrame:
+    return d[["part_ajustee", "ci_low", "ci_high"]].rename(columns={"part_ajustee": "share_adjusted"})
 
 
 def digital_section(data: ReportData, labels: LabelSet) -> Section:
@@ -86,7 +95,7 @@ def years_section(data: ReportData, labels: LabelSet) -> Section | None:
         ("evolution_points", f"Évolution {first}–{last} (points)", _points),
         ("ci_low", "IC 95 % bas", _points), ("ci_high", "IC 95 % haut", _points)]
     ct = data.years_crosstab
-    return Section("Évolution par année", [
+    return Section("Évolution par année", [b for b in [
         sentence,
         Chart("annees_evolution", f"Évolution de la part de chaque domaine, {first} → {last}",
               charts.change_bars(list(ch["libelle"]), ch["evolution_points"], ch["ci_low"], ch["ci_high"],
@@ -95,9 +104,10 @@ def years_section(data: ReportData, labels: LabelSet) -> Section | None:
         Chart("annees_domaines", "Part de chaque domaine par année", charts.heatmap(
             column_shares(ct), domain_labels(ct.index, labels),
             "Part de chaque domaine dans les initiatives de l'année (%)", "Année")),
+        adjusted_groups_chart(data, labels, "annee", years, "annees_domaines_ajustees", "année", "Année"),
         Table("annees_evolution", f"Part de chaque domaine par année et évolution de {first} à {last}",
               ch.reset_index(), shown(ch, spec, index="domaine")),
-    ])
+    ] if b is not None])
 
 
 def territories_section(data: ReportData, labels: LabelSet, contours: dict | None = None) -> Section | None:

@@ -16,6 +16,20 @@ def domain_labels(index, labels: LabelSet) -> list[str]:
     return [labels.label(c) for c in index]
 
 
+def adjusted_groups_chart(data: ReportData, labels: LabelSet, group_by: str, order: list[str], name: str,
+                          what: str, axis_label: str) -> Chart | None:
+    """Each domain's adjusted share by group (size band, year) with its 95 % interval, when the report
+    computed them (pipeline/quantify: groups of 100 initiatives or more; "n.c." elsewhere)."""
+    g = data.adjusted_groups
+    if g is None or not (g["group_by"] == group_by).any():
+        return None
+    g = g[g["group_by"] == group_by]
+    groups = [x for x in order if x in set(g["group"])] + sorted(set(g["group"]) - set(order))
+    domains = [(c, labels.label(c)) for c in data.domains.index if c in set(g["domain"])]
+    return Chart(name, f"Part ajustée de chaque domaine par {what}, intervalle de confiance à 95 %",
+                 charts.group_intervals(g, domains, groups, f"Part ajustée de chaque domaine par {what}", axis_label))
+
+
 def rates_table(name: str, caption: str, rates: pd.DataFrame, group_header: str) -> Table:
     per = " et par an" if len(rates) and rates["annees"].iloc[0] > 1 else ""
     return Table(name, caption, rates.reset_index(), shown(rates, [
@@ -37,7 +51,7 @@ def crosstab_table(name: str, caption: str, g: GroupAnalysis, labels: LabelSet) 
 
 
 def _group_blocks(prefix: str, g: GroupAnalysis, found_count: dict, found_domains: dict, labels: LabelSet,
-                  what: str, group_header: str, axis_label: str) -> list:
+                  what: str, group_header: str, axis_label: str, adjusted: Chart | None = None) -> list:
     """What both groupings show: the count finding, its chart and table; the domain finding and its heatmap.
     The full domain × group table goes to the annexes (detail_tables)."""
     per = " par an" if len(g.rates) and g.rates["annees"].iloc[0] > 1 else ""
@@ -50,6 +64,7 @@ def _group_blocks(prefix: str, g: GroupAnalysis, found_count: dict, found_domain
         Chart(f"{prefix}_domaines", f"Part de chaque domaine par {what}",
               charts.heatmap(column_shares(g.crosstab), domain_labels(g.crosstab.index, labels),
                              f"Part de chaque domaine dans les initiatives, par {what} (%)", axis_label)),
+        *[c for c in [adjusted] if c is not None],
     ]
 
 
@@ -87,7 +102,10 @@ def size_section(data: ReportData, labels: LabelSet, found: dict[str, dict]) -> 
         f"({fr_int(g.communes)} communes), y compris celles sans aucune initiative ; les EPCI et syndicats "
         f"n'y entrent pas.{years}",
         *_group_blocks("taille", g, found["size_count"], found["size_domains"], labels,
-                       "tranche de taille de commune", "Tranche (habitants)", "Tranche de taille (habitants)"),
+                       "tranche de taille de commune", "Tranche (habitants)", "Tranche de taille (habitants)",
+                       adjusted_groups_chart(data, labels, "taille", [str(c) for c in g.crosstab.columns],
+                                             "taille_domaines_ajustees", "tranche de taille de commune",
+                                             "Tranche de taille (habitants)")),
         *_scheme_blocks(data),
     ])
 
