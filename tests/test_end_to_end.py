@@ -141,3 +141,28 @@ def test_evaluate_scores_sources_and_a_hand_labeled_file(trained, seed, tmp_path
     result = json.loads((folder.parent / "labeled-hand" / "scores.json").read_text())
     assert result["rows_scored"] == 130
     assert result["domain"]["accuracy"] > 0.4 and 0 < result["digital_f1_yes"] <= 1
+    # The written evaluation sets of data/eval/ are scored by the latest model, per split.
+    evaluation = json.loads((folder / "evaluation.json").read_text())
+    assert {"contracts", "mediation"} <= set(evaluation["eval_sets"]["sets"])
+    assert "## Written evaluation sets" in (folder / "SUMMARY.md").read_text()
+
+
+def test_eval_sets_are_scored_per_split_on_the_rows_kept(trained, seed, tmp_path):
+    from pipeline.commands.evaluate import score_eval_sets
+    from pipeline.errors import PipelineError
+
+    rows = seed.groupby("domain", group_keys=False).nth([30, 31, 32])[["text", "domain", "digital"]]
+    rows = rows.assign(split=["dev", "test", "dev"] * 13).reset_index(drop=True)
+    # A row left out as none and an empty text, both dev: the test rows keep their split.
+    rows = pd.concat([pd.DataFrame({"text": ["sans domaine", ""], "domain": ["none", "culture"],
+                                    "digital": ["no", "no"], "split": ["dev", "dev"]}), rows])
+    rows.to_csv(tmp_path / "written.csv", index=False)
+    config = {**trained, "paths": {**trained["paths"], "eval_sets": str(tmp_path)}}
+    result = score_eval_sets(config)
+    scores = result["sets"]["written"]
+    assert (scores["dev"]["n"], scores["test"]["n"], scores["all"]["n"]) == (26, 13, 39)
+    assert scores["all"]["accuracy"] > 0.4 and result["model_run_id"]
+    rows.drop(columns="split").to_csv(tmp_path / "written.csv", index=False)
+    with pytest.raises(PipelineError, match="written.csv: no column 'split'"):
+        score_eval_sets(config)
+    assert score_eval_sets({**config, "paths": {**config["paths"], "eval_sets": str(tmp_path / "none")}}) is None

@@ -68,3 +68,21 @@ def test_restricted_predictions_stay_within_the_sources_label_set():
     proba = np.vstack([proba, [0.2, 0.7, 0.1]])
     # toulouse names urbanisme and culture only: sport_loisirs is never chosen there.
     assert restricted_predictions(proba, classes, frame).tolist() == ["urbanisme", "culture", "culture"]
+
+
+def test_eval_set_scores_are_per_split_and_bad_splits_name_their_row():
+    import pytest
+
+    from pipeline.errors import PipelineError
+    from pipeline.modeling.eval_sets import check_splits, split_scores
+
+    truth = pd.DataFrame({"domain": ["culture", "culture", "education", "education"],
+                          "digital": ["yes", "no", "yes", "no"], "split": ["dev", "test", "dev", "test"]})
+    predicted = pd.DataFrame({"domain": ["culture", "education", "education", "education"],
+                              "digital": ["yes", "no", "no", "no"]})
+    result = split_scores(truth, predicted, ["culture", "education"])
+    assert result["dev"] == {"n": 2, "accuracy": 1.0, "macro_f1": 1.0, "digital_f1_yes": 0.6667}
+    assert result["test"]["accuracy"] == 0.5 and "digital_f1_yes" not in result["test"]  # no yes row
+    assert result["all"]["n"] == 4 and result["all"]["accuracy"] == 0.75
+    with pytest.raises(PipelineError, match=r"eval\.csv, row 4: split 'train' in column 'split'"):
+        check_splits(pd.Series(["dev", "test", "train"]), "eval.csv")

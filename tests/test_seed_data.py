@@ -1,11 +1,14 @@
-"""The seed set the project ships: well-formed, balanced enough, and its own text.
+"""The seed set and the written evaluation sets the project ships: well-formed, and its own text.
 
 The project must not ship rows copied or lightly rewritten from ../shared/data:
-every seed text is compared with every title of the shared labeled and
-unlabeled sets, on the near-duplicate key that CV groups by and on the
-cosine similarity of their word sets.
+every seed text and every text of data/eval/ is compared with every title of the
+shared labeled and unlabeled sets, on the near-duplicate key that CV groups by and
+on the cosine similarity of their word sets. An evaluation row must not be a seed
+row either (it would be scored on what the model trained on).
 """
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import pandas as pd
@@ -18,6 +21,9 @@ from pipeline.io.tables import read_table
 from pipeline.modeling.cv import duplicate_key
 
 SEED_FILES = sorted((PROJECT_DIR / "data" / "labeled").glob("*.csv"))
+EVAL_FILES = sorted((PROJECT_DIR / "data" / "eval").glob("*.csv"))
+# The seed of the dev/test draw of data/eval/ (data/eval/README.md).
+EVAL_SPLIT_SEED = 20261203
 # data/reviewed/ holds the user's own review workbooks (docs/review.md): real titles
 # they corrected, trained on but never committed, so never checked here.
 # (file under ../shared/data, its text column)
@@ -50,31 +56,78 @@ def test_seed_files_are_well_formed(seed_rows, labels):
     assert not seed_rows["text"].map(duplicate_key).duplicated().any(), "a seed text is repeated"
 
 
-def test_seed_texts_are_not_copied_from_shared_data(seed_rows):
+@pytest.fixture(scope="module")
+def eval_rows() -> pd.DataFrame:
+    frames = [pd.read_csv(p, dtype=str, keep_default_na=False).assign(file=p.name) for p in EVAL_FILES]
+    return pd.concat(frames, ignore_index=True)
+
+
+@pytest.fixture(scope="module")
+def shared_texts() -> pd.Series:
     if not SHARED.is_dir():
         pytest.skip("../shared/data is not beside the project")
-    shared = pd.concat([read_table(SHARED / path)[col].dropna().astype(str) for path, col in SHARED_TEXTS],
-                       ignore_index=True).drop_duplicates()
-    seed_keys = seed_rows["text"].map(duplicate_key)
-    same = seed_rows[seed_keys.isin(set(shared.map(duplicate_key)))]
-    assert same.empty, f"seed rows equal to a shared text: {same['id'].tolist()}"
+    return pd.concat([read_table(SHARED / path)[col].dropna().astype(str) for path, col in SHARED_TEXTS],
+                     ignore_index=True).drop_duplicates()
 
+
+def near_copies(texts: pd.Series, names: pd.Series, shared: pd.Series) -> tuple[list, list]:
+    """Texts equal to a shared text (duplicate key), and (name, shared text, cosine) of near-copies."""
+    keys = texts.map(duplicate_key)
+    same = names[keys.isin(set(shared.map(duplicate_key)))].tolist()
     vectorizer = CountVectorizer(binary=True, preprocessor=duplicate_key).fit(shared)
-    a, b = vectorizer.transform(seed_rows["text"]), vectorizer.transform(shared)
-    # Cosine of binary word sets; words unknown to the shared texts count in the seed's norm.
-    seed_words = seed_rows["text"].map(lambda t: len(set(duplicate_key(t).split())))
+    a, b = vectorizer.transform(texts), vectorizer.transform(shared)
+    # Cosine of binary word sets; words unknown to the shared texts count in the text's norm.
+    words = texts.map(lambda t: len(set(duplicate_key(t).split())))
     b_norm = np.sqrt(np.asarray(b.sum(axis=1)).ravel())
     overlap = (a @ b.T).tocsr()
     worst = []
     for i in range(a.shape[0]):
         row = overlap.getrow(i)
-        if row.nnz == 0 or seed_words.iloc[i] < 5:
+        if row.nnz == 0 or words.iloc[i] < 5:
             continue
-        cos = row.data / (np.sqrt(seed_words.iloc[i]) * b_norm[row.indices])
+        cos = row.data / (np.sqrt(words.iloc[i]) * b_norm[row.indices])
         j = int(cos.argmax())
         if cos[j] >= NEAR_COPY_COSINE:
-            worst.append((seed_rows["id"].iloc[i], shared.iloc[row.indices[j]], round(float(cos[j]), 2)))
+            worst.append((names.iloc[i], shared.iloc[row.indices[j]], round(float(cos[j]), 2)))
+    return same, worst
+
+
+def test_seed_texts_are_not_copied_from_shared_data(seed_rows, shared_texts):
+    same, worst = near_copies(seed_rows["text"], seed_rows["id"], shared_texts)
+    assert not same, f"seed rows equal to a shared text: {same}"
     assert not worst, f"seed rows nearly equal to shared texts: {worst[:10]}"
+
+
+def test_eval_texts_are_not_copied_from_shared_data(eval_rows, shared_texts):
+    names = eval_rows["file"] + " row " + (eval_rows.groupby("file").cumcount() + 2).astype(str)
+    same, worst = near_copies(eval_rows["text"], names, shared_texts)
+    assert not same, f"evaluation rows equal to a shared text: {same}"
+    assert not worst, f"evaluation rows nearly equal to shared texts: {worst[:10]}"
+
+
+def eval_split(domains: pd.Series) -> list[str]:
+    """The documented draw: per domain (sorted), a seeded permutation of its rows; the first ceil(n/2) dev."""
+    rng = np.random.default_rng(EVAL_SPLIT_SEED)
+    split = ["test"] * len(domains)
+    for domain in sorted(set(domains)):
+        rows = np.flatnonzero(domains.to_numpy() == domain)
+        for i in rng.permutation(rows)[: math.ceil(len(rows) / 2)]:
+            split[int(i)] = "dev"
+    return split
+
+
+def test_eval_sets_are_well_formed_split_as_documented_and_not_seed_rows(eval_rows, seed_rows, labels):
+    assert len(EVAL_FILES) >= 2
+    assert list(eval_rows.columns[:6]) == ["text", "domain", "digital", "text_kind", "note", "split"]
+    assert (eval_rows["text"].str.strip() != "").all()
+    assert set(eval_rows["domain"]) <= set(labels.codes)
+    assert set(eval_rows["digital"]) <= {"yes", "no"}
+    keys = eval_rows["text"].map(duplicate_key)
+    assert not keys.duplicated().any(), "an evaluation text is repeated"
+    in_seed = eval_rows.loc[keys.isin(set(seed_rows["text"].map(duplicate_key))), "text"].tolist()
+    assert not in_seed, f"evaluation rows equal to a seed row: {in_seed}"
+    for name, rows in eval_rows.groupby("file"):
+        assert rows["split"].tolist() == eval_split(rows["domain"].reset_index(drop=True)), name
 
 
 def test_locked_test_set_names_rows_of_the_random_sample():

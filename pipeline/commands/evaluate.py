@@ -4,6 +4,8 @@ Without --labeled: every labeled source (the seed set, plus the sets of
 sources.toml under --extra) scored within and across sources, beside the
 baselines, into reports/evaluation/sources/. With --labeled: the current model
 scored on a hand-labeled file the user brings, into reports/evaluation/labeled-<file>/.
+Without --labeled, the latest trained model is also scored on the written evaluation
+sets (paths.eval_sets, data/eval/*.csv) per split, beside the sources.
 Each writes (and atomically replaces) only its own folder, never a sibling's.
 """
 from __future__ import annotations
@@ -21,6 +23,7 @@ from pipeline.io.sources import SourceSpec, labeled_rows, load_training_data
 from pipeline.io.tables import atomic_folder, find_text_columns, read_table
 from pipeline.io.write import csv_cells
 from pipeline.modeling import estimators
+from pipeline.modeling.eval_sets import check_splits, eval_sets_markdown, split_scores
 from pipeline.modeling.evaluate import SETTINGS, evaluate_sources, summary_table
 from pipeline.modeling.metrics import scores
 from pipeline.modeling.predict import label_frame, texts_of
@@ -57,6 +60,7 @@ def run_evaluate(config: dict, extra: str | None, recipe_name: str | None = None
     order = [c for c in labels.codes if c in set(frame["domain"])]
     result = evaluate_sources(frame, lemmas, unlabeled, estimators.RECIPES[recipe_name], settings, order)
     result["extra"] = str(extra) if extra else None
+    result["eval_sets"] = score_eval_sets(config)
     folder = Path(paths["reports"]) / "evaluation" / "sources"
     with atomic_folder(folder) as tmp:
         write_json(tmp / "evaluation.json", result)
@@ -106,7 +110,7 @@ def summary_markdown(result: dict, table: pd.DataFrame) -> str:
                   + ", ".join(f"{s} {v['f1_yes']:.3f} ({v['n']})" for s, v in d["by_source"].items()) + "."]
     lines += ["", "Files: scores.csv, per_class.csv, confusion_<source>.csv, coverage_accuracy.csv/.png, "
               "evaluation.json.", ""]
-    return "\n".join(lines)
+    return "\n".join(lines + eval_sets_markdown(result.get("eval_sets")))
 
 
 def coverage_png(result: dict, path: Path) -> None:
@@ -129,6 +133,39 @@ def coverage_png(result: dict, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, format="png")
     plt.close(fig)
+
+
+def score_eval_sets(config: dict) -> dict | None:
+    """The latest model's scores on every paths.eval_sets/*.csv, per split; None without sets or model."""
+    from pipeline.modeling.run_folder import LATEST, load_model
+
+    folder = Path(config["paths"].get("eval_sets", ""))
+    files = sorted(folder.glob("*.csv")) if folder.is_dir() else []
+    if not files:
+        return None
+    if not (Path(config["paths"]["models"]) / LATEST).is_file():
+        log.warning("no trained model: the evaluation sets of %s are not scored", folder)
+        return None
+    labels = load_label_set(config["paths"]["labels"])
+    model = load_model(config["paths"]["models"])
+    result = {"model_run_id": model.run_id, "folder": str(folder), "sets": {}}
+    for path in files:
+        raw = read_table(path)
+        if "split" not in raw.columns:
+            raise PipelineError(f"{path}: no column 'split' (dev/test; data/eval/README.md)")
+        split = raw["split"].fillna("").astype(str).str.strip()
+        check_splits(split, path)
+        # Each row's number as its id, to find its split among the rows labeled_rows keeps.
+        spec = SourceSpec(name="row", path=path.name, text_column="text", label_column="domain",
+                          digital_column="digital" if "digital" in raw.columns else None, id_column="_row")
+        truth, _, _ = labeled_rows(raw.assign(_row=range(len(raw))), spec, labels, path)
+        truth["split"] = split.to_numpy()[truth["row_id"].str.removeprefix("row:").astype(int)]
+        predicted = label_frame(model, truth[["text"]], ["text"])
+        order = [c for c in labels.codes if c in set(truth["domain"])]
+        result["sets"][path.stem] = split_scores(truth, predicted, order)
+        log.info("%s: %s", path.name, ", ".join(f"{k} accuracy {v['accuracy']:.3f} (n={v['n']})"
+                                                for k, v in result["sets"][path.stem].items()))
+    return result
 
 
 def run_evaluate_labeled(config: dict, labeled: str, text_col: str | None, label_col: str,
