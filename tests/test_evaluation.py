@@ -68,3 +68,29 @@ def test_restricted_predictions_stay_within_the_sources_label_set():
     proba = np.vstack([proba, [0.2, 0.7, 0.1]])
     # toulouse names urbanisme and culture only: sport_loisirs is never chosen there.
     assert restricted_predictions(proba, classes, frame).tolist() == ["urbanisme", "culture", "culture"]
+
+
+def test_balanced_self_training_adds_pool_rows_at_a_tenth_of_the_weight(monkeypatch):
+    from pipeline.modeling import estimators
+
+    frame = tiny_frame()
+    unlabeled = ["velo piste tramway", "ecole classe tramway", "mot inconnu"]
+    recipe = RECIPES["svm_balanced_self_training"]
+    assert recipe.balanced and recipe.self_training and (recipe.pseudo_margin, recipe.pseudo_weight) == (0.5, 0.1)
+    seen = {}
+    real = estimators.domain_classifier
+
+    def spy(recipe, random_state):
+        model = real(recipe, random_state)
+        fit = model.fit
+        model.fit = lambda X, y, **params: (seen.update(X=list(X), y=y, **params), fit(X, y, **params))[1]
+        return model
+
+    monkeypatch.setattr(estimators, "domain_classifier", spy)
+    model, n_pseudo = fit_domain(frame["text"], frame["domain"], frame["weight"], unlabeled, recipe, 0)
+    assert n_pseudo == 2  # the unknown text's margin is too small
+    assert seen["X"][-2:] == unlabeled[:2] and list(seen["y"][-2:]) == ["transport", "education"]
+    assert seen["clf__sample_weight"][-2:].tolist() == [0.1, 0.1] and seen["clf__sample_weight"][:-2].min() == 1.0
+    assert model.named_steps["clf"].estimator.class_weight == "balanced"
+    # "tramway" is only in the pool: its pseudo-labeled rows put it in the vocabulary.
+    assert "tramway" in model.named_steps["features"].transformer_list[0][1].vocabulary_
