@@ -86,3 +86,29 @@ def test_eval_set_scores_are_per_split_and_bad_splits_name_their_row():
     assert result["all"]["n"] == 4 and result["all"]["accuracy"] == 0.75
     with pytest.raises(PipelineError, match=r"eval\.csv, row 4: split 'train' in column 'split'"):
         check_splits(pd.Series(["dev", "test", "train"]), "eval.csv")
+
+
+def test_balanced_self_training_adds_pool_rows_at_a_tenth_of_the_weight(monkeypatch):
+    from pipeline.modeling import estimators
+
+    frame = tiny_frame()
+    unlabeled = ["velo piste tramway", "ecole classe tramway", "mot inconnu"]
+    recipe = RECIPES["svm_balanced_self_training"]
+    assert recipe.balanced and recipe.self_training and (recipe.pseudo_margin, recipe.pseudo_weight) == (0.5, 0.1)
+    seen = {}
+    real = estimators.domain_classifier
+
+    def spy(recipe, random_state):
+        model = real(recipe, random_state)
+        fit = model.fit
+        model.fit = lambda X, y, **params: (seen.update(X=list(X), y=y, **params), fit(X, y, **params))[1]
+        return model
+
+    monkeypatch.setattr(estimators, "domain_classifier", spy)
+    model, n_pseudo = fit_domain(frame["text"], frame["domain"], frame["weight"], unlabeled, recipe, 0)
+    assert n_pseudo == 2  # the unknown text's margin is too small
+    assert seen["X"][-2:] == unlabeled[:2] and list(seen["y"][-2:]) == ["transport", "education"]
+    assert seen["clf__sample_weight"][-2:].tolist() == [0.1, 0.1] and seen["clf__sample_weight"][:-2].min() == 1.0
+    assert model.named_steps["clf"].estimator.class_weight == "balanced"
+    # "tramway" is only in the pool: its pseudo-labeled rows put it in the vocabulary.
+    assert "tramway" in model.named_steps["features"].transformer_list[0][1].vocabulary_
