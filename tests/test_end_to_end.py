@@ -166,3 +166,17 @@ def test_eval_sets_are_scored_per_split_on_the_rows_kept(trained, seed, tmp_path
     with pytest.raises(PipelineError, match="written.csv: no column 'split'"):
         score_eval_sets(config)
     assert score_eval_sets({**config, "paths": {**config["paths"], "eval_sets": str(tmp_path / "none")}}) is None
+
+
+def test_a_run_metrics_file_that_cannot_be_used_is_named(tmp_path):
+    from pipeline.errors import PipelineError
+    from pipeline.io.files import read_metrics
+
+    with pytest.raises(PipelineError, match=r"metrics\.json: not found"):
+        read_metrics(tmp_path)
+    for text, why in (("{", "cannot be read"), ('{"chosen": "svm"}', "not a training run's metrics")):
+        (tmp_path / "metrics.json").write_text(text)
+        with pytest.raises(PipelineError, match=why):
+            read_metrics(tmp_path)
+    (tmp_path / "metrics.json").write_text('{"domain": {"accuracy": 0.9}}')
+    assert read_metrics(tmp_path)["domain"]["accuracy"] == 0.9

@@ -18,7 +18,7 @@ import pandas as pd
 
 from pipeline.domains import load_label_set
 from pipeline.errors import PipelineError
-from pipeline.io.files import write_json
+from pipeline.io.files import read_metrics, write_json
 from pipeline.io.sources import SourceSpec, labeled_rows, load_training_data
 from pipeline.io.tables import atomic_folder, find_text_columns, read_table
 from pipeline.io.write import csv_cells
@@ -38,9 +38,8 @@ def default_recipe(config: dict) -> str:
     from pipeline.modeling.run_folder import resolve_run
 
     try:
-        metrics = json.loads((resolve_run(config["paths"]["models"]) / "metrics.json").read_text(encoding="utf-8"))
-        return metrics["chosen"]
-    except (PipelineError, OSError, ValueError, KeyError):
+        return read_metrics(resolve_run(config["paths"]["models"]))["chosen"]
+    except (PipelineError, KeyError):
         return "svm"
 
 

@@ -10,7 +10,6 @@ shares raw and adjusted against the true shares.
 """
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import numpy as np
 
 from pipeline.domains import load_label_set
 from pipeline.errors import PipelineError
-from pipeline.io.files import write_json
+from pipeline.io.files import read_metrics, write_json
 from pipeline.io.tables import atomic_folder, read_table
 from pipeline.modeling.run_folder import resolve_run
 from pipeline.quantify.evaluate import mean_absolute_error, measure, total_variation
@@ -37,7 +36,7 @@ def run_evaluate_quantifier(config: dict, run: str | None = None, methods=METHOD
     if not (folder / OOF_FILE).is_file():
         raise PipelineError(f"{folder / OOF_FILE} not found: the model predates oof.npz, run `make train` again")
     oof = load_oof(folder / OOF_FILE)
-    metrics = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
+    metrics = read_metrics(folder)
     headline = metrics.get("headline_source") or "all rows"
     test_mask = oof.source == headline if headline in set(oof.source) else np.ones(oof.n, bool)
     y = np.searchsorted(oof.classes, oof.y)

@@ -22,7 +22,6 @@ nothing but a report's files.
 from __future__ import annotations
 
 import glob
-import json
 import logging
 import math
 import re
@@ -36,7 +35,7 @@ import pandas as pd
 
 from pipeline.domains import LabelSet, load_label_set
 from pipeline.errors import PipelineError
-from pipeline.io.files import RUN_ID, sha256_of, write_json
+from pipeline.io.files import METRICS_FILE, RUN_ID, read_metrics, sha256_of, write_json
 from pipeline.io.tables import atomic_folder, read_table
 from pipeline.io.write import write_csv
 from pipeline.report import communes as communes_ref
@@ -114,14 +113,13 @@ def model_runs(config: dict, frame: pd.DataFrame) -> list[dict]:
     out = []
     for run_id, rows in frame["model_run_id"].value_counts().items():
         entry = {"run_id": run_id, "rows": int(rows)}
-        path = models / run_id / "metrics.json" if RUN_ID.fullmatch(run_id or "") else None  # inside models/
-        if path is None:
+        if not RUN_ID.fullmatch(run_id or ""):  # a run id names a folder inside models/, nothing else
             entry["why"] = "pas d'identifiant de modèle"
-        elif not path.is_file():
-            entry["why"] = f"{run_id}/metrics.json absent du dossier des modèles"
+        elif not (models / run_id / METRICS_FILE).is_file():
+            entry["why"] = f"{run_id}/{METRICS_FILE} absent du dossier des modèles"
         else:
             try:
-                m = json.loads(path.read_text(encoding="utf-8"))
+                m = read_metrics(models / run_id)
                 entry["metrics"] = {"chosen": m.get("chosen"), "cv_folds": m.get("cv_folds"),
                                     "n_train": m.get("n_train"), "macro_f1": m["domain"]["macro_f1"],
                                     "accuracy": m["domain"]["accuracy"],
@@ -129,8 +127,8 @@ def model_runs(config: dict, frame: pd.DataFrame) -> list[dict]:
                                     "review_threshold": (m.get("review") or {}).get("threshold"),
                                     "cv_repeats": m.get("cv_repeats", 1), "selected_on": m.get("selected_on"),
                                     "n_evaluated": m["domain"].get("n")}
-            except (OSError, ValueError, KeyError, TypeError) as exc:
-                entry["why"] = f"{run_id}/metrics.json illisible ({type(exc).__name__})"
+            except (PipelineError, KeyError, TypeError) as exc:
+                entry["why"] = f"{run_id}/{METRICS_FILE} illisible ({type(exc).__name__})"
         if "why" in entry:
             log.warning("model %s: CV metrics unknown (%s)", run_id or "?", entry["why"])
         out.append(entry)

@@ -22,7 +22,7 @@ from pathlib import Path
 import joblib
 
 from pipeline.errors import PipelineError
-from pipeline.io.files import RUN_ID, sha256_of, write_json
+from pipeline.io.files import METRICS_FILE, RUN_ID, sha256_of, write_json
 from pipeline.io.tables import atomic_folder
 from pipeline.io.temps import remove_stale_temps, temp_prefix
 from pipeline.modeling.model import BarometerModel
@@ -65,7 +65,7 @@ def save_run(models_dir: str | Path, model: BarometerModel, metadata: dict, metr
         joblib.dump(model, tmp / MODEL_FILE, compress=3)
         metadata[HASH_KEY] = sha256_of(tmp / MODEL_FILE)
         write_json(tmp / "metadata.json", metadata)
-        write_json(tmp / "metrics.json", metrics)
+        write_json(tmp / METRICS_FILE, metrics)
         for name, writer in extra_files.items():
             writer(tmp / name)
     write_latest(models_dir, model.run_id)

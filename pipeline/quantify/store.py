@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.errors import PipelineError
-from pipeline.io.files import RUN_ID
+from pipeline.io.files import RUN_ID, read_metrics
 
 OOF_FILE = "oof.npz"
 FIELDS = ("classes", "proba", "y", "source", "row_id", "digital", "digital_proba")
@@ -67,8 +67,6 @@ def load_for_report(models_dir: str | Path, run_ids: list[str], real_sources) ->
     Only the rows of `real_sources` (real labeled titles) are kept: a model trained
     on the seed set alone has none, and its shares are not adjusted (docs/quantification.md).
     """
-    import json
-
     ids = [r for r in run_ids if r]
     if len(ids) != 1:
         return None, ("les prédictions viennent de plusieurs modèles" if ids else
@@ -80,11 +78,11 @@ def load_for_report(models_dir: str | Path, run_ids: list[str], real_sources) ->
     oof = load_oof(folder / OOF_FILE)
     scores = None
     try:
-        m = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
+        m = read_metrics(folder)
         scores = {"source": m.get("headline_source"), "n": m["domain"].get("n"),
                   "accuracy": m["domain"]["accuracy"], "macro_f1": m["domain"]["macro_f1"],
                   "locked": m.get("locked_test")}
-    except (OSError, ValueError, KeyError, TypeError):
+    except (PipelineError, KeyError, TypeError):
         pass
     real = np.isin(oof.source, list(real_sources))
     if not real.any():
