@@ -25,7 +25,7 @@ from pipeline.io.write import csv_cells
 from pipeline.modeling import estimators
 from pipeline.modeling.eval_sets import check_splits, eval_sets_markdown, split_scores
 from pipeline.modeling.evaluate import SETTINGS, evaluate_sources, summary_table
-from pipeline.modeling.metrics import scores
+from pipeline.modeling.metrics import digital_f1_yes, scores
 from pipeline.modeling.predict import label_frame, texts_of
 from pipeline.modeling.settings import TrainSettings
 from pipeline.modeling.train import preprocess_texts
@@ -138,7 +138,9 @@ def score_eval_sets(config: dict) -> dict | None:
     """The latest model's scores on every paths.eval_sets/*.csv, per split; None without sets or model."""
     from pipeline.modeling.run_folder import LATEST, load_model
 
-    folder = Path(config["paths"].get("eval_sets", ""))
+    if not config["paths"].get("eval_sets"):  # Path("") would be the working directory
+        return None
+    folder = Path(config["paths"]["eval_sets"])
     files = sorted(folder.glob("*.csv")) if folder.is_dir() else []
     if not files:
         return None
@@ -154,17 +156,24 @@ def score_eval_sets(config: dict) -> dict | None:
             raise PipelineError(f"{path}: no column 'split' (dev/test; data/eval/README.md)")
         split = raw["split"].fillna("").astype(str).str.strip()
         check_splits(split, path)
-        # Each row's number as its id, to find its split among the rows labeled_rows keeps.
-        spec = SourceSpec(name="row", path=path.name, text_column="text", label_column="domain",
-                          digital_column="digital" if "digital" in raw.columns else None, id_column="_row")
-        truth, _, _ = labeled_rows(raw.assign(_row=range(len(raw))), spec, labels, path)
-        truth["split"] = split.to_numpy()[truth["row_id"].str.removeprefix("row:").astype(int)]
-        predicted = label_frame(model, truth[["text"]], ["text"])
-        order = [c for c in labels.codes if c in set(truth["domain"])]
+        # The split as each row's id: it comes back with the rows labeled_rows keeps.
+        spec = SourceSpec(name="split", path=path.name, text_column="text", label_column="domain",
+                          digital_column="digital" if "digital" in raw.columns else None, id_column="split")
+        truth, predicted, order, _, _ = labeled_predictions(model, raw.assign(split=split), spec, labels, path)
+        truth["split"] = truth["row_id"].str.removeprefix("split:")
         result["sets"][path.stem] = split_scores(truth, predicted, order)
         log.info("%s: %s", path.name, ", ".join(f"{k} accuracy {v['accuracy']:.3f} (n={v['n']})"
                                                 for k, v in result["sets"][path.stem].items()))
     return result
+
+
+def labeled_predictions(model, raw: pd.DataFrame, spec: SourceSpec, labels, path: Path):
+    """The labeled rows of `raw` (as training reads them), the model's predictions on them, the
+    domains present in the taxonomy's order, and the counts of rows left out (none) and empty."""
+    truth, left_out, empty = labeled_rows(raw, spec, labels, path)
+    predicted = label_frame(model, truth[["text"]], ["text"])
+    order = [c for c in labels.codes if c in set(truth["domain"])]
+    return truth, predicted, order, left_out, empty
 
 
 def run_evaluate_labeled(config: dict, labeled: str, text_col: str | None, label_col: str,
@@ -178,20 +187,15 @@ def run_evaluate_labeled(config: dict, labeled: str, text_col: str | None, label
     text_cols = find_text_columns(raw.columns, text_col, config["predict"]["text_columns"], path)
     spec = SourceSpec(name=path.stem, path=path.name, text_column=text_cols[0], label_column=label_col,
                       digital_column=digital_col)
-    # The text predict would classify (several columns joined as texts_of joins them).
-    truth, left_out, empty = labeled_rows(raw.assign(**{text_cols[0]: texts_of(raw, text_cols)}), spec, labels, path)
     model = load_model(config["paths"]["models"], run)
-    predicted = label_frame(model, truth[["text"]], ["text"])
-    order = [c for c in labels.codes if c in set(truth["domain"])]
+    # The text predict would classify (several columns joined as texts_of joins them).
+    truth, predicted, order, left_out, empty = labeled_predictions(
+        model, raw.assign(**{text_cols[0]: texts_of(raw, text_cols)}), spec, labels, path)
     result = {"file": str(path), "model_run_id": model.run_id, "rows_scored": int(len(truth)),
               "left_out_none": left_out, "empty_text": empty,
               "domain": scores(truth["domain"].to_numpy(), predicted["domain"].to_numpy(), order)}
     if digital_col:
-        has = truth["digital"].isin(["yes", "no"])
-        from sklearn.metrics import f1_score
-
-        result["digital_f1_yes"] = round(float(f1_score(truth.loc[has, "digital"], predicted.loc[has, "digital"],
-                                                        pos_label="yes")), 4)
+        result["digital_f1_yes"] = digital_f1_yes(truth["digital"], predicted["digital"])
     folder = Path(config["paths"]["reports"]) / "evaluation" / f"labeled-{path.stem}"
     with atomic_folder(folder) as tmp:
         write_json(tmp / "scores.json", result)

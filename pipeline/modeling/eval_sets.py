@@ -6,10 +6,9 @@ read to write seed rows) and `test` rows (scored only): data/eval/README.md. No 
 from __future__ import annotations
 
 import pandas as pd
-from sklearn.metrics import f1_score
 
 from pipeline.errors import PipelineError
-from pipeline.modeling.metrics import scores
+from pipeline.modeling.metrics import digital_f1_yes, scores, summary
 
 SPLITS = ("dev", "test")
 
@@ -34,13 +33,9 @@ def split_scores(truth: pd.DataFrame, predicted: pd.DataFrame, order: list[str])
         t, p = truth[rows], predicted[rows]
         if t.empty:
             continue
-        s = scores(t["domain"].to_numpy(), p["domain"].to_numpy(), order)
-        entry = {"n": s["n"], "accuracy": s["accuracy"], "macro_f1": s["macro_f1"]}
-        has = t["digital"].isin(["yes", "no"]).to_numpy() & p["digital"].isin(["yes", "no"]).to_numpy()
-        if has.any() and (t["digital"][has] == "yes").any():
-            entry["digital_f1_yes"] = round(float(f1_score(t["digital"][has], p["digital"][has],
-                                                           pos_label="yes")), 4)
-        out[name] = entry
+        entry = summary(scores(t["domain"].to_numpy(), p["domain"].to_numpy(), order))
+        f1_yes = digital_f1_yes(t["digital"], p["digital"])
+        out[name] = entry if f1_yes is None else {**entry, "digital_f1_yes": f1_yes}
     return out
 
 

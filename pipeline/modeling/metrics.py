@@ -52,6 +52,15 @@ def accuracy_at_coverage(curve: list[dict], coverage: float) -> float | None:
     return above[-1]["accuracy"] if above else None
 
 
+def digital_f1_yes(truth, predicted) -> float | None:
+    """F1 of the digital flag's `yes` over the rows both label yes or no; None without a true yes."""
+    truth, predicted = pd.Series(truth).to_numpy(), pd.Series(predicted).to_numpy()
+    has = np.isin(truth, ["yes", "no"]) & np.isin(predicted, ["yes", "no"])
+    if not (truth[has] == "yes").any():
+        return None
+    return round(float(f1_score(truth[has], predicted[has], pos_label="yes")), 4)
+
+
 def summary(s: dict) -> dict:
     """The headline of `scores`: macro-F1, accuracy and the row count."""
     return {k: s[k] for k in ("macro_f1", "accuracy", "n")}
