@@ -128,7 +128,8 @@ def model_runs(config: dict, frame: pd.DataFrame) -> list[dict]:
                                     "cv_repeats": m.get("cv_repeats", 1), "selected_on": m.get("selected_on"),
                                     "n_evaluated": m["domain"].get("n")}
             except (PipelineError, KeyError, TypeError) as exc:
-                entry["why"] = f"{run_id}/{METRICS_FILE} illisible ({type(exc).__name__})"
+                entry["why"] = f"{run_id}/{METRICS_FILE} illisible ou incomplet"  # the report shows no local path
+                log.warning("model %s: %s", run_id, exc)
         if "why" in entry:
             log.warning("model %s: CV metrics unknown (%s)", run_id or "?", entry["why"])
         out.append(entry)

@@ -47,6 +47,7 @@ _NOT_NEEDED = ["parser", "ner", "senter"]
 # Distinct space-separated pieces whose lemmas `transform` keeps in memory;
 # past this the memory is emptied and refilled (bounded RSS on any input).
 MAX_PIECES = 200_000
+MODES = ("lookup", "tagger")  # how lemmas are found: see the module docstring
 
 
 def _keep(token) -> bool:
@@ -124,7 +125,7 @@ class SpacyLemmatizer(TransformerMixin, BaseEstimator):
 
     # -- scikit-learn API ------------------------------------------------------
     def fit(self, X, y=None):
-        if self.mode not in ("lookup", "tagger"):
+        if self.mode not in MODES:
             raise ValueError(f"mode must be 'lookup' or 'tagger', not {self.mode!r}")
         meta = self._meta()
         self.spacy_version_ = meta.get("spacy_version", "")

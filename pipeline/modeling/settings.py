@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pipeline.errors import PipelineError
+from pipeline.features.lemmatizer import MODES
 
 
 @dataclass(frozen=True)
@@ -35,8 +36,8 @@ class TrainSettings:
 
         t, p = config["train"], config["preprocess"]
         lemma_mode = p.get("lemma_mode", "lookup")
-        if lemma_mode not in ("lookup", "tagger"):
-            raise PipelineError(f"[preprocess] lemma_mode = {lemma_mode!r}: use \"lookup\" or \"tagger\"")
+        if lemma_mode not in MODES:
+            raise PipelineError(f"[preprocess] lemma_mode = {lemma_mode!r}: use one of {', '.join(MODES)}")
         return cls(cv_folds=t["cv_folds"], cv_repeats=t.get("cv_repeats", 1), random_state=t["random_state"],
                    spacy_model=p["spacy_model"], lemma_mode=lemma_mode, batch_size=p["batch_size"],
                    n_process=p["n_process"], recipes=tuple(t["recipes"]), select_on=_as_tuple(t["select_on"]),

@@ -17,7 +17,10 @@ EM_MAX_STEPS = 1000
 
 
 def project_simplex(v: np.ndarray) -> np.ndarray:
-    """The closest point of the probability simplex to `v` (Euclidean; Blondel's sort algorithm)."""
+    """The closest point of the probability simplex to `v` (Euclidean; Blondel's sort algorithm).
+
+    QuaPy's functional.projection_simplex_sort, written here because importing QuaPy takes
+    about 3 s, which every report and bootstrap would pay for this one function."""
     u = np.sort(v)[::-1]
     css = np.cumsum(u) - 1.0
     ind = np.arange(1, len(v) + 1)

@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
 
 from pipeline.domains import LabelSet
+from pipeline.quantify.intervals import MIN_GROUP
 from pipeline.quantify.shares import COLUMNS, AdjustedShares
-from pipeline.report.charts import _png, _wrap
-from pipeline.report.document import Chart, Section, Table
+from pipeline.report.document import Section, Table
 from pipeline.report.frformat import fr_int, fr_num, fr_pct
 
 METHOD_TEXT = {
@@ -54,25 +53,6 @@ def _shown(table: pd.DataFrame, labels: LabelSet, first: str = "Domaine") -> pd.
     })
 
 
-def error_bars(table: pd.DataFrame, labels: LabelSet) -> bytes:
-    """Adjusted share of each domain with its 95 % interval, beside the raw share."""
-    t = table.dropna(subset=["share_adjusted"]).sort_values("share_adjusted")
-    fig = Figure(figsize=(10, 6.2))
-    ax = fig.add_subplot()
-    pos = np.arange(len(t))
-    adj = 100 * t["share_adjusted"].to_numpy()
-    err = np.vstack([adj - 100 * t["ci_low"].to_numpy(), 100 * t["ci_high"].to_numpy() - adj])
-    ax.barh(pos, adj, color="#1f5fa8", xerr=err, capsize=3, error_kw={"elinewidth": 1}, label="part ajustée (IC 95 %)")
-    ax.scatter(100 * t["share"].to_numpy(), pos, marker="|", s=160, color="#d9730d", zorder=3, label="part brute")
-    ax.set_yticks(pos, [_wrap(labels.label(d), 40) for d in t["domain"]], fontsize=9)
-    ax.set_xlabel("Part des initiatives (%)")
-    ax.set_title("Part ajustée par domaine, intervalle de confiance à 95 %", fontsize=12, loc="left")
-    ax.legend(loc="lower right", fontsize=8.5)
-    ax.spines[["top", "right"]].set_visible(False)
-    ax.grid(axis="x", alpha=0.3)
-    return _png(fig)
-
-
 def share_sentences(result: AdjustedShares, labels: LabelSet) -> list[str]:
     """One "Domaine : 15,1 % (14,2 à 16,0)" per domain, largest first, then the digital flag."""
     t = result.domains.sort_values("share_adjusted" if result.adjusted else "share", ascending=False)
@@ -112,7 +92,7 @@ def methods_text(result: AdjustedShares, scores: dict | None) -> str:
             f"est réestimée sur un rééchantillon des titres étiquetés (stratifié par domaine) et appliquée à "
             f"un rééchantillon des initiatives du rapport. Le drapeau numérique est corrigé par ACC (taux de "
             f"faux positifs et de faux négatifs du drapeau oui/non, sur {fr_int(result.n_labeled_digital)} "
-            f"titres étiquetés). Un groupe (taille, année) de moins de 100 initiatives est « {NOT_COMPUTED} ».")
+            f"titres étiquetés). Un groupe (taille, année) de moins de {MIN_GROUP} initiatives est « {NOT_COMPUTED} ».")
     if scores:
         text += (f" Scores du modèle sur les titres réels ({scores['source']}, {fr_int(scores['n'])} titres, "
                  f"validation croisée) : exactitude {fr_num(scores['accuracy'], 3)}, macro-F1 "
@@ -143,15 +123,14 @@ def share_section(result: AdjustedShares, labels: LabelSet, scores: dict | None)
     data = result.domains[COLUMNS]
     blocks.append(Table("domain_shares", "Parts brutes et ajustées par domaine (IC 95 %)", data,
                         _shown(data, labels)))
-    if result.adjusted:
-        blocks.append(Chart("domaines_ajustees", "Part ajustée par domaine (IC 95 %)", error_bars(data, labels)))
+    # The intervals are drawn on the domains chart (report/charts.domain_bars), not in a second chart.
     if result.groups is not None and len(result.groups):
         g = result.groups
         shown = _shown(g, labels)
         shown.insert(0, "Groupe", g["group"].to_numpy())
         shown.insert(0, "Par", g["group_by"].to_numpy())
         blocks.append(Table("domain_shares_groups", "Parts ajustées par groupe (« non calculé » : moins de "
-                            "100 initiatives dans le groupe)", g, shown))
+                            f"{MIN_GROUP} initiatives dans le groupe)", g, shown))
     blocks.append(methods_text(result, scores))
     return Section("Parts ajustées et intervalles de confiance", blocks)
 

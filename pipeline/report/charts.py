@@ -14,6 +14,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 from mpl_toolkits.axes_grid1 import make_axes_locatable
 
+from pipeline.quantify.intervals import MIN_GROUP
 from pipeline.report.frformat import fr_int, fr_num, fr_pct
 
 BLUE = "#1f5fa8"
@@ -118,7 +119,7 @@ def group_intervals(table: pd.DataFrame, domains: list[tuple[str, str]], groups:
     for ax in axes[len(domains):]:
         ax.set_visible(False)
     fig.suptitle(f"{title}\nbarres : part corrigée des erreurs du modèle, IC 95 % ; trait orange : part comptée ; "
-                 f"n.c. : non calculé (moins de 100 initiatives)", fontsize=10.5, x=0.01, ha="left")
+                 f"n.c. : non calculé (moins de {MIN_GROUP} initiatives)", fontsize=10.5, x=0.01, ha="left")
     fig.supxlabel(xlabel, fontsize=9)
     fig.tight_layout()
     return _png(fig)
