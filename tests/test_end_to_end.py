@@ -180,3 +180,14 @@ def test_a_run_metrics_file_that_cannot_be_used_is_named(tmp_path):
             read_metrics(tmp_path)
     (tmp_path / "metrics.json").write_text('{"domain": {"accuracy": 0.9}}')
     assert read_metrics(tmp_path)["domain"]["accuracy"] == 0.9
+
+
+def test_the_model_card_names_the_self_training_pool_when_one_was_used(trained, labels):
+    from pipeline.modeling.card import model_card
+
+    folder = run_folder(trained)
+    meta, metrics = (json.loads((folder / f).read_text()) for f in ("metadata.json", "metrics.json"))
+    assert "Self-training" not in model_card(meta, metrics, labels)  # the seed set alone: no pool
+    meta["unlabeled_sources"] = [{"name": "dgcl-2023", "rows_used": 24012}, {"name": "dgcl-2019", "rows_used": 100}]
+    card = model_card(meta, {**metrics, "n_pseudo_labeled": 15000}, labels)
+    assert "of the 24,112 unlabeled titles of dgcl-2023, dgcl-2019, 15,000 that a first model labeled" in card

@@ -60,6 +60,12 @@ def model_card(metadata: dict, metrics: dict, labels: LabelSet) -> str:
     locked_line = (f"Locked test set: {locked['n']} rows of {headline} never used to choose anything, scored once by\n"
                    f"this recipe trained on every other row: macro-F1 **{locked['macro_f1']:.3f}**, accuracy "
                    f"**{locked['accuracy']:.3f}**.\n" if locked else "")
+    pool = metadata.get("unlabeled_sources") or []
+    n_pseudo = metrics.get("n_pseudo_labeled") or 0
+    pool_line = (f"\nSelf-training: of the {sum(s['rows_used'] for s in pool):,} unlabeled titles of "
+                 f"{', '.join(s['name'] for s in pool)}, {n_pseudo:,} that a first model labeled with a clear margin "
+                 f"joined the training rows with their predicted domain, at a fraction of a labeled row's weight.\n"
+                 if n_pseudo else "")
     kinds = metrics.get("text_kinds") or []
     kinds_line = (f"Kinds of text with weights of their own: {', '.join(kinds)}; predictions use the "
                   "submissions' unless `predict --kind` names another.\n" if len(kinds) > 1 else "")
@@ -88,7 +94,7 @@ Chosen because: {metrics['chosen_because']}.
 | source | rows used | left out (`none`) | sha256 |
 |---|---|---|---|
 {sources}
-
+{pool_line}
 ## Evaluation
 Grouped, stratified {metrics['cv_folds']}-fold cross-validation of {evaluated}
 (copies of a title stay in one fold and never train the fold that tests them),
