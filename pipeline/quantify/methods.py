@@ -118,16 +118,17 @@ class PaccEmq:
         except np.linalg.LinAlgError:  # a singular matrix: no adjustment
             return proba.mean(0)
 
-    def emq(self, proba: np.ndarray) -> np.ndarray:
+    def emq(self, proba: np.ndarray, logp: np.ndarray | None = None) -> np.ndarray:
+        """`logp`: log_posteriors(proba) if computed already (the bootstrap takes rows of it)."""
         # softmax(log p / T) / prior without the softmax's division by the row sum (EM ignores row
-        # factors), in place: the bootstrap calls this hundreds of times on the report's rows.
-        z = log_posteriors(proba)
-        scaled_logits(z, self.temperature_, out=z)
+        # factors), in place but for the first step when `logp` is the caller's.
+        z = log_posteriors(proba) if logp is None else logp
+        z = scaled_logits(z, self.temperature_, out=z if logp is None else None)
         np.exp(z, out=z)
         z *= 1.0 / np.clip(self.prior_, 1e-6, None)
         return em_shares(z, self.prior_)
 
-    def aggregate(self, proba: np.ndarray) -> np.ndarray:
+    def aggregate(self, proba: np.ndarray, logp: np.ndarray | None = None) -> np.ndarray:
         if self.part != "both":
-            return self.pacc(proba) if self.part == "pacc" else self.emq(proba)
-        return 0.5 * (self.pacc(proba) + self.emq(proba))
+            return self.pacc(proba) if self.part == "pacc" else self.emq(proba, logp)
+        return 0.5 * (self.pacc(proba) + self.emq(proba, logp))
