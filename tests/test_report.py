@@ -324,9 +324,10 @@ def test_the_domain_charts_draw_the_adjusted_shares_intervals(tmp_path, monkeypa
     shares = pd.read_csv(folder / "tables" / "domain_shares.csv").set_index("domain")
     (args, kwargs), = [c for c in drawn["domain_bars"] if "toutes les initiatives" in c[0][2]]
     adjusted = kwargs["adjusted"]
-    assert adjusted["share_adjusted"].notna().all() and shares["share_adjusted"].notna().all()
-    for col in ("share_adjusted", "ci_low", "ci_high"):
-        assert np.allclose(adjusted[col].to_numpy(), shares.loc[adjusted.index, col].to_numpy(), atol=1e-9)
+    # The chart draws the domains table's own columns (published in domaines.csv) from domain_shares.csv.
+    assert adjusted["part_ajustee"].notna().all() and shares["share_adjusted"].notna().all()
+    for col, published in (("part_ajustee", "share_adjusted"), ("ci_low", "ci_low"), ("ci_high", "ci_high")):
+        assert np.allclose(adjusted[col].to_numpy(), shares.loc[adjusted.index, published].to_numpy(), atol=1e-9)
     table = pd.read_csv(folder / "tables" / "domaines.csv").set_index("domaine")
     assert np.allclose(table["part_ajustee"], shares.loc[table.index, "share_adjusted"])
 
