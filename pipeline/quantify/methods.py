@@ -55,7 +55,7 @@ def log_posteriors(proba: np.ndarray) -> np.ndarray:
 
 def scaled_logits(logp: np.ndarray, t: float, out: np.ndarray | None = None) -> np.ndarray:
     """log p / T, each row shifted so that its largest is 0 (its exp cannot overflow): the logits of
-    softmax(log p / T). `out=logp` overwrites `logp` (no new array, for the bootstrap's many calls)."""
+    softmax(log p / T). `out=logp` overwrites `logp` (no new array: EM does so with a log of its own)."""
     z = np.divide(logp, t, out=out)
     z -= z.max(1, keepdims=True)
     return z
@@ -123,9 +123,10 @@ class PaccEmq:
     def emq(self, proba: np.ndarray, logp: np.ndarray | None = None) -> np.ndarray:
         """`logp`: log_posteriors(proba) if computed already (the bootstrap takes rows of it)."""
         # softmax(log p / T) / prior without the softmax's division by the row sum (EM ignores row
-        # factors), in place but for the first step when `logp` is the caller's.
-        z = log_posteriors(proba) if logp is None else logp
-        z = scaled_logits(z, self.temperature_, out=z if logp is None else None)
+        # factors), in place; the caller's `logp` is left intact (a new array at the first step).
+        own = logp is None
+        z = log_posteriors(proba) if own else logp
+        z = scaled_logits(z, self.temperature_, out=z if own else None)
         np.exp(z, out=z)
         z *= 1.0 / np.clip(self.prior_, 1e-6, None)
         return em_shares(z, self.prior_)
