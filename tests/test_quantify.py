@@ -53,6 +53,18 @@ def test_a_class_without_labeled_rows_keeps_its_raw_share(toy):
     assert shares[3] == pytest.approx(raw_shares(test_p)[3]) and shares.sum() == pytest.approx(1.0)
 
 
+def test_a_sample_computed_once_gives_the_shares_of_its_rows(toy):
+    # The bootstrap takes rows of each sample's argmax, seen classes and log computed once (Sample.take):
+    # the same shares as predicting on those rows, a class without labeled rows included.
+    fit_p, fit_y, test_p, _ = toy
+    rows = np.random.default_rng(4).integers(0, len(test_p), len(test_p))
+    keep = fit_y != 3
+    for method in ("PACC+EMQ", "EMQ-TS", "PACC"):
+        q = ShareQuantifier(method).fit(fit_p[keep], fit_y[keep])
+        once = q.predict_sample(q.sample(test_p).take(rows))
+        assert np.allclose(once, q.predict(test_p[rows]), rtol=0, atol=1e-12)
+
+
 def test_intervals_hold_the_point_estimate_and_small_groups_are_not_computed(toy):
     fit_p, fit_y, test_p, truth = toy
     got = bootstrap_shares(fit_p, fit_y, {"all": test_p, "small": test_p[:30]}, "PACC", n_bootstrap=40,

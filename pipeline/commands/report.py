@@ -107,10 +107,11 @@ def read_predictions(paths: list[Path], labels: LabelSet) -> tuple[pd.DataFrame,
     return frame, inputs
 
 
-def model_runs(config: dict, frame: pd.DataFrame) -> list[dict]:
-    """Each model run id of the predictions, with its CV metrics when models/<id>/metrics.json exists."""
+def model_runs(config: dict, frame: pd.DataFrame) -> tuple[list[dict], dict[str, dict]]:
+    """Each model run id of the predictions, with its CV metrics when models/<id>/metrics.json exists;
+    and each metrics.json read, by run id (the share correction's scores come from it: read once)."""
     models = Path(config["paths"]["models"])
-    out = []
+    out, read = [], {}
     for run_id, rows in frame["model_run_id"].value_counts().items():
         entry = {"run_id": run_id, "rows": int(rows)}
         if not RUN_ID.fullmatch(run_id or ""):  # a run id names a folder inside models/, nothing else
@@ -119,7 +120,7 @@ def model_runs(config: dict, frame: pd.DataFrame) -> list[dict]:
             entry["why"] = f"{run_id}/{METRICS_FILE} absent du dossier des modèles"
         else:
             try:
-                m = read_metrics(models / run_id)
+                m = read[run_id] = read_metrics(models / run_id)
                 entry["metrics"] = {"chosen": m.get("chosen"), "cv_folds": m.get("cv_folds"),
                                     "n_train": m.get("n_train"), "macro_f1": m["domain"]["macro_f1"],
                                     "accuracy": m["domain"]["accuracy"],
@@ -133,7 +134,7 @@ def model_runs(config: dict, frame: pd.DataFrame) -> list[dict]:
         if "why" in entry:
             log.warning("model %s: CV metrics unknown (%s)", run_id or "?", entry["why"])
         out.append(entry)
-    return out
+    return out, read
 
 
 def review_threshold(config: dict, runs: list[dict], frame: pd.DataFrame | None = None) -> float | None:
@@ -218,14 +219,17 @@ def write_report(doc: Document, folder: Path, pdf: bool = True) -> Path:
     return folder
 
 
-def adjusted_domain_shares(config: dict, frame: pd.DataFrame, data, labels: LabelSet, runs: list[dict]):
-    """Adjusted shares with 95 % intervals (pipeline/quantify), and their section (placed before the methods)."""
+def adjusted_domain_shares(config: dict, frame: pd.DataFrame, data, labels: LabelSet, runs: list[dict],
+                           metrics: dict[str, dict]):
+    """Adjusted shares with 95 % intervals (pipeline/quantify), and their section (placed before the methods).
+
+    runs, metrics: model_runs's."""
     from pipeline.quantify.section import share_section
     from pipeline.quantify.shares import adjusted_shares
     from pipeline.quantify.store import load_for_report
 
     oof, why_not, scores = load_for_report(config["paths"]["models"], [r["run_id"] for r in runs],
-                                           config.get("train", {}).get("select_on", []))
+                                           config.get("train", {}).get("select_on", []), metrics)
     groups = {}
     if data.joined is not None and "taille" in data.joined:
         groups["taille"] = data.joined["taille"].reindex(frame.index).astype(object).fillna("").astype(str)
@@ -305,7 +309,7 @@ def run_report(config: dict, predictions: list[str], settings: ReportSettings | 
     now = datetime.now().astimezone()
     from pipeline.io.files import git_commit
 
-    runs = model_runs(config, frame)
+    runs, metrics = model_runs(config, frame)
     meta = {"name": name, "inputs": inputs, "models": runs, "title": s.title, "subtitle": s.subtitle,
             "source": s.source,
             "date": now.isoformat(timespec="seconds"),
@@ -315,7 +319,7 @@ def run_report(config: dict, predictions: list[str], settings: ReportSettings | 
     contours_folder = map_folder(config)
     if data.departement_rates is not None and (contours_folder / "index.js").is_file():
         meta["contours"] = load_contours(contours_folder)
-    shares, shares_section = adjusted_domain_shares(config, frame, data, labels, runs)
+    shares, shares_section = adjusted_domain_shares(config, frame, data, labels, runs, metrics)
     if shares.adjusted:  # the domain charts draw the adjusted shares' intervals
         attach_adjusted(data, shares.domains, shares.groups)
     doc = compose(data, labels, meta, before_methods=[shares_section])

@@ -54,7 +54,9 @@ def bootstrap_shares(fit_proba, fit_y, samples: dict[str, np.ndarray], method: s
     k = fit_proba.shape[1]
     rng = np.random.default_rng(seed)
     full = ShareQuantifier(method).fit(fit_proba, fit_y)
-    big = {name: np.asarray(p, dtype=float) for name, p in samples.items() if len(p) >= min_group}
+    # Each sample's argmax, seen classes and log once: a replicate takes rows of them (its
+    # quantifier has the same classes, the resample being stratified).
+    big = {name: full.sample(p) for name, p in samples.items() if len(p) >= min_group}
     reps = {name: np.empty((n_bootstrap, k)) for name in big}
     # One BLAS thread: EM's matrix-vector products are small, and on a busy machine threads made
     # them 40 times slower (measured: 0.25 ms against 12 ms on 72,000 rows).
@@ -62,8 +64,8 @@ def bootstrap_shares(fit_proba, fit_y, samples: dict[str, np.ndarray], method: s
         for b in range(n_bootstrap):
             rows = stratified_resample(fit_y, rng)
             q = ShareQuantifier(method).fit(fit_proba[rows], fit_y[rows])
-            for name, proba in big.items():
-                reps[name][b] = q.predict(proba[rng.integers(0, len(proba), len(proba))])
+            for name, sample in big.items():
+                reps[name][b] = q.predict_sample(sample.take(rng.integers(0, len(sample), len(sample))))
     alpha = (1.0 - level) / 2
     out = {}
     for name, proba in samples.items():
@@ -74,7 +76,7 @@ def bootstrap_shares(fit_proba, fit_y, samples: dict[str, np.ndarray], method: s
             nan = np.full(k, np.nan)
             out[name] = Shares(n, raw, nan, nan, nan)
             continue
-        point = full.predict(proba)
+        point = full.predict_sample(big[name])
         low, high = np.quantile(reps[name], [alpha, 1 - alpha], axis=0)
         # A lower end under half a row is zero rows: EM's shares never reach 0 exactly (1e-7 is
         # not "0 excluded"; measured: the true share 0 missed by such ends).

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.errors import PipelineError
-from pipeline.io.files import RUN_ID, read_metrics
+from pipeline.io.files import RUN_ID
 
 OOF_FILE = "oof.npz"
 FIELDS = ("classes", "proba", "y", "source", "row_id", "digital", "digital_proba")
@@ -60,9 +60,11 @@ def load_oof(path: str | Path) -> OutOfFold:
         raise PipelineError(f"{path} cannot be read ({exc}): run `make train` again") from None
 
 
-def load_for_report(models_dir: str | Path, run_ids: list[str], real_sources) -> tuple[OutOfFold | None, str, dict | None]:
+def load_for_report(models_dir: str | Path, run_ids: list[str], real_sources,
+                    metrics: dict[str, dict]) -> tuple[OutOfFold | None, str, dict | None]:
     """The out-of-fold rows the report's correction is fitted on, why not (French, "" when there are
-    some), and the model's scores on real titles from its metrics.json.
+    some), and the model's scores on real titles from its metrics.json (`metrics`: each run's, as
+    read for the report, by run id; a run without one has no scores).
 
     Only the rows of `real_sources` (real labeled titles) are kept: a model trained
     on the seed set alone has none, and its shares are not adjusted (docs/quantification.md).
@@ -76,14 +78,13 @@ def load_for_report(models_dir: str | Path, run_ids: list[str], real_sources) ->
         return None, (f"{OOF_FILE} du modèle {ids[0]!r} introuvable (modèle entraîné avant cette version, "
                       "ou absent)"), None
     oof = load_oof(folder / OOF_FILE)
-    scores = None
+    m = metrics.get(ids[0], {})
     try:
-        m = read_metrics(folder)
         scores = {"source": m.get("headline_source"), "n": m["domain"].get("n"),
                   "accuracy": m["domain"]["accuracy"], "macro_f1": m["domain"]["macro_f1"],
                   "locked": m.get("locked_test")}
-    except (PipelineError, KeyError, TypeError):
-        pass
+    except (KeyError, TypeError):
+        scores = None
     real = np.isin(oof.source, list(real_sources))
     if not real.any():
         return None, ("modèle entraîné sans titres réels étiquetés (jeu d'amorçage seul, par exemple un clone "

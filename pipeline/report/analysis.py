@@ -118,7 +118,8 @@ class ReportData:
 
 def attach_adjusted(data: ReportData, domains: pd.DataFrame, groups: pd.DataFrame | None) -> None:
     """Put the adjusted shares beside the counted ones, for the domain charts' error bars and tables:
-    data.domains gains part_ajustee, ci_low, ci_high; data.adjusted_groups the groups' (digital flag left out).
+    data.domains gains part_ajustee (its French name, as published in domaines.csv and read by the
+    chart), ci_low, ci_high; data.adjusted_groups the groups' (digital flag left out).
 
     domains, groups: pipeline/quantify's tables (columns domain, share_adjusted, ci_low, ci_high, fractions).
     """

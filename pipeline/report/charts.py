@@ -46,13 +46,13 @@ def domain_bars(labels: list[str], counts: pd.Series, title: str, xlabel: str = 
                 color: str = BLUE, adjusted: pd.DataFrame | None = None) -> bytes:
     """Horizontal bars of each domain's share, largest first, labelled "22,5 % (17 258)".
 
-    `adjusted` (columns share_adjusted, ci_low, ci_high, fractions, in the order of `labels`): the share
-    corrected for the model's errors, drawn as a point with its 95 % interval over each bar (none where
-    NaN: not computed).
+    `adjusted` (the domains table's part_ajustee, ci_low, ci_high, fractions, in the order of `labels`):
+    the share corrected for the model's errors, drawn as a point with its 95 % interval over each bar
+    (none where NaN: not computed).
     """
     frame = pd.DataFrame({"n": np.asarray(counts, dtype=float)}, index=labels)
     if adjusted is not None:
-        for col in ("share_adjusted", "ci_low", "ci_high"):
+        for col in ("part_ajustee", "ci_low", "ci_high"):
             frame[col] = 100 * np.asarray(adjusted[col], dtype=float)
     frame = frame.sort_values("n", kind="stable")
     total = frame["n"].sum()
@@ -62,8 +62,8 @@ def domain_bars(labels: list[str], counts: pd.Series, title: str, xlabel: str = 
     y = np.arange(len(frame))
     bars = ax.barh(y, shares.to_numpy(), color=color, label="part comptée (domaines prédits)")
     ends = shares.to_numpy(float)
-    if adjusted is not None and frame["share_adjusted"].notna().any():
-        a = frame["share_adjusted"].to_numpy(float)
+    if adjusted is not None and frame["part_ajustee"].notna().any():
+        a = frame["part_ajustee"].to_numpy(float)
         ax.errorbar(a, y, xerr=[a - frame["ci_low"].to_numpy(float), frame["ci_high"].to_numpy(float) - a],
                     fmt="D", color="#222", markersize=3.5, elinewidth=1.2, capsize=3,
                     label="part corrigée des erreurs du modèle, IC 95 %")

@@ -36,13 +36,9 @@ def domains_section(data: ReportData, labels: LabelSet) -> Section:
         Chart("domaines", "Part des initiatives par domaine" + (" (part ajustée et son intervalle de confiance à "
                                                                 "95 % : points noirs)" if adjusted else ""),
               charts.domain_bars(names, d["initiatives"], "Part des initiatives par domaine — toutes les initiatives",
-                                 adjusted=_adjusted_columns(d) if adjusted else None)),
+                                 adjusted=d if adjusted else None)),
         table,
     ])
-
-
-def _adjusted_columns(d: pd.DataFrame) -> pd.DataFrame:
-    return d[["part_ajustee", "ci_low", "ci_high"]].rename(columns={"part_ajustee": "share_adjusted"})
 
 
 def digital_section(data: ReportData, labels: LabelSet) -> Section:
