@@ -84,7 +84,7 @@ class Sample:
         return len(self.top)
 
     def take(self, rows: np.ndarray) -> "Sample":
-        # np.take: 5 times faster than fancy indexing on 72,000 × 13 (1.4 against 9.5 ms, measured)
+        # np.take: 1.4 ms against 9.5 for fancy indexing on 72,000 × 13 (measured)
         return Sample(*(None if a is None else np.take(a, rows, axis=0) for a in (self.top, self.proba, self.logp)))
 
 
