@@ -126,7 +126,7 @@ class SpacyLemmatizer(TransformerMixin, BaseEstimator):
     # -- scikit-learn API ------------------------------------------------------
     def fit(self, X, y=None):
         if self.mode not in MODES:
-            raise ValueError(f"mode must be 'lookup' or 'tagger', not {self.mode!r}")
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, not {self.mode!r}")
         meta = self._meta()
         self.spacy_version_ = meta.get("spacy_version", "")
         self.model_version_ = meta.get("version", "")

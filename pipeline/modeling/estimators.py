@@ -49,7 +49,8 @@ RECIPES = {
         Recipe("svm_balanced", balanced=True),
         Recipe("svm_self_training", self_training=True),
         # Balanced classes, and the pool's titles the first model is fairly sure of at a
-        # tenth of a labeled row's weight: +0.018 accuracy on dgcl-random's CV (docs/evaluation.md).
+        # tenth of a labeled row's weight: +0.006 accuracy on dgcl-random's CV against
+        # svm_balanced, same folds, in the final --extra run (0.894 -> 0.900; docs/evaluation.md).
         Recipe("svm_balanced_self_training", balanced=True, self_training=True, pseudo_margin=0.5,
                pseudo_weight=0.1),
         Recipe("svm_by_kind", balanced=True, by_kind=True),
