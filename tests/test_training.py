@@ -96,6 +96,10 @@ def test_locked_rows_never_choose_and_are_scored_once_the_headline_is_the_first_
     assert metrics["domain"]["n"] == a_rows  # the headline: the first source's unlocked rows
     assert metrics["domain"]["by_source"]["real-b"]["n"] == int((frame["source"] == "real-b").sum())
     assert metrics["locked_test"]["n"] == 12 and metrics["n_locked"] == 12
+    # The digital flag's CV leaves the locked rows (and their copies) out too, then scores them once.
+    digital, groups = frame["digital"].isin(["yes", "no"]).to_numpy(), duplicate_groups(frame["text"])
+    assert metrics["digital"]["n"] == int((digital & ~np.isin(groups, groups[locked])).sum())
+    assert metrics["digital"]["locked_test"]["n"] == int((digital & locked).sum())
     # A frame without the locked source locks nothing (a fresh clone's seed set).
     assert not locked_rows(frame.assign(source="seed:x"), tmp_path / "locked.toml").any()
 
@@ -109,3 +113,28 @@ def test_train_settings_read_the_lemma_mode_and_refuse_an_unknown_one():
     assert TrainSettings.from_config(tagger).lemma_mode == "tagger"
     with pytest.raises(PipelineError, match=r"lemma_mode = 'tagger2'"):
         TrainSettings.from_config(load_config(overrides={"preprocess.lemma_mode": "tagger2"}))
+
+
+def test_digital_self_training_learns_a_word_only_the_unlabeled_titles_hold():
+    """Sure pool titles join the flag's training rows: a word seen only there is learned from them."""
+    from pipeline.modeling.cv import digital_yes, fit_digital
+    from pipeline.modeling.estimators import DigitalRecipe
+
+    yes = [f"portail numérique {w}" for w in "abcdefghij"] + [f"site internet {w}" for w in "abcdefghij"]
+    no = [f"toiture église {w}" for w in "abcdefghij"] + [f"voirie chemin {w}" for w in "abcdefghij"]
+    lemmas, y = yes + no, np.array(["yes"] * 20 + ["no"] * 20)
+    pool = [f"portail numérique zorglub {i}" for i in range(30)] + [f"toiture église {i}" for i in range(30)]
+    plain, none = fit_digital(lemmas, y, pool, DigitalRecipe(pseudo_weight=0))
+    taught, n = fit_digital(lemmas, y, pool, DigitalRecipe(pseudo_threshold=0.6, pseudo_weight=1.0))
+    assert none == 0 and n == 60
+    assert digital_yes(taught, ["zorglub"])[0] > digital_yes(plain, ["zorglub"])[0] + 0.1
+
+
+def test_digital_settings_are_read_from_the_config_and_unknown_ones_refused():
+    from pipeline.config import load_config
+
+    assert TrainSettings.from_config(load_config(overrides={"digital.C": 3.0})).digital.C == 3.0
+    config = load_config()
+    config["digital"]["threshold"] = 0.7
+    with pytest.raises(PipelineError, match=r"\[digital\].*unknown setting\(s\) threshold"):
+        TrainSettings.from_config(config)

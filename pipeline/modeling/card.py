@@ -52,6 +52,9 @@ def model_card(metadata: dict, metrics: dict, labels: LabelSet) -> str:
     digital = metrics["digital"]
     digital_line = (f"F1 of `yes` {digital['f1_yes']:.3f}, accuracy {digital['accuracy']:.3f} on {digital['n']} rows"
                     if digital.get("trained") else "not trained (no digital labels)")
+    if digital.get("locked_test"):
+        held = digital["locked_test"]
+        digital_line += f"; on the locked test set, F1 of `yes` {held['f1_yes']} ({held['n_yes']} digital of {held['n']})"
     headline = metrics.get("headline_source", metrics["selected_on"])
     evaluated = (f"all {d['n']} training rows" if metrics["selected_on"] == "all rows" else
                  f"the real commune titles of {metrics['selected_on']}, every other training row in\n"

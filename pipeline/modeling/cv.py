@@ -14,7 +14,7 @@ import pandas as pd
 from joblib import Parallel, delayed
 from sklearn.base import clone
 from sklearn.metrics import accuracy_score, f1_score
-from sklearn.model_selection import StratifiedGroupKFold, cross_val_predict
+from sklearn.model_selection import StratifiedGroupKFold
 from tqdm import tqdm
 
 from pipeline.features.text import normalize
@@ -141,27 +141,59 @@ def repeat_settings(settings: TrainSettings) -> list[TrainSettings]:
     return [replace(settings, random_state=settings.random_state + r) for r in range(settings.cv_repeats)]
 
 
-def digital_cv(frame: pd.DataFrame, lemmas: list[str], groups, settings: TrainSettings):
+def digital_cv(frame: pd.DataFrame, lemmas: list[str], groups, settings: TrainSettings, unlabeled=None,
+               locked=None):
     """The rows labeled yes/no, their out-of-fold P(digital = yes) (see digital_oof) and its scores."""
-    mask, proba_yes = digital_oof(frame, lemmas, groups, settings)
+    mask, proba_yes = digital_oof(frame, lemmas, groups, settings, unlabeled, locked)
     return mask, proba_yes, digital_scores(frame, mask, proba_yes)
 
 
-def digital_oof(frame: pd.DataFrame, lemmas: list[str], groups, settings: TrainSettings):
+def digital_oof(frame: pd.DataFrame, lemmas: list[str], groups, settings: TrainSettings, unlabeled=None,
+                locked=None):
     """The rows labeled yes/no and each row's out-of-fold P(digital = yes) (NaN elsewhere; None when
-    the labels hold a single value). The quantifier corrects the digital share with them."""
+    the labels hold a single value), self-training redone inside every fold. Rows sharing a group
+    with a `locked` row are left out. The quantifier corrects the digital share with them."""
     mask = frame["digital"].isin(["yes", "no"]).to_numpy()
-    y = frame["digital"].to_numpy()[mask]
+    if locked is not None and np.any(locked):
+        mask = mask & ~np.isin(groups, groups[np.asarray(locked, dtype=bool)])
+    rows = np.flatnonzero(mask)
+    y = frame["digital"].to_numpy()[rows]
     if len(set(y)) < 2:
         return mask, None
     cv = StratifiedGroupKFold(n_splits=settings.cv_folds, shuffle=True, random_state=settings.random_state)
-    X = [l for l, m in zip(lemmas, mask) if m]
-    # predict_proba's columns are the sorted labels: no, yes.
-    proba = cross_val_predict(estimators.digital_classifier(), X, y, groups=groups[mask], cv=cv,
-                              method="predict_proba")
+    X = np.asarray(lemmas, dtype=object)[rows]
+    folds = list(cv.split(rows, y, groups[rows]))
+    jobs = Parallel(n_jobs=min(settings.n_jobs, len(folds)))(
+        delayed(_digital_fold)(X[train], y[train], X[test], unlabeled, settings.digital) for train, test in folds)
     proba_yes = np.full(len(frame), np.nan)
-    proba_yes[mask] = proba[:, 1]
+    for (_, test), fold_yes in zip(folds, jobs):
+        proba_yes[rows[test]] = fold_yes
     return mask, proba_yes
+
+
+def _digital_fold(train_lemmas, train_y, test_lemmas, unlabeled, recipe):
+    model, _ = fit_digital(train_lemmas, train_y, unlabeled, recipe)
+    return digital_yes(model, test_lemmas)
+
+
+def digital_yes(model, lemmas) -> np.ndarray:
+    """P(digital = yes) of each lemma string."""
+    return model.predict_proba(list(lemmas))[:, list(model.classes_).index("yes")]
+
+
+def fit_digital(lemmas, y, unlabeled, recipe: estimators.DigitalRecipe):
+    """Fit the digital flag; with unlabeled texts, refit it with those it is sure of (see DigitalRecipe).
+    Returns the model and the number of pseudo-labeled rows."""
+    X, y = list(lemmas), np.asarray(y)
+    model = estimators.digital_classifier(recipe).fit(X, y)
+    if not unlabeled or recipe.pseudo_weight <= 0:
+        return model, 0
+    yes = digital_yes(model, unlabeled)
+    sure = (yes >= recipe.pseudo_threshold) | (yes <= 1 - recipe.pseudo_threshold)
+    X += [u for u, s in zip(unlabeled, sure) if s]
+    y = np.concatenate([y, np.where(yes[sure] >= 0.5, "yes", "no")])
+    weights = np.concatenate([np.ones(len(lemmas)), np.full(int(sure.sum()), recipe.pseudo_weight)])
+    return estimators.digital_classifier(recipe).fit(X, y, clf__sample_weight=weights), int(sure.sum())
 
 
 def digital_scores(frame: pd.DataFrame, mask: np.ndarray, proba_yes) -> dict:

@@ -252,9 +252,26 @@ def baselines(random_state: int) -> dict:
     }
 
 
-def digital_classifier() -> Pipeline:
+@dataclass(frozen=True)
+class DigitalRecipe:
+    """How the yes/no `digital` flag is fitted: logistic regression on the lemma features.
+
+    balanced: classes weighted as if equally frequent. The labeled rows are a
+    third digital, a year's titles one in twenty-five: unweighted, the flag
+    keeps more of the labeled rows' lower prior. self-training: with unlabeled
+    titles, those whose P(yes) is at least `pseudo_threshold` or at most one
+    minus it join with weight `pseudo_weight` (0: no self-training).
+    """
+
+    C: float = 10.0
+    balanced: bool = False
+    pseudo_threshold: float = 0.9
+    pseudo_weight: float = 0.3
+
+
+def digital_classifier(recipe: DigitalRecipe = DigitalRecipe()) -> Pipeline:
     """The yes/no `digital` flag, on the same lemma strings."""
     return Pipeline([
         ("features", lemma_features()),
-        ("clf", LogisticRegression(C=10.0, class_weight="balanced", max_iter=3000)),
+        ("clf", LogisticRegression(C=recipe.C, class_weight="balanced" if recipe.balanced else None, max_iter=3000)),
     ])

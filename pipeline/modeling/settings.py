@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 from pipeline.errors import PipelineError
 from pipeline.features.lemmatizer import MODES
+from pipeline.modeling.estimators import DigitalRecipe
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,8 @@ class TrainSettings:
     review_accuracy: float = 0.9
     # Processes for the cross-validation folds (1: this one only).
     n_jobs: int = 1
+    # The digital flag's classifier and self-training ([digital] of pipeline.toml).
+    digital: DigitalRecipe = DigitalRecipe()
 
     @classmethod
     def from_config(cls, config: dict) -> "TrainSettings":
@@ -41,7 +44,18 @@ class TrainSettings:
         return cls(cv_folds=t["cv_folds"], cv_repeats=t.get("cv_repeats", 1), random_state=t["random_state"],
                    spacy_model=p["spacy_model"], lemma_mode=lemma_mode, batch_size=p["batch_size"],
                    n_process=p["n_process"], recipes=tuple(t["recipes"]), select_on=_as_tuple(t["select_on"]),
-                   review_accuracy=t["review_accuracy"], n_jobs=process_count(t.get("n_jobs", 0)))
+                   review_accuracy=t["review_accuracy"], n_jobs=process_count(t.get("n_jobs", 0)),
+                   digital=digital_recipe(config.get("digital", {})))
+
+
+def digital_recipe(section: dict) -> DigitalRecipe:
+    """[digital] of pipeline.toml (absent entries: DigitalRecipe's defaults); unknown keys are an error."""
+    known = set(DigitalRecipe.__dataclass_fields__)
+    unknown = sorted(set(section) - known)
+    if unknown:
+        raise PipelineError(f"[digital] in pipeline.toml: unknown setting(s) {', '.join(unknown)}; "
+                            f"use {', '.join(sorted(known))}")
+    return DigitalRecipe(**section)
 
 
 def _as_tuple(value) -> tuple[str, ...]:

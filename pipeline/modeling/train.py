@@ -23,12 +23,21 @@ from pipeline.modeling.cv import (
     baseline_scores,
     cross_validated_proba,
     digital_cv,
+    digital_yes,
     duplicate_groups,
     duplicate_key,
+    fit_digital,
     fit_domain,
     repeat_settings,
 )
-from pipeline.modeling.metrics import accuracy_at_coverage, by_source, mean_scores, review_threshold, scores
+from pipeline.modeling.metrics import (
+    accuracy_at_coverage,
+    by_source,
+    digital_f1_yes,
+    mean_scores,
+    review_threshold,
+    scores,
+)
 from pipeline.modeling.model import BarometerModel
 from pipeline.modeling.settings import TrainSettings
 
@@ -129,7 +138,7 @@ def train(frame: pd.DataFrame, labels: LabelSet, settings: TrainSettings,
     locked_scores = score_locked(lemmas, y, weights, kinds, groups, locked, unlabeled, recipe, settings, order)
 
     domain_clf, n_pseudo = fit_domain(lemmas, y, weights, unlabeled, recipe, settings.random_state, kinds)
-    digital_clf, digital_metrics, digital_proba = _train_digital(frame, lemmas, groups, settings)
+    digital_clf, digital_metrics, digital_proba = _train_digital(frame, lemmas, groups, settings, unlabeled, locked)
     model = BarometerModel(lemmatizer, domain_clf, digital_clf, labels.codes,
                            review_threshold=review["threshold"])
     metrics = {
@@ -226,11 +235,25 @@ def unlabeled_lemmas(unlabeled_texts, labeled_texts, lemmatizer) -> list[str]:
     return lemmatizer.transform(kept)
 
 
-def _train_digital(frame: pd.DataFrame, lemmas: list[str], groups, settings: TrainSettings):
-    """The digital flag fitted on every yes/no row, its CV scores and out-of-fold P(yes)."""
-    mask, proba_yes, metrics = digital_cv(frame, lemmas, groups, settings)
+def _train_digital(frame: pd.DataFrame, lemmas: list[str], groups, settings: TrainSettings, unlabeled, locked):
+    """The digital flag fitted on every yes/no row, its CV scores (locked rows out, then scored once, as
+    the domain's) and out-of-fold P(yes)."""
+    mask, proba_yes, metrics = digital_cv(frame, lemmas, groups, settings, unlabeled, locked)
     if not metrics["trained"]:
         return None, metrics, None
-    clf = estimators.digital_classifier()
-    clf.fit([l for l, m in zip(lemmas, mask) if m], frame["digital"].to_numpy()[mask])
+    labeled = frame["digital"].isin(["yes", "no"]).to_numpy()
+    truth = frame["digital"].to_numpy()
+    if locked.any():
+        test = np.flatnonzero(labeled & locked)
+        train_rows = np.flatnonzero(labeled & ~np.isin(groups, groups[locked]))
+        held, _ = fit_digital([lemmas[i] for i in train_rows], truth[train_rows], unlabeled, settings.digital)
+        pred = np.where(digital_yes(held, [lemmas[i] for i in test]) > 0.5, "yes", "no")
+        metrics["locked_test"] = {"f1_yes": digital_f1_yes(truth[test], pred), "n": int(len(test)),
+                                  "n_yes": int((truth[test] == "yes").sum())}
+        log.info("digital flag on the locked test set: F1(yes) %s on %d rows", metrics["locked_test"]["f1_yes"],
+                 len(test))
+    rows = np.flatnonzero(labeled)
+    clf, metrics["n_pseudo_labeled"] = fit_digital([lemmas[i] for i in rows], truth[rows], unlabeled,
+                                                   settings.digital)
+    metrics["recipe"] = settings.digital.__dict__
     return clf, metrics, proba_yes
