@@ -265,7 +265,7 @@ class DigitalRecipe:
 
     C: float = 10.0
     balanced: bool = False
-    pseudo_threshold: float = 0.9
+    pseudo_threshold: float = 0.8
     pseudo_weight: float = 0.3
 
 
