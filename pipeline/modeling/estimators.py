@@ -256,11 +256,11 @@ def baselines(random_state: int) -> dict:
 class DigitalRecipe:
     """How the yes/no `digital` flag is fitted: logistic regression on the lemma features.
 
-    balanced: classes weighted as if equally frequent. The labeled rows are a
-    third digital, a year's titles one in twenty-five: unweighted, the flag
-    keeps more of the labeled rows' lower prior. self-training: with unlabeled
-    titles, those whose P(yes) is at least `pseudo_threshold` or at most one
-    minus it join with weight `pseudo_weight` (0: no self-training).
+    balanced: classes weighted as if equally frequent. Off by default: the
+    labeled rows are a third digital, a year's titles one in twenty-five, and
+    balanced weights sent vague titles to yes (docs/model.md). Self-training:
+    with unlabeled titles, those whose P(yes) is at least `pseudo_threshold` or
+    at most one minus it join with weight `pseudo_weight` (0: off).
     """
 
     C: float = 10.0
