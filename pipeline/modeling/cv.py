@@ -191,18 +191,18 @@ def fit_digital(lemmas, y, unlabeled, recipe: estimators.DigitalRecipe):
     yes = digital_yes(model, unlabeled)
     sure = (yes >= recipe.pseudo_threshold) | (yes <= 1 - recipe.pseudo_threshold)
     X += [u for u, s in zip(unlabeled, sure) if s]
-    y = np.concatenate([y, np.where(yes[sure] >= 0.5, "yes", "no")])
+    y = np.concatenate([y, estimators.digital_labels(yes[sure])])
     weights = np.concatenate([np.ones(len(lemmas)), np.full(int(sure.sum()), recipe.pseudo_weight)])
     return estimators.digital_classifier(recipe).fit(X, y, clf__sample_weight=weights), int(sure.sum())
 
 
 def digital_scores(frame: pd.DataFrame, mask: np.ndarray, proba_yes) -> dict:
-    """Scores of the out-of-fold digital predictions (argmax of the probabilities, as `predict`)."""
+    """Scores of the out-of-fold digital predictions (cut as `predict` cuts them)."""
     if proba_yes is None:
         log.warning("no digital yes/no labels: the digital flag is not trained")
         return {"trained": False}
     y = frame["digital"].to_numpy()[mask]
-    pred = np.where(proba_yes[mask] > 0.5, "yes", "no")
+    pred = estimators.digital_labels(proba_yes[mask])
     sub = frame[mask].assign(pred=pred)
     per_source = {s: {"f1_yes": round(float(f1_score(g["digital"], g["pred"], pos_label="yes", zero_division=0)), 4),
                       "n": int(len(g))} for s, g in sub.groupby("source")}

@@ -269,6 +269,12 @@ class DigitalRecipe:
     pseudo_weight: float = 0.3
 
 
+def digital_labels(proba_yes) -> np.ndarray:
+    """"yes" where P(digital = yes) is at least one half, else "no": the flag's one cut,
+    shared by training's scores, its pseudo-labels, `predict` and the quantifier."""
+    return np.where(np.asarray(proba_yes) >= 0.5, "yes", "no")
+
+
 def digital_classifier(recipe: DigitalRecipe = DigitalRecipe()) -> Pipeline:
     """The yes/no `digital` flag, on the same lemma strings."""
     return Pipeline([

@@ -10,6 +10,7 @@ import logging
 import numpy as np
 import pandas as pd
 
+from pipeline.modeling.estimators import digital_labels
 from pipeline.modeling.model import BarometerModel
 
 log = logging.getLogger(__name__)
@@ -55,7 +56,7 @@ def predict_texts(model: BarometerModel, texts: list[str], dedup: bool = True) -
         cols = [domains.index(c) for c in model.classes_]
         proba[np.ix_(~empty, cols)] = class_proba
         if digital_proba is not None:
-            digital[~empty] = np.where(digital_proba >= 0.5, "yes", "no")
+            digital[~empty] = digital_labels(digital_proba)
     return proba, digital
 
 

@@ -19,7 +19,8 @@ class TrainSettings:
     lemma_mode: str = "lookup"
     batch_size: int = 512
     n_process: int = 1
-    recipes: tuple[str, ...] = ("svm_balanced", "svm_by_kind")
+    # As config/pipeline.toml; the self-training one is skipped without unlabeled texts.
+    recipes: tuple[str, ...] = ("svm_balanced", "svm_balanced_self_training")
     # The sources whose rows' CV macro-F1 picks the recipe, in order: real
     # commune titles drawn at random (what users submit), then the digital-heavy
     # set. All rows are used when none is present.

@@ -247,7 +247,7 @@ def _train_digital(frame: pd.DataFrame, lemmas: list[str], groups, settings: Tra
         test = np.flatnonzero(labeled & locked)
         train_rows = np.flatnonzero(mask)  # the CV's rows: labeled, no copy of a locked title
         held, _ = fit_digital([lemmas[i] for i in train_rows], truth[train_rows], unlabeled, settings.digital)
-        pred = np.where(digital_yes(held, [lemmas[i] for i in test]) > 0.5, "yes", "no")
+        pred = estimators.digital_labels(digital_yes(held, [lemmas[i] for i in test]))
         metrics["locked_test"] = {"f1_yes": digital_f1_yes(truth[test], pred), "n": int(len(test)),
                                   "n_yes": int((truth[test] == "yes").sum())}
         log.info("digital flag on the locked test set: F1(yes) %s on %d rows", metrics["locked_test"]["f1_yes"],

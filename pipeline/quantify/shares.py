@@ -3,7 +3,7 @@
 Domains: the quantifier corrects the mean of the proba_<domain> columns
 predict wrote. Digital flag: predictions carry the yes/no flag only, so it is
 corrected by ACC on the flag (its false-positive and false-negative rates on
-the labeled rows, from their out-of-fold P(yes) cut at 0.5, as predict cuts).
+the labeled rows, from their out-of-fold P(yes) cut as predict cuts them).
 """
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from pipeline.modeling.estimators import digital_labels
 from pipeline.quantify.fit import DEFAULT_METHOD, binary_proba
 from pipeline.quantify.intervals import MIN_GROUP, N_BOOTSTRAP, bootstrap_shares
 from pipeline.quantify.store import OutOfFold
@@ -107,7 +108,7 @@ def _digital(pred, oof: OutOfFold, groups, n_bootstrap, min_group, seed, result)
     flagged = pred["digital"].isin(["yes", "no"]).to_numpy() & (pred["domain"] != "").to_numpy()
     if known.sum() == 0 or len(set(oof.digital[known])) < 2 or not flagged.any():
         return None, int(known.sum())
-    fit_p = binary_proba((oof.digital_proba[known] >= 0.5).astype(float))
+    fit_p = binary_proba((digital_labels(oof.digital_proba[known]) == "yes").astype(float))
     fit_y = (oof.digital[known] == "yes").astype(int)
     sample = binary_proba((pred.loc[flagged, "digital"] == "yes").to_numpy(float))
     samples = {ALL: sample}
