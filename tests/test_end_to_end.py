@@ -191,3 +191,16 @@ def test_the_model_card_names_the_self_training_pool_when_one_was_used(trained, 
     meta["unlabeled_sources"] = [{"name": "dgcl-2023", "rows_used": 24012}, {"name": "dgcl-2019", "rows_used": 100}]
     card = model_card(meta, {**metrics, "n_pseudo_labeled": 15000}, labels)
     assert "of the 24,112 unlabeled titles of dgcl-2023, dgcl-2019, 15,000 that a first model labeled" in card
+
+
+def test_the_model_card_gives_the_headline_sources_digital_f1_per_shuffle(trained, labels):
+    from pipeline.modeling.card import model_card
+
+    folder = run_folder(trained)
+    meta, metrics = (json.loads((folder / f).read_text()) for f in ("metadata.json", "metrics.json"))
+    source = next(iter(metrics["digital"]["by_source"]))
+    scored = metrics["digital"]["by_source"][source]
+    assert len(scored["f1_yes_per_repeat"]) == metrics["cv_repeats"]
+    card = model_card(meta, {**metrics, "headline_source": source}, labels)
+    shuffles = ", ".join(f"{f:.3f}" for f in scored["f1_yes_per_repeat"])
+    assert f"on {source}'s {scored['n']} rows, F1 of `yes` {scored['f1_yes']:.3f} (per shuffle: {shuffles})" in card

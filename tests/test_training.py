@@ -138,3 +138,23 @@ def test_digital_settings_are_read_from_the_config_and_unknown_ones_refused():
     config["digital"]["threshold"] = 0.7
     with pytest.raises(PipelineError, match=r"\[digital\].*unknown setting\(s\) threshold"):
         TrainSettings.from_config(config)
+
+
+def test_digital_cv_scores_are_the_mean_of_its_shuffles_and_its_probabilities_the_first():
+    """As the domain's: one shuffle of a few digital titles is one draw, so cv_repeats shuffles are averaged."""
+    from pipeline.modeling.cv import digital_cv
+
+    rng = np.random.default_rng(0)
+    words = ["portail numérique", "site internet", "toiture église", "voirie chemin", "école classe"]
+    texts = [f"{words[i % 5]} {rng.choice(words)} n{i}" for i in range(60)]
+    digital = ["yes" if i % 5 < 2 else "no" for i in range(60)]
+    frame = pd.DataFrame({"text": texts, "digital": digital, "source": ["real-a", "real-b"] * 30})
+    groups = duplicate_groups(frame["text"])
+    one = [digital_cv(frame, texts, groups, TrainSettings(cv_folds=3, random_state=s, n_jobs=1)) for s in (7, 8, 9)]
+    mask, proba, metrics = digital_cv(frame, texts, groups, TrainSettings(cv_folds=3, cv_repeats=3, random_state=7,
+                                                                          n_jobs=1))
+    assert metrics["f1_yes_per_repeat"] == [m["f1_yes"] for _, _, m in one]
+    assert metrics["f1_yes"] == pytest.approx(np.mean(metrics["f1_yes_per_repeat"]), abs=1e-4)
+    assert metrics["by_source"]["real-a"]["f1_yes_per_repeat"] == [m["by_source"]["real-a"]["f1_yes"]
+                                                                    for _, _, m in one]
+    assert (mask == one[0][0]).all() and np.allclose(proba, one[0][1], equal_nan=True)

@@ -52,6 +52,11 @@ def model_card(metadata: dict, metrics: dict, labels: LabelSet) -> str:
     digital = metrics["digital"]
     digital_line = (f"F1 of `yes` {digital['f1_yes']:.3f}, accuracy {digital['accuracy']:.3f} on {digital['n']} rows"
                     if digital.get("trained") else "not trained (no digital labels)")
+    headline_digital = digital.get("by_source", {}).get(metrics.get("headline_source"))
+    if headline_digital:
+        shuffles = ", ".join(f"{f:.3f}" for f in headline_digital.get("f1_yes_per_repeat", []))
+        digital_line += (f"; on {metrics['headline_source']}'s {headline_digital['n']} rows, F1 of `yes` "
+                         f"{headline_digital['f1_yes']:.3f}" + (f" (per shuffle: {shuffles})" if shuffles else ""))
     if digital.get("locked_test"):
         held = digital["locked_test"]
         digital_line += f"; on the locked test set, F1 of `yes` {held['f1_yes']} ({held['n_yes']} digital of {held['n']})"
