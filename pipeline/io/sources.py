@@ -23,7 +23,8 @@ from pipeline.io.tables import read_table
 log = logging.getLogger(__name__)
 
 # row_id: "<source>:<id>" for sources with an id_column (the locked test set names rows so), else "".
-COLUMNS = ["text", "domain", "digital", "source", "weight", "text_kind", "row_id"]
+# period: the row's year (period_column), "" where the source has none.
+COLUMNS = ["text", "domain", "digital", "source", "weight", "text_kind", "row_id", "period"]
 # The kind of text users submit (the seed set and the commune titles): the
 # model's default view (see estimators.KindAdaptedLinearSVC).
 SUBMISSION_KIND = "submission"
@@ -46,6 +47,9 @@ class SourceSpec:
     text_kind: str = SUBMISSION_KIND
     # A column that names each row for good (the locked test set lists such ids).
     id_column: str | None = None
+    # The year (or any period) a row was submitted in: training then also scores
+    # each period by a model that saw none of its labeled rows (a new year's list).
+    period_column: str | None = None
 
 
 @dataclass
@@ -88,7 +92,8 @@ def load_source_specs(path: str | Path, kind: str = "source") -> list:
 
 def labeled_rows(raw: pd.DataFrame, spec: SourceSpec, labels: LabelSet, path: Path) -> tuple[pd.DataFrame, int, int]:
     """Map a raw labeled table to the common frame; return it with the counts left out."""
-    for col in filter(None, (spec.text_column, spec.label_column, spec.digital_column, spec.id_column)):
+    for col in filter(None, (spec.text_column, spec.label_column, spec.digital_column, spec.id_column,
+                             spec.period_column)):
         if col not in raw.columns:
             raise PipelineError(f"{path}: no column {col!r} (columns: {', '.join(map(str, raw.columns))})")
     raw_labels = raw[spec.label_column].astype(str).str.strip()
@@ -106,8 +111,11 @@ def labeled_rows(raw: pd.DataFrame, spec: SourceSpec, labels: LabelSet, path: Pa
                if spec.digital_column else pd.Series("", index=raw.index))
     row_id = (spec.name + ":" + raw[spec.id_column].astype(str).str.strip() if spec.id_column
               else pd.Series("", index=raw.index))
+    period = (raw[spec.period_column].fillna("").astype(str).str.strip() if spec.period_column
+              else pd.Series("", index=raw.index))
     frame = pd.DataFrame({"text": text, "domain": domain, "digital": digital, "source": spec.name,
-                          "weight": float(spec.row_weight), "text_kind": spec.text_kind, "row_id": row_id})
+                          "weight": float(spec.row_weight), "text_kind": spec.text_kind, "row_id": row_id,
+                          "period": period})
     left_out = int((frame["domain"] == NONE_LABEL).sum())
     empty = int((frame["text"] == "").sum())
     frame = frame[(frame["domain"] != NONE_LABEL) & (frame["text"] != "")]
@@ -146,7 +154,7 @@ def load_training_data(labeled_dir: str | Path, labels: LabelSet, extra_dir: str
         frames.append(frame)
         reports.append(report)
     frame = pd.concat(frames, ignore_index=True).reindex(columns=COLUMNS)
-    frame["row_id"] = frame["row_id"].fillna("")
+    frame[["row_id", "period"]] = frame[["row_id", "period"]].fillna("")
     if frame["domain"].nunique() < 2:  # else a traceback from scikit-learn's fit
         found = f"one domain only ({frame['domain'].iloc[0]!r})" if len(frame) else "no row to train on"
         raise PipelineError(f"{', '.join(r.path for r in reports)}: {found}; training needs examples of "

@@ -68,6 +68,7 @@ def model_card(metadata: dict, metrics: dict, labels: LabelSet) -> str:
     locked_line = (f"Locked test set: {locked['n']} rows of {headline} never used to choose anything, scored once by\n"
                    f"this recipe trained on every other row: macro-F1 **{locked['macro_f1']:.3f}**, accuracy "
                    f"**{locked['accuracy']:.3f}**.\n" if locked else "")
+    locked_line += period_line(metrics.get("period_out"), headline)
     pool = metadata.get("unlabeled_sources") or []
     n_pseudo = metrics.get("n_pseudo_labeled") or 0
     pool_line = (f"\nSelf-training: of the {sum(s['rows_used'] for s in pool):,} unlabeled titles of "
@@ -126,3 +127,18 @@ accuracy **{d['accuracy']:.3f}** (per shuffle: {', '.join(f'{a:.3f}' for a in d[
 
 Confusion matrix: `confusion_matrix.png`. Versions and hashes: `metadata.json`.
 """
+
+
+def period_line(period_out: dict | None, headline: str) -> str:
+    """A year the model never saw: each period's headline rows, scored by the recipe trained without it."""
+    if not period_out:
+        return ""
+    cells = [f"{p} {v['by_source'][headline]['accuracy']:.3f} / {v['by_source'][headline]['macro_f1']:.3f} "
+             f"({v['by_source'][headline]['n']} rows)"
+             for p, v in period_out["by_period"].items() if headline in v["by_source"]]
+    if not cells:
+        return ""
+    pooled = period_out["pooled"].get(headline)
+    return (f"A year it never saw: each year's rows of {headline} scored by this recipe trained on no labeled row "
+            f"of that year, accuracy / macro-F1: {'; '.join(cells)}"
+            + (f"; all years **{pooled['accuracy']:.3f}** / {pooled['macro_f1']:.3f}" if pooled else "") + ".\n")

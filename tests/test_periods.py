@@ -1,0 +1,75 @@
+"""A year the model never saw: each period scored by a model trained without it."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline.modeling.cv import duplicate_groups, fit_domain
+from pipeline.modeling.estimators import RECIPES
+from pipeline.modeling.periods import period_out_scores
+from pipeline.modeling.settings import TrainSettings
+
+
+@pytest.fixture()
+def periods_frame(seed):
+    """Seed rows as two 'real' sources over two years, plus seed rows without a year; one 2019
+    row is a copy (case, accents aside) of a 2018 title."""
+    rows = seed.groupby("domain").head(12).reset_index(drop=True)
+    n = len(rows)
+    source = np.where(np.arange(n) % 3 == 0, "real-a", np.where(np.arange(n) % 3 == 1, "real-b", "seed:x"))
+    period = np.where(source == "seed:x", "", np.where(np.arange(n) % 2 == 0, "2018", "2019"))
+    frame = pd.DataFrame({"text": rows["text"], "domain": rows["domain"], "digital": rows["digital"],
+                          "source": source, "weight": 1.0, "text_kind": "submission", "period": period})
+    first_2018 = int(np.flatnonzero(period == "2018")[0])
+    copy = frame.iloc[[first_2018]].assign(text=frame["text"][first_2018].upper(), period="2019")
+    return pd.concat([frame, copy], ignore_index=True)
+
+
+def test_each_period_is_scored_by_a_model_without_its_rows_nor_copies_of_its_titles(periods_frame, labels):
+    frame = periods_frame
+    lemmas = frame["text"].str.lower().tolist()
+    groups = duplicate_groups(frame["text"])
+    evaluated = frame["source"].isin(["real-a", "real-b"]).to_numpy()
+    settings = TrainSettings(n_jobs=1)
+    recipe = RECIPES["svm_balanced"]
+    order = [c for c in labels.codes if c in set(frame["domain"])]
+    out = period_out_scores(frame, lemmas, groups, evaluated, [], recipe, settings, order)
+
+    assert list(out["by_period"]) == ["2018", "2019"]
+    period, y = frame["period"].to_numpy(), frame["domain"].to_numpy()
+    for p, result in out["by_period"].items():
+        test = np.flatnonzero(evaluated & (period == p))
+        train = np.flatnonzero((period != p) & ~np.isin(groups, groups[test]))
+        assert result["n"] == len(test) and result["n_train"] == len(train)
+        # Its scores are those of the recipe fitted on exactly those rows.
+        model, _ = fit_domain([lemmas[i] for i in train], y[train], np.ones(len(train)), [], recipe, 42)
+        expected = model.predict([lemmas[i] for i in test])
+        assert result["accuracy"] == round(float((expected == y[test]).mean()), 4)
+        assert sum(v["n"] for v in result["by_source"].values()) == len(test)
+    # The copy of a 2018 title (itself in 2019) never trains the 2018 model: both sides are out.
+    assert out["by_period"]["2018"]["n_train"] < int((period != "2018").sum())
+    assert sum(v["n"] for v in out["pooled"].values()) == int(evaluated.sum())
+    # Rows of the two periods in the pooled scores, the seed rows in none.
+    assert set(out["pooled"]) == {"real-a", "real-b"}
+
+
+def test_no_period_figure_without_two_periods(periods_frame, labels):
+    frame = periods_frame
+    args = (frame["text"].tolist(), duplicate_groups(frame["text"]), np.ones(len(frame), bool), [],
+            RECIPES["svm_balanced"], TrainSettings(n_jobs=1), list(labels.codes))
+    assert period_out_scores(frame.drop(columns="period"), *args) is None  # a seed set: no period column
+    assert period_out_scores(frame.assign(period="2018"), *args) is None
+    assert period_out_scores(frame.assign(period=""), *args) is None
+
+
+def test_training_reports_the_periods_and_the_card_says_so(periods_frame, labels):
+    from pipeline.modeling.card import period_line
+    from pipeline.modeling.train import train
+
+    settings = TrainSettings(cv_folds=3, recipes=("svm_balanced",), select_on=("real-a", "real-b"), n_jobs=1)
+    _, metrics = train(periods_frame.assign(row_id=""), labels, settings)
+    out = metrics["period_out"]
+    assert list(out["by_period"]) == ["2018", "2019"]
+    line = period_line(out, metrics["headline_source"])
+    assert line.startswith("A year it never saw: each year's rows of real-a")
+    assert f"2018 {out['by_period']['2018']['by_source']['real-a']['accuracy']:.3f}" in line
+    assert f"all years **{out['pooled']['real-a']['accuracy']:.3f}**" in line
