@@ -3,8 +3,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.modeling.cv import duplicate_groups, fit_domain
-from pipeline.modeling.estimators import RECIPES
+from pipeline.modeling.cv import digital_yes, duplicate_groups, fit_digital, fit_domain
+from pipeline.modeling.estimators import RECIPES, digital_labels
+from pipeline.modeling.metrics import digital_f1_yes
 from pipeline.modeling.periods import period_out_scores
 from pipeline.modeling.settings import TrainSettings
 
@@ -45,6 +46,14 @@ def test_each_period_is_scored_by_a_model_without_its_rows_nor_copies_of_its_tit
         expected = model.predict([lemmas[i] for i in test])
         assert result["accuracy"] == round(float((expected == y[test]).mean()), 4)
         assert sum(v["n"] for v in result["by_source"].values()) == len(test)
+        # The flag likewise: fitted on that period's training rows labeled yes/no, scored on its rows.
+        digital = frame["digital"].to_numpy()
+        flag_rows = train[np.isin(digital[train], ["yes", "no"])]
+        flag_model, _ = fit_digital([lemmas[i] for i in flag_rows], digital[flag_rows], [], settings.digital)
+        flag = digital_labels(digital_yes(flag_model, [lemmas[i] for i in test]))
+        for source, scored in result["by_source"].items():
+            mine = frame["source"].to_numpy()[test] == source
+            assert scored["digital_f1_yes"] == digital_f1_yes(digital[test][mine], flag[mine])
     # The copy of a 2018 title (itself in 2019) never trains the 2018 model: both sides are out.
     assert out["by_period"]["2018"]["n_train"] < int((period != "2018").sum())
     assert sum(v["n"] for v in out["pooled"].values()) == int(evaluated.sum())
@@ -73,3 +82,4 @@ def test_training_reports_the_periods_and_the_card_says_so(periods_frame, labels
     assert line.startswith("A year it never saw: each year's rows of real-a")
     assert f"2018 {out['by_period']['2018']['by_source']['real-a']['accuracy']:.3f}" in line
     assert f"all years **{out['pooled']['real-a']['accuracy']:.3f}**" in line
+    assert f"F1 of `yes` {out['pooled']['real-a']['digital_f1_yes']:.3f} over all years" in line

@@ -139,6 +139,9 @@ def period_line(period_out: dict | None, headline: str) -> str:
     if not cells:
         return ""
     pooled = period_out["pooled"].get(headline)
+    flag = (pooled or {}).get("digital_f1_yes")
     return (f"A year it never saw: each year's rows of {headline} scored by this recipe trained on no labeled row "
             f"of that year, accuracy / macro-F1: {'; '.join(cells)}"
-            + (f"; all years **{pooled['accuracy']:.3f}** / {pooled['macro_f1']:.3f}" if pooled else "") + ".\n")
+            + (f"; all years **{pooled['accuracy']:.3f}** / {pooled['macro_f1']:.3f}" if pooled else "")
+            + (f"; the digital flag, trained likewise, F1 of `yes` {flag:.3f} over all years" if flag is not None
+               else "") + ".\n")

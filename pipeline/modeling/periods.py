@@ -5,7 +5,8 @@ observatory labels next year's list with a model that holds none of its
 labeled rows. Sources that name each row's year (`period_column` of
 sources.toml) give that figure: for each period, the chosen recipe is trained
 on every row of the other periods and of the sources without one (near-duplicates
-of the scored titles left out, as in the CV), and scores the period's rows.
+of the scored titles left out, as in the CV), and scores the period's rows; the
+digital flag likewise, on the period's rows labeled yes or no.
 """
 from __future__ import annotations
 
@@ -15,9 +16,9 @@ import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
 
-from pipeline.modeling.cv import fit_domain
-from pipeline.modeling.estimators import Recipe
-from pipeline.modeling.metrics import by_source, scores, summary
+from pipeline.modeling.cv import digital_yes, fit_digital, fit_domain
+from pipeline.modeling.estimators import Recipe, digital_labels
+from pipeline.modeling.metrics import by_source, digital_f1_yes, scores, summary
 from pipeline.modeling.settings import TrainSettings
 
 log = logging.getLogger(__name__)
@@ -40,26 +41,34 @@ def period_out_scores(frame: pd.DataFrame, lemmas: list[str], groups, evaluated,
         return None
     lemmas, groups = np.asarray(lemmas, dtype=object), np.asarray(groups)
     y, weights = frame["domain"].to_numpy(), frame["weight"].to_numpy(dtype=float)
+    digital = frame["digital"].fillna("").to_numpy()
     tests = {p: np.flatnonzero(evaluated & (period == p)) for p in periods}
     trains = {p: np.flatnonzero((period != p) & ~np.isin(groups, groups[tests[p]])) for p in periods}
+    kinds = None if kinds is None else np.asarray(kinds, dtype=object)
     log.info("scoring each of %d periods (%s) by a model trained without it", len(periods), ", ".join(periods))
     fitted = Parallel(n_jobs=min(settings.n_jobs, len(periods)))(
         delayed(_fit_predict)(lemmas[trains[p]], y[trains[p]], weights[trains[p]],
-                              None if kinds is None else np.asarray(kinds, dtype=object)[trains[p]],
-                              lemmas[tests[p]], unlabeled, recipe, settings.random_state)
+                              None if kinds is None else kinds[trains[p]], lemmas[tests[p]], unlabeled, recipe,
+                              settings, digital[trains[p]])
         for p in periods)
-    pred = np.empty(len(y), dtype=object)
+    pred, flag = np.empty(len(y), dtype=object), np.full(len(y), "", dtype=object)
     out = {}
-    for p, predicted in zip(periods, fitted):
+    for p, (predicted, flag_predicted) in zip(periods, fitted):
         pred[tests[p]] = predicted
+        if flag_predicted is not None:
+            flag[tests[p]] = flag_predicted
         rows = frame.iloc[tests[p]]
         out[p] = {**summary(scores(y[tests[p]], predicted, order)), "n_train": int(len(trains[p])),
                   "by_source": by_source(rows, predicted, order)}
+        for source, idx in rows.groupby("source").indices.items():
+            out[p]["by_source"][source]["digital_f1_yes"] = digital_f1_yes(digital[tests[p]][idx], flag[tests[p]][idx])
         log.info("period %s scored by a model without it (%d rows): %s", p, len(tests[p]),
                  "; ".join(f"{s} accuracy {v['accuracy']:.3f} macro-F1 {v['macro_f1']:.3f}"
                            for s, v in out[p]["by_source"].items()))
     scored = np.flatnonzero(evaluated)
     pooled = by_source(frame.iloc[scored], pred[scored], order)
+    for source, idx in frame.iloc[scored].groupby("source").indices.items():
+        pooled[source]["digital_f1_yes"] = digital_f1_yes(digital[scored][idx], flag[scored][idx])
     return {"by_period": out, "pooled": pooled,
             "protocol": ("each period's rows scored by the chosen recipe trained on every row of the other "
                          "periods and of the sources without one; locked rows out, near-duplicates of the "
@@ -67,6 +76,13 @@ def period_out_scores(frame: pd.DataFrame, lemmas: list[str], groups, evaluated,
                          "unlabeled list can join [[unlabeled]] before training)")}
 
 
-def _fit_predict(train_lemmas, train_y, train_weights, train_kinds, test_lemmas, unlabeled, recipe, random_state):
-    model, _ = fit_domain(list(train_lemmas), train_y, train_weights, unlabeled, recipe, random_state, train_kinds)
-    return model.predict(list(test_lemmas))
+def _fit_predict(train_lemmas, train_y, train_weights, train_kinds, test_lemmas, unlabeled, recipe,
+                 settings: TrainSettings, train_digital):
+    """The domains of the test rows, and their digital flag (None when training holds a single flag value)."""
+    model, _ = fit_domain(list(train_lemmas), train_y, train_weights, unlabeled, recipe, settings.random_state,
+                          train_kinds)
+    flagged = np.isin(train_digital, ["yes", "no"])
+    if len(set(train_digital[flagged])) < 2:
+        return model.predict(list(test_lemmas)), None
+    flag_model, _ = fit_digital(train_lemmas[flagged], train_digital[flagged], unlabeled, settings.digital)
+    return model.predict(list(test_lemmas)), digital_labels(digital_yes(flag_model, test_lemmas))
