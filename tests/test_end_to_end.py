@@ -204,3 +204,27 @@ def test_the_model_card_gives_the_headline_sources_digital_f1_per_shuffle(traine
     card = model_card(meta, {**metrics, "headline_source": source}, labels)
     shuffles = ", ".join(f"{f:.3f}" for f in scored["f1_yes_per_repeat"])
     assert f"on {source}'s {scored['n']} rows, F1 of `yes` {scored['f1_yes']:.3f} (per shuffle: {shuffles})" in card
+
+
+def test_the_flag_is_cut_at_the_models_own_threshold_in_predict_the_oof_file_and_the_card(trained, labels):
+    """config/pipeline.toml's [digital] threshold travels with the model: predict cuts P(yes) there,
+    the quantifier reads it from oof.npz, and a model saved before it was kept cuts at one half."""
+    from pipeline.modeling.card import model_card
+    from pipeline.modeling.predict import predict_texts
+    from pipeline.modeling.run_folder import load_model as load_run
+    from pipeline.quantify.store import OOF_FILE, load_oof
+
+    folder = run_folder(trained)
+    model = load_run(trained["paths"]["models"], folder.name)
+    assert model.digital_threshold == trained["digital"]["threshold"] == 0.6
+    assert load_oof(folder / OOF_FILE).digital_threshold == 0.6
+    texts = ["Installation de la fibre optique et du wifi public", "Refection de la toiture de l'eglise",
+             "Acquisition de tableaux numeriques pour l'ecole"]
+    _, yes = model.predict_proba_texts(texts)
+    for cut in (0.0, float(np.median(yes)), 1.01):
+        model.digital_threshold = cut
+        assert list(predict_texts(model, texts)[1]) == ["yes" if p >= cut else "no" for p in yes]
+    del model.__dict__["digital_threshold"]  # as unpickled from a model saved before the field existed
+    assert model.digital_threshold == 0.5
+    meta, metrics = (json.loads((folder / f).read_text()) for f in ("metadata.json", "metrics.json"))
+    assert "flagged yes from P(yes) ≥ 0.6" in model_card(meta, metrics, labels)

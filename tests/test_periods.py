@@ -50,7 +50,7 @@ def test_each_period_is_scored_by_a_model_without_its_rows_nor_copies_of_its_tit
         digital = frame["digital"].to_numpy()
         flag_rows = train[np.isin(digital[train], ["yes", "no"])]
         flag_model, _ = fit_digital([lemmas[i] for i in flag_rows], digital[flag_rows], [], settings.digital)
-        flag = digital_labels(digital_yes(flag_model, [lemmas[i] for i in test]))
+        flag = digital_labels(digital_yes(flag_model, [lemmas[i] for i in test]), settings.digital.threshold)
         for source, scored in result["by_source"].items():
             mine = frame["source"].to_numpy()[test] == source
             assert scored["digital_f1_yes"] == digital_f1_yes(digital[test][mine], flag[mine])

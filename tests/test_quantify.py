@@ -177,6 +177,10 @@ def test_oof_file_round_trips_without_pickle(tmp_path, toy):
     save_oof(tmp_path / OOF_FILE, record)
     back = load_oof(tmp_path / OOF_FILE)
     assert back.n == len(fit_y) and np.allclose(back.proba, fit_p) and back.sources() == {"s": len(fit_y)}
+    assert back.digital_threshold == 0.5  # a file written before the flag's cut was kept
+    save_oof(tmp_path / OOF_FILE, {**record, "digital_threshold": 0.6})
+    assert load_oof(tmp_path / OOF_FILE).digital_threshold == 0.6
+    assert load_oof(tmp_path / OOF_FILE).subset(np.arange(3)).digital_threshold == 0.6
 
 
 def test_training_stores_the_out_of_fold_rows_and_the_report_publishes_domain_shares(trained, labels, tmp_path):

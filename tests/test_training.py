@@ -134,9 +134,10 @@ def test_digital_settings_are_read_from_the_config_and_unknown_ones_refused():
     from pipeline.config import load_config
 
     assert TrainSettings.from_config(load_config(overrides={"digital.C": 3.0})).digital.C == 3.0
+    assert TrainSettings.from_config(load_config(overrides={"digital.threshold": 0.7})).digital.threshold == 0.7
     config = load_config()
-    config["digital"]["threshold"] = 0.7
-    with pytest.raises(PipelineError, match=r"\[digital\].*unknown setting\(s\) threshold"):
+    config["digital"]["cut"] = 0.7
+    with pytest.raises(PipelineError, match=r"\[digital\].*unknown setting\(s\) cut"):
         TrainSettings.from_config(config)
 
 

@@ -147,7 +147,7 @@ def digital_cv(frame: pd.DataFrame, lemmas: list[str], groups, settings: TrainSe
     the scores averaged over `settings.cv_repeats` shuffles of the folds, as the domain's: 33 digital
     titles of dgcl-random move from 0.81 to 0.90 between shuffles (docs/model.md)."""
     runs = [digital_oof(frame, lemmas, groups, s, unlabeled, locked) for s in repeat_settings(settings)]
-    each = [digital_scores(frame, mask, proba_yes) for mask, proba_yes in runs]
+    each = [digital_scores(frame, mask, proba_yes, settings.digital.threshold) for mask, proba_yes in runs]
     metrics = mean_scores(each)
     if metrics["trained"]:
         metrics["f1_yes_per_repeat"] = [e["f1_yes"] for e in each]
@@ -201,18 +201,18 @@ def fit_digital(lemmas, y, unlabeled, recipe: estimators.DigitalRecipe):
     yes = digital_yes(model, unlabeled)
     sure = (yes >= recipe.pseudo_threshold) | (yes <= 1 - recipe.pseudo_threshold)
     X += [u for u, s in zip(unlabeled, sure) if s]
-    y = np.concatenate([y, estimators.digital_labels(yes[sure])])
+    y = np.concatenate([y, estimators.digital_labels(yes[sure], recipe.pseudo_threshold)])  # the sure side
     weights = np.concatenate([np.ones(len(lemmas)), np.full(int(sure.sum()), recipe.pseudo_weight)])
     return estimators.digital_classifier(recipe).fit(X, y, clf__sample_weight=weights), int(sure.sum())
 
 
-def digital_scores(frame: pd.DataFrame, mask: np.ndarray, proba_yes) -> dict:
-    """Scores of the out-of-fold digital predictions (cut as `predict` cuts them)."""
+def digital_scores(frame: pd.DataFrame, mask: np.ndarray, proba_yes, threshold: float) -> dict:
+    """Scores of the out-of-fold digital predictions (cut at `threshold`, as `predict` cuts them)."""
     if proba_yes is None:
         log.warning("no digital yes/no labels: the digital flag is not trained")
         return {"trained": False}
     y = frame["digital"].to_numpy()[mask]
-    pred = estimators.digital_labels(proba_yes[mask])
+    pred = estimators.digital_labels(proba_yes[mask], threshold)
     sub = frame[mask].assign(pred=pred)
     per_source = {s: {"f1_yes": round(float(f1_score(g["digital"], g["pred"], pos_label="yes", zero_division=0)), 4),
                       "n": int(len(g))} for s, g in sub.groupby("source")}

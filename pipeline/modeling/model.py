@@ -25,6 +25,8 @@ class BarometerModel:
     domains: tuple[str, ...]
     review_threshold: float = 0.5
     run_id: str = ""
+    # P(yes) from which the flag says yes (DigitalRecipe.threshold); models saved before it was kept cut at 0.5.
+    digital_threshold: float = 0.5
 
     @property
     def classes_(self) -> np.ndarray:

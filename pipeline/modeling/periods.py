@@ -85,4 +85,5 @@ def _fit_predict(train_lemmas, train_y, train_weights, train_kinds, test_lemmas,
     if len(set(train_digital[flagged])) < 2:
         return model.predict(list(test_lemmas)), None
     flag_model, _ = fit_digital(train_lemmas[flagged], train_digital[flagged], unlabeled, settings.digital)
-    return model.predict(list(test_lemmas)), digital_labels(digital_yes(flag_model, test_lemmas))
+    return model.predict(list(test_lemmas)), digital_labels(digital_yes(flag_model, test_lemmas),
+                                                            settings.digital.threshold)

@@ -56,7 +56,7 @@ def predict_texts(model: BarometerModel, texts: list[str], dedup: bool = True) -
         cols = [domains.index(c) for c in model.classes_]
         proba[np.ix_(~empty, cols)] = class_proba
         if digital_proba is not None:
-            digital[~empty] = digital_labels(digital_proba)
+            digital[~empty] = digital_labels(digital_proba, model.digital_threshold)
     return proba, digital
 
 

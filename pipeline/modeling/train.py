@@ -143,7 +143,7 @@ def train(frame: pd.DataFrame, labels: LabelSet, settings: TrainSettings,
     domain_clf, n_pseudo = fit_domain(lemmas, y, weights, unlabeled, recipe, settings.random_state, kinds)
     digital_clf, digital_metrics, digital_proba = _train_digital(frame, lemmas, groups, settings, unlabeled, locked)
     model = BarometerModel(lemmatizer, domain_clf, digital_clf, labels.codes,
-                           review_threshold=review["threshold"])
+                           review_threshold=review["threshold"], digital_threshold=settings.digital.threshold)
     metrics = {
         "chosen": best,
         "chosen_because": (f"highest grouped {settings.cv_folds}-fold CV macro-F1 on {select_name} "
@@ -171,22 +171,25 @@ def train(frame: pd.DataFrame, labels: LabelSet, settings: TrainSettings,
     }
     # Arrays, not JSON: the command pops them into the run folder's oof.npz (the quantifier's input).
     metrics[OOF_KEY] = out_of_fold_record(frame.iloc[cv_index[cv_select]], classes, proba[cv_select],
-                                          digital_proba[cv_index[cv_select]] if digital_proba is not None else None)
+                                          digital_proba[cv_index[cv_select]] if digital_proba is not None else None,
+                                          settings.digital.threshold)
     return model, metrics
 
 
 OOF_KEY = "_out_of_fold"
 
 
-def out_of_fold_record(rows: pd.DataFrame, classes, proba, digital_proba) -> dict:
+def out_of_fold_record(rows: pd.DataFrame, classes, proba, digital_proba, digital_threshold: float) -> dict:
     """The selection rows' out-of-fold domain probabilities (the chosen recipe's first repeat), true
-    labels, sources and ids, and their digital labels and out-of-fold P(yes) (NaN where unknown)."""
+    labels, sources and ids, their digital labels and out-of-fold P(yes) (NaN where unknown), and the
+    flag's cut."""
     n = len(rows)
     return {"classes": np.asarray(classes, dtype=str), "proba": np.asarray(proba, dtype=float),
             "y": rows["domain"].to_numpy(dtype=str), "source": rows["source"].to_numpy(dtype=str),
             "row_id": rows["row_id"].fillna("").to_numpy(dtype=str) if "row_id" in rows else np.full(n, ""),
             "digital": rows["digital"].fillna("").to_numpy(dtype=str),
-            "digital_proba": (np.full(n, np.nan) if digital_proba is None else np.asarray(digital_proba, float))}
+            "digital_proba": (np.full(n, np.nan) if digital_proba is None else np.asarray(digital_proba, float)),
+            "digital_threshold": float(digital_threshold)}
 
 
 def choice_key(result: dict, present: list[str]) -> tuple:
@@ -251,7 +254,7 @@ def _train_digital(frame: pd.DataFrame, lemmas: list[str], groups, settings: Tra
         test = np.flatnonzero(labeled & locked)
         train_rows = np.flatnonzero(mask)  # the CV's rows: labeled, no copy of a locked title
         held, _ = fit_digital([lemmas[i] for i in train_rows], truth[train_rows], unlabeled, settings.digital)
-        pred = estimators.digital_labels(digital_yes(held, [lemmas[i] for i in test]))
+        pred = estimators.digital_labels(digital_yes(held, [lemmas[i] for i in test]), settings.digital.threshold)
         metrics["locked_test"] = {"f1_yes": digital_f1_yes(truth[test], pred), "n": int(len(test)),
                                   "n_yes": int((truth[test] == "yes").sum())}
         log.info("digital flag on the locked test set: F1(yes) %s on %d rows", metrics["locked_test"]["f1_yes"],

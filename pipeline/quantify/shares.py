@@ -108,7 +108,7 @@ def _digital(pred, oof: OutOfFold, groups, n_bootstrap, min_group, seed, result)
     flagged = pred["digital"].isin(["yes", "no"]).to_numpy() & (pred["domain"] != "").to_numpy()
     if known.sum() == 0 or len(set(oof.digital[known])) < 2 or not flagged.any():
         return None, int(known.sum())
-    fit_p = binary_proba((digital_labels(oof.digital_proba[known]) == "yes").astype(float))
+    fit_p = binary_proba((digital_labels(oof.digital_proba[known], oof.digital_threshold) == "yes").astype(float))
     fit_y = (oof.digital[known] == "yes").astype(int)
     sample = binary_proba((pred.loc[flagged, "digital"] == "yes").to_numpy(float))
     samples = {ALL: sample}

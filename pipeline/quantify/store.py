@@ -29,6 +29,7 @@ class OutOfFold:
     row_id: np.ndarray         # (n,) "<source>:<id>" or ""
     digital: np.ndarray        # (n,) "yes", "no" or "" (unknown)
     digital_proba: np.ndarray  # (n,) out-of-fold P(digital = yes), NaN where unknown
+    digital_threshold: float = 0.5  # the model's cut of P(yes) (0.5 in files written before it was kept)
 
     @property
     def n(self) -> int:
@@ -39,7 +40,7 @@ class OutOfFold:
         return {str(s): int(c) for s, c in zip(names, counts)}
 
     def subset(self, mask) -> "OutOfFold":
-        return OutOfFold(self.classes, *(getattr(self, f)[mask] for f in FIELDS[1:]))
+        return OutOfFold(self.classes, *(getattr(self, f)[mask] for f in FIELDS[1:]), self.digital_threshold)
 
 
 def save_oof(path: str | Path, record: dict) -> None:
@@ -47,7 +48,7 @@ def save_oof(path: str | Path, record: dict) -> None:
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp")
     with open(tmp, "wb") as fh:
-        np.savez_compressed(fh, **{f: np.asarray(record[f]) for f in FIELDS})
+        np.savez_compressed(fh, **{f: np.asarray(record[f]) for f in (*FIELDS, "digital_threshold") if f in record})
     os.replace(tmp, path)
 
 
@@ -55,7 +56,8 @@ def load_oof(path: str | Path) -> OutOfFold:
     path = Path(path)
     try:
         with np.load(path, allow_pickle=False) as data:
-            return OutOfFold(*(data[f] for f in FIELDS))
+            threshold = float(data["digital_threshold"]) if "digital_threshold" in data else 0.5
+            return OutOfFold(*(data[f] for f in FIELDS), threshold)
     except (OSError, KeyError, ValueError) as exc:
         raise PipelineError(f"{path} cannot be read ({exc}): run `make train` again") from None
 
