@@ -14,7 +14,7 @@ from pipeline.quantify.fit import ShareQuantifier, raw_shares
 from pipeline.quantify.intervals import bootstrap_shares, stratified_resample
 from pipeline.quantify.methods import em_shares, shrunk_misclassification
 from pipeline.quantify.shares import COLUMNS, adjusted_shares
-from pipeline.quantify.store import OOF_FILE, OutOfFold, load_oof, save_oof
+from pipeline.quantify.store import FIELDS, OOF_FILE, OutOfFold, load_oof, save_oof
 
 
 def biased(prev, n, rng, k=4):
@@ -181,6 +181,16 @@ def test_oof_file_round_trips_without_pickle(tmp_path, toy):
     save_oof(tmp_path / OOF_FILE, {**record, "digital_threshold": 0.6})
     assert load_oof(tmp_path / OOF_FILE).digital_threshold == 0.6
     assert load_oof(tmp_path / OOF_FILE).subset(np.arange(3)).digital_threshold == 0.6
+
+
+def test_the_quantifier_reads_the_flag_as_predict_cuts_it():
+    """The digital share's correction is fitted on the out-of-fold flag cut at the model's own threshold."""
+    n = 4
+    oof = OutOfFold(np.array(["a", "b"]), np.full((n, 2), 0.5), np.array(["a"] * n), np.full(n, "s"), np.full(n, ""),
+                    np.array(["yes", "no", "yes", ""]), np.array([0.55, 0.65, np.nan, 0.9]), 0.6)
+    assert oof.digital_known().tolist() == [True, True, False, False]
+    assert oof.digital_said_yes().tolist() == [0.0, 1.0, 0.0, 1.0]
+    assert OutOfFold(*(getattr(oof, f) for f in FIELDS)).digital_said_yes().tolist() == [1.0, 1.0, 0.0, 1.0]
 
 
 def test_training_stores_the_out_of_fold_rows_and_the_report_publishes_domain_shares(trained, labels, tmp_path):

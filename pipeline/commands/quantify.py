@@ -51,9 +51,9 @@ def run_evaluate_quantifier(config: dict, run: str | None = None, methods=METHOD
             name: measure(oof.proba, y, test_mask, ["PACC", "EMQ", "KDEy", DEFAULT_METHOD], n_folds, app_samples,
                           app_size, n_bootstrap, seed=seed, fit_mask=mask)
             for name, mask in ((f"{headline} alone", test_mask), ("every out-of-fold row", None))}
-    known = np.isin(oof.digital, ["yes", "no"]) & ~np.isnan(oof.digital_proba)
+    known = oof.digital_known()
     if len(set(oof.digital[known])) == 2:
-        crisp = binary_proba((oof.digital_proba[known] >= 0.5).astype(float))
+        crisp = binary_proba(oof.digital_said_yes()[known])
         result["digital"] = measure(crisp, (oof.digital[known] == "yes").astype(int), test_mask[known],
                                     ["ACC"], n_folds, app_samples, app_size, n_bootstrap, coverage_method="ACC",
                                     seed=seed)

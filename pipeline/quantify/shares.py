@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from pipeline.modeling.estimators import digital_labels
 from pipeline.quantify.fit import DEFAULT_METHOD, binary_proba
 from pipeline.quantify.intervals import MIN_GROUP, N_BOOTSTRAP, bootstrap_shares
 from pipeline.quantify.store import OutOfFold
@@ -104,11 +103,11 @@ def adjusted_shares(pred: pd.DataFrame, codes: list[str], oof: OutOfFold | None,
 
 
 def _digital(pred, oof: OutOfFold, groups, n_bootstrap, min_group, seed, result) -> tuple[dict | None, int]:
-    known = np.isin(oof.digital, ["yes", "no"]) & ~np.isnan(oof.digital_proba)
+    known = oof.digital_known()
     flagged = pred["digital"].isin(["yes", "no"]).to_numpy() & (pred["domain"] != "").to_numpy()
     if known.sum() == 0 or len(set(oof.digital[known])) < 2 or not flagged.any():
         return None, int(known.sum())
-    fit_p = binary_proba((digital_labels(oof.digital_proba[known], oof.digital_threshold) == "yes").astype(float))
+    fit_p = binary_proba(oof.digital_said_yes()[known])
     fit_y = (oof.digital[known] == "yes").astype(int)
     sample = binary_proba((pred.loc[flagged, "digital"] == "yes").to_numpy(float))
     samples = {ALL: sample}

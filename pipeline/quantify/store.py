@@ -15,6 +15,7 @@ import numpy as np
 
 from pipeline.errors import PipelineError
 from pipeline.io.files import RUN_ID
+from pipeline.modeling.estimators import digital_labels
 
 OOF_FILE = "oof.npz"
 FIELDS = ("classes", "proba", "y", "source", "row_id", "digital", "digital_proba")
@@ -38,6 +39,14 @@ class OutOfFold:
     def sources(self) -> dict[str, int]:
         names, counts = np.unique(self.source, return_counts=True)
         return {str(s): int(c) for s, c in zip(names, counts)}
+
+    def digital_known(self) -> np.ndarray:
+        """The rows with a true yes/no flag and an out-of-fold P(yes)."""
+        return np.isin(self.digital, ["yes", "no"]) & ~np.isnan(self.digital_proba)
+
+    def digital_said_yes(self) -> np.ndarray:
+        """1.0 where the model's flag says yes out of fold (cut where `predict` cuts), else 0.0."""
+        return (digital_labels(self.digital_proba, self.digital_threshold) == "yes").astype(float)
 
     def subset(self, mask) -> "OutOfFold":
         return OutOfFold(self.classes, *(getattr(self, f)[mask] for f in FIELDS[1:]), self.digital_threshold)
