@@ -59,8 +59,11 @@ def test_report_of_several_files_writes_every_part(setup, capsys):
     page = html.unescape(raw)  # the templates escape quotes and apostrophes
     markdown = (folder / "rapport.md").read_text()
     for text in ("Éducation, enfance et jeunesse", "ρ de Spearman = 0,900", "(3 tirage(s))",
-                 "sur les 698 titres réels de dgcl-annotated (les 910 textes d'entraînement moins ceux du pli "
-                 "testé) : macro-F1 0,821, exactitude 0,871", RUN_ID,
+                 "sur les 890 titres réels de dgcl-random (les 910 textes d'entraînement moins ceux du pli "
+                 "testé) : macro-F1 0,821, exactitude 0,871 ; drapeau numérique F1(oui) 0,851",
+                 "Sur une année que le modèle n'a pas vue (chaque année de ses 890 titres notée par un modèle "
+                 "entraîné sans aucun titre étiqueté de cette année) : macro-F1 0,802, exactitude 0,900, "
+                 "drapeau numérique F1(oui) 0,831.", RUN_ID,
                  "Licence Ouverte", "99999", "code postal de Beta (code INSEE 01002)",
                  "pas de données d'âge"):
         assert text in page and text in markdown, text

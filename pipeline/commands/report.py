@@ -121,10 +121,15 @@ def model_runs(config: dict, frame: pd.DataFrame) -> tuple[list[dict], dict[str,
         else:
             try:
                 m = read[run_id] = read_metrics(models / run_id)
+                # The headline source's figures (real titles drawn at random) where the run has one.
+                headline = m.get("headline_source")
+                digital = m.get("digital") or {}
+                flag = (digital.get("by_source") or {}).get(headline) or digital
                 entry["metrics"] = {"chosen": m.get("chosen"), "cv_folds": m.get("cv_folds"),
                                     "n_train": m.get("n_train"), "macro_f1": m["domain"]["macro_f1"],
-                                    "accuracy": m["domain"]["accuracy"],
-                                    "digital_f1_yes": (m.get("digital") or {}).get("f1_yes"),
+                                    "accuracy": m["domain"]["accuracy"], "headline_source": headline,
+                                    "digital_f1_yes": flag.get("f1_yes"),
+                                    "year_out": ((m.get("period_out") or {}).get("pooled") or {}).get(headline),
                                     "review_threshold": (m.get("review") or {}).get("threshold"),
                                     "cv_repeats": m.get("cv_repeats", 1), "selected_on": m.get("selected_on"),
                                     "n_evaluated": m["domain"].get("n")}

@@ -145,7 +145,8 @@ def methods_section(data: ReportData, labels: LabelSet, meta: dict) -> Section:
                           f"{x.get('cv_folds', '?')} plis ({x.get('cv_repeats') or 1} tirage(s)) {_evaluated_rows(x)} : "
                           f"macro-F1 {fr_num(x.get('macro_f1'), 3)}, exactitude "
                           f"{fr_num(x.get('accuracy'), 3)} ; drapeau "
-                          f"numérique F1(oui) {fr_num(x.get('digital_f1_yes'), 3)} ({fr_int(m['rows'])} lignes).")
+                          f"numérique F1(oui) {fr_num(x.get('digital_f1_yes'), 3)} ({fr_int(m['rows'])} lignes)."
+                          + _year_out(x))
         else:
             models.append(f"Modèle {m['run_id'] or 'inconnu'} : métriques inconnues ({m.get('why', '')}) "
                           f"({fr_int(m['rows'])} lignes).")
@@ -223,9 +224,22 @@ def _summary(data: ReportData, found: dict, meta: dict, doc: Document) -> dict:
     return out
 
 
+def _year_out(metrics: dict) -> str:
+    """The headline rows scored year by year by a model trained without that year (metrics.json period_out)."""
+    y = metrics.get("year_out")
+    if not y:
+        return ""
+    flag = (f", drapeau numérique F1(oui) {fr_num(y['digital_f1_yes'], 3)}"
+            if y.get("digital_f1_yes") is not None else "")
+    return (f" Sur une année que le modèle n'a pas vue (chaque année de ses {fr_int(y['n'])} titres notée par un "
+            f"modèle entraîné sans aucun titre étiqueté de cette année) : macro-F1 {fr_num(y['macro_f1'], 3)}, "
+            f"exactitude {fr_num(y['accuracy'], 3)}{flag}.")
+
+
 def _evaluated_rows(metrics: dict) -> str:
-    """Which rows the CV scores: all training texts, or one source's real titles."""
-    name, n = metrics.get("selected_on"), metrics.get("n_evaluated") or metrics.get("n_train")
+    """Which rows the CV scores: all training texts, or the headline source's real titles."""
+    name = metrics.get("headline_source") or metrics.get("selected_on")
+    n = metrics.get("n_evaluated") or metrics.get("n_train")
     if not name or name == "all rows":
         return f"sur les {fr_int(n)} textes d'entraînement"
     return (f"sur les {fr_int(n)} titres réels de {name} (les {fr_int(metrics.get('n_train'))} textes "
