@@ -261,7 +261,7 @@ class DigitalRecipe:
     balanced weights sent vague titles to yes (docs/model.md). Self-training:
     with unlabeled titles, those whose P(yes) is at least `pseudo_threshold` or
     at most one minus it join with weight `pseudo_weight` (0: off).
-    threshold: the cut of P(yes) above which a title is flagged yes. Above one
+    threshold: the P(yes) from which a title is flagged yes. Above one
     half because the training rows are far more often digital than a year's
     titles: 0.6 kept dgcl-annotated's F1 and lifted dgcl-random's (docs/model.md).
     """

@@ -26,8 +26,9 @@ log = logging.getLogger(__name__)
 
 def period_out_scores(frame: pd.DataFrame, lemmas: list[str], groups, evaluated, unlabeled, recipe: Recipe,
                       settings: TrainSettings, order: list[str], kinds=None) -> dict | None:
-    """Scores of each period's `evaluated` rows by a model trained on no row of that period; None when
-    fewer than two periods are present (a fresh clone: the seed set has none).
+    """Scores of each period's `evaluated` rows by a model trained on no row of that period, per source
+    with the digital flag's F1 of yes, and pooled over the periods; None when fewer than two periods are
+    present (a fresh clone: the seed set has none).
 
     `frame` holds the rows' domain, source, weight and period; `lemmas` and `groups` align with it.
     The periods' models are fitted in `settings.n_jobs` processes.
@@ -59,21 +60,25 @@ def period_out_scores(frame: pd.DataFrame, lemmas: list[str], groups, evaluated,
             flag[tests[p]] = flag_predicted
         rows = frame.iloc[tests[p]]
         out[p] = {**summary(scores(y[tests[p]], predicted, order)), "n_train": int(len(trains[p])),
-                  "by_source": by_source(rows, predicted, order)}
-        for source, idx in rows.groupby("source").indices.items():
-            out[p]["by_source"][source]["digital_f1_yes"] = digital_f1_yes(digital[tests[p]][idx], flag[tests[p]][idx])
+                  "by_source": _by_source_with_flag(rows, predicted, flag[tests[p]], order)}
         log.info("period %s scored by a model without it (%d rows): %s", p, len(tests[p]),
                  "; ".join(f"{s} accuracy {v['accuracy']:.3f} macro-F1 {v['macro_f1']:.3f}"
                            for s, v in out[p]["by_source"].items()))
     scored = np.flatnonzero(evaluated)
-    pooled = by_source(frame.iloc[scored], pred[scored], order)
-    for source, idx in frame.iloc[scored].groupby("source").indices.items():
-        pooled[source]["digital_f1_yes"] = digital_f1_yes(digital[scored][idx], flag[scored][idx])
-    return {"by_period": out, "pooled": pooled,
+    return {"by_period": out, "pooled": _by_source_with_flag(frame.iloc[scored], pred[scored], flag[scored], order),
             "protocol": ("each period's rows scored by the chosen recipe trained on every row of the other "
                          "periods and of the sources without one; locked rows out, near-duplicates of the "
                          "scored titles out of training; the self-training pool is kept whole (a new year's "
                          "unlabeled list can join [[unlabeled]] before training)")}
+
+
+def _by_source_with_flag(rows: pd.DataFrame, predicted, flag, order: list[str]) -> dict:
+    """Each source's domain scores and its flag's F1 of yes (None without a true yes)."""
+    out = by_source(rows, predicted, order)
+    truth = rows["digital"].fillna("").to_numpy()
+    for source, idx in rows.groupby("source").indices.items():
+        out[source]["digital_f1_yes"] = digital_f1_yes(truth[idx], flag[idx])
+    return out
 
 
 def _fit_predict(train_lemmas, train_y, train_weights, train_kinds, test_lemmas, unlabeled, recipe,

@@ -137,7 +137,7 @@ def train(frame: pd.DataFrame, labels: LabelSet, settings: TrainSettings,
              100 * review["coverage"], select_name, review["accuracy"])
     recipe = estimators.RECIPES[best]
     locked_scores = score_locked(lemmas, y, weights, kinds, groups, locked, unlabeled, recipe, settings, order)
-    new_period = period_out_scores(cv_frame, cv_lemmas, groups[cv_rows], cv_select, unlabeled, recipe, settings,
+    year_out = period_out_scores(cv_frame, cv_lemmas, groups[cv_rows], cv_select, unlabeled, recipe, settings,
                                    order, kinds[cv_rows])
 
     domain_clf, n_pseudo = fit_domain(lemmas, y, weights, unlabeled, recipe, settings.random_state, kinds)
@@ -160,7 +160,7 @@ def train(frame: pd.DataFrame, labels: LabelSet, settings: TrainSettings,
         "text_kinds": sorted(set(kinds)) if recipe.by_kind else [],
         "domain": results[best],
         "locked_test": locked_scores,
-        "period_out": new_period,
+        "period_out": year_out,
         "candidates": {n: {k: r[k] for k in ("macro_f1", "accuracy", "accuracy_per_repeat", "by_source")}
                        for n, r in results.items()},
         "baselines": baseline_results,
