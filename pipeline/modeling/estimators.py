@@ -273,6 +273,10 @@ class DigitalRecipe:
     threshold: float = 0.6
 
 
+# The cut of the models and oof.npz files saved before the threshold was kept with them.
+SAVED_WITHOUT_THRESHOLD = 0.5
+
+
 def digital_labels(proba_yes, threshold: float) -> np.ndarray:
     """"yes" where P(digital = yes) is at least `threshold` (DigitalRecipe.threshold), else "no":
     the flag's one cut, shared by training's scores, its pseudo-labels, `predict` and the quantifier."""

@@ -10,6 +10,7 @@ import numpy as np
 
 from pipeline.features.lemmatizer import SpacyLemmatizer
 from pipeline.features.ngrams import Shortcuts, predict_proba
+from pipeline.modeling.estimators import SAVED_WITHOUT_THRESHOLD
 
 
 @dataclass
@@ -25,8 +26,8 @@ class BarometerModel:
     domains: tuple[str, ...]
     review_threshold: float = 0.5
     run_id: str = ""
-    # P(yes) from which the flag says yes (DigitalRecipe.threshold); models saved before it was kept cut at 0.5.
-    digital_threshold: float = 0.5
+    # P(yes) from which the flag says yes (DigitalRecipe.threshold); older models: SAVED_WITHOUT_THRESHOLD.
+    digital_threshold: float = SAVED_WITHOUT_THRESHOLD
 
     @property
     def classes_(self) -> np.ndarray:

@@ -15,7 +15,7 @@ import numpy as np
 
 from pipeline.errors import PipelineError
 from pipeline.io.files import RUN_ID
-from pipeline.modeling.estimators import digital_labels
+from pipeline.modeling.estimators import SAVED_WITHOUT_THRESHOLD, digital_labels
 
 OOF_FILE = "oof.npz"
 FIELDS = ("classes", "proba", "y", "source", "row_id", "digital", "digital_proba")
@@ -30,7 +30,7 @@ class OutOfFold:
     row_id: np.ndarray         # (n,) "<source>:<id>" or ""
     digital: np.ndarray        # (n,) "yes", "no" or "" (unknown)
     digital_proba: np.ndarray  # (n,) out-of-fold P(digital = yes), NaN where unknown
-    digital_threshold: float = 0.5  # the model's cut of P(yes) (0.5 in files written before it was kept)
+    digital_threshold: float = SAVED_WITHOUT_THRESHOLD  # the model's cut of P(yes)
 
     @property
     def n(self) -> int:
@@ -65,7 +65,8 @@ def load_oof(path: str | Path) -> OutOfFold:
     path = Path(path)
     try:
         with np.load(path, allow_pickle=False) as data:
-            threshold = float(data["digital_threshold"]) if "digital_threshold" in data else 0.5
+            threshold = (float(data["digital_threshold"]) if "digital_threshold" in data
+                         else SAVED_WITHOUT_THRESHOLD)
             return OutOfFold(*(data[f] for f in FIELDS), threshold)
     except (OSError, KeyError, ValueError) as exc:
         raise PipelineError(f"{path} cannot be read ({exc}): run `make train` again") from None
