@@ -5,11 +5,20 @@ import csv
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from pipeline.errors import PipelineError
 
 # In labeled data, an item that fits no domain or is too vague is marked so,
 # and left out of training (taxonomy.md).
 NONE_LABEL = "none"
+# The digital flag's two answers; anything else (blank, "unsure") leaves it unknown.
+DIGITAL_VALUES = ("yes", "no")
+
+
+def digital_known(values) -> np.ndarray:
+    """True where a digital flag (Series, array or list) is answered yes or no."""
+    return np.isin(np.asarray(values, dtype=object), DIGITAL_VALUES)
 
 
 @dataclass(frozen=True)

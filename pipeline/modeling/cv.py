@@ -17,6 +17,7 @@ from sklearn.metrics import accuracy_score, f1_score
 from sklearn.model_selection import StratifiedGroupKFold
 from tqdm import tqdm
 
+from pipeline.domains import digital_known
 from pipeline.features.text import normalize
 from pipeline.io.sources import SUBMISSION_KIND
 from pipeline.modeling import estimators
@@ -163,7 +164,7 @@ def digital_oof(frame: pd.DataFrame, lemmas: list[str], groups, settings: TrainS
     """The rows labeled yes/no and each row's out-of-fold P(digital = yes) (NaN elsewhere; None when
     the labels hold a single value), self-training redone inside every fold. Rows sharing a group
     with a `locked` row are left out. The quantifier corrects the digital share with them."""
-    mask = frame["digital"].isin(["yes", "no"]).to_numpy()
+    mask = digital_known(frame["digital"])
     if locked is not None and np.any(locked):
         mask = mask & ~np.isin(groups, groups[np.asarray(locked, dtype=bool)])
     rows = np.flatnonzero(mask)

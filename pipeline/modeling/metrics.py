@@ -5,6 +5,8 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import accuracy_score, classification_report, f1_score
 
+from pipeline.domains import digital_known
+
 
 def scores(y_true, y_pred, labels: list[str]) -> dict:
     """Macro-F1, accuracy and per-class precision/recall/F1 over the labels present in y_true."""
@@ -55,7 +57,7 @@ def accuracy_at_coverage(curve: list[dict], coverage: float) -> float | None:
 def digital_f1_yes(truth, predicted) -> float | None:
     """F1 of the digital flag's `yes` over the rows both label yes or no; None without a true yes."""
     truth, predicted = pd.Series(truth).to_numpy(), pd.Series(predicted).to_numpy()
-    has = np.isin(truth, ["yes", "no"]) & np.isin(predicted, ["yes", "no"])
+    has = digital_known(truth) & digital_known(predicted)
     if not (truth[has] == "yes").any():
         return None
     return round(float(f1_score(truth[has], predicted[has], pos_label="yes")), 4)

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
 
+from pipeline.domains import digital_known
 from pipeline.modeling.cv import digital_yes, fit_digital, fit_domain
 from pipeline.modeling.estimators import Recipe, digital_labels
 from pipeline.modeling.metrics import by_source, digital_f1_yes, scores, summary
@@ -86,7 +87,7 @@ def _fit_predict(train_lemmas, train_y, train_weights, train_kinds, test_lemmas,
     """The domains of the test rows, and their digital flag (None when training holds a single flag value)."""
     model, _ = fit_domain(list(train_lemmas), train_y, train_weights, unlabeled, recipe, settings.random_state,
                           train_kinds)
-    flagged = np.isin(train_digital, ["yes", "no"])
+    flagged = digital_known(train_digital)
     if len(set(train_digital[flagged])) < 2:
         return model.predict(list(test_lemmas)), None
     flag_model, _ = fit_digital(train_lemmas[flagged], train_digital[flagged], unlabeled, settings.digital)

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import confusion_matrix
 
-from pipeline.domains import LabelSet
+from pipeline.domains import LabelSet, digital_known
 from pipeline.errors import PipelineError
 from pipeline.features.lemmatizer import SpacyLemmatizer
 from pipeline.io.sources import SUBMISSION_KIND
@@ -248,7 +248,7 @@ def _train_digital(frame: pd.DataFrame, lemmas: list[str], groups, settings: Tra
     mask, proba_yes, metrics = digital_cv(frame, lemmas, groups, settings, unlabeled, locked)
     if not metrics["trained"]:
         return None, metrics, None
-    labeled = frame["digital"].isin(["yes", "no"]).to_numpy()
+    labeled = digital_known(frame["digital"])
     truth = frame["digital"].to_numpy()
     if locked.any():
         test = np.flatnonzero(labeled & locked)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from pipeline.domains import digital_known
 from pipeline.quantify.fit import DEFAULT_METHOD, binary_proba
 from pipeline.quantify.intervals import MIN_GROUP, N_BOOTSTRAP, bootstrap_shares
 from pipeline.quantify.store import OutOfFold
@@ -104,7 +105,7 @@ def adjusted_shares(pred: pd.DataFrame, codes: list[str], oof: OutOfFold | None,
 
 def _digital(pred, oof: OutOfFold, groups, n_bootstrap, min_group, seed, result) -> tuple[dict | None, int]:
     known = oof.digital_known()
-    flagged = pred["digital"].isin(["yes", "no"]).to_numpy() & (pred["domain"] != "").to_numpy()
+    flagged = digital_known(pred["digital"]) & (pred["domain"] != "").to_numpy()
     if known.sum() == 0 or len(set(oof.digital[known])) < 2 or not flagged.any():
         return None, int(known.sum())
     fit_p = binary_proba(oof.digital_said_yes()[known])

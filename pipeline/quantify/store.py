@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pipeline.domains import digital_known
 from pipeline.errors import PipelineError
 from pipeline.io.files import RUN_ID
 from pipeline.modeling.estimators import SAVED_WITHOUT_THRESHOLD, digital_labels
@@ -42,7 +43,7 @@ class OutOfFold:
 
     def digital_known(self) -> np.ndarray:
         """The rows with a true yes/no flag and an out-of-fold P(yes)."""
-        return np.isin(self.digital, ["yes", "no"]) & ~np.isnan(self.digital_proba)
+        return digital_known(self.digital) & ~np.isnan(self.digital_proba)
 
     def digital_said_yes(self) -> np.ndarray:
         """1.0 where the model's flag says yes out of fold (cut where `predict` cuts), else 0.0."""

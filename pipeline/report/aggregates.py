@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from pipeline.domains import LabelSet
+from pipeline.domains import LabelSet, digital_known
 from pipeline.report.communes import CommuneReference, size_band
 from pipeline.report.frformat import fr_num
 from pipeline.report.prepare import Columns, as_text, parse_amount
@@ -21,13 +21,13 @@ def domain_order(pred: pd.DataFrame, labels: LabelSet) -> list[str]:
 def overview(pred: pd.DataFrame) -> dict:
     n = len(pred)
     with_domain = int((pred["domain"] != "").sum())
-    digital_known = int(pred["digital"].isin(["yes", "no"]).sum())
+    known = int(digital_known(pred["digital"]).sum())
     digital = int((pred["digital"] == "yes").sum())
     review = int(pred["needs_review"].sum())
     return {
         "rows": n, "with_domain": with_domain, "without_domain": n - with_domain,
-        "digital": digital, "digital_known": digital_known,
-        "digital_share": digital / digital_known if digital_known else math.nan,
+        "digital": digital, "digital_known": known,
+        "digital_share": digital / known if known else math.nan,
         "needs_review": review, "needs_review_share": review / n if n else math.nan,
         "confidence_median": float(pred["confidence"].median()) if pred["confidence"].notna().any() else math.nan,
         "model_run_ids": sorted(set(pred["model_run_id"]) - {""}),
@@ -188,7 +188,7 @@ def group_summary(pred: pd.DataFrame, group: pd.Series, labels: LabelSet, order=
     for key, part in frame.groupby("_g", sort=True):
         has = part[part["domain"] != ""]
         top = has["domain"].value_counts()
-        known = part["digital"].isin(["yes", "no"]).sum()
+        known = digital_known(part["digital"]).sum()
         rows.append({"groupe": key, "initiatives": len(part), "part": len(part) / n,
                      "part_numeriques": (part["digital"] == "yes").sum() / known if known else np.nan,
                      "part_a_revoir": part["needs_review"].mean(),

@@ -11,7 +11,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from pipeline.domains import LabelSet
+from pipeline.domains import LabelSet, digital_known
 
 Z95 = 1.959963984540054
 
@@ -65,7 +65,7 @@ def year_changes(table: pd.DataFrame, labels: LabelSet) -> pd.DataFrame:
 
 def digital_by(pred: pd.DataFrame, group: pd.Series, order: list[str] | None = None) -> pd.DataFrame:
     """Per group: initiatives whose digital flag is known, the digital ones, and their share."""
-    known = pred["digital"].isin(["yes", "no"]) & group.notna() & (group.astype(str) != "")
+    known = digital_known(pred["digital"]) & (group.notna() & (group.astype(str) != "")).to_numpy()
     frame = pd.DataFrame({"g": group[known].astype(str), "yes": pred.loc[known, "digital"] == "yes"})
     agg = frame.groupby("g")["yes"].agg(initiatives="size", numeriques="sum")
     keys = order if order is not None else year_order(agg.index)

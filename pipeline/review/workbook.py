@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipeline.domains import NONE_LABEL, LabelSet
+from pipeline.domains import DIGITAL_VALUES, NONE_LABEL, LabelSet
 from pipeline.errors import PipelineError
 from pipeline.io.tables import atomic_output
 
@@ -28,7 +28,6 @@ MODEL_COLUMNS = ["text", "domain", "confidence", "domain_2", "digital"]
 ANSWER_COLUMNS = ["correction", "digital_correction", "comment"]
 ID_COLUMNS = ["row_id", "model_run_id"]
 REQUIRED_COLUMNS = ["text", "domain", "correction", "digital_correction"]
-YES_NO = ("yes", "no")
 HOW_TO = [
     "Comment remplir la feuille « Relecture »",
     "Les lignes sont triées : d'abord celles où le modèle hésite le plus, dont la relecture lui apprend le plus.",
@@ -120,7 +119,7 @@ def _fill_review_sheet(ws, table: pd.DataFrame, labels: LabelSet) -> None:
     ws.freeze_panes = "A2"
     ws.auto_filter.ref = ws.dimensions
     last = max(len(table) + 1, 2)
-    lists = {"correction": [*labels.codes, NONE_LABEL], "digital_correction": list(YES_NO)}
+    lists = {"correction": [*labels.codes, NONE_LABEL], "digital_correction": list(DIGITAL_VALUES)}
     for name, choices in lists.items():
         letter = get_column_letter(columns.index(name) + 1)
         dv = DataValidation(type="list", formula1='"' + ",".join(choices) + '"', allow_blank=True,
