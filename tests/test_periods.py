@@ -33,9 +33,14 @@ def test_each_period_is_scored_by_a_model_without_its_rows_nor_copies_of_its_tit
     settings = TrainSettings(n_jobs=1)
     recipe = RECIPES["svm_balanced"]
     order = [c for c in labels.codes if c in set(frame["domain"])]
-    out = period_out_scores(frame, lemmas, groups, evaluated, [], recipe, settings, order)
+    classes = np.unique(frame["domain"])
+    out, proba = period_out_scores(frame, lemmas, groups, evaluated, [], recipe, settings, order, classes=classes)
 
     assert list(out["by_period"]) == ["2018", "2019"]
+    # The evaluated rows of a period carry their posteriors; the seed rows (no period) none.
+    scored = ~np.isnan(proba).any(axis=1)
+    assert proba.shape == (len(frame), len(classes)) and (scored == evaluated).all()
+    assert np.allclose(proba[scored].sum(1), 1, atol=1e-6)
     period, y = frame["period"].to_numpy(), frame["domain"].to_numpy()
     for p, result in out["by_period"].items():
         test = np.flatnonzero(evaluated & (period == p))
@@ -43,8 +48,10 @@ def test_each_period_is_scored_by_a_model_without_its_rows_nor_copies_of_its_tit
         assert result["n"] == len(test) and result["n_train"] == len(train)
         # Its scores are those of the recipe fitted on exactly those rows.
         model, _ = fit_domain([lemmas[i] for i in train], y[train], np.ones(len(train)), [], recipe, 42)
-        expected = model.predict([lemmas[i] for i in test])
-        assert result["accuracy"] == round(float((expected == y[test]).mean()), 4)
+        expected = model.predict_proba([lemmas[i] for i in test])
+        assert np.allclose(proba[np.ix_(test, np.searchsorted(classes, model.classes_))], expected)
+        # A row's domain is its likeliest class, as predict says.
+        assert result["accuracy"] == round(float((model.classes_[expected.argmax(1)] == y[test]).mean()), 4)
         assert sum(v["n"] for v in result["by_source"].values()) == len(test)
         # The flag likewise: fitted on that period's training rows labeled yes/no, scored on its rows.
         digital = frame["digital"].to_numpy()
@@ -65,14 +72,14 @@ def test_no_period_figure_without_two_periods(periods_frame, labels):
     frame = periods_frame
     args = (frame["text"].tolist(), duplicate_groups(frame["text"]), np.ones(len(frame), bool), [],
             RECIPES["svm_balanced"], TrainSettings(n_jobs=1), list(labels.codes))
-    assert period_out_scores(frame.drop(columns="period"), *args) is None  # a seed set: no period column
-    assert period_out_scores(frame.assign(period="2018"), *args) is None
-    assert period_out_scores(frame.assign(period=""), *args) is None
+    assert period_out_scores(frame.drop(columns="period"), *args) == (None, None)  # a seed set: no period column
+    assert period_out_scores(frame.assign(period="2018"), *args) == (None, None)
+    assert period_out_scores(frame.assign(period=""), *args) == (None, None)
 
 
 def test_training_reports_the_periods_and_the_card_says_so(periods_frame, labels):
     from pipeline.modeling.card import period_line
-    from pipeline.modeling.train import train
+    from pipeline.modeling.train import OOF_KEY, train
 
     settings = TrainSettings(cv_folds=3, recipes=("svm_balanced",), select_on=("real-a", "real-b"), n_jobs=1)
     _, metrics = train(periods_frame.assign(row_id=""), labels, settings)
@@ -83,3 +90,7 @@ def test_training_reports_the_periods_and_the_card_says_so(periods_frame, labels
     assert f"2018 {out['by_period']['2018']['by_source']['real-a']['accuracy']:.3f}" in line
     assert f"all years **{out['pooled']['real-a']['accuracy']:.3f}**" in line
     assert f"F1 of `yes` {out['pooled']['real-a']['digital_f1_yes']:.3f} over all years" in line
+    # The quantifier's input keeps each out-of-fold row's year and its posteriors by the model without it.
+    record = metrics[OOF_KEY]
+    assert sorted(set(record["period"])) == ["2018", "2019"] and len(record["period"]) == len(record["y"])
+    assert record["period_proba"].shape == record["proba"].shape and np.isfinite(record["period_proba"]).all()

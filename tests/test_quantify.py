@@ -9,12 +9,12 @@ import pytest
 
 from pipeline.cli import main
 from pipeline.config import PROJECT_DIR
-from pipeline.quantify.evaluate import measure, shifted_samples, total_variation
+from pipeline.quantify.evaluate import measure, measure_periods, shifted_samples, total_variation
 from pipeline.quantify.fit import ShareQuantifier, raw_shares
 from pipeline.quantify.intervals import bootstrap_shares, stratified_resample
 from pipeline.quantify.methods import em_shares, shrunk_misclassification
 from pipeline.quantify.shares import COLUMNS, adjusted_shares
-from pipeline.quantify.store import FIELDS, OOF_FILE, OutOfFold, load_oof, save_oof
+from pipeline.quantify.store import FIELDS, OOF_FILE, PERIOD_FIELDS, OutOfFold, load_oof, save_oof
 
 
 def biased(prev, n, rng, k=4):
@@ -140,6 +140,31 @@ def test_measure_reports_raw_counting_beside_each_method(toy):
     assert result["coverage"]["of"] == 8 and 0 <= result["coverage"]["held"] <= 8
 
 
+def test_a_year_never_seen_is_corrected_from_the_other_years_rows_only():
+    """Each year's shares, from the posteriors of a model that never saw it, corrected by a quantifier
+    fitted on the other years' out-of-fold rows."""
+    rng = np.random.default_rng(7)
+    fit_p, fit_y = biased([0.25] * 4, 1200, rng)
+    year_p, year_y = biased([0.1, 0.2, 0.3, 0.4], 600, rng)  # a later year: another mix
+    proba = np.vstack([fit_p, year_p])
+    y = np.concatenate([fit_y, year_y])
+    period = np.array(["2018"] * 1200 + ["2023"] * 600)
+    # Only 2023's rows were scored by a model without their year; 2018's have no such posteriors.
+    period_proba = np.vstack([np.full_like(fit_p, np.nan), year_p])
+    # The 2023 rows' out-of-fold posteriors say the opposite of the truth: fitting on them would show.
+    proba[1200:] = np.roll(year_p, 1, axis=1)
+    r = measure_periods(proba, period_proba, y, period, np.ones(len(y), bool), None, "PACC", n_bootstrap=30)
+    assert list(r["by_period"]) == ["2023"]
+    year = r["by_period"]["2023"]
+    assert year["n"] == 600 and year["n_fit"] == 1200  # fitted on 2018's rows alone
+    truth = np.bincount(year_y, minlength=4) / 600
+    assert year["raw_tv"] == round(total_variation(raw_shares(year_p), truth), 4)
+    assert year["adjusted_tv"] < year["raw_tv"] / 2 and year["held"] >= 3 and r["of"] == 4
+    assert len(year["missed"]) == 4 - year["held"]
+    assert measure_periods(proba, np.full_like(proba, np.nan), y, period, np.ones(len(y), bool), None,
+                           "PACC") is None
+
+
 def tiny_predictions(test_p, classes, digital):
     frame = pd.DataFrame({f"proba_{c}": test_p[:, i] for i, c in enumerate(classes)})
     frame["domain"] = np.asarray(classes)[test_p.argmax(1)]
@@ -181,6 +206,14 @@ def test_oof_file_round_trips_without_pickle(tmp_path, toy):
     save_oof(tmp_path / OOF_FILE, {**record, "digital_threshold": 0.6})
     assert load_oof(tmp_path / OOF_FILE).digital_threshold == 0.6
     assert load_oof(tmp_path / OOF_FILE).subset(np.arange(3)).digital_threshold == 0.6
+    # A file written before the periods' posteriors were kept: none, and no row scored so.
+    assert back.period is None and back.period_proba is None and not back.period_scored().any()
+    period_proba = np.full_like(fit_p, np.nan)
+    period_proba[:5] = fit_p[:5]
+    save_oof(tmp_path / OOF_FILE, {**record, "period": np.full(len(fit_y), "2023"), "period_proba": period_proba})
+    part = load_oof(tmp_path / OOF_FILE).subset(np.arange(3, 8))
+    assert {f for f in PERIOD_FIELDS} == {"period", "period_proba"} and part.period.tolist() == ["2023"] * 5
+    assert part.period_scored().tolist() == [True, True, False, False, False]
 
 
 def test_the_quantifier_reads_the_flag_as_predict_cuts_it():
@@ -250,3 +283,4 @@ def test_evaluate_quantifier_measures_the_default_method_on_the_run_folds(traine
     assert result["domains"]["coverage"]["method"] == "PACC+EMQ"
     assert result["domains"]["coverage"]["of"] == 2 * 13
     assert "fold seed 3" in (out / "SUMMARY.md").read_text()
+    assert "period_out" not in result  # the seed set has no years: no year to replay

@@ -3,7 +3,9 @@ reports/evaluation-quantifier/ (quantifier.json, SUMMARY.md).
 
 On the run's oof.npz: held-out folds of the headline source's rows (the random
 sample of real titles), raw counting against each method, natural and shifted
-class mixes, and the 95 % intervals' coverage. With --labeled-predictions: a
+class mixes, and the 95 % intervals' coverage; and, when training scored each year by
+a model that never saw it, each year's shares corrected as a new year's list would
+be. With --labeled-predictions: a
 predictions file whose rows also carry their true domain (e.g. predict run on
 ../shared/data/dgcl/annotated-random.csv by a model that never saw it), its
 shares raw and adjusted against the true shares.
@@ -20,7 +22,7 @@ from pipeline.errors import PipelineError
 from pipeline.io.files import read_metrics, write_json
 from pipeline.io.tables import atomic_folder, read_table
 from pipeline.modeling.run_folder import resolve_run
-from pipeline.quantify.evaluate import mean_absolute_error, measure, total_variation
+from pipeline.quantify.evaluate import mean_absolute_error, measure, measure_periods, total_variation
 from pipeline.quantify.fit import DEFAULT_METHOD, METHODS, binary_proba
 from pipeline.quantify.shares import adjusted_shares, domain_fit_rows
 from pipeline.quantify.store import OOF_FILE, load_oof
@@ -51,6 +53,9 @@ def run_evaluate_quantifier(config: dict, run: str | None = None, methods=METHOD
             name: measure(oof.proba, y, test_mask, ["PACC", "EMQ", "KDEy", DEFAULT_METHOD], n_folds, app_samples,
                           app_size, n_bootstrap, seed=seed, fit_mask=mask)
             for name, mask in ((f"{headline} alone", test_mask), ("every out-of-fold row", None))}
+    if oof.period_scored().any():
+        result["period_out"] = measure_periods(oof.proba, oof.period_proba, y, oof.period, test_mask, fit_rows,
+                                               DEFAULT_METHOD, n_bootstrap, seed)
     known = oof.digital_known()
     if len(set(oof.digital[known])) == 2:
         crisp = binary_proba(oof.digital_said_yes()[known])
@@ -115,6 +120,17 @@ def summary_markdown(result: dict, classes) -> str:
         for f in c["folds"]:
             lines.append(f"- fold of {f['n']} rows: {f['held']}/{f['classes']} held, mean width "
                          f"{f['mean_width']:.4f}; missed: {', '.join(str(classes[i]) for i in f['missed']) or 'none'}")
+    if result.get("period_out"):
+        y = result["period_out"]
+        lines += ["", f"A year the classifier never saw: each year's rows of {result['test_source']} labeled by the "
+                  f"model trained without that year, corrected by {y['method']} fitted on the other years' "
+                  f"out-of-fold rows. TV raw {y['raw_tv']:.4f}, adjusted {y['adjusted_tv']:.4f} (mean over the "
+                  f"years); 95 % intervals ({y['n_bootstrap']} replicates) hold {y['held']} of {y['of']} "
+                  f"(domain, year) pairs."]
+        for p, v in y["by_period"].items():
+            lines.append(f"- {p}, {v['n']} rows (fitted on {v['n_fit']}): TV raw {v['raw_tv']:.4f}, adjusted "
+                         f"{v['adjusted_tv']:.4f}; {v['held']}/{v['classes']} held, mean width {v['mean_width']:.4f};"
+                         f" missed: {', '.join(str(classes[i]) for i in v['missed']) or 'none'}")
     if "digital" in result:
         g = result["digital"]["methods"]
         cov = result["digital"]["coverage"]

@@ -137,8 +137,8 @@ def train(frame: pd.DataFrame, labels: LabelSet, settings: TrainSettings,
              100 * review["coverage"], select_name, review["accuracy"])
     recipe = estimators.RECIPES[best]
     locked_scores = score_locked(lemmas, y, weights, kinds, groups, locked, unlabeled, recipe, settings, order)
-    year_out = period_out_scores(cv_frame, cv_lemmas, groups[cv_rows], cv_select, unlabeled, recipe, settings,
-                                   order, kinds[cv_rows])
+    year_out, year_out_proba = period_out_scores(cv_frame, cv_lemmas, groups[cv_rows], cv_select, unlabeled, recipe,
+                                                 settings, order, kinds[cv_rows], classes)
 
     domain_clf, n_pseudo = fit_domain(lemmas, y, weights, unlabeled, recipe, settings.random_state, kinds)
     digital_clf, digital_metrics, digital_proba = _train_digital(frame, lemmas, groups, settings, unlabeled, locked)
@@ -172,24 +172,30 @@ def train(frame: pd.DataFrame, labels: LabelSet, settings: TrainSettings,
     # Arrays, not JSON: the command pops them into the run folder's oof.npz (the quantifier's input).
     metrics[OOF_KEY] = out_of_fold_record(frame.iloc[cv_index[cv_select]], classes, proba[cv_select],
                                           digital_proba[cv_index[cv_select]] if digital_proba is not None else None,
-                                          settings.digital.threshold)
+                                          settings.digital.threshold,
+                                          year_out_proba[cv_select] if year_out_proba is not None else None)
     return model, metrics
 
 
 OOF_KEY = "_out_of_fold"
 
 
-def out_of_fold_record(rows: pd.DataFrame, classes, proba, digital_proba, digital_threshold: float) -> dict:
+def out_of_fold_record(rows: pd.DataFrame, classes, proba, digital_proba, digital_threshold: float,
+                       period_proba=None) -> dict:
     """The selection rows' out-of-fold domain probabilities (the chosen recipe's first repeat), true
-    labels, sources and ids, their digital labels and out-of-fold P(yes) (NaN where unknown), and the
-    flag's cut."""
+    labels, sources and ids, their digital labels and out-of-fold P(yes) (NaN where unknown), the
+    flag's cut, and each row's period with its probabilities by the model trained without that period
+    (NaN where none scored it)."""
     n = len(rows)
     return {"classes": np.asarray(classes, dtype=str), "proba": np.asarray(proba, dtype=float),
             "y": rows["domain"].to_numpy(dtype=str), "source": rows["source"].to_numpy(dtype=str),
             "row_id": rows["row_id"].fillna("").to_numpy(dtype=str) if "row_id" in rows else np.full(n, ""),
             "digital": rows["digital"].fillna("").to_numpy(dtype=str),
             "digital_proba": (np.full(n, np.nan) if digital_proba is None else np.asarray(digital_proba, float)),
-            "digital_threshold": float(digital_threshold)}
+            "digital_threshold": float(digital_threshold),
+            "period": rows["period"].fillna("").astype(str).to_numpy(dtype=str) if "period" in rows else np.full(n, ""),
+            "period_proba": (np.full((n, len(classes)), np.nan) if period_proba is None
+                             else np.asarray(period_proba, dtype=float))}
 
 
 def choice_key(result: dict, present: list[str]) -> tuple:

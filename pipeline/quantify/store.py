@@ -20,6 +20,7 @@ from pipeline.modeling.estimators import SAVED_WITHOUT_THRESHOLD, digital_labels
 
 OOF_FILE = "oof.npz"
 FIELDS = ("classes", "proba", "y", "source", "row_id", "digital", "digital_proba")
+PERIOD_FIELDS = ("period", "period_proba")  # absent from the files of runs before 2026-12-04
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,8 @@ class OutOfFold:
     digital: np.ndarray        # (n,) "yes", "no" or "" (unknown)
     digital_proba: np.ndarray  # (n,) out-of-fold P(digital = yes), NaN where unknown
     digital_threshold: float = SAVED_WITHOUT_THRESHOLD  # the model's cut of P(yes)
+    period: np.ndarray | None = None        # (n,) each row's year ("" if none); None before it was saved
+    period_proba: np.ndarray | None = None  # (n, k) P(domain) by a model trained without the row's period
 
     @property
     def n(self) -> int:
@@ -49,8 +52,15 @@ class OutOfFold:
         """1.0 where the model's flag says yes out of fold (cut where `predict` cuts), else 0.0."""
         return (digital_labels(self.digital_proba, self.digital_threshold) == "yes").astype(float)
 
+    def period_scored(self) -> np.ndarray:
+        """The rows that a model trained without their period scored."""
+        if self.period_proba is None:
+            return np.zeros(self.n, bool)
+        return ~np.isnan(self.period_proba).any(axis=1)
+
     def subset(self, mask) -> "OutOfFold":
-        return OutOfFold(self.classes, *(getattr(self, f)[mask] for f in FIELDS[1:]), self.digital_threshold)
+        return OutOfFold(self.classes, *(getattr(self, f)[mask] for f in FIELDS[1:]), self.digital_threshold,
+                         *(None if getattr(self, f) is None else getattr(self, f)[mask] for f in PERIOD_FIELDS))
 
 
 def save_oof(path: str | Path, record: dict) -> None:
@@ -58,7 +68,8 @@ def save_oof(path: str | Path, record: dict) -> None:
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp")
     with open(tmp, "wb") as fh:
-        np.savez_compressed(fh, **{f: np.asarray(record[f]) for f in (*FIELDS, "digital_threshold") if f in record})
+        np.savez_compressed(fh, **{f: np.asarray(record[f])
+                                   for f in (*FIELDS, "digital_threshold", *PERIOD_FIELDS) if f in record})
     os.replace(tmp, path)
 
 
@@ -68,7 +79,8 @@ def load_oof(path: str | Path) -> OutOfFold:
         with np.load(path, allow_pickle=False) as data:
             threshold = (float(data["digital_threshold"]) if "digital_threshold" in data
                          else SAVED_WITHOUT_THRESHOLD)
-            return OutOfFold(*(data[f] for f in FIELDS), threshold)
+            return OutOfFold(*(data[f] for f in FIELDS), threshold,
+                             *(data[f] if f in data else None for f in PERIOD_FIELDS))
     except (OSError, KeyError, ValueError) as exc:
         raise PipelineError(f"{path} cannot be read ({exc}): run `make train` again") from None
 
