@@ -94,3 +94,14 @@ def test_training_reports_the_periods_and_the_card_says_so(periods_frame, labels
     record = metrics[OOF_KEY]
     assert sorted(set(record["period"])) == ["2018", "2019"] and len(record["period"]) == len(record["y"])
     assert record["period_proba"].shape == record["proba"].shape and np.isfinite(record["period_proba"]).all()
+    # The share correction replayed on each year, as `train` records it, and the card's line.
+    from pipeline.modeling.card import shares_period_line
+    from pipeline.quantify.evaluate import unseen_year_check
+    from pipeline.quantify.store import OutOfFold
+
+    check = unseen_year_check(OutOfFold.from_arrays(record), metrics["headline_source"], n_bootstrap=10)
+    n_real_a = int((record["source"] == "real-a").sum())
+    assert list(check["by_period"]) == ["2018", "2019"] and sum(v["n"] for v in check["by_period"].values()) == n_real_a
+    assert check["of"] == 2 * len(record["classes"]) and 0 <= check["held"] <= check["of"]
+    line = shares_period_line(check, "real-a")
+    assert f"**{check['held']} of {check['of']}**" in line and "2018 " in line and shares_period_line(None, "x") == ""

@@ -190,6 +190,13 @@ def test_adjusted_shares_table_has_the_published_columns_and_marks_small_groups(
     assert not np.isnan(g.loc[("annee", "2023", "a"), "share_adjusted"])
     assert np.isnan(g.loc[("annee", "2019", "a"), "share_adjusted"])  # 50 rows: not computed
     assert 0 < r.digital["share_adjusted"] < 1 and r.digital["ci_low"] <= r.digital["share_adjusted"]
+    # The methods paragraph says how the intervals fared on years the model never saw, when training measured it.
+    from pipeline.quantify.section import methods_text
+    unseen = {"by_period": {"2018": {}, "2023": {}}, "held": 25, "of": 26, "adjusted_tv": 0.031, "raw_tv": 0.035}
+    scores = {"source": "real", "n": 100, "accuracy": 0.9, "macro_f1": 0.8}
+    assert "années que le modèle n'avait pas vues" not in methods_text(r, scores)
+    text = methods_text(r, {**scores, "unseen_years": unseen})
+    assert "2018, 2023" in text and "pour 25 des 26 couples" in text and "3,1 points après ajustement, 3,5 en" in text
     unadjusted = adjusted_shares(pred, ["a", "b"], None, {}, why_not="no real titles")
     assert not unadjusted.adjusted and unadjusted.domains["share_adjusted"].isna().all()
 

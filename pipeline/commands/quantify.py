@@ -22,7 +22,7 @@ from pipeline.errors import PipelineError
 from pipeline.io.files import read_metrics, write_json
 from pipeline.io.tables import atomic_folder, read_table
 from pipeline.modeling.run_folder import resolve_run
-from pipeline.quantify.evaluate import mean_absolute_error, measure, measure_periods, total_variation
+from pipeline.quantify.evaluate import mean_absolute_error, measure, total_variation, unseen_year_check
 from pipeline.quantify.fit import DEFAULT_METHOD, METHODS, binary_proba
 from pipeline.quantify.shares import adjusted_shares, domain_fit_rows
 from pipeline.quantify.store import OOF_FILE, load_oof
@@ -53,9 +53,9 @@ def run_evaluate_quantifier(config: dict, run: str | None = None, methods=METHOD
             name: measure(oof.proba, y, test_mask, ["PACC", "EMQ", "KDEy", DEFAULT_METHOD], n_folds, app_samples,
                           app_size, n_bootstrap, seed=seed, fit_mask=mask)
             for name, mask in ((f"{headline} alone", test_mask), ("every out-of-fold row", None))}
-    if oof.period_scored().any():
-        result["period_out"] = measure_periods(oof.proba, oof.period_proba, y, oof.period, test_mask, fit_rows,
-                                               DEFAULT_METHOD, n_bootstrap, seed)
+    year_check = unseen_year_check(oof, headline, n_bootstrap, seed)
+    if year_check:
+        result["period_out"] = year_check
     known = oof.digital_known()
     if len(set(oof.digital[known])) == 2:
         crisp = binary_proba(oof.digital_said_yes()[known])

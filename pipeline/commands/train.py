@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipeline.domains import load_label_set
+from pipeline.domains import digital_known, load_label_set
 from pipeline.io.files import git_commit
 from pipeline.io.reviewed import load_reviewed, review_files
 from pipeline.io.sources import load_training_data, load_unlabeled_texts, locked_rows
@@ -15,7 +15,8 @@ from pipeline.modeling import card, run_folder
 from pipeline.modeling.estimators import RECIPES
 from pipeline.modeling.settings import TrainSettings
 from pipeline.modeling.train import OOF_KEY, train
-from pipeline.quantify.store import OOF_FILE, save_oof
+from pipeline.quantify.evaluate import unseen_year_check
+from pipeline.quantify.store import OOF_FILE, OutOfFold, save_oof
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +53,9 @@ def run_train(config: dict, extra: str | None = None, reviewed: list[str] | None
     model, metrics = train(frame, labels, settings, unlabeled, locked)
     oof = metrics.pop(OOF_KEY)
     metrics["out_of_fold_rows"] = {"file": OOF_FILE, "n": int(len(oof["y"])),
-                                   "n_digital": int(((oof["digital"] == "yes") | (oof["digital"] == "no")).sum())}
+                                   "n_digital": int(digital_known(oof["digital"]).sum())}
+    # The report's correction replayed on each year the model never saw: what its intervals are worth.
+    metrics["shares_period_out"] = unseen_year_check(OutOfFold.from_arrays(oof), metrics["headline_source"])
     model.run_id = run_folder.new_run_id()
     metadata = {
         "run_id": model.run_id,

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipeline.quantify.fit import ShareQuantifier, raw_shares
+from pipeline.quantify.fit import DEFAULT_METHOD, ShareQuantifier, raw_shares
 from pipeline.quantify.intervals import bootstrap_shares
+from pipeline.quantify.shares import domain_fit_rows
+from pipeline.quantify.store import OutOfFold
 
 
 def total_variation(estimate, truth) -> float:
@@ -126,3 +128,13 @@ def measure_periods(proba, period_proba, y, period, test_mask, fit_mask, method:
             "raw_tv": round(float(np.mean([v["raw_tv"] for v in out.values()])), 4),
             "adjusted_tv": round(float(np.mean([v["adjusted_tv"] for v in out.values()])), 4),
             "held": sum(v["held"] for v in out.values()), "of": sum(v["classes"] for v in out.values())}
+
+
+def unseen_year_check(oof: OutOfFold, headline: str | None, n_bootstrap: int = 100, seed: int = 0) -> dict | None:
+    """`measure_periods` on a run's out-of-fold rows: each year's rows of the headline source, corrected
+    as the report corrects a list (the default method, fitted on `domain_fit_rows`)."""
+    if not oof.period_scored().any():
+        return None
+    test = oof.source == headline if headline in set(oof.source) else np.ones(oof.n, bool)
+    return measure_periods(oof.proba, oof.period_proba, np.searchsorted(oof.classes, oof.y), oof.period, test,
+                           domain_fit_rows(oof, headline), DEFAULT_METHOD, n_bootstrap, seed)

@@ -102,7 +102,20 @@ def methods_text(result: AdjustedShares, scores: dict | None) -> str:
             text += (f" ; jeu de test verrouillé ({fr_int(lk['n'])} titres jamais utilisés pour choisir) : "
                      f"exactitude {fr_num(lk['accuracy'], 3)}, macro-F1 {fr_num(lk['macro_f1'], 3)}")
         text += "."
+        if scores.get("unseen_years"):
+            text += " " + unseen_years_text(scores["unseen_years"])
     return text
+
+
+def unseen_years_text(check: dict) -> str:
+    """Whether the intervals held on years the model never saw (training's `shares_period_out`)."""
+    years = ", ".join(check["by_period"])
+    return (f"Rejouée sur des années que le modèle n'avait pas vues (les titres de l'échantillon aléatoire de "
+            f"chaque année, {years}, classés par un modèle entraîné sans elle, la correction estimée sur les "
+            f"autres années), la méthode a donné des intervalles à 95 % qui contiennent la vraie part pour "
+            f"{fr_int(check['held'])} des {fr_int(check['of'])} couples (domaine, année) ; écart total à la vraie "
+            f"répartition : {fr_num(100 * check['adjusted_tv'], 1)} points après ajustement, "
+            f"{fr_num(100 * check['raw_tv'], 1)} en comptage brut (moyenne des années).")
 
 
 def warning_text(result: AdjustedShares) -> str | None:

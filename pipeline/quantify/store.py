@@ -52,6 +52,13 @@ class OutOfFold:
         """1.0 where the model's flag says yes out of fold (cut where `predict` cuts), else 0.0."""
         return (digital_labels(self.digital_proba, self.digital_threshold) == "yes").astype(float)
 
+    @classmethod
+    def from_arrays(cls, data) -> "OutOfFold":
+        """From a mapping of the fields' arrays: an oof.npz, or `train`'s out_of_fold_record."""
+        threshold = float(data["digital_threshold"]) if "digital_threshold" in data else SAVED_WITHOUT_THRESHOLD
+        return cls(*(np.asarray(data[f]) for f in FIELDS), threshold,
+                   *(np.asarray(data[f]) if f in data else None for f in PERIOD_FIELDS))
+
     def period_scored(self) -> np.ndarray:
         """The rows that a model trained without their period scored."""
         if self.period_proba is None:
@@ -77,10 +84,7 @@ def load_oof(path: str | Path) -> OutOfFold:
     path = Path(path)
     try:
         with np.load(path, allow_pickle=False) as data:
-            threshold = (float(data["digital_threshold"]) if "digital_threshold" in data
-                         else SAVED_WITHOUT_THRESHOLD)
-            return OutOfFold(*(data[f] for f in FIELDS), threshold,
-                             *(data[f] if f in data else None for f in PERIOD_FIELDS))
+            return OutOfFold.from_arrays(data)
     except (OSError, KeyError, ValueError) as exc:
         raise PipelineError(f"{path} cannot be read ({exc}): run `make train` again") from None
 
@@ -107,7 +111,7 @@ def load_for_report(models_dir: str | Path, run_ids: list[str], real_sources,
     try:
         scores = {"source": m.get("headline_source"), "n": m["domain"].get("n"),
                   "accuracy": m["domain"]["accuracy"], "macro_f1": m["domain"]["macro_f1"],
-                  "locked": m.get("locked_test")}
+                  "locked": m.get("locked_test"), "unseen_years": m.get("shares_period_out")}
     except (KeyError, TypeError):
         scores = None
     real = np.isin(oof.source, list(real_sources))
