@@ -75,13 +75,13 @@ def period_out_scores(frame: pd.DataFrame, lemmas: list[str], groups, evaluated,
                  "; ".join(f"{s} accuracy {v['accuracy']:.3f} macro-F1 {v['macro_f1']:.3f}"
                            for s, v in out[p]["by_source"].items()))
     scored = np.flatnonzero(evaluated)
-    scores_ = {"by_period": out,
-               "pooled": _by_source_with_flag(frame.iloc[scored], pred[scored], flag[scored], order),
-               "protocol": ("each period's rows scored by the chosen recipe trained on every row of the other "
-                            "periods and of the sources without one; locked rows out, near-duplicates of the "
-                            "scored titles out of training; the self-training pool is kept whole (a new year's "
-                            "unlabeled list can join [[unlabeled]] before training)")}
-    return scores_, proba
+    result = {"by_period": out,
+              "pooled": _by_source_with_flag(frame.iloc[scored], pred[scored], flag[scored], order),
+              "protocol": ("each period's rows scored by the chosen recipe trained on every row of the other "
+                           "periods and of the sources without one; locked rows out, near-duplicates of the "
+                           "scored titles out of training; the self-training pool is kept whole (a new year's "
+                           "unlabeled list can join [[unlabeled]] before training)")}
+    return result, proba
 
 
 def _by_source_with_flag(rows: pd.DataFrame, predicted, flag, order: list[str]) -> dict:
