@@ -34,13 +34,15 @@ def test_each_period_is_scored_by_a_model_without_its_rows_nor_copies_of_its_tit
     recipe = RECIPES["svm_balanced"]
     order = [c for c in labels.codes if c in set(frame["domain"])]
     classes = np.unique(frame["domain"])
-    out, proba = period_out_scores(frame, lemmas, groups, evaluated, [], recipe, settings, order, classes=classes)
+    out, proba, flag_proba = period_out_scores(frame, lemmas, groups, evaluated, [], recipe, settings, order,
+                                               classes=classes)
 
     assert list(out["by_period"]) == ["2018", "2019"]
     # The evaluated rows of a period carry their posteriors; the seed rows (no period) none.
     scored = ~np.isnan(proba).any(axis=1)
     assert proba.shape == (len(frame), len(classes)) and (scored == evaluated).all()
     assert np.allclose(proba[scored].sum(1), 1, atol=1e-6)
+    assert (~np.isnan(flag_proba) == evaluated).all()
     period, y = frame["period"].to_numpy(), frame["domain"].to_numpy()
     for p, result in out["by_period"].items():
         test = np.flatnonzero(evaluated & (period == p))
@@ -57,7 +59,9 @@ def test_each_period_is_scored_by_a_model_without_its_rows_nor_copies_of_its_tit
         digital = frame["digital"].to_numpy()
         flag_rows = train[np.isin(digital[train], ["yes", "no"])]
         flag_model, _ = fit_digital([lemmas[i] for i in flag_rows], digital[flag_rows], [], settings.digital)
-        flag = digital_labels(digital_yes(flag_model, [lemmas[i] for i in test]), settings.digital.threshold)
+        p_yes = digital_yes(flag_model, [lemmas[i] for i in test])
+        assert np.allclose(flag_proba[test], p_yes)
+        flag = digital_labels(p_yes, settings.digital.threshold)
         for source, scored in result["by_source"].items():
             mine = frame["source"].to_numpy()[test] == source
             assert scored["digital_f1_yes"] == digital_f1_yes(digital[test][mine], flag[mine])
@@ -72,9 +76,9 @@ def test_no_period_figure_without_two_periods(periods_frame, labels):
     frame = periods_frame
     args = (frame["text"].tolist(), duplicate_groups(frame["text"]), np.ones(len(frame), bool), [],
             RECIPES["svm_balanced"], TrainSettings(n_jobs=1), list(labels.codes))
-    assert period_out_scores(frame.drop(columns="period"), *args) == (None, None)  # a seed set: no period column
-    assert period_out_scores(frame.assign(period="2018"), *args) == (None, None)
-    assert period_out_scores(frame.assign(period=""), *args) == (None, None)
+    assert period_out_scores(frame.drop(columns="period"), *args) == (None, None, None)  # a seed set: no period column
+    assert period_out_scores(frame.assign(period="2018"), *args) == (None, None, None)
+    assert period_out_scores(frame.assign(period=""), *args) == (None, None, None)
 
 
 def test_training_reports_the_periods_and_the_card_says_so(periods_frame, labels):
@@ -94,6 +98,7 @@ def test_training_reports_the_periods_and_the_card_says_so(periods_frame, labels
     record = metrics[OOF_KEY]
     assert sorted(set(record["period"])) == ["2018", "2019"] and len(record["period"]) == len(record["y"])
     assert record["period_proba"].shape == record["proba"].shape and np.isfinite(record["period_proba"]).all()
+    assert np.isfinite(record["period_digital_proba"]).all()
     # The share correction replayed on each year, as `train` records it, and the card's line.
     from pipeline.modeling.card import shares_period_line
     from pipeline.quantify.evaluate import unseen_year_check
@@ -103,5 +108,9 @@ def test_training_reports_the_periods_and_the_card_says_so(periods_frame, labels
     n_real_a = int((record["source"] == "real-a").sum())
     assert list(check["by_period"]) == ["2018", "2019"] and sum(v["n"] for v in check["by_period"].values()) == n_real_a
     assert check["of"] == 2 * len(record["classes"]) and 0 <= check["held"] <= check["of"]
+    # The digital share likewise, on the rows labeled yes/no: two shares (yes, no) per year.
+    assert list(check["digital"]["by_period"]) == ["2018", "2019"] and check["digital"]["method"] == "ACC"
+    assert check["digital"]["of"] == 4
     line = shares_period_line(check, "real-a")
-    assert f"**{check['held']} of {check['of']}**" in line and "2018 " in line and shares_period_line(None, "x") == ""
+    assert f"**{check['held']} of {check['of']}**" in line and "2018 " in line and "The digital share" in line
+    assert shares_period_line(None, "x") == ""

@@ -192,11 +192,13 @@ def test_adjusted_shares_table_has_the_published_columns_and_marks_small_groups(
     assert 0 < r.digital["share_adjusted"] < 1 and r.digital["ci_low"] <= r.digital["share_adjusted"]
     # The methods paragraph says how the intervals fared on years the model never saw, when training measured it.
     from pipeline.quantify.section import methods_text
-    unseen = {"by_period": {"2018": {}, "2023": {}}, "held": 25, "of": 26, "adjusted_tv": 0.031, "raw_tv": 0.035}
+    unseen = {"by_period": {"2018": {}, "2023": {}}, "held": 25, "of": 26, "adjusted_tv": 0.031, "raw_tv": 0.035,
+              "digital": {"by_period": {"2018": {"held": 2, "classes": 2}, "2023": {"held": 0, "classes": 2}}}}
     scores = {"source": "real", "n": 100, "accuracy": 0.9, "macro_f1": 0.8}
     assert "années que le modèle n'avait pas vues" not in methods_text(r, scores)
     text = methods_text(r, {**scores, "unseen_years": unseen})
     assert "2018, 2023" in text and "pour 25 des 26 couples" in text and "3,1 points après ajustement, 3,5 en" in text
+    assert "intervalle tenant la vraie part 1 années sur 2" in text
     unadjusted = adjusted_shares(pred, ["a", "b"], None, {}, why_not="no real titles")
     assert not unadjusted.adjusted and unadjusted.domains["share_adjusted"].isna().all()
 
@@ -215,12 +217,20 @@ def test_oof_file_round_trips_without_pickle(tmp_path, toy):
     assert load_oof(tmp_path / OOF_FILE).subset(np.arange(3)).digital_threshold == 0.6
     # A file written before the periods' posteriors were kept: none, and no row scored so.
     assert back.period is None and back.period_proba is None and not back.period_scored().any()
+    assert np.isnan(back.period_said_yes()).all()
     period_proba = np.full_like(fit_p, np.nan)
     period_proba[:5] = fit_p[:5]
-    save_oof(tmp_path / OOF_FILE, {**record, "period": np.full(len(fit_y), "2023"), "period_proba": period_proba})
+    flag = np.full(len(fit_y), np.nan)
+    flag[:5] = [0.1, 0.5, 0.55, 0.6, 0.9]
+    save_oof(tmp_path / OOF_FILE, {**record, "digital_threshold": 0.6, "period": np.full(len(fit_y), "2023"),
+                                   "period_proba": period_proba, "period_digital_proba": flag})
     part = load_oof(tmp_path / OOF_FILE).subset(np.arange(3, 8))
-    assert {f for f in PERIOD_FIELDS} == {"period", "period_proba"} and part.period.tolist() == ["2023"] * 5
-    assert part.period_scored().tolist() == [True, True, False, False, False]
+    assert set(PERIOD_FIELDS) == {"period", "period_proba", "period_digital_proba"}
+    assert part.period.tolist() == ["2023"] * 5 and part.period_scored().tolist() == [True, True, False, False, False]
+    # The year-out flag is cut where predict cuts it; NaN where no model without the year scored the row.
+    said = part.period_said_yes()
+    assert said[:2].tolist() == [1.0, 1.0] and np.isnan(said[2:]).all()
+    assert load_oof(tmp_path / OOF_FILE).period_said_yes()[:3].tolist() == [0.0, 0.0, 0.0]
 
 
 def test_the_quantifier_reads_the_flag_as_predict_cuts_it():

@@ -131,6 +131,11 @@ def summary_markdown(result: dict, classes) -> str:
             lines.append(f"- {p}, {v['n']} rows (fitted on {v['n_fit']}): TV raw {v['raw_tv']:.4f}, adjusted "
                          f"{v['adjusted_tv']:.4f}; {v['held']}/{v['classes']} held, mean width {v['mean_width']:.4f};"
                          f" missed: {', '.join(str(classes[i]) for i in v['missed']) or 'none'}")
+        if y.get("digital"):
+            g = y["digital"]
+            lines.append(f"- the digital share ({g['method']} on the flag), per year: " + "; ".join(
+                f"{p} TV raw {v['raw_tv']:.4f}, adjusted {v['adjusted_tv']:.4f}, interval "
+                f"{'held' if v['held'] == v['classes'] else 'missed'}" for p, v in g["by_period"].items()))
     if "digital" in result:
         g = result["digital"]["methods"]
         cov = result["digital"]["coverage"]

@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.domains import LabelSet
+from pipeline.quantify.evaluate import years_held
 
 
 def confusion_png(metrics: dict, labels: LabelSet, path: Path) -> None:
@@ -155,8 +156,14 @@ def shares_period_line(check: dict | None, headline: str) -> str:
     if not check:
         return ""
     years = "; ".join(f"{p} {v['held']}/{v['classes']}" for p, v in check["by_period"].items())
+    flag = check.get("digital")
+    flag_text = ""
+    if flag:
+        held, n_years = years_held(flag)
+        flag_text = (f" The digital share, corrected by {flag['method']}: {flag['adjusted_tv']:.3f} from the truth "
+                     f"({flag['raw_tv']:.3f} raw), its interval holding it in {held} of {n_years} years.")
     return (f"Shares of a year it never saw: each year's rows of {headline}, labeled by the model trained without "
             f"that year and corrected by {check['method']} fitted on the other years' out-of-fold rows, are "
             f"{check['adjusted_tv']:.3f} from the true shares in total variation ({check['raw_tv']:.3f} counted "
             f"raw; mean over the years); the 95 % intervals hold the true share for **{check['held']} of "
-            f"{check['of']}** (domain, year) pairs ({years}).\n")
+            f"{check['of']}** (domain, year) pairs ({years}).{flag_text}\n")

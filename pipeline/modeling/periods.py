@@ -27,24 +27,24 @@ log = logging.getLogger(__name__)
 
 def period_out_scores(frame: pd.DataFrame, lemmas: list[str], groups, evaluated, unlabeled, recipe: Recipe,
                       settings: TrainSettings, order: list[str], kinds=None,
-                      classes=None) -> tuple[dict | None, np.ndarray | None]:
+                      classes=None) -> tuple[dict | None, np.ndarray | None, np.ndarray | None]:
     """Scores of each period's `evaluated` rows by a model trained on no row of that period, per source
-    with the digital flag's F1 of yes, and pooled over the periods; and those rows' probabilities
-    (rows of `frame` × `classes`, sorted, default the domains of `frame`; NaN on the rows no period model scored), which the
-    quantifier's evaluation corrects as it would a new year's list. (None, None) when fewer than two
-    periods are present (a fresh clone: the seed set has none).
+    with the digital flag's F1 of yes, and pooled over the periods; those rows' probabilities (rows of
+    `frame` × `classes`, sorted, default the domains of `frame`) and P(digital = yes), NaN on the rows
+    no period model scored, which the quantifier's evaluation corrects as it would a new year's list.
+    (None, None, None) when fewer than two periods are present (a fresh clone: the seed set has none).
 
     `frame` holds the rows' domain, source, weight and period; `lemmas` and `groups` align with it.
     The periods' models are fitted in `settings.n_jobs` processes; a row's domain is its likeliest
     class, as `predict` says.
     """
     if "period" not in frame:
-        return None, None
+        return None, None, None
     period = frame["period"].fillna("").astype(str).to_numpy()
     evaluated = np.asarray(evaluated, dtype=bool) & (period != "")
     periods = sorted(set(period[evaluated]))
     if len(periods) < 2:
-        return None, None
+        return None, None, None
     lemmas, groups = np.asarray(lemmas, dtype=object), np.asarray(groups)
     y, weights = frame["domain"].to_numpy(), frame["weight"].to_numpy(dtype=float)
     classes = np.unique(y) if classes is None else np.asarray(classes)  # sorted, as training's
@@ -59,15 +59,16 @@ def period_out_scores(frame: pd.DataFrame, lemmas: list[str], groups, evaluated,
                               settings, digital[trains[p]])
         for p in periods)
     pred, flag = np.empty(len(y), dtype=object), np.full(len(y), "", dtype=object)
-    proba = np.full((len(y), len(classes)), np.nan)
+    proba, flag_proba = np.full((len(y), len(classes)), np.nan), np.full(len(y), np.nan)
     out = {}
-    for p, (fitted_classes, period_proba, flag_predicted) in zip(periods, fitted):
+    for p, (fitted_classes, period_proba, flag_yes) in zip(periods, fitted):
         proba[tests[p]] = 0.0
         proba[np.ix_(tests[p], np.searchsorted(classes, fitted_classes))] = period_proba
         predicted = fitted_classes[period_proba.argmax(1)]
         pred[tests[p]] = predicted
-        if flag_predicted is not None:
-            flag[tests[p]] = flag_predicted
+        if flag_yes is not None:
+            flag_proba[tests[p]] = flag_yes
+            flag[tests[p]] = digital_labels(flag_yes, settings.digital.threshold)
         rows = frame.iloc[tests[p]]
         out[p] = {**summary(scores(y[tests[p]], predicted, order)), "n_train": int(len(trains[p])),
                   "by_source": _by_source_with_flag(rows, predicted, flag[tests[p]], order)}
@@ -81,7 +82,7 @@ def period_out_scores(frame: pd.DataFrame, lemmas: list[str], groups, evaluated,
                            "periods and of the sources without one; locked rows out, near-duplicates of the "
                            "scored titles out of training; the self-training pool is kept whole (a new year's "
                            "unlabeled list can join [[unlabeled]] before training)")}
-    return result, proba
+    return result, proba, flag_proba
 
 
 def _by_source_with_flag(rows: pd.DataFrame, predicted, flag, order: list[str]) -> dict:
@@ -95,7 +96,7 @@ def _by_source_with_flag(rows: pd.DataFrame, predicted, flag, order: list[str]) 
 
 def _fit_predict(train_lemmas, train_y, train_weights, train_kinds, test_lemmas, unlabeled, recipe,
                  settings: TrainSettings, train_digital):
-    """The model's classes, the test rows' probabilities, and their digital flag (None when training
+    """The model's classes, the test rows' probabilities, and their P(digital = yes) (None when training
     holds a single flag value)."""
     model, _ = fit_domain(list(train_lemmas), train_y, train_weights, unlabeled, recipe, settings.random_state,
                           train_kinds)
@@ -104,4 +105,4 @@ def _fit_predict(train_lemmas, train_y, train_weights, train_kinds, test_lemmas,
     if len(set(train_digital[flagged])) < 2:
         return model.classes_, proba, None
     flag_model, _ = fit_digital(train_lemmas[flagged], train_digital[flagged], unlabeled, settings.digital)
-    return model.classes_, proba, digital_labels(digital_yes(flag_model, test_lemmas), settings.digital.threshold)
+    return model.classes_, proba, digital_yes(flag_model, test_lemmas)

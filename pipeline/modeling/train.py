@@ -137,8 +137,8 @@ def train(frame: pd.DataFrame, labels: LabelSet, settings: TrainSettings,
              100 * review["coverage"], select_name, review["accuracy"])
     recipe = estimators.RECIPES[best]
     locked_scores = score_locked(lemmas, y, weights, kinds, groups, locked, unlabeled, recipe, settings, order)
-    year_out, year_out_proba = period_out_scores(cv_frame, cv_lemmas, groups[cv_rows], cv_select, unlabeled, recipe,
-                                                 settings, order, kinds[cv_rows], classes)
+    year_out, year_out_proba, year_out_digital = period_out_scores(
+        cv_frame, cv_lemmas, groups[cv_rows], cv_select, unlabeled, recipe, settings, order, kinds[cv_rows], classes)
 
     domain_clf, n_pseudo = fit_domain(lemmas, y, weights, unlabeled, recipe, settings.random_state, kinds)
     digital_clf, digital_metrics, digital_proba = _train_digital(frame, lemmas, groups, settings, unlabeled, locked)
@@ -173,7 +173,7 @@ def train(frame: pd.DataFrame, labels: LabelSet, settings: TrainSettings,
     metrics[OOF_KEY] = out_of_fold_record(frame.iloc[cv_index[cv_select]], classes, proba[cv_select],
                                           digital_proba[cv_index[cv_select]] if digital_proba is not None else None,
                                           settings.digital.threshold,
-                                          year_out_proba[cv_select] if year_out_proba is not None else None)
+                                          *(None if a is None else a[cv_select] for a in (year_out_proba, year_out_digital)))
     return model, metrics
 
 
@@ -181,11 +181,11 @@ OOF_KEY = "_out_of_fold"
 
 
 def out_of_fold_record(rows: pd.DataFrame, classes, proba, digital_proba, digital_threshold: float,
-                       period_proba=None) -> dict:
+                       period_proba=None, period_digital_proba=None) -> dict:
     """The selection rows' out-of-fold domain probabilities (the chosen recipe's first repeat), true
     labels, sources and ids, their digital labels and out-of-fold P(yes) (NaN where unknown), the
-    flag's cut, and each row's period with its probabilities by the model trained without that period
-    (NaN where none scored it)."""
+    flag's cut, and each row's period with its domain probabilities and P(yes) by the models trained
+    without that period (NaN where none scored it)."""
     n = len(rows)
     return {"classes": np.asarray(classes, dtype=str), "proba": np.asarray(proba, dtype=float),
             "y": rows["domain"].to_numpy(dtype=str), "source": rows["source"].to_numpy(dtype=str),
@@ -195,7 +195,9 @@ def out_of_fold_record(rows: pd.DataFrame, classes, proba, digital_proba, digita
             "digital_threshold": float(digital_threshold),
             "period": rows["period"].fillna("").astype(str).to_numpy(dtype=str) if "period" in rows else np.full(n, ""),
             "period_proba": (np.full((n, len(classes)), np.nan) if period_proba is None
-                             else np.asarray(period_proba, dtype=float))}
+                             else np.asarray(period_proba, dtype=float)),
+            "period_digital_proba": (np.full(n, np.nan) if period_digital_proba is None
+                                     else np.asarray(period_digital_proba, dtype=float))}
 
 
 def choice_key(result: dict, present: list[str]) -> tuple:

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipeline.quantify.fit import DEFAULT_METHOD, ShareQuantifier, raw_shares
+from pipeline.quantify.fit import DEFAULT_METHOD, ShareQuantifier, binary_proba, raw_shares
 from pipeline.quantify.intervals import bootstrap_shares
-from pipeline.quantify.shares import domain_fit_rows
+from pipeline.quantify.shares import DIGITAL_METHOD, domain_fit_rows
 from pipeline.quantify.store import OutOfFold
 
 
@@ -132,9 +132,21 @@ def measure_periods(proba, period_proba, y, period, test_mask, fit_mask, method:
 
 def unseen_year_check(oof: OutOfFold, headline: str | None, n_bootstrap: int = 100, seed: int = 0) -> dict | None:
     """`measure_periods` on a run's out-of-fold rows: each year's rows of the headline source, corrected
-    as the report corrects a list (the default method, fitted on `domain_fit_rows`)."""
+    as the report corrects a list (the domains by the default method fitted on `domain_fit_rows`; under
+    "digital", the flag cut as `predict` cuts it, by ACC fitted on every row labeled yes/no)."""
     if not oof.period_scored().any():
         return None
     test = oof.source == headline if headline in set(oof.source) else np.ones(oof.n, bool)
-    return measure_periods(oof.proba, oof.period_proba, np.searchsorted(oof.classes, oof.y), oof.period, test,
-                           domain_fit_rows(oof, headline), DEFAULT_METHOD, n_bootstrap, seed)
+    result = measure_periods(oof.proba, oof.period_proba, np.searchsorted(oof.classes, oof.y), oof.period, test,
+                             domain_fit_rows(oof, headline), DEFAULT_METHOD, n_bootstrap, seed)
+    known, said = oof.digital_known(), oof.period_said_yes()
+    if result and len(set(oof.digital[known])) == 2:
+        result["digital"] = measure_periods(binary_proba(oof.digital_said_yes()), binary_proba(said),
+                                            (oof.digital == "yes").astype(int), oof.period, test & known, known,
+                                            DIGITAL_METHOD, n_bootstrap, seed)
+    return result
+
+
+def years_held(check: dict) -> tuple[int, int]:
+    """Of a `measure_periods` result: the years whose every interval held, and the years."""
+    return sum(v["held"] == v["classes"] for v in check["by_period"].values()), len(check["by_period"])

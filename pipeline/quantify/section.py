@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.domains import LabelSet
+from pipeline.quantify.evaluate import years_held
 from pipeline.quantify.intervals import MIN_GROUP
 from pipeline.quantify.shares import COLUMNS, AdjustedShares
 from pipeline.report.document import Section, Table
@@ -110,12 +111,18 @@ def methods_text(result: AdjustedShares, scores: dict | None) -> str:
 def unseen_years_text(check: dict) -> str:
     """Whether the intervals held on years the model never saw (training's `shares_period_out`)."""
     years = ", ".join(check["by_period"])
+    flag = ""
+    if check.get("digital"):
+        held, n_years = years_held(check["digital"])
+        flag = (f" Part des initiatives numériques, corrigée de même : intervalle tenant la vraie part {held} années "
+                f"sur {n_years}.")
     return (f"Rejouée sur des années que le modèle n'avait pas vues (les titres de l'échantillon aléatoire de "
             f"chaque année, {years}, classés par un modèle entraîné sans elle, la correction estimée sur les "
             f"autres années), la méthode a donné des intervalles à 95 % qui contiennent la vraie part pour "
             f"{fr_int(check['held'])} des {fr_int(check['of'])} couples (domaine, année) ; écart total à la vraie "
             f"répartition : {fr_num(100 * check['adjusted_tv'], 1)} points après ajustement, "
-            f"{fr_num(100 * check['raw_tv'], 1)} en comptage brut (moyenne des années).")
+            f"{fr_num(100 * check['raw_tv'], 1)} en comptage brut (moyenne des années)."
+            + flag)
 
 
 def warning_text(result: AdjustedShares) -> str | None:

@@ -20,7 +20,7 @@ from pipeline.modeling.estimators import SAVED_WITHOUT_THRESHOLD, digital_labels
 
 OOF_FILE = "oof.npz"
 FIELDS = ("classes", "proba", "y", "source", "row_id", "digital", "digital_proba")
-PERIOD_FIELDS = ("period", "period_proba")  # absent from the files of runs before 2026-12-04
+PERIOD_FIELDS = ("period", "period_proba", "period_digital_proba")  # absent from the files of runs before 2026-12-04
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,7 @@ class OutOfFold:
     digital_threshold: float = SAVED_WITHOUT_THRESHOLD  # the model's cut of P(yes)
     period: np.ndarray | None = None        # (n,) each row's year ("" if none); None before it was saved
     period_proba: np.ndarray | None = None  # (n, k) P(domain) by a model trained without the row's period
+    period_digital_proba: np.ndarray | None = None  # (n,) P(digital = yes) by that period's flag
 
     @property
     def n(self) -> int:
@@ -64,6 +65,11 @@ class OutOfFold:
         if self.period_proba is None:
             return np.zeros(self.n, bool)
         return ~np.isnan(self.period_proba).any(axis=1)
+
+    def period_said_yes(self) -> np.ndarray:
+        """As `digital_said_yes`, for the flag of the model trained without the row's period (NaN where none)."""
+        p = np.full(self.n, np.nan) if self.period_digital_proba is None else self.period_digital_proba
+        return np.where(np.isnan(p), np.nan, p >= self.digital_threshold)
 
     def subset(self, mask) -> "OutOfFold":
         return OutOfFold(self.classes, *(getattr(self, f)[mask] for f in FIELDS[1:]), self.digital_threshold,
