@@ -53,8 +53,7 @@ def run_evaluate_quantifier(config: dict, run: str | None = None, methods=METHOD
             name: measure(oof.proba, y, test_mask, ["PACC", "EMQ", "KDEy", DEFAULT_METHOD], n_folds, app_samples,
                           app_size, n_bootstrap, seed=seed, fit_mask=mask)
             for name, mask in ((f"{headline} alone", test_mask), ("every out-of-fold row", None))}
-    year_check = unseen_year_check(oof, headline, n_bootstrap, seed)
-    if year_check:
+    if year_check := unseen_year_check(oof, headline, n_bootstrap, seed):
         result["period_out"] = year_check
     known = oof.digital_known()
     if len(set(oof.digital[known])) == 2:
@@ -121,18 +120,18 @@ def summary_markdown(result: dict, classes) -> str:
             lines.append(f"- fold of {f['n']} rows: {f['held']}/{f['classes']} held, mean width "
                          f"{f['mean_width']:.4f}; missed: {', '.join(str(classes[i]) for i in f['missed']) or 'none'}")
     if result.get("period_out"):
-        y = result["period_out"]
+        unseen = result["period_out"]
         lines += ["", f"A year the classifier never saw: each year's rows of {result['test_source']} labeled by the "
-                  f"model trained without that year, corrected by {y['method']} fitted on the other years' "
-                  f"out-of-fold rows. TV raw {y['raw_tv']:.4f}, adjusted {y['adjusted_tv']:.4f} (mean over the "
-                  f"years); 95 % intervals ({y['n_bootstrap']} replicates) hold {y['held']} of {y['of']} "
+                  f"model trained without that year, corrected by {unseen['method']} fitted on the other years' "
+                  f"out-of-fold rows. TV raw {unseen['raw_tv']:.4f}, adjusted {unseen['adjusted_tv']:.4f} (mean over the "
+                  f"years); 95 % intervals ({unseen['n_bootstrap']} replicates) hold {unseen['held']} of {unseen['of']} "
                   f"(domain, year) pairs."]
-        for p, v in y["by_period"].items():
+        for p, v in unseen["by_period"].items():
             lines.append(f"- {p}, {v['n']} rows (fitted on {v['n_fit']}): TV raw {v['raw_tv']:.4f}, adjusted "
                          f"{v['adjusted_tv']:.4f}; {v['held']}/{v['classes']} held, mean width {v['mean_width']:.4f};"
                          f" missed: {', '.join(str(classes[i]) for i in v['missed']) or 'none'}")
-        if y.get("digital"):
-            g = y["digital"]
+        if unseen.get("digital"):
+            g = unseen["digital"]
             lines.append(f"- the digital share ({g['method']} on the flag), per year: " + "; ".join(
                 f"{p} TV raw {v['raw_tv']:.4f}, adjusted {v['adjusted_tv']:.4f}, interval "
                 f"{'held' if v['held'] == v['classes'] else 'missed'}" for p, v in g["by_period"].items()))

@@ -69,7 +69,7 @@ class OutOfFold:
     def period_said_yes(self) -> np.ndarray:
         """As `digital_said_yes`, for the flag of the model trained without the row's period (NaN where none)."""
         p = np.full(self.n, np.nan) if self.period_digital_proba is None else self.period_digital_proba
-        return np.where(np.isnan(p), np.nan, p >= self.digital_threshold)
+        return np.where(np.isnan(p), np.nan, digital_labels(p, self.digital_threshold) == "yes")
 
     def subset(self, mask) -> "OutOfFold":
         return OutOfFold(self.classes, *(getattr(self, f)[mask] for f in FIELDS[1:]), self.digital_threshold,
