@@ -227,4 +227,8 @@ def test_the_flag_is_cut_at_the_models_own_threshold_in_predict_the_oof_file_and
     del model.__dict__["digital_threshold"]  # as unpickled from a model saved before the field existed
     assert model.digital_threshold == 0.5
     meta, metrics = (json.loads((folder / f).read_text()) for f in ("metadata.json", "metrics.json"))
-    assert "flagged yes from P(yes) ≥ 0.6" in model_card(meta, metrics, labels)
+    card_text = model_card(meta, metrics, labels)
+    assert "flagged yes from P(yes) ≥ 0.6; P(yes) the mean of two flags" in card_text
+    metrics["digital"]["recipe"]["word_counts_C"] = 0.0
+    assert "flagged yes from P(yes) ≥ 0.6)" in model_card(meta, metrics, labels)
+    assert type(model.digital_classifier).__name__ == "VotingClassifier"  # the two flags of config/pipeline.toml

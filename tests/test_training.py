@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -128,6 +130,31 @@ def test_digital_self_training_learns_a_word_only_the_unlabeled_titles_hold():
     taught, n = fit_digital(lemmas, y, pool, DigitalRecipe(pseudo_threshold=0.6, pseudo_weight=1.0))
     assert none == 0 and n == 60
     assert digital_yes(taught, ["zorglub"])[0] > digital_yes(plain, ["zorglub"])[0] + 0.1
+
+
+def test_the_flag_is_the_mean_of_two_flags_each_self_trained_and_one_word_counts_whole():
+    """word_counts_C adds a flag on unnormalised word n-grams: P(yes) is the mean of both flags,
+    each fitted as alone (own pseudo-labels), and a digital word in a long title keeps more weight."""
+    from pipeline.features.ngrams import Shortcuts, predict_proba
+    from pipeline.modeling.cv import _self_trained_flag, digital_yes, fit_digital
+    from pipeline.modeling.estimators import DigitalRecipe
+
+    yes = [f"tableau numérique école {w}" for w in "abcdefghij"] + [f"site internet {w}" for w in "abcdefghij"]
+    no = [f"toiture église {w}" for w in "abcdefghij"] + [f"voirie chemin école {w}" for w in "abcdefghij"]
+    lemmas, y = yes + no, np.array(["yes"] * 20 + ["no"] * 20)
+    pool = [f"portail numérique {i}" for i in range(30)] + [f"toiture préau {i}" for i in range(30)]
+    recipe = DigitalRecipe(pseudo_threshold=0.6, pseudo_weight=1.0)
+    both, n = fit_digital(lemmas, y, pool, recipe)
+    alone = [_self_trained_flag(lemmas, y, pool, recipe, word_counts=w)[0] for w in (False, True)]
+    long_title = ["réhabilitation école préau toiture cour clôture chemin voirie tableau numérique"]
+    expected = np.mean([digital_yes(m, long_title + lemmas) for m in alone], axis=0)
+    np.testing.assert_allclose(digital_yes(both, long_title + lemmas), expected, rtol=1e-12)
+    np.testing.assert_allclose(predict_proba(both, long_title + lemmas, Shortcuts())[:, 1], expected, rtol=1e-12)
+    assert n == fit_digital(lemmas, y, pool, replace(recipe, word_counts_C=0))[1]
+    first, counts = (digital_yes(m, long_title)[0] for m in alone)
+    assert counts > first  # the unnormalised words: the digital words fade less among nine others
+    single, _ = fit_digital(lemmas, y, pool, replace(recipe, word_counts_C=0))
+    np.testing.assert_allclose(digital_yes(single, lemmas), digital_yes(alone[0], lemmas), rtol=1e-12)
 
 
 def test_digital_settings_are_read_from_the_config_and_unknown_ones_refused():

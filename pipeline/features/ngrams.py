@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.ensemble import VotingClassifier
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.pipeline import FeatureUnion, Pipeline
 
@@ -35,6 +36,10 @@ def predict_proba(classifier, X, shortcuts: "Shortcuts | None" = None) -> np.nda
         for _, step in classifier.steps[:-1]:
             X = transform(step, X, shortcuts)
         return classifier.steps[-1][1].predict_proba(X)
+    if isinstance(classifier, VotingClassifier) and classifier.voting == "soft" and classifier.weights is None:
+        # A mean of fitted pipelines (the digital flag's two): each one through the shortcuts.
+        members = [getattr(e, "estimator", e) for e in classifier.estimators_]  # FrozenEstimator holds one
+        return np.mean([predict_proba(m, X, shortcuts) for m in members], axis=0)
     return classifier.predict_proba(X)
 
 

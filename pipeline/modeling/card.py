@@ -53,8 +53,12 @@ def model_card(metadata: dict, metrics: dict, labels: LabelSet) -> str:
     digital = metrics["digital"]
     digital_line = (f"F1 of `yes` {digital['f1_yes']:.3f}, accuracy {digital['accuracy']:.3f} on {digital['n']} rows"
                     if digital.get("trained") else "not trained (no digital labels)")
-    if digital.get("recipe", {}).get("threshold") is not None:
-        digital_line += f" (flagged yes from P(yes) ≥ {digital['recipe']['threshold']:g})"
+    recipe = digital.get("recipe", {})
+    if recipe.get("threshold") is not None:
+        digital_line += f" (flagged yes from P(yes) ≥ {recipe['threshold']:g}"
+        if recipe.get("word_counts_C"):
+            digital_line += "; P(yes) the mean of two flags, one counting a title's words unnormalised"
+        digital_line += ")"
     headline_digital = digital.get("by_source", {}).get(metrics.get("headline_source"))
     if headline_digital:
         shuffles = ", ".join(f"{f:.3f}" for f in headline_digital.get("f1_yes_per_repeat", []))

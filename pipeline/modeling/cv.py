@@ -193,18 +193,29 @@ def digital_yes(model, lemmas) -> np.ndarray:
 
 
 def fit_digital(lemmas, y, unlabeled, recipe: estimators.DigitalRecipe):
-    """Fit the digital flag; with unlabeled texts, refit it with those it is sure of (see DigitalRecipe).
-    Returns the model and the number of pseudo-labeled rows."""
+    """Fit the digital flag: the recipe's flag, and with `recipe.word_counts_C` its second flag, each
+    self-trained on its own (see DigitalRecipe), then their mean. Returns the model and the number
+    of rows the first flag pseudo-labeled."""
     X, y = list(lemmas), np.asarray(y)
-    model = estimators.digital_classifier(recipe).fit(X, y)
+    fitted = [_self_trained_flag(X, y, unlabeled, recipe, word_counts=False)]
+    if recipe.word_counts_C > 0:
+        fitted.append(_self_trained_flag(X, y, unlabeled, recipe, word_counts=True))
+    if len(fitted) == 1:
+        return fitted[0]
+    return estimators.mean_of_flags([m for m, _ in fitted], X, y), fitted[0][1]
+
+
+def _self_trained_flag(X: list, y: np.ndarray, unlabeled, recipe: estimators.DigitalRecipe, word_counts: bool):
+    """One flag; with unlabeled texts, refitted with those it is sure of. The model and its pseudo-label count."""
+    model = estimators.digital_classifier(recipe, word_counts).fit(X, y)
     if not unlabeled or recipe.pseudo_weight <= 0:
         return model, 0
     yes = digital_yes(model, unlabeled)
     sure = (yes >= recipe.pseudo_threshold) | (yes <= 1 - recipe.pseudo_threshold)
-    X += [u for u, s in zip(unlabeled, sure) if s]
+    weights = np.concatenate([np.ones(len(X)), np.full(int(sure.sum()), recipe.pseudo_weight)])
+    X = X + [u for u, s in zip(unlabeled, sure) if s]
     y = np.concatenate([y, estimators.digital_labels(yes[sure], recipe.pseudo_threshold)])  # the sure side
-    weights = np.concatenate([np.ones(len(lemmas)), np.full(int(sure.sum()), recipe.pseudo_weight)])
-    return estimators.digital_classifier(recipe).fit(X, y, clf__sample_weight=weights), int(sure.sum())
+    return estimators.digital_classifier(recipe, word_counts).fit(X, y, clf__sample_weight=weights), int(sure.sum())
 
 
 def digital_scores(frame: pd.DataFrame, mask: np.ndarray, proba_yes, threshold: float) -> dict:

@@ -13,7 +13,9 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.dummy import DummyClassifier
+from sklearn.ensemble import VotingClassifier
 from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.svm import LinearSVC
@@ -264,6 +266,10 @@ class DigitalRecipe:
     threshold: the P(yes) from which a title is flagged yes. Above one
     half because the training rows are far more often digital than a year's
     titles: 0.6 kept dgcl-annotated's F1 and lifted dgcl-random's (docs/model.md).
+    word_counts_C: C of a second flag whose word n-grams are not normalised, so that
+    one digital word counts whole in a long title (a classroom's computerisation at
+    the end of a building's works); the flag's P(yes) is the mean of the two, each
+    self-trained on its own (0: the first alone; docs/model.md).
     """
 
     C: float = 10.0
@@ -271,6 +277,7 @@ class DigitalRecipe:
     pseudo_threshold: float = 0.8
     pseudo_weight: float = 0.3
     threshold: float = 0.6
+    word_counts_C: float = 1.0
 
 
 # The cut of the models and oof.npz files saved before the threshold was kept with them.
@@ -283,9 +290,21 @@ def digital_labels(proba_yes, threshold: float) -> np.ndarray:
     return np.where(np.asarray(proba_yes) >= threshold, "yes", "no")
 
 
-def digital_classifier(recipe: DigitalRecipe = DigitalRecipe()) -> Pipeline:
-    """The yes/no `digital` flag, on the same lemma strings."""
+def digital_classifier(recipe: DigitalRecipe = DigitalRecipe(), word_counts: bool = False) -> Pipeline:
+    """The yes/no `digital` flag, on the same lemma strings; with `word_counts`, the second flag of
+    the recipe: word n-grams left unnormalised, inverse regularisation `recipe.word_counts_C`."""
+    features = lemma_features()
+    if word_counts:
+        features.transformer_list[0][1].set_params(norm=None)
     return Pipeline([
-        ("features", lemma_features()),
-        ("clf", LogisticRegression(C=recipe.C, class_weight="balanced" if recipe.balanced else None, max_iter=3000)),
+        ("features", features),
+        ("clf", LogisticRegression(C=recipe.word_counts_C if word_counts else recipe.C,
+                                   class_weight="balanced" if recipe.balanced else None, max_iter=3000)),
     ])
+
+
+def mean_of_flags(fitted: list[Pipeline], X, y) -> VotingClassifier:
+    """The flags already fitted, as one classifier whose P(yes) is the mean of theirs. Frozen: each was
+    self-trained on its own pseudo-labels, which scikit-learn's own fit of the vote would not do."""
+    return VotingClassifier([(f"flag{i}", FrozenEstimator(m)) for i, m in enumerate(fitted)],
+                            voting="soft").fit(X, y)
