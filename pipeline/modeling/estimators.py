@@ -67,9 +67,14 @@ def lemma_features() -> FeatureUnion:
     ("videoprotection", "video-protection", "equipt") that words miss.
     """
     return FeatureUnion([
-        ("words", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1)),
+        ("words", word_ngrams()),
         ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2)),
     ])
+
+
+def word_ngrams(norm: str | None = "l2") -> TfidfVectorizer:
+    """TF-IDF of the lemmas' word uni/bigrams; `norm=None` leaves each title's row as counted."""
+    return TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1, norm=norm)
 
 
 class KindAdaptedLinearSVC(ClassifierMixin, BaseEstimator):
@@ -266,7 +271,7 @@ class DigitalRecipe:
     threshold: the P(yes) from which a title is flagged yes. Above one
     half because the training rows are far more often digital than a year's
     titles: 0.6 kept dgcl-annotated's F1 and lifted dgcl-random's (docs/model.md).
-    word_counts_C: C of a second flag whose word n-grams are not normalised, so that
+    word_counts_C: C of a second flag on word n-grams alone, not normalised, so that
     one digital word counts whole in a long title (a classroom's computerisation at
     the end of a building's works); the flag's P(yes) is the mean of the two, each
     self-trained on its own (0: the first alone; docs/model.md).
@@ -292,12 +297,9 @@ def digital_labels(proba_yes, threshold: float) -> np.ndarray:
 
 def digital_classifier(recipe: DigitalRecipe = DigitalRecipe(), word_counts: bool = False) -> Pipeline:
     """The yes/no `digital` flag, on the same lemma strings; with `word_counts`, the second flag of
-    the recipe: word n-grams left unnormalised, inverse regularisation `recipe.word_counts_C`."""
-    features = lemma_features()
-    if word_counts:
-        features.transformer_list[0][1].set_params(norm=None)
+    the recipe: word n-grams alone, left unnormalised, inverse regularisation `recipe.word_counts_C`."""
     return Pipeline([
-        ("features", features),
+        ("features", word_ngrams(norm=None) if word_counts else lemma_features()),
         ("clf", LogisticRegression(C=recipe.word_counts_C if word_counts else recipe.C,
                                    class_weight="balanced" if recipe.balanced else None, max_iter=3000)),
     ])
