@@ -197,12 +197,11 @@ def fit_digital(lemmas, y, unlabeled, recipe: estimators.DigitalRecipe):
     self-trained on its own (see DigitalRecipe), then their mean. Returns the model and the number
     of rows the first flag pseudo-labeled."""
     X, y = list(lemmas), np.asarray(y)
-    fitted = [_self_trained_flag(X, y, unlabeled, recipe, word_counts=False)]
-    if recipe.word_counts_C > 0:
-        fitted.append(_self_trained_flag(X, y, unlabeled, recipe, word_counts=True))
-    if len(fitted) == 1:
-        return fitted[0]
-    return estimators.mean_of_flags([m for m, _ in fitted], X, y), fitted[0][1]
+    first, n_pseudo = _self_trained_flag(X, y, unlabeled, recipe, word_counts=False)
+    if recipe.word_counts_C <= 0:
+        return first, n_pseudo
+    second, _ = _self_trained_flag(X, y, unlabeled, recipe, word_counts=True)
+    return estimators.mean_of_flags([first, second], X, y), n_pseudo
 
 
 def _self_trained_flag(X: list, y: np.ndarray, unlabeled, recipe: estimators.DigitalRecipe, word_counts: bool):
