@@ -18,6 +18,7 @@ other transformer (or a changed vectorizer setting) runs as scikit-learn has it.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 from sklearn.ensemble import VotingClassifier
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
@@ -221,19 +222,26 @@ class WordNgramCounter(PerWord):
         self.vectorizer = vectorizer
         self.tokenize = vectorizer.build_tokenizer()
         self.lo, self.hi = vectorizer.ngram_range
-        self.ids: dict[str, int] = {}
-        unigrams, pairs = [], []
-        for feature, j in vectorizer.vocabulary_.items():
-            parts = [self.ids.setdefault(t, len(self.ids) + 1) for t in feature.split(" ")]
-            (unigrams if len(parts) == 1 else pairs).append((parts, j))
-        self.n_ids = len(self.ids) + 1
+        # One pass over the features, then numpy: a model trained with --extra has some
+        # 125,000 features per vectorizer, and numbering their tokens one by one cost
+        # 0.35 s per vectorizer in every predict process, this 0.05 s.
+        vocabulary = vectorizer.vocabulary_
+        columns = np.fromiter(vocabulary.values(), dtype=np.int64, count=len(vocabulary))
+        halves = [feature.partition(" ") for feature in vocabulary]
+        first = np.array([h[0] for h in halves], dtype=object)
+        second = np.array([h[2] for h in halves], dtype=object)
+        pair = second != ""
+        codes, tokens = pd.factorize(np.concatenate([first, second[pair]]))
+        codes = codes.astype(np.int64) + 1
+        self.ids: dict[str, int] = dict(zip(tokens, range(1, len(tokens) + 1)))
+        self.n_ids = len(tokens) + 1
+        a, b = codes[:len(first)], codes[len(first):]
         self.unigram = np.full(self.n_ids, -1, dtype=np.int64)
-        for (a,), j in unigrams:
-            self.unigram[a] = j
-        keys = np.array([a * self.n_ids + b for (a, b), _ in pairs], dtype=np.int64)
+        self.unigram[a[~pair]] = columns[~pair]
+        keys = a[pair] * self.n_ids + b
         order = np.argsort(keys)
         self.pair_keys = keys[order]
-        self.pair_features = np.array([j for _, j in pairs], dtype=np.int64)[order]
+        self.pair_features = columns[pair][order]
 
     def reset(self) -> None:
         self._tokens, self._starts, self._lengths = [], [], []
