@@ -50,15 +50,8 @@ def throughput_section(ctx) -> dict:
         for label, inputs, kw, repeats in configs:
             if rep < repeats:
                 runs[label].append(predict_child(run, inputs, ctx.tmp, **kw))
-    res["predict"] = {}
-    for label, _inputs, _kw, _repeats in configs:
-        all_s = [r["predict_s"] for r in runs[label]]
-        r = sorted(runs[label], key=lambda r: r["predict_s"])[len(all_s) // 2]  # the median run
-        w, rows = (n_words, n_rows) if inputs == every else (w2023, r2023)
-        r.update(words=w, rows=rows, words_per_s=round(w / r["predict_s"]), rows_per_s=round(rows / r["predict_s"]),
-                 words_per_cpu_s=round(w / r["predict_cpu_s"]), words_per_s_cold=round(w / r["wall_s"]),
-                 predict_s_runs=all_s)
-        res["predict"][label] = r
+    sizes = {label: (n_words, n_rows) if inputs is every else (w2023, r2023) for label, inputs, *_ in configs}
+    res["predict"] = median_rates(runs, sizes)
     full, tok = spacy_rates["full"]["words_per_s"], spacy_rates["tokenizer"]["words_per_s"]
     head = res["predict"]["fast, 2 processes, CSV out"]
     res["ratios"] = {"predict_vs_full_spacy": round(head["words_per_s"] / full, 1),
@@ -86,6 +79,24 @@ def throughput_section(ctx) -> dict:
     print(f"  ratios: {res['ratios']}; load average {res['load_before']} -> {res['load_after']}")
     print(f"  fast vs plain predictions on dotations-2023: {res['identical_to_plain']}")
     return res
+
+
+def median_rates(runs: dict[str, list[dict]], sizes: dict[str, tuple[int, int]]) -> dict[str, dict]:
+    """Each variant's median run (by predict s), with its rates over the words and rows it labeled.
+
+    sizes: label -> (words, rows) of that variant's input, which differs between variants
+    (the three years, or 2023 alone).
+    """
+    out = {}
+    for label, variant_runs in runs.items():
+        all_s = [r["predict_s"] for r in variant_runs]
+        r = dict(sorted(variant_runs, key=lambda r: r["predict_s"])[len(all_s) // 2])
+        w, rows = sizes[label]
+        r.update(words=w, rows=rows, words_per_s=round(w / r["predict_s"]), rows_per_s=round(rows / r["predict_s"]),
+                 words_per_cpu_s=round(w / r["predict_cpu_s"]), words_per_s_cold=round(w / r["wall_s"]),
+                 predict_s_runs=all_s)
+        out[label] = r
+    return out
 
 
 def spacy_rate(model_name: str, exclude: list[str], part: list[str], *, tokenizer_only: bool) -> dict:

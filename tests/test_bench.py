@@ -1,0 +1,21 @@
+"""The benchmark's arithmetic: rates are over the input each variant labeled (bench/throughput.py)."""
+from bench.throughput import median_rates
+
+
+def _run(seconds: float) -> dict:
+    return {"predict_s": seconds, "predict_cpu_s": seconds * 2, "wall_s": seconds + 3}
+
+
+def test_each_variant_is_rated_over_its_own_input_and_its_median_run():
+    runs = {"three years": [_run(4.0), _run(2.0), _run(3.0)], "2023 alone": [_run(1.0)]}
+    sizes = {"three years": (600_000, 60_000), "2023 alone": (200_000, 20_000)}
+
+    rated = median_rates(runs, sizes)
+
+    three = rated["three years"]
+    assert (three["words"], three["rows"], three["predict_s"]) == (600_000, 60_000, 3.0)
+    assert three["words_per_s"] == 200_000 and three["rows_per_s"] == 20_000
+    assert three["words_per_cpu_s"] == 100_000 and three["words_per_s_cold"] == 100_000
+    assert three["predict_s_runs"] == [4.0, 2.0, 3.0]
+    assert rated["2023 alone"]["words_per_s"] == 200_000 and rated["2023 alone"]["rows"] == 20_000
+    assert "words" not in runs["three years"][2]  # the runs themselves are left as measured
