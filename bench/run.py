@@ -25,6 +25,7 @@ from pathlib import Path
 PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
 
+from bench.compare import side_by_side  # noqa: E402
 from bench.measure import effective_cores, load_avg, machine  # noqa: E402
 from bench.memory import memory_section  # noqa: E402
 from bench.quality import dedup_section, f1_section  # noqa: E402
@@ -51,12 +52,16 @@ def main(argv=None) -> int:
     ap.add_argument("--repeats", type=int, help="runs of each predict on the whole DGCL file (default 3; quick 1)")
     ap.add_argument("--f1-all-recipes", action="store_true",
                     help="macro-F1 of the svm_balanced recipe too (about a minute more)")
+    ap.add_argument("--baseline", help="a results.json of an earlier run: its times and memory printed beside this "
+                                       "run's, with the ratio")
     ap.add_argument("--model", help="a trained run folder for the predict sections (instead of training one)")
     a = ap.parse_args(argv)
 
     class Ctx:
         pass
 
+    # Read first: a baseline that cannot be read stops the run before it starts.
+    baseline = json.loads(Path(a.baseline).read_text(encoding="utf-8")) if a.baseline else None
     ctx = Ctx()
     ctx.quick, ctx.data = a.quick, Path(a.data).resolve()
     ctx.sizes = [int(s) for s in (a.sizes or ("10000,30000,100000" if a.quick else "10000,100000,1000000")).split(",")]
@@ -96,6 +101,10 @@ def main(argv=None) -> int:
         Path(a.out).write_text(json.dumps(results, indent=2, default=str) + "\n", encoding="utf-8")
         if not a.keep:
             shutil.rmtree(ctx.tmp, ignore_errors=True)
+    if baseline is not None:
+        rows = side_by_side(baseline, results)
+        table(f"Against the baseline {a.baseline} (lower is better; ratio this run / baseline)",
+              ["figure", "baseline", "this run", "ratio"], rows)
     table("Targets of issue 5", ["target", "value", "met"],
           [[k, v["value"], {True: "yes", False: "NO", None: v.get("note")}[v["met"]]]
            for k, v in results["verdicts"].items()])

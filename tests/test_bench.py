@@ -19,3 +19,20 @@ def test_each_variant_is_rated_over_its_own_input_and_its_median_run():
     assert three["predict_s_runs"] == [4.0, 2.0, 3.0]
     assert rated["2023 alone"]["words_per_s"] == 200_000 and rated["2023 alone"]["rows"] == 20_000
     assert "words" not in runs["three years"][2]  # the runs themselves are left as measured
+
+
+def test_a_baseline_run_is_printed_beside_this_one_figure_by_figure():
+    from bench.compare import side_by_side
+
+    baseline = {"seconds": 200.0, "throughput": {"predict": {"2 processes": {"predict_s": 4.0, "max_rss_mb": 500.0,
+                                                                          "words_per_s": 10}},
+                                                 "spacy": {"full": {"seconds": 80.0}}}}
+    current = {"seconds": 100.0, "throughput": {"predict": {"2 processes": {"predict_s": 3.0, "max_rss_mb": 550.0,
+                                                                         "words_per_s": 30},
+                                                            "new variant": {"predict_s": 1.0}}}}
+
+    rows = side_by_side(baseline, current)
+
+    assert rows == [["seconds", 200.0, 100.0, 0.5],
+                    ["throughput / predict / 2 processes / predict_s", 4.0, 3.0, 0.75],
+                    ["throughput / predict / 2 processes / max_rss_mb", 500.0, 550.0, 1.1]]
