@@ -114,3 +114,30 @@ def test_training_reports_the_periods_and_the_card_says_so(periods_frame, labels
     line = shares_period_line(check, "real-a")
     assert f"**{check['held']} of {check['of']}**" in line and "2018 " in line and "The digital share" in line
     assert shares_period_line(None, "x") == ""
+
+
+def test_training_scores_the_rows_the_annotator_was_sure_of_apart(periods_frame, labels):
+    from pipeline.modeling.card import certainty_line
+    from pipeline.modeling.train import OOF_KEY, train
+
+    # real-a says whether its annotator was sure (every other row not); real-b and the seed rows do not say.
+    real_a = (periods_frame["source"] == "real-a").to_numpy()
+    sure = np.where(real_a, np.where(np.arange(len(periods_frame)) % 2 == 0, "yes", "no"), "")
+    frame = periods_frame.assign(row_id="", sure=sure)
+    settings = TrainSettings(cv_folds=3, recipes=("svm_balanced",), select_on=("real-a", "real-b"), n_jobs=1)
+    _, metrics = train(frame, labels, settings)
+
+    parts = metrics["domain"]["by_certainty"]
+    assert list(parts) == ["real-a"]
+    # The same out-of-fold predictions as the headline, split by the answer.
+    record = metrics[OOF_KEY]
+    scored = frame[frame["source"].isin(["real-a", "real-b"])]
+    correct = record["classes"][record["proba"].argmax(1)] == record["y"]
+    for key, answer in (("sure", "yes"), ("unsure", "no")):
+        rows = (scored["sure"] == answer).to_numpy()
+        assert parts["real-a"][key]["n"] == rows.sum()
+        assert parts["real-a"][key]["accuracy"] == round(float(correct[rows].mean()), 4)
+    line = certainty_line(parts)
+    assert f"real-a, sure {parts['real-a']['sure']['accuracy']:.3f} ({parts['real-a']['sure']['n']} rows)" in line
+    assert f"not sure {parts['real-a']['unsure']['accuracy']:.3f}" in line
+    assert certainty_line({}) == "" and certainty_line(None) == ""

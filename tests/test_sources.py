@@ -60,3 +60,16 @@ def test_extra_sources_load_from_the_shared_folder(labels):
     assert by_name["dgcl-random"].left_out == 13  # labeled none
     assert set(frame["domain"]) == set(labels.codes)
     assert len(by_name["fonds-vert"].sha256) == 64
+
+
+def test_the_annotators_certainty_is_read_as_yes_no_or_unsaid(labels):
+    raw = pd.DataFrame({"titre": ["a", "b", "c", "d"], "theme": ["culture"] * 4, "sure": ["yes", " No", None, ""]})
+    frame, _, _ = labeled_rows(raw, spec(sure_column="sure"), labels, "t.csv")
+    assert frame["sure"].tolist() == ["yes", "no", "", ""]
+    assert set(labeled_rows(raw, spec(), labels, "t.csv")[0]["sure"]) == {""}  # a source that does not say
+
+
+def test_a_certainty_other_than_yes_or_no_names_its_row(labels):
+    raw = pd.DataFrame({"titre": ["a", "b"], "theme": ["culture"] * 2, "sure": ["yes", "maybe"]})
+    with pytest.raises(PipelineError, match=r"t.csv, row 3: 'maybe' in column 'sure' is not yes or no"):
+        labeled_rows(raw, spec(sure_column="sure"), labels, "t.csv")

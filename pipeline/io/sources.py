@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 # row_id: "<source>:<id>" for sources with an id_column (the locked test set names rows so), else "".
 # period: the row's year (period_column), "" where the source has none.
-COLUMNS = ["text", "domain", "digital", "source", "weight", "text_kind", "row_id", "period"]
+COLUMNS = ["text", "domain", "digital", "source", "weight", "text_kind", "row_id", "period", "sure"]
 # The kind of text users submit (the seed set and the commune titles): the
 # model's default view (see estimators.KindAdaptedLinearSVC).
 SUBMISSION_KIND = "submission"
@@ -50,6 +50,9 @@ class SourceSpec:
     # The year (or any period) a row was submitted in: training then also scores
     # each period by a model that saw none of its labeled rows (a new year's list).
     period_column: str | None = None
+    # Whether the annotator was sure of each row's label (yes/no): training then also
+    # scores the rows they were sure of apart from the others (metrics.json `by_certainty`).
+    sure_column: str | None = None
 
 
 @dataclass
@@ -93,7 +96,7 @@ def load_source_specs(path: str | Path, kind: str = "source") -> list:
 def labeled_rows(raw: pd.DataFrame, spec: SourceSpec, labels: LabelSet, path: Path) -> tuple[pd.DataFrame, int, int]:
     """Map a raw labeled table to the common frame; return it with the counts left out."""
     for col in filter(None, (spec.text_column, spec.label_column, spec.digital_column, spec.id_column,
-                             spec.period_column)):
+                             spec.period_column, spec.sure_column)):
         if col not in raw.columns:
             raise PipelineError(f"{path}: no column {col!r} (columns: {', '.join(map(str, raw.columns))})")
     raw_labels = raw[spec.label_column].astype(str).str.strip()
@@ -115,11 +118,24 @@ def labeled_rows(raw: pd.DataFrame, spec: SourceSpec, labels: LabelSet, path: Pa
               else pd.Series("", index=raw.index))
     frame = pd.DataFrame({"text": text, "domain": domain, "digital": digital, "source": spec.name,
                           "weight": float(spec.row_weight), "text_kind": spec.text_kind, "row_id": row_id,
-                          "period": period})
+                          "period": period, "sure": sure_answers(raw, spec.sure_column, path)})
     left_out = int((frame["domain"] == NONE_LABEL).sum())
     empty = int((frame["text"] == "").sum())
     frame = frame[(frame["domain"] != NONE_LABEL) & (frame["text"] != "")]
     return frame.reset_index(drop=True), left_out, empty
+
+
+def sure_answers(raw: pd.DataFrame, column: str | None, path: Path) -> pd.Series:
+    """The `sure` column as yes, no or "" (not said); any other answer stops with its row."""
+    if not column:
+        return pd.Series("", index=raw.index)
+    answers = raw[column].fillna("").astype(str).str.strip().str.lower()
+    wrong = ~answers.isin(["yes", "no", ""])
+    if wrong.any():
+        i = int(wrong.to_numpy().nonzero()[0][0])
+        raise PipelineError(f"{path}, row {i + 2}: {raw[column].iloc[i]!r} in column {column!r} is not yes or no "
+                            f"({int(wrong.sum())} such rows)")
+    return answers
 
 
 def load_source(spec: SourceSpec, base: Path, labels: LabelSet) -> tuple[pd.DataFrame, SourceReport]:
@@ -154,7 +170,7 @@ def load_training_data(labeled_dir: str | Path, labels: LabelSet, extra_dir: str
         frames.append(frame)
         reports.append(report)
     frame = pd.concat(frames, ignore_index=True).reindex(columns=COLUMNS)
-    frame[["row_id", "period"]] = frame[["row_id", "period"]].fillna("")
+    frame[["row_id", "period", "sure"]] = frame[["row_id", "period", "sure"]].fillna("")
     if frame["domain"].nunique() < 2:  # else a traceback from scikit-learn's fit
         found = f"one domain only ({frame['domain'].iloc[0]!r})" if len(frame) else "no row to train on"
         raise PipelineError(f"{', '.join(r.path for r in reports)}: {found}; training needs examples of "

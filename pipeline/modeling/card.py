@@ -77,6 +77,7 @@ def model_card(metadata: dict, metrics: dict, labels: LabelSet) -> str:
                    f"**{locked['accuracy']:.3f}**.\n" if locked else "")
     locked_line += period_line(metrics.get("period_out"), headline)
     locked_line += shares_period_line(metrics.get("shares_period_out"), headline)
+    locked_line += certainty_line(d.get("by_certainty"))
     pool = metadata.get("unlabeled_sources") or []
     n_pseudo = metrics.get("n_pseudo_labeled") or 0
     pool_line = (f"\nSelf-training: of the {sum(s['rows_used'] for s in pool):,} unlabeled titles of "
@@ -135,6 +136,19 @@ accuracy **{d['accuracy']:.3f}** (per shuffle: {', '.join(f'{a:.3f}' for a in d[
 
 Confusion matrix: `confusion_matrix.png`. Versions and hashes: `metadata.json`.
 """
+
+
+def certainty_line(by_certainty: dict | None) -> str:
+    """The CV's accuracy on the rows the annotator was sure of and on the others, per source that says."""
+    if not by_certainty:
+        return ""
+    cells = []
+    for source, parts in by_certainty.items():
+        said = [f"{word} {parts[key]['accuracy']:.3f} ({parts[key]['n']} rows)"
+                for key, word in (("sure", "sure"), ("unsure", "not sure")) if key in parts]
+        cells.append(f"{source}, {' / '.join(said)}")
+    return ("By the annotator's certainty (the `sure` column), the same CV's accuracy on the rows they were sure "
+            f"of and on the others: {'; '.join(cells)}.\n")
 
 
 def period_line(period_out: dict | None, headline: str) -> str:

@@ -68,6 +68,22 @@ def summary(s: dict) -> dict:
     return {k: s[k] for k in ("macro_f1", "accuracy", "n")}
 
 
+def by_certainty(frame: pd.DataFrame, pred, order: list[str]) -> dict:
+    """Per source, the scores of the rows their annotator was sure of (`sure` yes) and of the others (no).
+
+    Sources without a `sure` column have no entry: most errors left are where the
+    annotator hesitated too, and this says how many.
+    """
+    sure = frame["sure"].fillna("").to_numpy() if "sure" in frame else np.full(len(frame), "")
+    y, pred = frame["domain"].to_numpy(), np.asarray(pred)
+    out = {}
+    for source, idx in frame.groupby("source").indices.items():
+        parts = {name: idx[sure[idx] == answer] for name, answer in (("sure", "yes"), ("unsure", "no"))}
+        if any(len(part) for part in parts.values()):
+            out[source] = {name: summary(scores(y[part], pred[part], order)) for name, part in parts.items() if len(part)}
+    return out
+
+
 def by_source(frame: pd.DataFrame, pred, order: list[str], column: str = "domain") -> dict:
     """Scores of each source's own rows (the overall figure hides them)."""
     return {source: summary(scores(frame[column].to_numpy()[idx], np.asarray(pred)[idx], order))

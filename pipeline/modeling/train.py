@@ -32,6 +32,7 @@ from pipeline.modeling.cv import (
 )
 from pipeline.modeling.metrics import (
     accuracy_at_coverage,
+    by_certainty,
     by_source,
     digital_f1_yes,
     mean_scores,
@@ -121,6 +122,7 @@ def train(frame: pd.DataFrame, labels: LabelSet, settings: TrainSettings,
         results[recipe.name] = {
             **mean_scores(evaluated),
             "by_source": mean_scores([by_source(cv_frame[cv_select], p, order) for p in preds]),
+            "by_certainty": mean_scores([by_certainty(cv_frame[cv_select], p, order) for p in preds]),
             "accuracy_per_repeat": [e["accuracy"] for e in evaluated],
         }
         log.info("recipe %-18s CV on %s: %s", recipe.name, select_name,
