@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 # row_id: "<source>:<id>" for sources with an id_column (the locked test set names rows so), else "".
 # period: the row's year (period_column), "" where the source has none.
+# sure: yes or no, whether the annotator was sure of the label (sure_column), "" where not said.
 COLUMNS = ["text", "domain", "digital", "source", "weight", "text_kind", "row_id", "period", "sure"]
 # The kind of text users submit (the seed set and the commune titles): the
 # model's default view (see estimators.KindAdaptedLinearSVC).
