@@ -115,7 +115,9 @@ def write_models(models: Path) -> Path:
     (run / "metrics.json").write_text(json.dumps({
         "chosen": "svm_by_kind", "cv_folds": 5, "cv_repeats": 3, "n_train": 910,
         "selected_on": "dgcl-random + dgcl-annotated", "headline_source": "dgcl-random",
-        "domain": {"macro_f1": 0.8211, "accuracy": 0.8712, "n": 890},
+        "domain": {"macro_f1": 0.8211, "accuracy": 0.8712, "n": 890,
+                   "by_certainty": {"dgcl-random": {"sure": {"macro_f1": 0.9, "accuracy": 0.9839, "n": 664},
+                                                    "unsure": {"macro_f1": 0.66, "accuracy": 0.6622, "n": 226}}}},
         "digital": {"f1_yes": 0.9012, "by_source": {"dgcl-random": {"f1_yes": 0.8512, "n": 890}}},
         "period_out": {"pooled": {"dgcl-random": {"macro_f1": 0.8023, "accuracy": 0.9001, "n": 890,
                                                   "digital_f1_yes": 0.8308}}}}))

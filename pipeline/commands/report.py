@@ -130,6 +130,7 @@ def model_runs(config: dict, frame: pd.DataFrame) -> tuple[list[dict], dict[str,
                                     "accuracy": m["domain"]["accuracy"], "headline_source": headline,
                                     "digital_f1_yes": flag.get("f1_yes"),
                                     "year_out": ((m.get("period_out") or {}).get("pooled") or {}).get(headline),
+                                    "by_certainty": (m["domain"].get("by_certainty") or {}).get(headline),
                                     "review_threshold": (m.get("review") or {}).get("threshold"),
                                     "cv_repeats": m.get("cv_repeats", 1), "selected_on": m.get("selected_on"),
                                     "n_evaluated": m["domain"].get("n")}

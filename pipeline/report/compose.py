@@ -146,7 +146,7 @@ def methods_section(data: ReportData, labels: LabelSet, meta: dict) -> Section:
                           f"macro-F1 {fr_num(x.get('macro_f1'), 3)}, exactitude "
                           f"{fr_num(x.get('accuracy'), 3)} ; drapeau "
                           f"numérique F1(oui) {fr_num(x.get('digital_f1_yes'), 3)} ({fr_int(m['rows'])} lignes)."
-                          + _year_out(x))
+                          + _year_out(x) + _certainty(x))
         else:
             models.append(f"Modèle {m['run_id'] or 'inconnu'} : métriques inconnues ({m.get('why', '')}) "
                           f"({fr_int(m['rows'])} lignes).")
@@ -234,6 +234,17 @@ def _year_out(metrics: dict) -> str:
     return (f" Sur une année que le modèle n'a pas vue (chaque année de ses {fr_int(y['n'])} titres notée par un "
             f"modèle entraîné sans aucun titre étiqueté de cette année) : macro-F1 {fr_num(y['macro_f1'], 3)}, "
             f"exactitude {fr_num(y['accuracy'], 3)}{flag}.")
+
+
+def _certainty(metrics: dict) -> str:
+    """The same CV on the titles the annotator was sure of and on the others (metrics.json domain.by_certainty)."""
+    parts = metrics.get("by_certainty") or {}
+    sure, unsure = parts.get("sure"), parts.get("unsure")
+    if not (sure and unsure):
+        return ""
+    return (f" Sur les {fr_int(sure['n'])} titres dont l'annotateur était sûr, exactitude "
+            f"{fr_num(sure['accuracy'], 3)} ; sur les {fr_int(unsure['n'])} autres, {fr_num(unsure['accuracy'], 3)} : "
+            f"l'essentiel des erreurs restantes porte sur des titres où un humain hésitait aussi.")
 
 
 def _evaluated_rows(metrics: dict) -> str:
