@@ -61,7 +61,12 @@ def main(argv=None) -> int:
         pass
 
     # Read first: a baseline that cannot be read stops the run before it starts.
-    baseline = json.loads(Path(a.baseline).read_text(encoding="utf-8")) if a.baseline else None
+    baseline = None
+    if a.baseline:
+        try:
+            baseline = json.loads(Path(a.baseline).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            ap.error(f"--baseline {a.baseline}: not a readable results.json ({exc})")
     ctx = Ctx()
     ctx.quick, ctx.data = a.quick, Path(a.data).resolve()
     ctx.sizes = [int(s) for s in (a.sizes or ("10000,30000,100000" if a.quick else "10000,100000,1000000")).split(",")]
