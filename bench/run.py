@@ -108,7 +108,9 @@ def main(argv=None) -> int:
             shutil.rmtree(ctx.tmp, ignore_errors=True)
     if baseline is not None:
         rows = side_by_side(baseline, results)
-        table(f"Against the baseline {a.baseline} (lower is better; ratio this run / baseline)",
+        modes = ("" if bool(baseline.get("quick")) == a.quick else
+                 "; one run --quick, the other not: spaCy's sample and the memory sizes differ")
+        table(f"Against the baseline {a.baseline} (lower is better; ratio this run / baseline{modes})",
               ["figure", "baseline", "this run", "ratio"], rows)
     table("Targets of issue 5", ["target", "value", "met"],
           [[k, v["value"], {True: "yes", False: "NO", None: v.get("note")}[v["met"]]]
