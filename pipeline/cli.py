@@ -77,6 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--text-col", help="its text column(s) (default: detected)")
     e.add_argument("--label-col", default="domain", help="its domain column (default: domain)")
     e.add_argument("--digital-col", help="its yes/no digital column, if any")
+    e.add_argument("--sure-col", help="its yes/no column saying whether the annotator was sure of the label: "
+                                      "the rows they were sure of are also scored apart from the others")
     e.add_argument("--sheet", help="its workbook sheet: name, or number from 1 (default: the first)")
     e.add_argument("--run", help="model run id under the models folder, or a run folder's path, "
                                   "e.g. ./elsewhere/RUN (default: models/LATEST)")
@@ -254,7 +256,7 @@ def _dispatch(args) -> int:
 
         if args.labeled:
             print(run_evaluate_labeled(config, args.labeled, args.text_col, args.label_col, args.digital_col,
-                                       args.run))
+                                       args.run, args.sure_col))
         else:
             print(run_evaluate(config, args.extra, args.recipe))
     return 0

@@ -135,12 +135,19 @@ def test_evaluate_scores_sources_and_a_hand_labeled_file(trained, seed, tmp_path
 
     # Seed rows the model never saw (the fixture trained on the first 20 of each domain).
     unseen = seed.groupby("domain", group_keys=False).nth(list(range(30, 40)))
-    unseen.rename(columns={"text": "titre", "domain": "theme"}).to_csv(tmp_path / "hand.csv", index=False)
+    sure = np.where(np.arange(len(unseen)) % 3 == 0, "no", "yes")  # the annotator's certainty, as a file may say
+    unseen.rename(columns={"text": "titre", "domain": "theme"}).assign(sur=sure).to_csv(tmp_path / "hand.csv",
+                                                                                        index=False)
     assert cli(trained, "evaluate", "--labeled", str(tmp_path / "hand.csv"), "--text-col", "titre",
-               "--label-col", "theme", "--digital-col", "digital") == 0
+               "--label-col", "theme", "--digital-col", "digital", "--sure-col", "sur") == 0
     result = json.loads((folder.parent / "labeled-hand" / "scores.json").read_text())
     assert result["rows_scored"] == 130
     assert result["domain"]["accuracy"] > 0.4 and 0 < result["digital_f1_yes"] <= 1
+    parts = result["by_certainty"]
+    assert (parts["sure"]["n"], parts["unsure"]["n"]) == ((sure == "yes").sum(), (sure == "no").sum())
+    # The two parts together are the whole file's accuracy.
+    assert (parts["sure"]["accuracy"] * parts["sure"]["n"] + parts["unsure"]["accuracy"] * parts["unsure"]["n"]
+            ) / 130 == pytest.approx(result["domain"]["accuracy"], abs=1e-3)
     # The written evaluation sets of data/eval/ are scored by the latest model, per split.
     evaluation = json.loads((folder / "evaluation.json").read_text())
     assert {"contracts", "mediation"} <= set(evaluation["eval_sets"]["sets"])

@@ -25,7 +25,7 @@ from pipeline.io.write import csv_cells
 from pipeline.modeling import estimators
 from pipeline.modeling.eval_sets import check_splits, eval_sets_markdown, split_scores
 from pipeline.modeling.evaluate import SETTINGS, evaluate_sources, summary_table
-from pipeline.modeling.metrics import digital_f1_yes, scores
+from pipeline.modeling.metrics import by_certainty, digital_f1_yes, scores
 from pipeline.modeling.predict import label_frame, texts_of
 from pipeline.modeling.settings import TrainSettings
 from pipeline.modeling.train import preprocess_texts
@@ -177,8 +177,9 @@ def labeled_predictions(model, raw: pd.DataFrame, spec: SourceSpec, labels, path
 
 
 def run_evaluate_labeled(config: dict, labeled: str, text_col: str | None, label_col: str,
-                         digital_col: str | None, run: str | None) -> Path:
-    """Score the current model on a hand-labeled file (any format predict reads)."""
+                         digital_col: str | None, run: str | None, sure_col: str | None = None) -> Path:
+    """Score the current model on a hand-labeled file (any format predict reads); with `sure_col`
+    (yes/no: was the annotator sure?), also on the rows they were sure of and on the others."""
     from pipeline.modeling.run_folder import load_model
 
     labels = load_label_set(config["paths"]["labels"])
@@ -186,7 +187,7 @@ def run_evaluate_labeled(config: dict, labeled: str, text_col: str | None, label
     raw = read_table(path)
     text_cols = find_text_columns(raw.columns, text_col, config["predict"]["text_columns"], path)
     spec = SourceSpec(name=path.stem, path=path.name, text_column=text_cols[0], label_column=label_col,
-                      digital_column=digital_col)
+                      digital_column=digital_col, sure_column=sure_col)
     model = load_model(config["paths"]["models"], run)
     # The text predict would classify (several columns joined as texts_of joins them).
     truth, predicted, order, left_out, empty = labeled_predictions(
@@ -196,6 +197,8 @@ def run_evaluate_labeled(config: dict, labeled: str, text_col: str | None, label
               "domain": scores(truth["domain"].to_numpy(), predicted["domain"].to_numpy(), order)}
     if digital_col:
         result["digital_f1_yes"] = digital_f1_yes(truth["digital"], predicted["digital"])
+    if sure_col:
+        result["by_certainty"] = by_certainty(truth, predicted["domain"], order).get(spec.name, {})
     folder = Path(config["paths"]["reports"]) / "evaluation" / f"labeled-{path.stem}"
     with atomic_folder(folder) as tmp:
         write_json(tmp / "scores.json", result)
