@@ -64,8 +64,9 @@ def test_report_of_several_files_writes_every_part(setup, capsys):
                  "Sur une année que le modèle n'a pas vue (chaque année de ses 890 titres notée par un modèle "
                  "entraîné sans aucun titre étiqueté de cette année) : macro-F1 0,802, exactitude 0,900, "
                  "drapeau numérique F1(oui) 0,831.",
-                 "Sur les 664 titres dont l'annotateur était sûr, exactitude 0,984 ; sur les 226 autres, 0,662 : "
-                 "l'essentiel des erreurs restantes porte sur des titres où un humain hésitait aussi.", RUN_ID,
+                 # 664 x 0.0161 = 10.7 errors on the sure titles, 226 x 0.3378 = 76.3 on the others: 88 %.
+                 "Sur les 664 titres dont l'annotateur était sûr, exactitude 0,984 ; sur les 226 titres où il "
+                 "hésitait (88\u00a0% des erreurs), 0,662.", RUN_ID,
                  "Licence Ouverte", "99999", "code postal de Beta (code INSEE 01002)",
                  "pas de données d'âge"):
         assert text in page and text in markdown, text

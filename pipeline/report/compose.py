@@ -242,9 +242,12 @@ def _certainty(metrics: dict) -> str:
     sure, unsure = parts.get("sure"), parts.get("unsure")
     if not (sure and unsure):
         return ""
+    # The errors' split, from the figures themselves: the sentence says what they show, whatever the model.
+    errors = [part["n"] * (1 - part["accuracy"]) for part in (sure, unsure)]
+    on_unsure = f" ({fr_pct(errors[1] / sum(errors), 0)} des erreurs)" if sum(errors) > 0 else ""
     return (f" Sur les {fr_int(sure['n'])} titres dont l'annotateur était sûr, exactitude "
-            f"{fr_num(sure['accuracy'], 3)} ; sur les {fr_int(unsure['n'])} autres, {fr_num(unsure['accuracy'], 3)} : "
-            f"l'essentiel des erreurs restantes porte sur des titres où un humain hésitait aussi.")
+            f"{fr_num(sure['accuracy'], 3)} ; sur les {fr_int(unsure['n'])} titres où il hésitait"
+            f"{on_unsure}, {fr_num(unsure['accuracy'], 3)}.")
 
 
 def _evaluated_rows(metrics: dict) -> str:
