@@ -71,8 +71,8 @@ def summary(s: dict) -> dict:
 def by_certainty(frame: pd.DataFrame, pred, order: list[str]) -> dict:
     """Per source, the scores of the rows their annotator was sure of (`sure` yes) and of the others (no).
 
-    Sources without a `sure` column have no entry: most errors left are where the
-    annotator hesitated too, and this says how many.
+    Sources without a `sure` column have no entry. The two parts say how much of the
+    error is on titles where the annotator hesitated too.
     """
     sure = frame["sure"].fillna("").to_numpy() if "sure" in frame else np.full(len(frame), "")
     y, pred = frame["domain"].to_numpy(), np.asarray(pred)
