@@ -5,7 +5,7 @@ import pandas as pd
 from pipeline.modeling.cv import fit_domain
 from pipeline.modeling.estimators import RECIPES
 from pipeline.modeling.evaluate import evaluate_sources, summary_table
-from pipeline.modeling.metrics import accuracy_at_coverage, review_threshold
+from pipeline.modeling.metrics import accuracy_at_coverage, review_threshold, review_warning
 from pipeline.modeling.settings import TrainSettings
 
 WORDS = {"transport": ["velo piste", "bus ligne", "voirie rue", "parking gare"],
@@ -55,7 +55,20 @@ def test_review_threshold_is_the_lowest_reaching_the_target_accuracy():
     correct = np.array([1, 1, 1, 1, 0, 0], dtype=bool)
     review = review_threshold(confidence, correct, 0.9)
     assert review["threshold"] == 0.32 and review["coverage"] == round(4 / 6, 4) and review["accuracy"] == 1.0
+    assert review["errors_flagged"] == 1.0  # both errors are below the threshold
     assert accuracy_at_coverage(review["curve"], 0.8) == round(4 / 5, 4)
+    assert review_warning(review) is None
+
+
+def test_review_warning_names_a_flag_that_flags_nothing_or_misses_its_target():
+    confidence = np.array([0.9, 0.8, 0.7, 0.6, 0.3, 0.2])
+    correct = np.array([1, 1, 1, 1, 1, 0], dtype=bool)
+    silent = review_threshold(confidence, correct, 0.8)  # 5 of 6 right with every row kept
+    assert silent["threshold"] == 0.0 and silent["errors_flagged"] == 0.0
+    assert "flag no row" in review_warning(silent) and "review_accuracy = 0.8" in review_warning(silent)
+    wrong_at_top = np.array([0, 1, 1, 1, 1, 1], dtype=bool)  # the most confident row is the error
+    unreachable = review_threshold(confidence, wrong_at_top, 0.99)
+    assert unreachable["accuracy"] < 0.99 and "no confidence threshold reaches" in review_warning(unreachable)
 
 
 def test_restricted_predictions_stay_within_the_sources_label_set():

@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.domains import LabelSet
+from pipeline.modeling.metrics import review_warning
 from pipeline.quantify.evaluate import years_held
 
 
@@ -84,6 +85,11 @@ def model_card(metadata: dict, metrics: dict, labels: LabelSet) -> str:
                  f"{', '.join(s['name'] for s in pool)}, {n_pseudo:,} that a first model labeled with a clear margin "
                  f"joined the training rows with their predicted domain, at a fraction of a labeled row's weight.\n"
                  if n_pseudo else "")
+    review = metrics["review"]
+    review_line = (f"; the flagged rows hold {100 * review['errors_flagged']:.0f} % of the errors"
+                   if review.get("errors_flagged") is not None else "")
+    if warning := review_warning(review):
+        review_line += f" (warning: {warning})"
     kinds = metrics.get("text_kinds") or []
     kinds_line = (f"Kinds of text with weights of their own: {', '.join(kinds)}; predictions use the "
                   "submissions' unless `predict --kind` names another.\n" if len(kinds) > 1 else "")
@@ -120,7 +126,7 @@ mean of {metrics.get('cv_repeats', 1)} shuffle(s) of the folds: macro-F1 **{d['m
 accuracy **{d['accuracy']:.3f}** (per shuffle: {', '.join(f'{a:.3f}' for a in d['accuracy_per_repeat'])}).
 {locked_line}Digital flag: {digital_line}. Rows below confidence {metrics['review']['threshold']:.2f} are flagged
 `needs_review`: out of fold, that keeps {100 * metrics['review']['coverage']:.0f} % of them at accuracy
-{metrics['review']['accuracy']:.3f}.
+{metrics['review']['accuracy']:.3f}{review_line}.
 
 | baseline | macro-F1 | accuracy |
 |---|---|---|

@@ -33,7 +33,8 @@ def mean_scores(runs: list):
 def review_threshold(confidence: np.ndarray, correct: np.ndarray, target_accuracy: float) -> dict:
     """The lowest confidence threshold at which the rows kept reach `target_accuracy`.
 
-    Also returns the coverage/accuracy curve it was read from.
+    Also returns the coverage/accuracy curve it was read from, and the share of
+    the errors that fall below the threshold (the ones `needs_review` points at).
     """
     curve = []
     for t in np.round(np.arange(0.0, 1.0, 0.02), 2):
@@ -44,8 +45,24 @@ def review_threshold(confidence: np.ndarray, correct: np.ndarray, target_accurac
                       "accuracy": round(float(correct[kept].mean()), 4)})
     reaching = [c for c in curve if c["accuracy"] >= target_accuracy]
     chosen = reaching[0] if reaching else curve[-1]
+    errors = ~np.asarray(correct, dtype=bool)
+    flagged = errors & (confidence < chosen["threshold"])
     return {"threshold": chosen["threshold"], "coverage": chosen["coverage"], "accuracy": chosen["accuracy"],
+            "errors_flagged": round(float(flagged.sum() / errors.sum()), 4) if errors.any() else None,
             "target_accuracy": target_accuracy, "curve": curve}
+
+
+def review_warning(review: dict) -> str | None:
+    """What is wrong with a review threshold that flags no row, or cannot reach its target; None otherwise."""
+    if review["threshold"] == 0.0:
+        return (f"needs_review will flag no row: the rows scored reach accuracy {review['accuracy']:.3f} with all "
+                f"of them kept, at or above [train] review_accuracy = {review['target_accuracy']}; raise it to "
+                "point at the doubtful rows")
+    if review["accuracy"] < review["target_accuracy"]:
+        return (f"no confidence threshold reaches [train] review_accuracy = {review['target_accuracy']}: "
+                f"needs_review flags every row below {review['threshold']:.2f}, "
+                f"{100 * (1 - review['coverage']):.0f} % of them")
+    return None
 
 
 def accuracy_at_coverage(curve: list[dict], coverage: float) -> float | None:

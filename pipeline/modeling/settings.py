@@ -27,7 +27,7 @@ class TrainSettings:
     select_on: tuple[str, ...] = ("dgcl-random", "dgcl-annotated")
     # needs_review threshold: the lowest confidence at which the rows kept
     # reach this accuracy out of fold.
-    review_accuracy: float = 0.9
+    review_accuracy: float = 0.95
     # Processes for the cross-validation folds (1: this one only).
     n_jobs: int = 1
     # The digital flag's classifier and self-training ([digital] of pipeline.toml).

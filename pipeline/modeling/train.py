@@ -37,6 +37,7 @@ from pipeline.modeling.metrics import (
     digital_f1_yes,
     mean_scores,
     review_threshold,
+    review_warning,
     scores,
 )
 from pipeline.modeling.model import BarometerModel
@@ -137,6 +138,8 @@ def train(frame: pd.DataFrame, labels: LabelSet, settings: TrainSettings,
     review = review_threshold(confidence, best_pred == cv_y, settings.review_accuracy)
     log.info("needs_review below confidence %.2f: keeps %.0f %% of %s at accuracy %.3f", review["threshold"],
              100 * review["coverage"], select_name, review["accuracy"])
+    if warning := review_warning(review):
+        log.warning(warning)
     recipe = estimators.RECIPES[best]
     locked_scores = score_locked(lemmas, y, weights, kinds, groups, locked, unlabeled, recipe, settings, order)
     year_out, year_out_proba, year_out_digital = period_out_scores(
