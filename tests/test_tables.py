@@ -53,8 +53,17 @@ def test_text_column_given_found_or_refused(tmp_path):
     assert find_text_columns(cols, "id,Intitule", [], "f.csv") == ["id", "Intitule"]
     with pytest.raises(PipelineError, match="f.csv: no column 'titre'"):
         find_text_columns(cols, "titre", [], "f.csv")
-    with pytest.raises(PipelineError, match="no text column found"):
+    with pytest.raises(PipelineError, match="no text column found") as refused:
         find_text_columns(["a", "b"], None, ["text"], "f.csv")
+    assert "header" not in str(refused.value)
+
+
+def test_a_first_line_of_data_is_named_as_a_missing_header():
+    # A council's export without a header line: pandas takes its first record for the column names.
+    first_record = ["2012-06-25", "Convention de partenariat avec le club nautique de la ville", "Unnamed: 2", "56204"]
+    with pytest.raises(PipelineError, match="looks like data") as refused:
+        find_text_columns(first_record, None, ["text"], "f.csv")
+    assert "'2012-06-25', 'Convention de partenariat" in str(refused.value) and "no header line" in str(refused.value)
 
 
 def test_a_failed_write_leaves_no_file(tmp_path):

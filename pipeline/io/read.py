@@ -216,6 +216,18 @@ def find_text_columns(columns, requested: str | None, candidates: list[str], pat
     for name in candidates:
         if name in lowered:
             return [lowered[name]]
+    data_like = [c for c in columns if _looks_like_a_value(c)]
+    hint = (f"; its first line looks like data, not column names ({', '.join(map(repr, data_like[:2]))}): "
+            "if the file has no header line, add one that names the columns" if data_like else "")
     raise PipelineError(f"{path}: no text column found among {', '.join(map(repr, columns))}; "
-                        f"name it with TEXT_COL=... (or --text-col)")
+                        f"name it with TEXT_COL=... (or --text-col){hint}")
+
+
+def _looks_like_a_value(name: str) -> bool:
+    """A date, a number or a sentence: what a header line's cells are when the line is a record."""
+    import re
+
+    name = name.strip()
+    return bool(re.fullmatch(r"\d{1,4}([-/.]\d{1,2}[-/.]\d{1,4})?([ T][\d:]+)?|[\d\s.,]+", name)
+                or len(name.split()) >= 6)
 
