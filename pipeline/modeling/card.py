@@ -124,9 +124,9 @@ Grouped, stratified {metrics['cv_folds']}-fold cross-validation of {evaluated}
 (copies of a title stay in one fold and never train the fold that tests them),
 mean of {metrics.get('cv_repeats', 1)} shuffle(s) of the folds: macro-F1 **{d['macro_f1']:.3f}**,
 accuracy **{d['accuracy']:.3f}** (per shuffle: {', '.join(f'{a:.3f}' for a in d['accuracy_per_repeat'])}).
-{locked_line}Digital flag: {digital_line}. Rows below confidence {metrics['review']['threshold']:.2f} are flagged
-`needs_review`: out of fold, that keeps {100 * metrics['review']['coverage']:.0f} % of them at accuracy
-{metrics['review']['accuracy']:.3f}{review_line}.
+{locked_line}Digital flag: {digital_line}. Rows below confidence {review['threshold']:.2f} are flagged
+`needs_review`: out of fold, that keeps {100 * review['coverage']:.0f} % of them at accuracy
+{review['accuracy']:.3f}{review_line}.
 
 | baseline | macro-F1 | accuracy |
 |---|---|---|
