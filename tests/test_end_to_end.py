@@ -1,5 +1,6 @@
 """Train on a small slice, predict, and check every output's contract, through the real CLI."""
 import json
+import logging
 import re
 from pathlib import Path
 
@@ -60,6 +61,17 @@ def test_predict_keeps_every_input_row_and_column_then_appends_predictions(train
     assert (result.loc[empty, "domain"] == "").all()
     assert set(result["digital"][~empty]) <= {"yes", "no"}
     assert result["model_run_id"].nunique() == 1
+
+
+def test_predict_warns_when_its_review_threshold_flags_only_empty_texts(trained, tmp_path, caplog):
+    out = tmp_path / "out.csv"
+    with caplog.at_level(logging.WARNING):
+        assert cli(trained, "predict", "--input", str(SAMPLE), "--output", str(out), "--threshold", "0") == 0
+    assert "needs_review marks only empty texts" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        assert cli(trained, "predict", "--input", str(SAMPLE), "--output", str(out), "--threshold", "0.5") == 0
+    assert "only empty texts" not in caplog.text
 
 
 def test_predict_reads_excel_writes_parquet_and_joins_text_columns(trained, tmp_path):

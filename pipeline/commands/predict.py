@@ -12,7 +12,7 @@ from pipeline.io.sources import SUBMISSION_KIND
 from pipeline.io.tables import TableWriter, atomic_output, count_rows, find_text_columns, iter_table
 from pipeline.modeling.estimators import set_text_kind
 from pipeline.modeling.model import BarometerModel
-from pipeline.modeling.predict import texts_of, with_predictions
+from pipeline.modeling.predict import applied_review_threshold, review_threshold_warning, texts_of, with_predictions
 from pipeline.modeling.run_folder import load_model, resolve_run
 from pipeline.modeling.workers import PART_ROWS, ParallelPredictor, predict_jobs, process_count
 
@@ -82,7 +82,7 @@ def label_file(model: BarometerModel, input_path: str | Path, output_path: str |
     use_text_kind(model, settings.text_kind)
     total = count_rows(input_path)
     jobs = predict_jobs(settings.n_jobs, total)
-    rows = 0
+    rows = flagged = 0
     state: dict = {}
 
     # With worker processes, chunks go to them in parts, so that reading, labeling and writing overlap.
@@ -105,13 +105,19 @@ def label_file(model: BarometerModel, input_path: str | Path, output_path: str |
         with ParallelPredictor(model, jobs, dedup) as predictor, tqdm(total=total, unit="rows", desc="labeling",
                                                                       disable=None) as bar:
             for (chunk, texts), scores in predictor.map(chunks()):
-                writer.write(with_predictions(model, chunk, texts, scores, settings.review_threshold))
+                labeled = with_predictions(model, chunk, texts, scores, settings.review_threshold)
+                writer.write(labeled)
                 rows += len(chunk)
+                flagged += int(labeled["needs_review"].sum())
                 bar.update(len(chunk))
         writer.close()
         if "columns" not in state:
             raise PipelineError(f"{input_path}: the file has a header but no rows")
-    log.info("%d rows labeled into %s", rows, output_path)
+    threshold = applied_review_threshold(model, settings.review_threshold)
+    log.info("%d rows labeled into %s; %d flagged needs_review (confidence below %.2f, or no text)", rows,
+             output_path, flagged, threshold)
+    if warning := review_threshold_warning(threshold):
+        log.warning(warning)
     return output_path
 
 

@@ -39,7 +39,7 @@ from pipeline.engines.dask_input import (
 )
 from pipeline.errors import PipelineError
 from pipeline.io.tables import TableWriter, atomic_folder, atomic_output, find_text_columns
-from pipeline.modeling.predict import label_frame
+from pipeline.modeling.predict import applied_review_threshold, label_frame, review_threshold_warning
 from pipeline.modeling.run_folder import MODEL_FILE, check_versions, load_run
 
 log = logging.getLogger(__name__)
@@ -151,6 +151,8 @@ def label_with_dask(folder: Path, input_spec: str | Path, output_path: str | Pat
     model, metadata = load_run(folder)  # here too: checks versions before any worker starts, and gives the output's types
     use_text_kind(model, text_kind)
     out_meta = label_frame(model, meta, text_columns, review_threshold)
+    if warning := review_threshold_warning(applied_review_threshold(model, review_threshold)):
+        log.warning(warning)
     log.info("labeling %d file(s), %d partition(s), text from column(s) %s, model %s, with Dask",
              len(files), len(pieces), text_columns, model.run_id)
 

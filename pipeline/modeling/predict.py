@@ -60,14 +60,26 @@ def predict_texts(model: BarometerModel, texts: list[str], dedup: bool = True) -
     return proba, digital
 
 
+def applied_review_threshold(model: BarometerModel, review_threshold: float | None = None) -> float:
+    """The review threshold predict applies: `review_threshold`, or the model's own."""
+    return model.review_threshold if review_threshold is None else review_threshold
+
+
+def review_threshold_warning(threshold: float) -> str | None:
+    """Why needs_review will flag only empty texts at this threshold; None when it can flag more."""
+    if threshold > 0:
+        return None
+    return (f"the review threshold is {threshold:.2f}: needs_review marks only empty texts (the model reached "
+            "[train] review_accuracy with every row kept: retrain with a higher one, or pass --threshold)")
+
+
 def with_predictions(model: BarometerModel, frame: pd.DataFrame, texts: pd.Series,
                      scores: tuple[np.ndarray, np.ndarray], review_threshold: float | None = None) -> pd.DataFrame:
     """`frame` followed by the predicted columns, from the output of `predict_texts` over `texts`.
 
     needs_review is true below `review_threshold` (default: the model's own) or for an empty text.
     """
-    if review_threshold is None:
-        review_threshold = model.review_threshold
+    review_threshold = applied_review_threshold(model, review_threshold)
     proba, digital = scores
     empty = (texts == "").to_numpy()
     domains = list(model.domains)
