@@ -1,6 +1,9 @@
 """predict --engine dask on a LocalCluster of 2 worker processes: the local engine's output, row for row."""
 from __future__ import annotations
 
+import dataclasses
+import logging
+
 import pandas as pd
 import pytest
 
@@ -78,6 +81,14 @@ def test_files_cut_into_many_partitions_and_a_folder_output_keep_the_order(train
     assert result["code"].tolist() == local_output["code"].tolist()
     assert result["batch"].iloc[-1] == str((len(parts) - 1) // 4)
     pd.testing.assert_frame_equal(result.drop(columns="batch"), local_output)
+
+
+def test_a_review_threshold_that_flags_only_empty_texts_is_warned_of(trained, cluster, inputs, tmp_path, caplog):
+    settings = dataclasses.replace(PredictSettings.from_config(trained), review_threshold=0.0)
+    with caplog.at_level(logging.WARNING):
+        label_with_dask(resolve_run(trained["paths"]["models"]), inputs / "all.csv", tmp_path / "out.parquet",
+                        settings, client=cluster[1])
+    assert "needs_review marks only empty texts" in caplog.text
 
 
 @pytest.mark.parametrize("bad, message", [
