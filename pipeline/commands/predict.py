@@ -11,8 +11,9 @@ from pipeline.errors import PipelineError
 from pipeline.io.sources import SUBMISSION_KIND
 from pipeline.io.tables import TableWriter, atomic_output, count_rows, find_text_columns, iter_table
 from pipeline.modeling.estimators import set_text_kind
+from pipeline.modeling.metrics import review_threshold_warning
 from pipeline.modeling.model import BarometerModel
-from pipeline.modeling.predict import applied_review_threshold, review_threshold_warning, texts_of, with_predictions
+from pipeline.modeling.predict import applied_review_threshold, texts_of, with_predictions
 from pipeline.modeling.run_folder import load_model, resolve_run
 from pipeline.modeling.workers import PART_ROWS, ParallelPredictor, predict_jobs, process_count
 

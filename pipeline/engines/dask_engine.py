@@ -39,7 +39,8 @@ from pipeline.engines.dask_input import (
 )
 from pipeline.errors import PipelineError
 from pipeline.io.tables import TableWriter, atomic_folder, atomic_output, find_text_columns
-from pipeline.modeling.predict import applied_review_threshold, label_frame, review_threshold_warning
+from pipeline.modeling.metrics import review_threshold_warning
+from pipeline.modeling.predict import applied_review_threshold, label_frame
 from pipeline.modeling.run_folder import MODEL_FILE, check_versions, load_run
 
 log = logging.getLogger(__name__)

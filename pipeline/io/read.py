@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import lzma
+import re
 import warnings
 import zipfile
 from collections.abc import Iterator
@@ -225,8 +226,6 @@ def find_text_columns(columns, requested: str | None, candidates: list[str], pat
 
 def _looks_like_a_value(name: str) -> bool:
     """A date, a number or a sentence: what a header line's cells are when the line is a record."""
-    import re
-
     name = name.strip()
     return bool(re.fullmatch(r"\d{1,4}([-/.]\d{1,2}[-/.]\d{1,4})?([ T][\d:]+)?|[\d\s.,]+", name)
                 or len(name.split()) >= 6)

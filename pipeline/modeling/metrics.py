@@ -52,6 +52,15 @@ def review_threshold(confidence: np.ndarray, correct: np.ndarray, target_accurac
             "target_accuracy": target_accuracy, "curve": curve}
 
 
+def review_threshold_warning(threshold: float) -> str | None:
+    """predict's: why needs_review will flag only empty texts at this threshold; None when it can flag more.
+    (Training says more, from the out-of-fold curve: `review_warning`.)"""
+    if threshold > 0:
+        return None
+    return (f"the review threshold is {threshold:.2f}: needs_review marks only empty texts (the model reached "
+            "[train] review_accuracy with every row kept: retrain with a higher one, or pass --threshold)")
+
+
 def review_warning(review: dict) -> str | None:
     """What is wrong with a review threshold that flags no row, or cannot reach its target; None otherwise."""
     if review["threshold"] == 0.0:

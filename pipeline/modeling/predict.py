@@ -65,14 +65,6 @@ def applied_review_threshold(model: BarometerModel, review_threshold: float | No
     return model.review_threshold if review_threshold is None else review_threshold
 
 
-def review_threshold_warning(threshold: float) -> str | None:
-    """Why needs_review will flag only empty texts at this threshold; None when it can flag more."""
-    if threshold > 0:
-        return None
-    return (f"the review threshold is {threshold:.2f}: needs_review marks only empty texts (the model reached "
-            "[train] review_accuracy with every row kept: retrain with a higher one, or pass --threshold)")
-
-
 def with_predictions(model: BarometerModel, frame: pd.DataFrame, texts: pd.Series,
                      scores: tuple[np.ndarray, np.ndarray], review_threshold: float | None = None) -> pd.DataFrame:
     """`frame` followed by the predicted columns, from the output of `predict_texts` over `texts`.
