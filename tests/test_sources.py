@@ -3,7 +3,7 @@ import pytest
 
 from pipeline.config import PROJECT_DIR
 from pipeline.errors import PipelineError
-from pipeline.io.sources import SourceSpec, labeled_rows, load_source_specs, load_training_data
+from pipeline.io.sources import SourceSpec, labeled_rows, load_source, load_source_specs, load_training_data
 
 
 def spec(**kw):
@@ -25,6 +25,24 @@ def test_label_outside_taxonomy_names_file_row_and_value(labels):
     raw = pd.DataFrame({"titre": ["a", "b", "c"], "theme": ["culture", "culture", "sports"]})
     with pytest.raises(PipelineError, match=r"t.csv, row 4: label 'sports' in column 'theme'"):
         labeled_rows(raw, spec(), labels, "t.csv")
+
+
+def test_a_bad_label_is_named_by_its_sheet_and_row_below_a_lower_header(labels, tmp_path):
+    """The header of a workbook may sit below empty rows: the row named is the one the sheet shows."""
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Étiquettes"
+    ws.cell(3, 1, "titre")
+    ws.cell(3, 2, "theme")
+    for row in range(4, 9):
+        ws.cell(row, 1, f"Salle de spectacle n°{row}")
+        ws.cell(row, 2, "culture")
+    ws.cell(7, 2, "ecole")
+    wb.save(tmp_path / "t.xlsx")
+    with pytest.raises(PipelineError, match=r"t.xlsx, sheet 'Étiquettes', row 7: label 'ecole' in column 'theme'"):
+        load_source(SourceSpec(name="t", path="t.xlsx", text_column="titre", label_column="theme"), tmp_path, labels)
 
 
 def test_missing_column_is_named(labels):

@@ -24,6 +24,7 @@ import pandas as pd
 
 from pipeline.errors import PipelineError
 from pipeline.io.encoding import check_encoding_name, detect_decoding, first_bad_line, open_bytes
+from pipeline.io.rows import place_rows
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +158,7 @@ def read_csv(layout: CsvLayout, chunk_size: int | None = None) -> Iterator[pd.Da
             for frame in frames:
                 if keep is None:  # decided on the first chunk, so that every chunk has the same columns
                     keep = _trailing_holds_values(frame, layout.path)
-                yield _trailing(frame, keep, layout.path, first_row)
+                yield place_rows(_trailing(frame, keep, layout.path, first_row), first_row)
                 first_row += len(frame)
 
 

@@ -21,6 +21,7 @@ from pipeline.errors import PipelineError
 from pipeline.io import options
 from pipeline.io.csvfile import check_unique, csv_layout, read_csv
 from pipeline.io.encoding import file_format, open_bytes
+from pipeline.io.rows import place_rows
 
 log = logging.getLogger(__name__)
 
@@ -166,7 +167,10 @@ def _workbook(path: Path, fmt: str, sheet: str | None) -> pd.DataFrame:
     check_unique(header, f"{path}, {where}")
     if len(raw) == 1:
         raise PipelineError(f"{path}: {where} has a header but no rows")
-    return raw.iloc[1:].set_axis(header, axis=1).reset_index(drop=True).fillna("")
+    table = raw.iloc[1:].set_axis(header, axis=1).reset_index(drop=True).fillna("")
+    # The header may sit below empty rows: its own row number, read from the sheet, is filled[0] + 1.
+    return place_rows(table, int(filled[0]) + 2, chosen)
+
 
 
 def pick_sheet(names: list[str], sheet: str | None, path: Path) -> str:

@@ -18,6 +18,7 @@ import pandas as pd
 from pipeline.domains import NONE_LABEL, LabelSet
 from pipeline.errors import PipelineError
 from pipeline.io.files import sha256_of
+from pipeline.io.rows import row_in_file
 from pipeline.io.tables import read_table
 
 log = logging.getLogger(__name__)
@@ -106,7 +107,7 @@ def labeled_rows(raw: pd.DataFrame, spec: SourceSpec, labels: LabelSet, path: Pa
     if unmapped.any():
         i = int(unmapped.to_numpy().nonzero()[0][0])
         raise PipelineError(
-            f"{path}, row {i + 2}: label {raw_labels.iloc[i]!r} in column {spec.label_column!r} "
+            f"{path}, {row_in_file(raw, i)}: label {raw_labels.iloc[i]!r} in column {spec.label_column!r} "
             f"is not a domain of the taxonomy{' nor in the mapping of ' + spec.name if spec.mapping else ''} "
             f"({unmapped.sum()} such rows)"
         )
@@ -134,7 +135,7 @@ def sure_answers(raw: pd.DataFrame, column: str | None, path: Path) -> pd.Series
     wrong = ~answers.isin(["yes", "no", ""])
     if wrong.any():
         i = int(wrong.to_numpy().nonzero()[0][0])
-        raise PipelineError(f"{path}, row {i + 2}: {raw[column].iloc[i]!r} in column {column!r} is not yes or no "
+        raise PipelineError(f"{path}, {row_in_file(raw, i)}: {raw[column].iloc[i]!r} in column {column!r} is not yes or no "
                             f"({int(wrong.sum())} such rows)")
     return answers
 
