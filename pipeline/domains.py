@@ -8,12 +8,22 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.errors import PipelineError
+from pipeline.features.text import normalize
 
 # In labeled data, an item that fits no domain or is too vague is marked so,
 # and left out of training (taxonomy.md).
 NONE_LABEL = "none"
-# The digital flag's two answers; anything else (blank, "unsure") leaves it unknown.
+# The digital flag's two answers; blank leaves it unknown.
 DIGITAL_VALUES = ("yes", "no")
+# How a yes/no answer (the digital flag, the annotator's `sure`) may be written in the
+# files users fill (labeled files, review workbooks), any case, spaces and accents aside.
+YES_NO_SPELLINGS = {"yes": "yes", "no": "no", "oui": "yes", "non": "no"}
+
+
+def yes_no(answer) -> str | None:
+    """The answer as "yes" or "no" (an accepted spelling), "" (blank), or None (anything else)."""
+    answer = normalize("" if answer is None else answer)
+    return YES_NO_SPELLINGS.get(answer) if answer else ""
 
 
 def digital_known(values) -> np.ndarray:

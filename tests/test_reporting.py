@@ -249,6 +249,14 @@ def test_predictions_without_domain_are_refused_naming_the_file(labels):
     assert text["needs_review"].tolist() == [False, True] and text["confidence"].tolist() == [0.7, 0.0]
 
 
+def test_a_digital_flag_predict_never_writes_is_refused_naming_its_row(labels):
+    """The digital shares would leave such a row out silently."""
+    frame = pd.DataFrame({"domain": ["culture", "sante_social", ""], "digital": ["yes", "peut-etre", ""]})
+    with pytest.raises(PipelineError, match=r"in\.csv, row 3: 'peut-etre' in column 'digital' is not yes or no"):
+        prepare_predictions(frame, labels, "in.csv")
+    assert prepare_predictions(frame.assign(digital=["Oui", "no", ""]), labels)["digital"].tolist() == ["yes", "no", ""]
+
+
 def test_without_type_column_a_row_is_a_communes_only_if_named_so(ref):
     from pipeline.report.communes import name_key
 

@@ -87,6 +87,20 @@ def test_the_annotators_certainty_is_read_as_yes_no_or_unsaid(labels):
     assert set(labeled_rows(raw, spec(), labels, "t.csv")[0]["sure"]) == {""}  # a source that does not say
 
 
+def test_the_digital_flag_is_read_as_the_review_workbook_reads_it(labels):
+    """yes/no or oui/non, in any case, as review workbooks take them; blank: not said."""
+    raw = pd.DataFrame({"titre": ["a", "b", "c", "d", "e"], "theme": ["culture"] * 5,
+                        "numerique": ["Oui", "NON", " yes", "", None]})
+    frame, _, _ = labeled_rows(raw, spec(digital_column="numerique"), labels, "t.csv")
+    assert frame["digital"].tolist() == ["yes", "no", "yes", "", ""]
+
+
+def test_a_digital_flag_other_than_yes_or_no_names_file_row_and_column(labels):
+    raw = pd.DataFrame({"titre": ["a", "b", "c"], "theme": ["culture"] * 3, "numerique": ["oui", "no", "peut-etre"]})
+    with pytest.raises(PipelineError, match=r"t.csv, row 4: 'peut-etre' in column 'numerique' is not yes or no"):
+        labeled_rows(raw, spec(digital_column="numerique"), labels, "t.csv")
+
+
 def test_a_certainty_other_than_yes_or_no_names_its_row(labels):
     raw = pd.DataFrame({"titre": ["a", "b"], "theme": ["culture"] * 2, "sure": ["yes", "maybe"]})
     with pytest.raises(PipelineError, match=r"t.csv, row 3: 'maybe' in column 'sure' is not yes or no"):

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pipeline.domains import NONE_LABEL, LabelSet
+from pipeline.domains import NONE_LABEL, LabelSet, yes_no
 from pipeline.errors import PipelineError
 from pipeline.io.files import sha256_of
 from pipeline.io.rows import row_in_file
@@ -112,32 +112,33 @@ def labeled_rows(raw: pd.DataFrame, spec: SourceSpec, labels: LabelSet, path: Pa
             f"({unmapped.sum()} such rows)"
         )
     text = raw[spec.text_column].fillna("").astype(str).str.strip()
-    digital = (raw[spec.digital_column].fillna("").astype(str).str.strip().str.lower()
-               if spec.digital_column else pd.Series("", index=raw.index))
     row_id = (spec.name + ":" + raw[spec.id_column].astype(str).str.strip() if spec.id_column
               else pd.Series("", index=raw.index))
     period = (raw[spec.period_column].fillna("").astype(str).str.strip() if spec.period_column
               else pd.Series("", index=raw.index))
+    digital, sure = yes_no_answers(raw, spec.digital_column, path), yes_no_answers(raw, spec.sure_column, path)
     frame = pd.DataFrame({"text": text, "domain": domain, "digital": digital, "source": spec.name,
                           "weight": float(spec.row_weight), "text_kind": spec.text_kind, "row_id": row_id,
-                          "period": period, "sure": sure_answers(raw, spec.sure_column, path)})
+                          "period": period, "sure": sure})
     left_out = int((frame["domain"] == NONE_LABEL).sum())
     empty = int((frame["text"] == "").sum())
     frame = frame[(frame["domain"] != NONE_LABEL) & (frame["text"] != "")]
     return frame.reset_index(drop=True), left_out, empty
 
 
-def sure_answers(raw: pd.DataFrame, column: str | None, path: Path) -> pd.Series:
-    """The `sure` column as yes, no or "" (not said); any other answer stops with its row."""
+def yes_no_answers(raw: pd.DataFrame, column: str | None, path) -> pd.Series:
+    """A yes/no column (digital, sure) as yes, no or "" (not said), spelt as domains.yes_no reads it
+    (yes/no, oui/non, any case); any other answer stops with its file, row and column."""
     if not column:
         return pd.Series("", index=raw.index)
-    answers = raw[column].fillna("").astype(str).str.strip().str.lower()
-    wrong = ~answers.isin(["yes", "no", ""])
+    given = raw[column].fillna("").astype(str)
+    answers = given.map({v: yes_no(v) for v in given.unique()})
+    wrong = answers.isna()
     if wrong.any():
         i = int(wrong.to_numpy().nonzero()[0][0])
-        raise PipelineError(f"{path}, {row_in_file(raw, i)}: {raw[column].iloc[i]!r} in column {column!r} is not yes or no "
-                            f"({int(wrong.sum())} such rows)")
-    return answers
+        raise PipelineError(f"{path}, {row_in_file(raw, i)}: {given.iloc[i]!r} in column {column!r} is not yes or no "
+                            f"(nor oui or non; {int(wrong.sum())} such rows)")
+    return answers.astype(object)
 
 
 def load_source(spec: SourceSpec, base: Path, labels: LabelSet) -> tuple[pd.DataFrame, SourceReport]:

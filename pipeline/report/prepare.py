@@ -16,6 +16,7 @@ import pandas as pd
 
 from pipeline.domains import LabelSet
 from pipeline.errors import PipelineError
+from pipeline.io.sources import yes_no_answers
 from pipeline.report.frformat import plain as _plain
 
 log = logging.getLogger(__name__)
@@ -84,7 +85,8 @@ def as_text(series: pd.Series) -> pd.Series:
 def prepare_predictions(frame: pd.DataFrame, labels: LabelSet, source: str = "predictions") -> pd.DataFrame:
     """Check the prediction columns and give them one type each, whatever file they came from.
 
-    domain: text ("" for rows without text); confidence: float; digital: "yes"/"no"/"";
+    domain: text ("" for rows without text); confidence: float; digital: "yes"/"no"/"" (another
+    answer than yes/no, oui/non is an error naming its row);
     needs_review: boolean (a missing column is an error only for `domain`).
     """
     if "domain" not in frame.columns:
@@ -97,7 +99,9 @@ def prepare_predictions(frame: pd.DataFrame, labels: LabelSet, source: str = "pr
         log.warning("%s: domain(s) outside config/domains.csv: %s (reported with their code)", source,
                     ", ".join(unknown))
     out["confidence"] = pd.to_numeric(out["confidence"], errors="coerce") if "confidence" in out else np.nan
-    out["digital"] = as_text(out["digital"]).str.lower() if "digital" in out else ""
+    out["digital"] = as_text(out["digital"]) if "digital" in out else ""
+    # predict writes yes/no or nothing: another answer would silently leave the digital shares.
+    out["digital"] = yes_no_answers(out, "digital", source)
     if "needs_review" in out:
         raw = out["needs_review"]
         if raw.dtype == bool:

@@ -12,13 +12,11 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from pipeline.domains import NONE_LABEL, LabelSet
+from pipeline.domains import NONE_LABEL, LabelSet, yes_no
 from pipeline.errors import PipelineError
 from pipeline.features.text import normalize
 from pipeline.io.sources import COLUMNS, SUBMISSION_KIND
 from pipeline.review.workbook import FORMAT, META_SHEET, REQUIRED_COLUMNS, REVIEW_SHEET, label_fingerprint
-
-DIGITAL_ANSWERS = {"yes": "yes", "no": "no", "oui": "yes", "non": "no"}
 
 
 @dataclass
@@ -71,7 +69,7 @@ def parse_answers(name: str, header: list[str], body: list[tuple[int, list]], me
         if code is None:
             raise PipelineError(f"{name}, sheet {REVIEW_SHEET}, row {number}: correction {answer!r} is not in the "
                                 f"list (a domain code of the Guide sheet, its French label, or none)")
-        if digital and normalize(digital) not in DIGITAL_ANSWERS:
+        if yes_no(digital) is None:
             raise PipelineError(f"{name}, sheet {REVIEW_SHEET}, row {number}: digital_correction {digital!r} "
                                 f"is not yes or no")
         text = get("text")
@@ -82,7 +80,7 @@ def parse_answers(name: str, header: list[str], body: list[tuple[int, list]], me
         counts.confirmed += code == get("domain")
         counts.corrected += code not in (NONE_LABEL, get("domain"))
         counts.digital += bool(digital)
-        rows.append({"text": text, "domain": code, "digital": DIGITAL_ANSWERS.get(normalize(digital), ""),
+        rows.append({"text": text, "domain": code, "digital": yes_no(digital),
                      "source": source or f"reviewed:{name}", "weight": float(weight),
                      "text_kind": SUBMISSION_KIND, "row": number})
     frame = pd.DataFrame(rows, columns=[*COLUMNS, "row"])
