@@ -64,7 +64,7 @@ def test_answers_accept_codes_french_labels_and_none_and_skip_empty_ones():
     body = [(2, ["X", "Musée", "culture", 0.5, "education", "culture", "no", ""]),
             (3, ["Y", "Cantine", "culture", 0.4, "education", "education, ENFANCE et jeunesse", "OUI", "vu"]),
             (4, ["Z", "Divers", "culture", 0.3, "education", "none", "", ""]),
-            (5, ["W", "Autre", "culture", 0.3, "education", None, "yes", ""])]
+            (5, ["W", "Autre", "culture", 0.3, "education", None, None, "pas relu"])]
     frame, counts = parse_answers("r.xlsx", HEADER, body, meta(), LABELS, weight=2.0)
     assert frame[["text", "domain", "digital"]].values.tolist() == [
         ["Musée", "culture", "no"], ["Cantine", "education", "yes"], ["Divers", "none", ""]]
@@ -72,11 +72,23 @@ def test_answers_accept_codes_french_labels_and_none_and_skip_empty_ones():
     assert (counts.rows, counts.reviewed, counts.confirmed, counts.corrected, counts.none) == (4, 3, 1, 1, 1)
 
 
+def test_a_digital_answer_alone_confirms_the_proposed_domain():
+    """An analyst who agrees with the domain and only sets the flag has reviewed the row."""
+    body = [(2, ["X", "Médiathèque en ligne", "culture", 0.5, "education", None, "Oui", ""]),
+            (3, ["Y", "Cantine", "education", 0.4, "culture", "", "no", ""])]
+    frame, counts = parse_answers("r.xlsx", HEADER, body, meta(), LABELS)
+    assert frame[["text", "domain", "digital", "row"]].values.tolist() == [
+        ["Médiathèque en ligne", "culture", "yes", 2], ["Cantine", "education", "no", 3]]
+    assert (counts.reviewed, counts.confirmed, counts.corrected, counts.digital) == (2, 2, 0, 2)
+
+
 @pytest.mark.parametrize("header, row, workbook_meta, message", [
     (HEADER, ["X", "Musée", "culture", 0.5, "", "musees", "", ""], meta(),
      r"r.xlsx, sheet Relecture, row 7: correction 'musees' is not in the list"),
     (HEADER, ["X", "Musée", "culture", 0.5, "", "culture", "peut-être", ""], meta(),
      r"row 7: digital_correction 'peut-être' is not yes or no"),
+    (HEADER, ["X", "Musée", "", 0.5, "", "", "yes", ""], meta(),
+     r"row 7: a digital_correction but no correction, and the proposed domain '' is not in the list"),
     ([h for h in HEADER if h != "correction"], ["X", "Musée", "culture", 0.5, "", "", ""], meta(),
      r"r.xlsx, sheet Relecture: no column 'correction'"),
     (HEADER, ["X", "Musée", "culture", 0.5, "", "culture", "", ""],
@@ -186,6 +198,21 @@ def test_a_filled_workbook_is_trained_on_and_counted(trained, workbook, labels, 
     rows, _, _ = load_reviewed(review_files(reviewed), labels)
     assert rows[["text", "domain", "digital"]].values.tolist() == [
         [texts[0], other, "yes"], [texts[1], domains[1], ""], [texts[2], other, "no"]]
+
+
+def test_a_workbook_where_only_the_digital_flag_is_answered_gives_training_rows(workbook, labels, tmp_path):
+    path, _ = workbook
+    wb = load_workbook(path)
+    ws = wb[REVIEW_SHEET]
+    header = [c.value for c in ws[1]]
+    col = {name: header.index(name) + 1 for name in header}
+    for r, digital in ((2, "yes"), (3, "no")):
+        ws.cell(row=r, column=col["digital_correction"]).value = digital
+    wb.save(tmp_path / "only_digital.xlsx")
+    shown = [[ws.cell(row=r, column=col[c]).value for c in ("text", "domain")] for r in (2, 3)]
+    rows, _, summary = load_reviewed([tmp_path / "only_digital.xlsx"], labels)
+    assert rows[["text", "domain", "digital"]].values.tolist() == [[*shown[0], "yes"], [*shown[1], "no"]]
+    assert (summary["rows_reviewed"], summary["rows_trained"], summary["confirmed"]) == (2, 2, 2)
 
 
 def test_a_value_typed_outside_the_list_stops_training_in_one_line(trained, workbook, tmp_path, capsys):

@@ -2,8 +2,9 @@
 
 A row whose `correction` holds a domain code or its French label (any case,
 accents optional) becomes a labeled row of kind submission; `none` marks it
-reviewed but fitting no domain (left out, counted); an empty correction means
-not reviewed. `digital_correction` (yes/no, oui/non) gives its digital label.
+reviewed but fitting no domain (left out, counted). `digital_correction`
+(yes/no, oui/non) gives its digital label; filled alone, it confirms the
+proposed domain (column `domain`). Both empty: not reviewed.
 Every mistake is refused in one line naming the file, the sheet and the row.
 """
 from __future__ import annotations
@@ -63,18 +64,21 @@ def parse_answers(name: str, header: list[str], body: list[tuple[int, list]], me
     for number, values in body:
         get = lambda c: _text(values[col[c]]) if col[c] < len(values) else ""  # noqa: E731, B023 (used here)
         answer, digital = get("correction"), get("digital_correction")
-        if not answer:
-            continue
-        code = lookup.get(normalize(answer))
-        if code is None:
-            raise PipelineError(f"{name}, sheet {REVIEW_SHEET}, row {number}: correction {answer!r} is not in the "
-                                f"list (a domain code of the Guide sheet, its French label, or none)")
+        if not (answer or digital):
+            continue  # not reviewed
+        where = f"{name}, sheet {REVIEW_SHEET}, row {number}"
         if yes_no(digital) is None:
-            raise PipelineError(f"{name}, sheet {REVIEW_SHEET}, row {number}: digital_correction {digital!r} "
-                                f"is not yes or no")
+            raise PipelineError(f"{where}: digital_correction {digital!r} is not yes or no")
+        # A digital answer alone leaves the domain the row proposes standing: the analyst confirms it.
+        code = lookup.get(normalize(answer or get("domain")))
+        if code is None:
+            raise PipelineError(f"{where}: correction {answer!r} is not in the list (a domain code of the Guide "
+                                f"sheet, its French label, or none)" if answer else
+                                f"{where}: a digital_correction but no correction, and the proposed domain "
+                                f"{get('domain')!r} is not in the list: fill correction")
         text = get("text")
         if not text:
-            raise PipelineError(f"{name}, sheet {REVIEW_SHEET}, row {number}: a correction but no text")
+            raise PipelineError(f"{where}: an answer but no text")
         counts.reviewed += 1
         counts.none += code == NONE_LABEL
         counts.confirmed += code == get("domain")

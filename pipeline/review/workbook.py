@@ -33,8 +33,9 @@ HOW_TO = [
     "Les lignes sont triées : d'abord celles où le modèle hésite le plus, dont la relecture lui apprend le plus.",
     "correction : choisissez dans la liste le domaine juste (un code ci-dessus), même s'il est celui proposé "
     "(domain) : la ligne compte alors comme confirmée. « none » : aucun domaine ne convient ou le texte est trop vague.",
-    "Laisser correction vide = ligne non relue : elle est ignorée.",
     "digital_correction : yes si l'initiative est un service ou outil numérique, no sinon ; vide = non relu.",
+    "digital_correction rempli et correction vide : le domaine proposé (domain) est tenu pour confirmé.",
+    "Laisser correction et digital_correction vides = ligne non relue : elle est ignorée.",
     "comment : libre, jamais lu par le modèle.",
     "Ne modifiez ni les en-têtes, ni row_id, ni les colonnes text et domain.",
     "Fichier terminé : déposez-le dans data/reviewed/ ; le prochain « make train » l'apprend.",
