@@ -58,6 +58,15 @@ def test_text_column_given_found_or_refused(tmp_path):
     assert "header" not in str(refused.value)
 
 
+def test_column_names_lose_their_surrounding_spaces_in_a_csv_as_in_a_workbook(tmp_path):
+    (tmp_path / "in.csv").write_text(" code ; intitule \n01004;Salle des fêtes\n", encoding="utf-8")
+    pd.DataFrame({" code ": ["01004"], " intitule ": ["Salle des fêtes"]}).to_excel(tmp_path / "in.xlsx", index=False)
+    for name in ("in.csv", "in.xlsx"):
+        frame = read_table(tmp_path / name)
+        assert list(frame.columns) == ["code", "intitule"]
+        assert find_text_columns(frame.columns, "intitule", [], name) == ["intitule"]
+
+
 def test_a_first_line_of_data_is_named_as_a_missing_header():
     # A council's export without a header line: pandas takes its first record for the column names.
     first_record = ["2012-06-25", "Convention de partenariat avec le club nautique de la ville", "Unnamed: 2", "56204"]

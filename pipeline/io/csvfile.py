@@ -114,8 +114,9 @@ def sniff_separator(sample: str, truncated: bool = False) -> str:
 
 
 def column_names(header: list[str], first_row: list[str] | None, path: Path) -> list[str]:
-    """The header's names, plus TRAILING for a separator ending the lines; duplicates refused."""
-    names = list(header)
+    """The header's names, stripped as the workbook reader strips them (" intitule " is intitule),
+    plus TRAILING for a separator ending the lines; duplicates refused."""
+    names = [name.strip() for name in header]
     if len(names) == 1 and names[0] == "":
         raise PipelineError(f"{path}: the first line is empty; it must name the columns")
     # Lines ending with a separator: pandas would take the first column for an index. The

@@ -1,9 +1,10 @@
 """Reading the tables users bring: CSV (plain or .gz/.zip/.bz2/.xz), Excel (.xlsx, .xls), .ods, Parquet.
 
 One reader for every format, chosen by the file's content first (a .csv that
-is really gzip or a workbook is read as what it is). Column names are text,
-unique, and never renamed silently; a file with a header but no rows is
-refused. CSV details are in csvfile.py, bytes and encodings in encoding.py.
+is really gzip or a workbook is read as what it is). Column names are text
+(surrounding spaces stripped, in a CSV as in a workbook), unique, and never
+renamed silently; a file with a header but no rows is refused. CSV details are
+in csvfile.py, bytes and encodings in encoding.py.
 """
 from __future__ import annotations
 
