@@ -143,7 +143,7 @@ def test_the_flag_is_the_mean_of_two_flags_each_self_trained_and_one_word_counts
     no = [f"toiture église {w}" for w in "abcdefghij"] + [f"voirie chemin école {w}" for w in "abcdefghij"]
     lemmas, y = yes + no, np.array(["yes"] * 20 + ["no"] * 20)
     pool = [f"portail numérique {i}" for i in range(30)] + [f"toiture préau {i}" for i in range(30)]
-    recipe = DigitalRecipe(pseudo_threshold=0.6, pseudo_weight=1.0)
+    recipe = DigitalRecipe(pseudo_threshold=0.6, pseudo_weight=1.0, cues=("numeri*", "internet"))  # the cue column too
     both, n = fit_digital(lemmas, y, pool, recipe)
     alone = [_self_trained_flag(lemmas, y, pool, recipe, word_counts=w)[0] for w in (False, True)]
     long_title = ["réhabilitation école préau toiture cour clôture chemin voirie tableau numérique"]

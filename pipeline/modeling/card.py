@@ -59,6 +59,8 @@ def model_card(metadata: dict, metrics: dict, labels: LabelSet) -> str:
         digital_line += f" (flagged yes from P(yes) ≥ {recipe['threshold']:g}"
         if recipe.get("word_counts_C"):
             digital_line += "; P(yes) the mean of two flags, one counting a title's words unnormalised"
+        if recipe.get("cues"):
+            digital_line += f"; {len(recipe['cues'])} digital cue words sharing one feature"
         digital_line += ")"
     headline_digital = digital.get("by_source", {}).get(metrics.get("headline_source"))
     if headline_digital:

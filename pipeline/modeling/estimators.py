@@ -22,6 +22,7 @@ from sklearn.svm import LinearSVC
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from pipeline.features.cues import CueIndicator
 from pipeline.io.sources import SUBMISSION_KIND
 
 
@@ -275,6 +276,9 @@ class DigitalRecipe:
     one digital word counts whole in a long title (a classroom's computerisation at
     the end of a building's works); the flag's P(yes) is the mean of the two, each
     self-trained on its own (0: the first alone; docs/model.md).
+    cues: the digital cue words ([paths] digital_cues), one column shared by all of them
+    beside each flag's n-grams, worth `cue_weight` in the first flag and
+    `word_counts_cue_weight` in the second (0: left out; docs/model.md#digital-cue-words).
     """
 
     C: float = 10.0
@@ -283,6 +287,9 @@ class DigitalRecipe:
     pseudo_weight: float = 0.3
     threshold: float = 0.6
     word_counts_C: float = 1.0
+    cues: tuple[str, ...] = ()
+    cue_weight: float = 1.0
+    word_counts_cue_weight: float = 3.0
 
 
 # The cut of the models and oof.npz files saved before the threshold was kept with them.
@@ -297,9 +304,14 @@ def digital_labels(proba_yes, threshold: float) -> np.ndarray:
 
 def digital_classifier(recipe: DigitalRecipe = DigitalRecipe(), word_counts: bool = False) -> Pipeline:
     """The yes/no `digital` flag, on the same lemma strings; with `word_counts`, the second flag of
-    the recipe: word n-grams alone, left unnormalised, inverse regularisation `recipe.word_counts_C`."""
+    the recipe: word n-grams alone, left unnormalised, inverse regularisation `recipe.word_counts_C`.
+    Each with the recipe's cue column beside its n-grams."""
+    features = [("words", word_ngrams(norm=None))] if word_counts else lemma_features().transformer_list
+    cue_weight = recipe.word_counts_cue_weight if word_counts else recipe.cue_weight
+    if recipe.cues and cue_weight > 0:
+        features.append(("cues", CueIndicator(recipe.cues, cue_weight)))
     return Pipeline([
-        ("features", word_ngrams(norm=None) if word_counts else lemma_features()),
+        ("features", FeatureUnion(features)),
         ("clf", LogisticRegression(C=recipe.word_counts_C if word_counts else recipe.C,
                                    class_weight="balanced" if recipe.balanced else None, max_iter=3000)),
     ])

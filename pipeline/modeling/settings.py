@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pipeline.errors import PipelineError
+from pipeline.features.cues import load_cues
 from pipeline.features.lemmatizer import MODES
 from pipeline.modeling.estimators import DigitalRecipe
 
@@ -46,17 +47,18 @@ class TrainSettings:
                    spacy_model=p["spacy_model"], lemma_mode=lemma_mode, batch_size=p["batch_size"],
                    n_process=p["n_process"], recipes=tuple(t["recipes"]), select_on=_as_tuple(t["select_on"]),
                    review_accuracy=t["review_accuracy"], n_jobs=process_count(t.get("n_jobs", 0)),
-                   digital=digital_recipe(config.get("digital", {})))
+                   digital=digital_recipe(config.get("digital", {}), config["paths"].get("digital_cues")))
 
 
-def digital_recipe(section: dict) -> DigitalRecipe:
-    """[digital] of pipeline.toml (absent entries: DigitalRecipe's defaults); unknown keys are an error."""
-    known = set(DigitalRecipe.__dataclass_fields__)
+def digital_recipe(section: dict, cues_path=None) -> DigitalRecipe:
+    """[digital] of pipeline.toml (absent entries: DigitalRecipe's defaults; unknown keys are an error),
+    with the cue words of `cues_path` (none without it)."""
+    known = set(DigitalRecipe.__dataclass_fields__) - {"cues"}
     unknown = sorted(set(section) - known)
     if unknown:
         raise PipelineError(f"[digital] in pipeline.toml: unknown setting(s) {', '.join(unknown)}; "
                             f"use {', '.join(sorted(known))}")
-    return DigitalRecipe(**section)
+    return DigitalRecipe(**section, cues=load_cues(cues_path) if cues_path else ())
 
 
 def _as_tuple(value) -> tuple[str, ...]:
