@@ -248,6 +248,8 @@ def test_the_flag_is_cut_at_the_models_own_threshold_in_predict_the_oof_file_and
     meta, metrics = (json.loads((folder / f).read_text()) for f in ("metadata.json", "metrics.json"))
     card_text = model_card(meta, metrics, labels)
     assert "flagged yes from P(yes) ≥ 0.6; P(yes) the mean of two flags" in card_text
-    metrics["digital"]["recipe"]["word_counts_C"] = 0.0
+    n_cues = len(metrics["digital"]["recipe"]["cues"])
+    assert n_cues > 0 and f"unnormalised; {n_cues} digital cue words sharing one feature)" in card_text
+    metrics["digital"]["recipe"].update(word_counts_C=0.0, cues=[])
     assert "flagged yes from P(yes) ≥ 0.6)" in model_card(meta, metrics, labels)
     assert type(model.digital_classifier).__name__ == "VotingClassifier"  # the two flags of config/pipeline.toml
