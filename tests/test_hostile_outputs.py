@@ -1,6 +1,7 @@
 """Hostile outputs and faults: formula cells, umask, killed runs, impossible paths, permissions,
 the command line's error lines, and the Makefile's variables (see test_hostile_inputs.py for inputs).
 """
+import logging
 import os
 import shutil
 import stat
@@ -167,17 +168,57 @@ def test_predict_on_hostile_files_writes_right_or_says_one_line(trained, tmp_pat
     one_line_error(capsys, "must end in .csv, .tsv, .parquet or .xlsx")
 
 
-def test_labeling_a_predictions_file_again_writes_no_duplicate_column(trained, tmp_path, capsys):
+def test_labeling_a_predictions_file_again_replaces_its_predictions(trained, tmp_path, capsys):
     source = write(tmp_path, "in.csv", "titre\nVidéoprotection de la mairie\nRéfection de la voirie\n".encode())
-    for i in range(1, 4):
-        out = tmp_path / f"round{i}.parquet"
+    first = tmp_path / "round0.csv"
+    assert cli(trained, "predict", "--input", str(source), "--output", str(first), "--text-col", "titre") == 0
+    columns = pd.read_csv(first).columns.tolist()
+    source = first
+    for i, suffix in enumerate((".csv", ".parquet", ".csv", ".xlsx"), 1):
+        out = tmp_path / f"round{i}{suffix}"
         assert cli(trained, "predict", "--input", str(source), "--output", str(out), "--text-col", "titre") == 0
+        assert read_table(out).columns.tolist() == columns, suffix
         source = out
-    columns = pd.read_parquet(source).columns
-    assert not columns.duplicated().any() and "domain" in columns and "pred_domain" in columns
-    xlsx = tmp_path / "round4.xlsx"
-    assert cli(trained, "predict", "--input", str(source), "--output", str(xlsx), "--text-col", "titre") == 0
-    assert read_table(xlsx)["titre"].tolist() == ["Vidéoprotection de la mairie", "Réfection de la voirie"]
+    assert read_table(source)["titre"].tolist() == ["Vidéoprotection de la mairie", "Réfection de la voirie"]
+
+
+def test_relabeled_predictions_are_the_ones_counted_and_reported(trained, tmp_path, caplog, labels):
+    from pipeline.io.predictions import read_predictions_file
+    from pipeline.report.prepare import prepare_predictions
+
+    old = pd.DataFrame({"titre": ["Vidéoprotection de la mairie", "Réfection de la voirie"], "domain": "culture",
+                        "confidence": 0.1, "proba_culture": 0.1, "digital": "no", "needs_review": True,
+                        "review_threshold": 0.5, "model_run_id": "old-run"})
+    old.to_parquet(tmp_path / "old.parquet", index=False)
+    out = tmp_path / "new.parquet"
+    args = ["--config", trained["config_file"], "predict", "--input", str(tmp_path / "old.parquet"),
+            "--output", str(out), "--threshold", "0"]
+    with caplog.at_level(logging.INFO):
+        assert main(args) == 0
+    err = caplog.text
+    assert "0 flagged needs_review" in err and "replaced by the new ones" in err and "proba_culture" in err
+    new = pd.read_parquet(out)
+    assert not [c for c in new.columns if c.startswith("pred_")] and list(new.columns[:2]) == ["titre", "domain"]
+    assert not new["needs_review"].any() and (new["model_run_id"] != "old-run").all()
+    assert (prepare_predictions(read_predictions_file(out), labels)["domain"] == new["domain"]).all()
+
+
+def test_an_input_column_of_a_predicted_name_is_kept_under_another_name(trained, tmp_path, capsys, labels):
+    from pipeline.io.predictions import read_predictions_file
+    from pipeline.report.prepare import prepare_predictions
+
+    write(tmp_path, "hand.csv", "titre,domain,digital\nVidéoprotection de la mairie,zz,oui\n".encode())
+    assert cli(trained, "predict", "--input", str(tmp_path / "hand.csv"), "--output", str(tmp_path / "p.csv")) == 0
+    out = pd.read_csv(tmp_path / "p.csv", dtype=str)
+    assert out[["input_domain", "input_digital"]].iloc[0].tolist() == ["zz", "oui"]
+    assert list(out.columns[:4]) == ["titre", "input_domain", "input_digital", "domain"]
+    assert prepare_predictions(read_predictions_file(tmp_path / "p.csv"), labels)["domain"][0] in labels.codes
+    # a file the earlier predict wrote, with pred_<name> columns, reads the same way
+    legacy = out.rename(columns={"input_domain": "domain", "input_digital": "digital", "domain": "pred_domain",
+                                 "digital": "pred_digital", "model_run_id": "pred_model_run_id"})
+    legacy.to_csv(tmp_path / "legacy.csv", index=False)
+    back = read_predictions_file(tmp_path / "legacy.csv")
+    assert back[["input_domain", "domain", "model_run_id"]].equals(out[["input_domain", "domain", "model_run_id"]])
 
 
 def test_an_unexpected_failure_is_one_line_and_a_log_unless_debug(trained, tmp_path, capsys, monkeypatch):

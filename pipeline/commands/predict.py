@@ -106,7 +106,7 @@ def label_file(model: BarometerModel, input_path: str | Path, output_path: str |
         with ParallelPredictor(model, jobs, dedup) as predictor, tqdm(total=total, unit="rows", desc="labeling",
                                                                       disable=None) as bar:
             for (chunk, texts), scores in predictor.map(chunks()):
-                labeled = with_predictions(model, chunk, texts, scores, settings.review_threshold)
+                labeled = with_predictions(model, chunk, texts, scores, settings.review_threshold, warn=not rows)
                 writer.write(labeled)
                 rows += len(chunk)
                 flagged += int(labeled["needs_review"].sum())

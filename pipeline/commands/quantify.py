@@ -20,7 +20,8 @@ import numpy as np
 from pipeline.domains import load_label_set
 from pipeline.errors import PipelineError
 from pipeline.io.files import read_metrics, write_json
-from pipeline.io.tables import atomic_folder, read_table
+from pipeline.io.predictions import read_predictions_file
+from pipeline.io.tables import atomic_folder
 from pipeline.modeling.run_folder import resolve_run
 from pipeline.quantify.evaluate import mean_absolute_error, measure, total_variation, unseen_year_check
 from pipeline.quantify.fit import DEFAULT_METHOD, METHODS, binary_proba
@@ -75,7 +76,7 @@ def labeled_check(config: dict, oof, path: str, label_col: str, n_bootstrap: int
     """Raw and adjusted shares of a predictions file against its rows' true domains; the correction
     is fitted on every out-of-fold row (the seed set's, for a model trained on it alone)."""
     labels = load_label_set(config["paths"]["labels"])
-    frame = prepare_predictions(read_table(path), labels, path)
+    frame = prepare_predictions(read_predictions_file(path), labels, path)
     if label_col not in frame:
         raise PipelineError(f"{path}: no column {label_col!r} of true domains")
     frame = frame[frame[label_col].isin(labels.codes) & (frame["domain"] != "")]

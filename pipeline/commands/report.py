@@ -36,7 +36,8 @@ import pandas as pd
 from pipeline.domains import LabelSet, load_label_set
 from pipeline.errors import PipelineError
 from pipeline.io.files import METRICS_FILE, RUN_ID, read_metrics, sha256_of, write_json
-from pipeline.io.tables import atomic_folder, read_table
+from pipeline.io.predictions import read_predictions_file
+from pipeline.io.tables import atomic_folder
 from pipeline.io.write import write_csv
 from pipeline.report import communes as communes_ref
 from pipeline.report.analysis import attach_adjusted, build_report
@@ -94,7 +95,7 @@ def read_predictions(paths: list[Path], labels: LabelSet) -> tuple[pd.DataFrame,
     """Read and check each file (an error names the file), then stack them."""
     frames, inputs = [], []
     for path in paths:
-        frame = prepare_predictions(read_table(path), labels, str(path))
+        frame = prepare_predictions(read_predictions_file(path), labels, str(path))
         frames.append(frame)
         inputs.append({"name": path.name, "rows": len(frame), "sha256": sha256_of(path)})
         log.info("read %s: %d rows", path, len(frame))

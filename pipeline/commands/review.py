@@ -9,7 +9,8 @@ import pandas as pd
 from pipeline.domains import load_label_set
 from pipeline.errors import PipelineError
 from pipeline.io.files import sha256_of
-from pipeline.io.tables import find_text_columns, read_table
+from pipeline.io.predictions import earlier_predictions, read_predictions_file
+from pipeline.io.tables import find_text_columns
 from pipeline.modeling.cv import duplicate_key
 from pipeline.modeling.predict import output_columns, texts_of
 from pipeline.review.select import margins, select_for_review
@@ -18,18 +19,18 @@ from pipeline.review.workbook import MODEL_COLUMNS, load_guide, review_table, wr
 log = logging.getLogger(__name__)
 
 
-def prediction_columns(columns, codes, path) -> tuple[dict[str, str], list[str]]:
-    """Where predict put each of its columns (`pred_<name>` when the input had one of that name),
-    and the input's own columns. A file without every domain's proba_ column is refused."""
+def prediction_columns(columns, codes, path) -> list[str]:
+    """The input's own columns of a predictions file (see io/predictions.py for its layout).
+    A file without every domain's proba_ column is refused."""
     columns = [str(c) for c in columns]
-    found = {c: f"pred_{c}" if f"pred_{c}" in columns else c for c in output_columns(codes)}
-    missing = [c for c, name in found.items() if name not in columns and c != "model_run_id"]
+    predicted = output_columns(codes)
+    missing = [c for c in predicted if c not in columns and c != "model_run_id"]
     if missing:
-        probas = [c for c in columns if c.startswith(("proba_", "pred_proba_"))]
+        probas = [c for c in columns if c.startswith("proba_")]
         other = f" (it has {', '.join(probas)}: another label set than config/domains.csv)" if probas else ""
         raise PipelineError(f"{path}: no column {', '.join(missing[:3])}{'...' if len(missing) > 3 else ''}: "
                             f"give the output of `make predict`{other}")
-    return found, [c for c in columns if c not in set(found.values())]
+    return [c for c in columns if c not in set(predicted) and c not in earlier_predictions(columns)]
 
 
 def run_review(config: dict, predictions: str | Path, output: str | Path, rows: int | None = None,
@@ -42,24 +43,24 @@ def run_review(config: dict, predictions: str | Path, output: str | Path, rows: 
     n = rows if rows is not None else int(review.get("rows", 200))
     if n < 1:
         raise PipelineError(f"N={n}: give a number of rows to review of at least 1")
-    frame = read_table(predictions)
-    found, inputs = prediction_columns(frame.columns, labels.codes, predictions)
+    frame = read_predictions_file(predictions)
+    inputs = prediction_columns(frame.columns, labels.codes, predictions)
     text = texts_of(frame, find_text_columns(inputs, text_col, list(config["predict"]["text_columns"]), predictions))
     try:
-        proba = frame[[found[f"proba_{c}"] for c in labels.codes]].astype(float).to_numpy()
+        proba = frame[[f"proba_{c}" for c in labels.codes]].astype(float).to_numpy()
     except ValueError as exc:
         raise PipelineError(f"{predictions}: a proba_ column holds a non-number ({exc})") from None
-    domain = frame[found["domain"]].fillna("").astype(str)
+    domain = frame["domain"].fillna("").astype(str)
     eligible = (text != "").to_numpy() & (domain != "").to_numpy()
     chosen = select_for_review(proba, domain.to_numpy(), text.map(duplicate_key).to_numpy(), n,
                                review.get("max_domain_share"), eligible)
     if len(chosen) == 0:
         raise PipelineError(f"{predictions}: no row with a text and a predicted domain to review")
     picked = frame.iloc[chosen]
-    model = pd.DataFrame({c: picked[found[c]].to_numpy() if found[c] in picked else "" for c in MODEL_COLUMNS
+    model = pd.DataFrame({c: picked[c].to_numpy() if c in picked else "" for c in MODEL_COLUMNS
                           if c != "text"})
     model.insert(0, "text", text.iloc[chosen].to_numpy())
-    run_ids = frame[found["model_run_id"]].astype(str).unique() if found["model_run_id"] in frame else [""]
+    run_ids = frame["model_run_id"].astype(str).unique() if "model_run_id" in frame else [""]
     table = review_table(picked[inputs], model, chosen + 1, ",".join(run_ids))
     write_workbook(output, table, labels, load_guide(paths["domain_guide"]), {
         "kind": "review", "model_run_id": ",".join(run_ids), "predictions": predictions.name,

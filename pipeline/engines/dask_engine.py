@@ -75,7 +75,7 @@ def _label_partition(frame: pd.DataFrame, plugin: str, text_columns: list[str],
                      review_threshold: float | None) -> pd.DataFrame:
     from distributed import get_worker
 
-    return label_frame(get_worker().plugins[plugin].model, frame, text_columns, review_threshold)
+    return label_frame(get_worker().plugins[plugin].model, frame, text_columns, review_threshold, warn=False)
 
 
 def _write_part(frame: pd.DataFrame, path: str) -> int:

@@ -10,6 +10,7 @@ import logging
 import numpy as np
 import pandas as pd
 
+from pipeline.io.predictions import PREDICTED, earlier_predictions, kept_name
 from pipeline.modeling.estimators import digital_labels
 from pipeline.modeling.model import BarometerModel
 
@@ -18,8 +19,7 @@ log = logging.getLogger(__name__)
 
 def output_columns(domains) -> list[str]:
     """Columns predict appends, in order, after every input column."""
-    return ["domain", "confidence", "domain_2", *[f"proba_{d}" for d in domains],
-            "digital", "needs_review", "review_threshold", "model_run_id"]
+    return [*PREDICTED[:3], *[f"proba_{d}" for d in domains], *PREDICTED[3:]]
 
 
 def texts_of(frame: pd.DataFrame, text_columns: list[str]) -> pd.Series:
@@ -32,7 +32,7 @@ def texts_of(frame: pd.DataFrame, text_columns: list[str]) -> pd.Series:
 
 
 def label_frame(model: BarometerModel, frame: pd.DataFrame, text_columns: list[str],
-                review_threshold: float | None = None) -> pd.DataFrame:
+                review_threshold: float | None = None, warn: bool = True) -> pd.DataFrame:
     """Return `frame` unchanged, followed by the predicted columns (see `output_columns`).
 
     needs_review is true when the chosen domain's probability is below
@@ -40,7 +40,7 @@ def label_frame(model: BarometerModel, frame: pd.DataFrame, text_columns: list[s
     out-of-fold probabilities), or when the text is empty (no domain is then given).
     """
     texts = texts_of(frame, text_columns)
-    return with_predictions(model, frame, texts, predict_texts(model, texts.tolist()), review_threshold)
+    return with_predictions(model, frame, texts, predict_texts(model, texts.tolist()), review_threshold, warn)
 
 
 def predict_texts(model: BarometerModel, texts: list[str], dedup: bool = True) -> tuple[np.ndarray, np.ndarray]:
@@ -66,10 +66,12 @@ def applied_review_threshold(model: BarometerModel, review_threshold: float | No
 
 
 def with_predictions(model: BarometerModel, frame: pd.DataFrame, texts: pd.Series,
-                     scores: tuple[np.ndarray, np.ndarray], review_threshold: float | None = None) -> pd.DataFrame:
+                     scores: tuple[np.ndarray, np.ndarray], review_threshold: float | None = None,
+                     warn: bool = True) -> pd.DataFrame:
     """`frame` followed by the predicted columns, from the output of `predict_texts` over `texts`.
 
     needs_review is true below `review_threshold` (default: the model's own) or for an empty text.
+    Earlier predictions in `frame` are replaced (see `without_clashes`; `warn`: say so, once a file).
     """
     review_threshold = applied_review_threshold(model, review_threshold)
     proba, digital = scores
@@ -91,8 +93,21 @@ def with_predictions(model: BarometerModel, frame: pd.DataFrame, texts: pd.Serie
         "model_run_id": model.run_id,
     }
     predicted = pd.DataFrame(out, index=frame.index)
-    clash = [c for c in predicted.columns if c in frame.columns]
-    if clash:
-        log.warning("input already has column(s) %s: predictions go to pred_<name>", ", ".join(clash))
-        predicted = predicted.rename(columns={c: f"pred_{c}" for c in clash})
-    return pd.concat([frame, predicted], axis=1)
+    return pd.concat([without_clashes(frame, predicted.columns, warn), predicted], axis=1)
+
+
+def without_clashes(frame: pd.DataFrame, predicted, warn: bool = True) -> pd.DataFrame:
+    """`frame` ready to take the `predicted` columns: a predictions file's earlier predictions are
+    dropped (labeling again replaces them); another column of a predicted name (a hand label
+    `domain`) is kept as input_<name>, so that no reader takes it for the prediction."""
+    earlier = earlier_predictions(frame.columns)
+    if earlier and warn:
+        log.warning("the input holds predictions already: its column(s) %s are replaced by the new ones",
+                    ", ".join(earlier))
+    frame = frame.drop(columns=earlier)
+    clash = [c for c in predicted if c in frame.columns]
+    renamed = {c: kept_name(c, list(frame.columns) + list(predicted)) for c in clash}
+    if renamed and warn:
+        log.warning("the input has column(s) of a name predict writes: kept as %s",
+                    ", ".join(f"{new} (was {old})" for old, new in renamed.items()))
+    return frame.rename(columns=renamed)

@@ -1,0 +1,56 @@
+"""Predictions files as predict writes them: which columns hold predictions, and reading them back.
+
+predict appends its columns after the input's own. Labeling a predictions file again
+replaces its earlier predictions; an input column of a predicted name (a hand label
+`domain`) is kept as input_<name>. Files written before that have pred_<name> columns
+instead: `current_layout` reads them in today's layout, so that review and report never
+take an input's own column for a prediction.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from pipeline.io.tables import read_table
+
+# predict's columns, in order; one proba_<domain> per domain goes after domain_2.
+PREDICTED = ("domain", "confidence", "domain_2", "digital", "needs_review", "review_threshold", "model_run_id")
+
+
+def predicted_column(name: str, columns) -> str:
+    """Where a predictions file holds predict's column `name`: `pred_<name>` in a file written when
+    predict renamed its clashing columns (the input's own column then kept the name), else `name`."""
+    return f"pred_{name}" if f"pred_{name}" in columns else name
+
+
+def earlier_predictions(columns) -> list[str]:
+    """The columns an earlier run of predict wrote, when `columns` are a predictions file's (it has
+    a model_run_id): domain... model_run_id and every proba_ column, whatever the label set."""
+    columns = [str(c) for c in columns]
+    if predicted_column("model_run_id", columns) not in columns:
+        return []
+    probas = [c.removeprefix("pred_") for c in columns if c.startswith(("proba_", "pred_proba_"))]
+    names = {predicted_column(c, columns) for c in [*PREDICTED, *probas]}
+    return [c for c in columns if c in names]
+
+
+def kept_name(name: str, columns) -> str:
+    """The name an input column clashing with a predicted one is kept under: input_<name>, free in `columns`."""
+    while name in columns:
+        name = f"input_{name}"
+    return name
+
+
+def current_layout(frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` with its predictions under their own names: pred_<name> becomes <name>, the input's
+    own <name> becomes input_<name> (a file written when predict renamed its clashing columns)."""
+    columns = [str(c) for c in frame.columns]
+    moved = [c for c in earlier_predictions(columns) if c.startswith("pred_")]
+    renames = {c: kept_name(c, columns) for c in (m.removeprefix("pred_") for m in moved) if c in columns}
+    return frame.rename(columns={**renames, **{c: c.removeprefix("pred_") for c in moved}})
+
+
+def read_predictions_file(path: str | Path) -> pd.DataFrame:
+    """A predictions file (any format `read_table` reads), in today's layout."""
+    return current_layout(read_table(path))
