@@ -290,21 +290,19 @@ def test_the_map_contours_are_pinned_like_the_etalab_package():
     assert MAP_INTEGRITY.startswith("sha512-") and len(MAP_INTEGRITY) == 95
 
 
-def test_the_domain_charts_draw_the_adjusted_shares_intervals(tmp_path, monkeypatch):
-    """With an oof.npz of real titles and proba_ columns, the domain chart and the by-size and by-year charts
-    draw the adjusted shares and intervals of domain_shares(.csv, _groups.csv); small groups are not computed."""
+def with_real_titles_oof(tmp_path):
+    """An oof.npz of real titles for the fixtures' model run (the report then adjusts its shares): the
+    domain codes, a function drawing posteriors of a classifier right about 80 % of the time, its rng."""
     import numpy as np
-    from report_fixtures import LABELS_CSV, _row
+    from report_fixtures import LABELS_CSV
 
     from pipeline.domains import load_label_set
     from pipeline.quantify.store import OOF_FILE, save_oof
-    from pipeline.report import charts
 
-    config = report_config(tmp_path)
     codes = list(load_label_set(LABELS_CSV).codes)
     rng = np.random.default_rng(0)
 
-    def posteriors(y):  # a classifier right about 80 % of the time
+    def posteriors(y):
         alpha = np.full((len(y), len(codes)), 0.3)
         alpha[np.arange(len(y)), y] = 6.0
         return np.vstack([rng.dirichlet(a) for a in alpha])
@@ -314,6 +312,46 @@ def test_the_domain_charts_draw_the_adjusted_shares_intervals(tmp_path, monkeypa
         "classes": np.array(codes), "proba": posteriors(fit_y), "y": np.array(codes)[fit_y],
         "source": np.full(len(fit_y), "dgcl-random"), "row_id": np.full(len(fit_y), ""),
         "digital": np.where(fit_y == 0, "yes", "no"), "digital_proba": np.where(fit_y == 0, 0.9, 0.1)})
+    return codes, posteriors, rng
+
+
+def test_missing_years_are_years_not_given_in_every_figure(tmp_path, caplog):
+    """Nulls in a Parquet year column, and a second file without the column: rows without a year, said in the
+    log, left out of the figures by year, the adjusted shares' included (they used to sort NaN with text)."""
+    import numpy as np
+    from report_fixtures import _row
+
+    config = report_config(tmp_path)
+    codes, posteriors, _ = with_real_titles_oof(tmp_path)
+    y = np.arange(120) % len(codes)
+    proba = posteriors(y)
+    rows = [_row(codes[int(p.argmax())], "02001", year=["2023", "2024", None][i % 3]) for i, p in enumerate(proba)]
+    frame = pd.DataFrame(rows).assign(**{f"proba_{c}": proba[:, j].round(4) for j, c in enumerate(codes)})
+    frame.to_parquet(tmp_path / "a.parquet", index=False)
+    frame.drop(columns="exercice").iloc[:30].to_parquet(tmp_path / "b.parquet", index=False)
+    with caplog.at_level("INFO"):
+        assert cli(config, "--predictions", str(tmp_path / "a.parquet"), "--name", "one") == 0
+        assert cli(config, "--predictions", str(tmp_path / "a.parquet"), str(tmp_path / "b.parquet"),
+                   "--name", "two") == 0
+    assert "column exercice: 40 row(s) without a year" in caplog.text
+    assert "column exercice: 70 row(s) without a year" in caplog.text
+    for name in ("one", "two"):
+        summary = json.loads((tmp_path / "reports" / name / "resume.json").read_text())
+        assert summary["years"] == ["2023", "2024"]
+        groups = pd.read_csv(tmp_path / "reports" / name / "tables" / "domain_shares_groups.csv", dtype=str)
+        assert set(groups.loc[groups["group_by"] == "annee", "group"]) == {"2023", "2024"}
+
+
+def test_the_domain_charts_draw_the_adjusted_shares_intervals(tmp_path, monkeypatch):
+    """With an oof.npz of real titles and proba_ columns, the domain chart and the by-size and by-year charts
+    draw the adjusted shares and intervals of domain_shares(.csv, _groups.csv); small groups are not computed."""
+    import numpy as np
+    from report_fixtures import _row
+
+    from pipeline.report import charts
+
+    config = report_config(tmp_path)
+    codes, posteriors, rng = with_real_titles_oof(tmp_path)
     # 2023: 120 rows of Epsilon (150,000 inhabitants); 2024: 40 rows of Gamma (12,000): too few to adjust.
     y = rng.choice(len(codes), size=160, p=np.r_[0.3, np.full(len(codes) - 1, 0.7 / (len(codes) - 1))])
     proba = posteriors(y)

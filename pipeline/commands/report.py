@@ -45,7 +45,7 @@ from pipeline.report.compose import compose
 from pipeline.report.document import Document
 from pipeline.report.external import etalab_folder, etalab_pin
 from pipeline.report.maps import load_contours, map_folder
-from pipeline.report.prepare import Columns, prepare_predictions
+from pipeline.report.prepare import Columns, normalize_year, prepare_predictions
 from pipeline.report.render import to_html, to_markdown, to_pdf
 from pipeline.report.workbook import to_xlsx
 
@@ -241,7 +241,7 @@ def adjusted_domain_shares(config: dict, frame: pd.DataFrame, data, labels: Labe
     if data.joined is not None and "taille" in data.joined:
         groups["taille"] = data.joined["taille"].reindex(frame.index).astype(object).fillna("").astype(str)
     if data.columns.year:
-        groups["annee"] = frame[data.columns.year].astype(str).str.strip()
+        groups["annee"] = frame[data.columns.year]  # normalised by run_report: text, "" when not given
     select_on = config.get("train", {}).get("select_on", [])
     # The headline source the model recorded at training (the config may have changed since).
     headline = (scores or {}).get("source") or next(
@@ -304,6 +304,8 @@ def run_report(config: dict, predictions: list[str], settings: ReportSettings | 
     frame, inputs = read_predictions(paths, labels)
     columns = Columns.detect(frame.columns, s.code_col)
     log.info("columns used: %s", ", ".join(f"{k}={v}" for k, v in vars(columns).items() if v) or "none")
+    if columns.year:  # once, for every figure by year (a file without the column gave NaN)
+        frame[columns.year] = normalize_year(frame[columns.year], columns.year)
     ref = load_reference(config, columns, s.communes_csv)
     data = build_report(frame, labels, ref, columns)
     if data.join_summary is not None:

@@ -114,6 +114,14 @@ def prepare_predictions(frame: pd.DataFrame, labels: LabelSet, source: str = "pr
     return out
 
 
+def normalize_year(raw: pd.Series, column: str) -> pd.Series:
+    """Years as text, "" where not given (a null, or a row of a file without the column)."""
+    year = as_text(raw)
+    if missing := int((year == "").sum()):
+        log.info("column %s: %d row(s) without a year, left out of the figures by year", column, missing)
+    return year
+
+
 def normalize_commune_code(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
     """(5-character code or "", valid?): a 4-digit code lost its leading zero; "1004.0" is 01004."""
     code = as_text(raw).str.upper().str.replace(r"\.0+$", "", regex=True).str.replace(" ", "", regex=False)
