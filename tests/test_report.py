@@ -342,6 +342,28 @@ def test_missing_years_are_years_not_given_in_every_figure(tmp_path, caplog):
         assert set(groups.loc[groups["group_by"] == "annee", "group"]) == {"2023", "2024"}
 
 
+def test_years_are_normalised_once_and_non_years_are_warned_of(setup, caplog):
+    """2024.0 (a float Parquet column with nulls) and 2024 (an int one) are one year; text that is no year
+    is named in a warning and counted as year not given, not as a year of the trends."""
+    config, tmp = setup
+    frame = predictions()
+    floats = frame.iloc[:9].assign(exercice=[2023.0, None] + [2024.0] * 7)
+    floats.to_parquet(tmp / "floats.parquet", index=False)
+    frame.iloc[9:].assign(exercice=2024).to_parquet(tmp / "ints.parquet", index=False)
+    with caplog.at_level("INFO"):
+        assert cli(config, "--predictions", str(tmp / "floats.parquet"), str(tmp / "ints.parquet"),
+                   "--name", "mixed") == 0
+    summary = json.loads((tmp / "reports" / "mixed" / "resume.json").read_text())
+    assert summary["years"] == ["2023", "2024"]
+    assert "column exercice: 1 row(s) without a year" in caplog.text
+    frame.assign(exercice=["deux mille"] * 2 + ["2023"] * 8 + ["2024"] * 8).to_csv(tmp / "text.csv", index=False)
+    caplog.clear()
+    with caplog.at_level("INFO"):
+        assert cli(config, "--predictions", str(tmp / "text.csv")) == 0
+    assert "column exercice: 2 row(s) hold no year (such as 'deux mille')" in caplog.text
+    assert json.loads((tmp / "reports" / "text" / "resume.json").read_text())["years"] == ["2023", "2024"]
+
+
 def test_the_domain_charts_draw_the_adjusted_shares_intervals(tmp_path, monkeypatch):
     """With an oof.npz of real titles and proba_ columns, the domain chart and the by-size and by-year charts
     draw the adjusted shares and intervals of domain_shares(.csv, _groups.csv); small groups are not computed."""

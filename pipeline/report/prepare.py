@@ -114,9 +114,21 @@ def prepare_predictions(frame: pd.DataFrame, labels: LabelSet, source: str = "pr
     return out
 
 
+def whole_text(raw: pd.Series) -> pd.Series:
+    """Codes and years as text, "" where missing: a float column (a Parquet column with nulls) gives
+    "1004.0" for 1004, read back as "1004"."""
+    return as_text(raw).str.upper().str.replace(r"\.0+$", "", regex=True)
+
+
 def normalize_year(raw: pd.Series, column: str) -> pd.Series:
-    """Years as text, "" where not given (a null, or a row of a file without the column)."""
-    year = as_text(raw)
+    """Years as 4-digit text (2024, 2024.0 and "2024" are "2024"), "" where not given. A value that
+    is no year is warned of (the column, how many rows, one of them) and counted as not given."""
+    year = whole_text(raw)
+    bad = (year != "") & ~year.str.fullmatch(r"\d{4}")
+    if bad.any():
+        log.warning("column %s: %d row(s) hold no year (such as %r): counted as year not given", column,
+                    int(bad.sum()), as_text(raw)[bad].iloc[0])
+        year = year.mask(bad, "")
     if missing := int((year == "").sum()):
         log.info("column %s: %d row(s) without a year, left out of the figures by year", column, missing)
     return year
@@ -124,7 +136,7 @@ def normalize_year(raw: pd.Series, column: str) -> pd.Series:
 
 def normalize_commune_code(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
     """(5-character code or "", valid?): a 4-digit code lost its leading zero; "1004.0" is 01004."""
-    code = as_text(raw).str.upper().str.replace(r"\.0+$", "", regex=True).str.replace(" ", "", regex=False)
+    code = whole_text(raw).str.replace(" ", "", regex=False)
     code = code.mask(code.str.fullmatch(r"\d{4}"), code.str.zfill(5))
     valid = code.str.fullmatch(r"\d{5}|2[AB]\d{3}")
     return code, valid.fillna(False).astype(bool)
@@ -132,7 +144,7 @@ def normalize_commune_code(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
 
 def normalize_departement(raw: pd.Series) -> pd.Series:
     """Département codes as the COG writes them: "001" -> "01", "20A" -> "2A", "691" (Lyon) -> "69"."""
-    code = as_text(raw).str.upper().str.replace(r"\.0+$", "", regex=True)
+    code = whole_text(raw)
 
     def one(c: str) -> str:
         if not c:
