@@ -364,6 +364,36 @@ def test_years_are_normalised_once_and_non_years_are_warned_of(setup, caplog):
     assert json.loads((tmp / "reports" / "text" / "resume.json").read_text())["years"] == ["2023", "2024"]
 
 
+def test_predictions_in_french_excel_dialect_report_like_plain_ones(tmp_path, capsys):
+    """predict --excel-fr's CSV (';', decimal comma) gives the report of the plain CSV; a cell of a
+    numeric prediction column that is no number stops it in one line naming file, row and column."""
+    import numpy as np
+    from report_fixtures import _row
+
+    from pipeline.io.predictions import read_predictions_file
+
+    config = report_config(tmp_path)
+    codes, posteriors, _ = with_real_titles_oof(tmp_path)
+    proba = posteriors(np.arange(90) % len(codes))
+    rows = [_row(codes[int(p.argmax())], "02001") for p in proba]
+    frame = pd.DataFrame(rows).assign(**{f"proba_{c}": proba[:, j].round(4) for j, c in enumerate(codes)})
+    frame["confidence"] = proba.max(1).round(4)
+    frame.to_csv(tmp_path / "plain.csv", index=False)
+    frame.to_csv(tmp_path / "fr.csv", index=False, sep=";", decimal=",", encoding="utf-8-sig")
+    assert "0,0" in (tmp_path / "fr.csv").read_text(encoding="utf-8-sig")
+    assert cli(config, "--predictions", str(tmp_path / "plain.csv")) == 0
+    assert cli(config, "--predictions", str(tmp_path / "fr.csv")) == 0
+    plain, fr = (pd.read_csv(tmp_path / "reports" / n / "tables" / "domain_shares.csv") for n in ("plain", "fr"))
+    pd.testing.assert_frame_equal(plain, fr)
+    read = read_predictions_file(tmp_path / "fr.csv")  # report's reader: confidence "0,9" was NaN
+    assert read["confidence"].tolist() == frame["confidence"].tolist()
+    frame.astype(object).assign(**{f"proba_{codes[1]}": ["0,5"] * 4 + ["n/a"] + ["0,5"] * 85}).to_csv(
+        tmp_path / "bad.csv", index=False, sep=";")
+    capsys.readouterr()
+    assert cli(config, "--predictions", str(tmp_path / "bad.csv")) == 2
+    assert f"bad.csv, row 6: 'n/a' in column 'proba_{codes[1]}' is not a number" in capsys.readouterr().err
+
+
 def test_the_domain_charts_draw_the_adjusted_shares_intervals(tmp_path, monkeypatch):
     """With an oof.npz of real titles and proba_ columns, the domain chart and the by-size and by-year charts
     draw the adjusted shares and intervals of domain_shares(.csv, _groups.csv); small groups are not computed."""

@@ -234,6 +234,29 @@ def test_review_refuses_a_file_that_is_not_predictions(trained, tmp_path, capsys
     assert not (tmp_path / "r.xlsx").exists()
 
 
+def test_review_reads_predicts_french_excel_output(trained, tmp_path, capsys, labels):
+    from pipeline.io.predictions import read_predictions_file
+
+    (tmp_path / "in.csv").write_text("titre\nVidéoprotection de la mairie\nRéfection de la voirie\n"
+                                     "Site internet de la commune\n", encoding="utf-8")
+    for name, dialect in (("plain.csv", []), ("fr.csv", ["--excel-fr"])):
+        assert cli(trained, "predict", "--input", str(tmp_path / "in.csv"), "--output", str(tmp_path / name),
+                   *dialect) == 0
+    assert ";0,0;" in (tmp_path / "fr.csv").read_text(encoding="utf-8-sig")
+    pd.testing.assert_frame_equal(read_predictions_file(tmp_path / "fr.csv"),
+                                  read_predictions_file(tmp_path / "plain.csv"))
+    assert cli(trained, "review", "--predictions", str(tmp_path / "fr.csv"), "--output",
+               str(tmp_path / "r.xlsx")) == 0
+    text = (tmp_path / "fr.csv").read_text(encoding="utf-8-sig").splitlines()
+    cells = text[2].split(";")
+    column = text[0].split(";").index(f"proba_{labels.codes[0]}")
+    cells[column] = "?"
+    (tmp_path / "bad.csv").write_text("\n".join([*text[:2], ";".join(cells), *text[3:]]), encoding="utf-8")
+    assert cli(trained, "review", "--predictions", str(tmp_path / "bad.csv"), "--output",
+               str(tmp_path / "b.xlsx")) == 2
+    assert f"bad.csv, row 3: '?' in column 'proba_{labels.codes[0]}' is not a number" in capsys.readouterr().err
+
+
 def test_the_simulated_loop_reveals_batches_of_distinct_titles_and_scores_the_list():
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression

@@ -46,10 +46,7 @@ def run_review(config: dict, predictions: str | Path, output: str | Path, rows: 
     frame = read_predictions_file(predictions)
     inputs = prediction_columns(frame.columns, labels.codes, predictions)
     text = texts_of(frame, find_text_columns(inputs, text_col, list(config["predict"]["text_columns"]), predictions))
-    try:
-        proba = frame[[f"proba_{c}" for c in labels.codes]].astype(float).to_numpy()
-    except ValueError as exc:
-        raise PipelineError(f"{predictions}: a proba_ column holds a non-number ({exc})") from None
+    proba = frame[[f"proba_{c}" for c in labels.codes]].to_numpy(float)  # numbers: read_predictions_file
     domain = frame["domain"].fillna("").astype(str)
     eligible = (text != "").to_numpy() & (domain != "").to_numpy()
     chosen = select_for_review(proba, domain.to_numpy(), text.map(duplicate_key).to_numpy(), n,

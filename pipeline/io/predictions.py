@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from pipeline.errors import PipelineError
 from pipeline.io.tables import read_table
 
 # predict's columns, in order; one proba_<domain> per domain goes after domain_2.
@@ -52,5 +53,24 @@ def current_layout(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def read_predictions_file(path: str | Path) -> pd.DataFrame:
-    """A predictions file (any format `read_table` reads), in today's layout."""
-    return current_layout(read_table(path))
+    """A predictions file (any format `read_table` reads), in today's layout, its numeric prediction
+    columns as numbers: a CSV of predict --excel-fr writes them with a decimal comma ("0,25")."""
+    frame = current_layout(read_table(path))
+    for column in [c for c in frame.columns if c in ("confidence", "review_threshold") or c.startswith("proba_")]:
+        frame[column] = as_numbers(frame[column], column, path)
+    return frame
+
+
+def as_numbers(raw: pd.Series, column: str, path) -> pd.Series:
+    """A column of numbers written either way ("0.25", "0,25"), NaN where empty; a cell that is no
+    number is an error naming the file, the column and its row (the header is row 1)."""
+    if pd.api.types.is_numeric_dtype(raw):
+        return raw
+    text = raw.astype(object).where(raw.notna(), "").astype(str).str.strip()
+    numbers = pd.to_numeric(text.str.replace(r"^([-+]?\d*),(\d+)$", r"\1.\2", regex=True), errors="coerce")
+    bad = numbers.isna() & (text != "")
+    if bad.any():
+        i = int(bad.to_numpy().nonzero()[0][0])
+        raise PipelineError(f"{path}, row {i + 2}: {text.iloc[i]!r} in column {column!r} is not a number "
+                            f"({int(bad.sum())} such row(s)); give the output of `make predict`")
+    return numbers.astype(float)
