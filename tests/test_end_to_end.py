@@ -11,6 +11,7 @@ import pytest
 from pipeline import label_frame, load_model
 from pipeline.cli import main
 from pipeline.config import PROJECT_DIR
+from pipeline.modeling.metrics import review_threshold_warning
 from pipeline.modeling.predict import output_columns
 
 SAMPLE = PROJECT_DIR / "data" / "raw" / "submissions-sample.csv"
@@ -68,6 +69,8 @@ def test_predict_warns_when_its_review_threshold_flags_only_empty_texts(trained,
     with caplog.at_level(logging.WARNING):
         assert cli(trained, "predict", "--input", str(SAMPLE), "--output", str(out), "--threshold", "0") == 0
     assert "needs_review marks only empty texts" in caplog.text
+    assert "pass --threshold" not in caplog.text  # the user did: the advice is for a model's own threshold
+    assert "pass --threshold" in review_threshold_warning(0.0)
     caplog.clear()
     with caplog.at_level(logging.WARNING):
         assert cli(trained, "predict", "--input", str(SAMPLE), "--output", str(out), "--threshold", "0.5") == 0

@@ -221,6 +221,23 @@ def test_an_input_column_of_a_predicted_name_is_kept_under_another_name(trained,
     assert back[["input_domain", "domain", "model_run_id"]].equals(out[["input_domain", "domain", "model_run_id"]])
 
 
+@pytest.mark.parametrize("where, value", [("cli", "1.5"), ("cli", "-0.2"), ("cli", "nan"), ("config", "2"),
+                                          ("config", '"high"')])
+def test_a_review_threshold_outside_0_to_1_is_refused(trained, tmp_path, capsys, where, value):
+    write(tmp_path, "in.csv", "titre\nVidéoprotection de la mairie\n".encode())
+    config = dict(trained)
+    if where == "config":
+        text = open(trained["config_file"], encoding="utf-8").read()
+        assert 'review_threshold = "model"' in text
+        (tmp_path / "c.toml").write_text(text.replace('review_threshold = "model"', f"review_threshold = {value}"))
+        config["config_file"] = str(tmp_path / "c.toml")
+    option = ["--threshold", value] if where == "cli" else []
+    assert cli(config, "predict", "--input", str(tmp_path / "in.csv"), "--output", str(tmp_path / "o.csv"),
+               *option) == 2
+    one_line_error(capsys, "review threshold", "[predict] review_threshold): give a number from 0 to 1")
+    assert not (tmp_path / "o.csv").exists()
+
+
 def test_an_unexpected_failure_is_one_line_and_a_log_unless_debug(trained, tmp_path, capsys, monkeypatch):
     from pipeline.commands import predict as runs
 

@@ -37,10 +37,22 @@ class PredictSettings:
     @classmethod
     def from_config(cls, config: dict, n_jobs: int | None = None, text_kind: str | None = None) -> "PredictSettings":
         p = config["predict"]
-        threshold = None if p["review_threshold"] == "model" else float(p["review_threshold"])
+        threshold = None if p["review_threshold"] == "model" else probability(p["review_threshold"])
         return cls(review_threshold=threshold, text_kind=text_kind or p.get("text_kind", SUBMISSION_KIND),
                    chunk_size=p["chunk_size"], n_jobs=p.get("n_jobs", 0) if n_jobs is None else n_jobs,
                    text_columns=tuple(p["text_columns"]))
+
+
+def probability(value) -> float:
+    """A review threshold the user gave, checked: needs_review compares it with a probability."""
+    try:
+        threshold = float(value)
+    except (TypeError, ValueError):
+        threshold = float("nan")
+    if not 0 <= threshold <= 1:  # NaN too
+        raise PipelineError(f"review threshold {value!r} (--threshold, or [predict] review_threshold): give a "
+                            f"number from 0 to 1, or \"model\" in the config for the model's own")
+    return threshold
 
 
 def run_predict(config: dict, input_path: str | Path, output_path: str | Path, text_col: str | None = None,
@@ -117,7 +129,7 @@ def label_file(model: BarometerModel, input_path: str | Path, output_path: str |
     threshold = applied_review_threshold(model, settings.review_threshold)
     log.info("%d rows labeled into %s; %d flagged needs_review (confidence below %.2f, or no text)", rows,
              output_path, flagged, threshold)
-    if warning := review_threshold_warning(threshold):
+    if warning := review_threshold_warning(threshold, settings.review_threshold is not None):
         log.warning(warning)
     return output_path
 

@@ -152,7 +152,7 @@ def label_with_dask(folder: Path, input_spec: str | Path, output_path: str | Pat
     model, metadata = load_run(folder)  # here too: checks versions before any worker starts, and gives the output's types
     use_text_kind(model, text_kind)
     out_meta = label_frame(model, meta, text_columns, review_threshold)
-    if warning := review_threshold_warning(applied_review_threshold(model, review_threshold)):
+    if warning := review_threshold_warning(applied_review_threshold(model, review_threshold), review_threshold is not None):
         log.warning(warning)
     log.info("labeling %d file(s), %d partition(s), text from column(s) %s, model %s, with Dask",
              len(files), len(pieces), text_columns, model.run_id)

@@ -52,11 +52,15 @@ def review_threshold(confidence: np.ndarray, correct: np.ndarray, target_accurac
             "target_accuracy": target_accuracy, "curve": curve}
 
 
-def review_threshold_warning(threshold: float) -> str | None:
+def review_threshold_warning(threshold: float, given: bool = False) -> str | None:
     """predict's: why needs_review will flag only empty texts at this threshold; None when it can flag more.
+    `given`: the user chose it (--threshold, [predict] review_threshold), not the model.
     (Training says more, from the out-of-fold curve: `review_warning`.)"""
     if threshold > 0:
         return None
+    if given:
+        return (f"the review threshold given is {threshold:.2f}: needs_review marks only empty texts "
+                "(give a higher one to flag the rows the model is unsure of)")
     return (f"the review threshold is {threshold:.2f}: needs_review marks only empty texts (the model reached "
             "[train] review_accuracy with every row kept: retrain with a higher one, or pass --threshold)")
 
