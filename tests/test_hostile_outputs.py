@@ -15,7 +15,7 @@ from pipeline.cli import main
 from pipeline.config import PROJECT_DIR
 from pipeline.errors import PipelineError
 from pipeline.io.options import io_options
-from pipeline.io.tables import TableWriter, atomic_output, read_table
+from pipeline.io.tables import TableWriter, atomic_output, read_output, read_table
 
 
 def write(tmp_path, name, data: bytes):
@@ -53,6 +53,9 @@ def test_csv_outputs_neutralise_formula_cells_other_formats_keep_them(tmp_path):
         "texte"].tolist() == safe
     assert pd.read_csv(tmp_path / "raw.csv", dtype=str, keep_default_na=False)["texte"].tolist()[:4] == cells[:4]
     assert pd.read_parquet(tmp_path / "o.parquet")["texte"].tolist() == cells
+    for name in ("o.csv", "o.tsv", "o.parquet"):  # review and report read the texts back as they were
+        back = read_output(tmp_path / name)
+        assert back["texte"].tolist() == cells and list(back.columns) == ["texte", "=col"], name
     import openpyxl
 
     sheet = openpyxl.load_workbook(tmp_path / "o.xlsx").active

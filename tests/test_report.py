@@ -206,6 +206,25 @@ def test_title_source_pdf_workbook_and_no_local_path(setup, capsys):
                                     "sha256": summary["inputs"][0]["sha256"]}
 
 
+def test_the_workbook_writes_names_and_titles_that_look_like_formulas_as_text(setup):
+    """A title, a beneficiary's name or a code starting with "=" is shown as written, never run; a name
+    the CSV guard of `predict` gave an apostrophe comes back without it."""
+    import openpyxl
+
+    config, tmp = setup
+    frame = predictions()
+    frame.loc[frame["beneficiaire_nom"] == "Nulle-Part", "beneficiaire_nom"] = '=HYPERLINK("http://x","a")'
+    frame.loc[frame["beneficiaire_code_insee"] == "01500", ["beneficiaire_code_insee", "beneficiaire_nom"]] = [
+        "=1+2", "'@Beta"]
+    frame.to_csv(tmp / "f.csv", index=False)
+    assert cli(config, "--predictions", str(tmp / "f.csv"), "--name", "f", "--title", "=1+1") == 0
+    book = openpyxl.load_workbook(tmp / "reports" / "f" / "rapport.xlsx")
+    cells = [c for ws in book.worksheets for row in ws.iter_rows() for c in row if isinstance(c.value, str)]
+    assert {c.data_type for c in cells} == {"s"}
+    values = {c.value for c in cells}
+    assert {"=1+1", '=HYPERLINK("http://x","a")', "=1+2", "@Beta"} <= values and "'@Beta" not in values
+
+
 def test_an_existing_report_is_replaced_only_with_force(setup, capsys):
     config, tmp = setup
     args = ["--predictions", str(tmp / "pred" / "tiny-2023.csv"), "--name", "r"]

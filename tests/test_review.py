@@ -226,6 +226,34 @@ def test_a_value_typed_outside_the_list_stops_training_in_one_line(trained, work
     assert "typed.xlsx, sheet Relecture, row 3: correction 'ecole' is not in the list" in capsys.readouterr().err
 
 
+FORMULA_TITLES = ['=HYPERLINK("http://x","a")', "+ Wifi public de la place", "-Rénovation du gymnase",
+                  "@mention portail famille", "Numérisation des archives"]
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_titles_that_look_like_formulas_come_back_as_written(trained, labels, tmp_path, suffix):
+    """The workbook holds them as text (never a formula, never the CSV's guard apostrophe), and the
+    analyst's filled workbook gives training the exact titles."""
+    source = tmp_path / "in.csv"
+    pd.DataFrame({"titre": FORMULA_TITLES}).to_csv(source, index=False)
+    predictions, out = tmp_path / f"p{suffix}", tmp_path / "reviewed" / "r.xlsx"
+    assert cli(trained, "predict", "--input", str(source), "--output", str(predictions)) == 0
+    assert cli(trained, "review", "--predictions", str(predictions), "--output", str(out), "-n", "10") == 0
+    wb = load_workbook(out)
+    ws = wb[REVIEW_SHEET]
+    header = [c.value for c in ws[1]]
+    for name in ("titre", "text"):
+        cells = [row[0] for row in ws.iter_rows(min_row=2, min_col=header.index(name) + 1,
+                                                max_col=header.index(name) + 1)]
+        assert sorted(c.value for c in cells) == sorted(FORMULA_TITLES) and {c.data_type for c in cells} == {"s"}
+    for r in range(2, ws.max_row + 1):  # the analyst confirms every row
+        ws.cell(row=r, column=header.index("correction") + 1).value = ws.cell(
+            row=r, column=header.index("domain") + 1).value
+    wb.save(out)
+    rows, _, _ = load_reviewed(review_files(out.parent), labels)
+    assert sorted(rows["text"]) == sorted(FORMULA_TITLES)
+
+
 def test_review_refuses_a_file_that_is_not_predictions(trained, tmp_path, capsys):
     shutil.copy(SAMPLE, tmp_path / "raw.csv")
     assert cli(trained, "review", "--predictions", str(tmp_path / "raw.csv"), "--output",

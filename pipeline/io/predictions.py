@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from pipeline.errors import PipelineError
-from pipeline.io.tables import read_table
+from pipeline.io.tables import read_output
 
 # predict's columns, in order; one proba_<domain> per domain goes after domain_2.
 PREDICTED = ("domain", "confidence", "domain_2", "digital", "needs_review", "review_threshold", "model_run_id")
@@ -53,9 +53,10 @@ def current_layout(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def read_predictions_file(path: str | Path) -> pd.DataFrame:
-    """A predictions file (any format `read_table` reads), in today's layout, its numeric prediction
-    columns as numbers: a CSV of predict --excel-fr writes them with a decimal comma ("0,25")."""
-    frame = current_layout(read_table(path))
+    """A predictions file (any format `read_table` reads; a CSV's formula guard undone, `read_output`), in
+    today's layout, its numeric prediction columns as numbers: a CSV of predict --excel-fr writes them
+    with a decimal comma ("0,25")."""
+    frame = current_layout(read_output(path))
     for column in [c for c in frame.columns if c in ("confidence", "review_threshold") or c.startswith("proba_")]:
         frame[column] = as_numbers(frame[column], column, path)
     return frame

@@ -22,6 +22,7 @@ from pipeline.errors import PipelineError
 from pipeline.io import options
 from pipeline.io.csvfile import check_unique, csv_layout, read_csv
 from pipeline.io.encoding import file_format, open_bytes
+from pipeline.io.formulas import restore_frame
 from pipeline.io.rows import place_rows
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,13 @@ def read_table(path: str | Path, sep: str | None = None, encoding: str | None = 
     """The whole table; every CSV cell as text."""
     frames = list(iter_table(path, None, sep=sep, encoding=encoding, sheet=sheet))
     return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+
+
+def read_output(path: str | Path) -> pd.DataFrame:
+    """A table this tool wrote (predict's output, read by review, report, quantify): a CSV's cells
+    get back the text that the formula guard had given a leading apostrophe (formulas.py)."""
+    frame = read_table(path)
+    return restore_frame(frame) if file_format(Path(path))[0] == "csv" else frame
 
 
 def iter_table(path: str | Path, chunk_size: int | None, sep: str | None = None,

@@ -1,13 +1,14 @@
 """Reading and writing the tables users bring: CSV, Excel, ODS, Parquet (the names callers import).
 
 Reading: read.py (formats), csvfile.py (separator, header), encoding.py
-(compression, encodings). Writing: write.py (atomic outputs, formula cells).
+(compression, encodings). Writing: write.py (atomic outputs), formulas.py (formula cells).
 """
 from pipeline.io.csvfile import check_sep, sniff_separator
 from pipeline.io.encoding import detect_encoding
-from pipeline.io.read import count_rows, find_text_columns, iter_table, pick_sheet, read_table
-from pipeline.io.write import CSV_SUFFIXES, TableWriter, atomic_folder, atomic_output, neutralise
+from pipeline.io.formulas import neutralise
+from pipeline.io.read import count_rows, find_text_columns, iter_table, pick_sheet, read_output, read_table
+from pipeline.io.write import CSV_SUFFIXES, TableWriter, atomic_folder, atomic_output
 
 __all__ = ["CSV_SUFFIXES", "TableWriter", "atomic_folder", "atomic_output", "check_sep", "count_rows",
-           "detect_encoding", "find_text_columns", "iter_table", "neutralise", "pick_sheet", "read_table",
-           "sniff_separator"]
+           "detect_encoding", "find_text_columns", "iter_table", "neutralise", "pick_sheet", "read_output",
+           "read_table", "sniff_separator"]

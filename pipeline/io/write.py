@@ -1,10 +1,9 @@
 """Writing outputs: atomically (a temporary file renamed into place), with the umask's permissions.
 
 CSV/TSV outputs neutralise the cells a spreadsheet would run as a formula
-(OWASP's CSV injection: a cell starting with =, +, -, @, tab or carriage
-return gets a leading apostrophe; numbers such as -3.5 or "-1 234,5 %" are left as they
-are); --raw-cells keeps them. Parquet keeps every value; Excel (.xlsx) writes
-text cells typed as text, so none is a formula either.
+(formulas.py: a leading apostrophe); --raw-cells keeps them. Parquet keeps
+every value; Excel (.xlsx) writes text cells typed as text, so none is a
+formula either.
 """
 from __future__ import annotations
 
@@ -12,7 +11,6 @@ import contextlib
 import csv
 import logging
 import os
-import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -21,16 +19,13 @@ import pandas as pd
 
 from pipeline.errors import PipelineError
 from pipeline.io import options
+from pipeline.io.formulas import neutralise_frame, text_cell
 from pipeline.io.temps import current_umask, remove_stale_temps, swap_folder, temp_owner, temp_prefix
 
 log = logging.getLogger(__name__)
 
 CSV_SUFFIXES = {".csv", ".txt"}
 KINDS = {".csv": "csv", ".txt": "csv", ".tsv": "tsv", ".parquet": "parquet", ".pq": "parquet", ".xlsx": "xlsx"}
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-# Left as they are: numbers, even French-formatted ("-1 234,5 %"): digits, spaces, separators,
-# a sign and a percent sign cannot call anything.
-_NUMBER = re.compile(r"[+-]?[\d\s.,\u00a0\u202f]*\d[\d\s.,\u00a0\u202f]*%?([eE][+-]?\d+)?")
 EXCEL_MAX_ROWS = 1_048_576
 
 
@@ -107,21 +102,6 @@ def atomic_folder(folder: str | Path):
     shutil.rmtree(old, ignore_errors=True)
 
 
-def neutralise(series: pd.Series) -> pd.Series:
-    """Cells a spreadsheet would take for a formula, with a leading apostrophe (plain numbers kept)."""
-    if not (series.dtype == object or pd.api.types.is_string_dtype(series.dtype)):
-        return series
-    try:  # vectorised; a value that is not text (None, a bool in an object column) is never risky
-        risky = series.str.startswith(FORMULA_START).fillna(False).astype(bool)
-    except AttributeError:  # an object column without any text
-        return series
-    if not risky.any():
-        return series
-    text = series[risky].astype(str)
-    risky[risky] = ~text.str.fullmatch(_NUMBER.pattern).to_numpy()
-    return series.mask(risky, "'" + series[risky].astype(str)) if risky.any() else series
-
-
 def csv_dialect(first: bool) -> dict:
     """to_csv's options: plain CSV, or French Excel's (--excel-fr: ';', decimal comma, a BOM so that
     Excel reads UTF-8; the BOM only at the file's start)."""
@@ -138,12 +118,6 @@ def write_csv(frame: pd.DataFrame, path: Path) -> None:
 def csv_cells(frame: pd.DataFrame) -> pd.DataFrame:
     """`frame` as a CSV output writes it: formula cells neutralised unless --raw-cells."""
     return frame if options.current().raw_cells else neutralise_frame(frame)
-
-
-def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    out = frame.apply(neutralise)
-    out.columns = neutralise(pd.Series(frame.columns, dtype=object)).tolist()
-    return out
 
 
 def shown_name(path: Path) -> Path:
@@ -210,21 +184,14 @@ class TableWriter:
         if self._book is None:
             self._book = Workbook(write_only=True)
             self._sheet = self._book.create_sheet("predictions")
-            self._sheet.append([self._text_cell(c) for c in frame.columns])
+            self._sheet.append([text_cell(self._sheet, c) for c in frame.columns])
         for i, row in enumerate(frame.itertuples(index=False, name=None)):
             try:
-                self._sheet.append([self._text_cell(v) if isinstance(v, str) else (None if pd.isna(v) else v)
+                self._sheet.append([text_cell(self._sheet, v) if isinstance(v, str) else (None if pd.isna(v) else v)
                                     for v in row])
             except IllegalCharacterError:
                 raise PipelineError(f"{shown_name(self.path)}, row {self.rows + i + 2}: a control character Excel cannot "
                                     f"hold; write .csv or .parquet") from None
-
-    def _text_cell(self, value):
-        from openpyxl.cell import WriteOnlyCell
-
-        cell = WriteOnlyCell(self._sheet, value=str(value))
-        cell.data_type = "s"  # text, even when it starts with "=": never a formula
-        return cell
 
     def close(self) -> None:
         if self._parquet is not None:

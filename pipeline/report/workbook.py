@@ -1,4 +1,5 @@
-"""Every table of the report in one Excel workbook, a sheet per table (openpyxl), raw numbers as in the CSVs."""
+"""Every table of the report in one Excel workbook, a sheet per table (openpyxl), raw numbers as in the CSVs;
+text cells typed as text, never formulas."""
 from __future__ import annotations
 
 import io
@@ -6,6 +7,7 @@ import re
 
 import pandas as pd
 
+from pipeline.io.formulas import texts_as_text
 from pipeline.report.document import Document
 
 _BAD = re.compile(r"[\[\]:*?/\\]")  # characters Excel refuses in a sheet name
@@ -42,4 +44,5 @@ def to_xlsx(doc: Document) -> bytes:
                 ws.column_dimensions[ws.cell(row=1, column=i).column_letter].width = min(
                     max(len(str(column)) + 2, 10), 40)
             ws.freeze_panes = "A2"
+        texts_as_text(writer.book)  # a name or title starting with "=" is shown, never run
     return buf.getvalue()

@@ -20,6 +20,7 @@ import pandas as pd
 
 from pipeline.domains import DIGITAL_VALUES, NONE_LABEL, LabelSet
 from pipeline.errors import PipelineError
+from pipeline.io.formulas import texts_as_text
 from pipeline.io.tables import atomic_output
 
 REVIEW_SHEET, GUIDE_SHEET, META_SHEET = "Relecture", "Guide", "meta"
@@ -89,6 +90,7 @@ def write_workbook(path: str | Path, table: pd.DataFrame, labels: LabelSet, guid
             "created": datetime.now(UTC).isoformat(timespec="seconds"), **meta}
     for key, value in meta.items():
         info.append([key, str(value)])
+    texts_as_text(wb)  # a title starting with "=" stays a title: read back as written, never run
     with atomic_output(path) as tmp:
         wb.save(tmp)
     return path
