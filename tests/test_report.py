@@ -239,6 +239,35 @@ def test_an_existing_report_is_replaced_only_with_force(setup, capsys):
     assert "notes.txt" in capsys.readouterr().err and (tmp / "reports" / "r" / "notes.txt").read_text() == "mine"
 
 
+@pytest.mark.parametrize("mine", ["figures/notes.txt", "figures/logo.png", "tables/mine.csv", "tables/old/x.csv"])
+def test_force_keeps_the_users_files_in_the_reports_sub_folders(setup, capsys, mine):
+    config, tmp = setup
+    args = ["--predictions", str(tmp / "pred" / "tiny-2023.csv"), "--name", "r"]
+    assert cli(config, *args) == 0
+    assert cli(config, *args, "--force") == 0  # the report's own files, listed in its resume.json
+    capsys.readouterr()
+    path = tmp / "reports" / "r" / mine
+    path.parent.mkdir(exist_ok=True)
+    path.write_text("mine")
+    assert cli(config, *args, "--force") == 2
+    one_line = capsys.readouterr().err.strip()
+    assert "\n" not in one_line and "/".join(mine.split("/")[:2]) in one_line and path.read_text() == "mine"
+
+
+def test_force_replaces_a_report_written_before_resume_json_listed_its_files(setup, capsys):
+    config, tmp = setup
+    args = ["--predictions", str(tmp / "pred" / "tiny-2023.csv"), "--name", "r"]
+    assert cli(config, *args) == 0
+    resume = tmp / "reports" / "r" / "resume.json"
+    summary = json.loads(resume.read_text())
+    assert "figures/domaines.png" in summary.pop("files")
+    resume.write_text(json.dumps(summary))
+    assert cli(config, *args, "--force") == 0  # its charts and tables: a report's
+    (tmp / "reports" / "r" / "figures" / "notes.txt").write_text("mine")
+    resume.write_text(json.dumps(summary))
+    assert cli(config, *args, "--force") == 2 and "figures/notes.txt" in capsys.readouterr().err
+
+
 def test_without_pango_the_pdf_is_a_clear_error_and_nothing_is_written(setup, capsys, monkeypatch):
     config, tmp = setup
 

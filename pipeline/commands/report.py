@@ -17,11 +17,12 @@ reports/<name>/
 
 No absolute path goes into any of them: inputs are named by file name and SHA-256.
 An existing report folder is replaced only with --force, and only if it holds
-nothing but a report's files.
+nothing but a report's files (in figures/ and tables/, those its resume.json lists).
 """
 from __future__ import annotations
 
 import glob
+import json
 import logging
 import math
 import re
@@ -184,6 +185,8 @@ def _jsonable(value):
 
 
 REPORT_FILES = {"rapport.html", "rapport.pdf", "rapport.md", "rapport.xlsx", "resume.json", "figures", "tables"}
+REPORT_FOLDERS = {"figures": ".png", "tables": ".csv"}  # the sub-folders a report writes, and what it puts in them
+FILES_KEY = "files"  # resume.json's list of every file the report wrote
 
 
 def check_destination(folder: Path, force: bool) -> None:
@@ -192,10 +195,32 @@ def check_destination(folder: Path, force: bool) -> None:
         return
     if not force:
         raise PipelineError(f"{folder} already exists: give another --name, or --force to replace it")
-    others = sorted(p.name for p in folder.iterdir() if p.name not in REPORT_FILES)
+    others = (sorted(p.name for p in folder.iterdir() if p.name not in REPORT_FILES) + _not_written(folder)
+              if folder.is_dir() else [])
     if not folder.is_dir() or others:
         raise PipelineError(f"{folder} holds files a report does not write ({', '.join(others[:5]) or 'not a folder'})"
                             f": move them away first, nothing is deleted silently")
+
+
+def _not_written(folder: Path) -> list[str]:
+    """What the report's sub-folders hold that it did not write: not in the files resume.json lists
+    (a report written before that list: anything but a chart's .png or a table's .csv)."""
+    try:
+        written = json.loads((folder / "resume.json").read_text(encoding="utf-8"))[FILES_KEY]
+    except (OSError, ValueError, TypeError, KeyError):
+        written = None
+    out = []
+    for sub, suffix in REPORT_FOLDERS.items():
+        path = folder / sub
+        if path.is_symlink() or (path.exists() and not path.is_dir()):
+            out.append(sub)
+        elif path.is_dir():
+            for p in sorted(path.iterdir()):
+                name = f"{sub}/{p.name}"
+                ours = name in written if isinstance(written, list) else p.suffix == suffix
+                if p.is_symlink() or not p.is_file() or not ours:
+                    out.append(name)
+    return out
 
 
 def print_pdf(page: str) -> bytes:
@@ -222,7 +247,8 @@ def write_report(doc: Document, folder: Path, pdf: bool = True) -> Path:
         (tmp / "rapport.xlsx").write_bytes(to_xlsx(doc))
         if printed is not None:
             (tmp / "rapport.pdf").write_bytes(printed)
-        write_json(tmp / "resume.json", _jsonable(doc.summary))
+        files = sorted(p.relative_to(tmp).as_posix() for p in tmp.rglob("*") if p.is_file())
+        write_json(tmp / "resume.json", {**_jsonable(doc.summary), FILES_KEY: [*files, "resume.json"]})
     return folder
 
 
