@@ -171,6 +171,22 @@ def test_predict_on_hostile_files_writes_right_or_says_one_line(trained, tmp_pat
     one_line_error(capsys, "must end in .csv, .tsv, .parquet or .xlsx")
 
 
+@pytest.mark.parametrize("data, place", [(b"titre\nok\nbad\x01 titre\n", "row 3, column 1 ('titre')"),
+                                         (b"titre,b\x02d\nok,x\n", "row 1, column 2 ('b\\x02d')")])
+def test_a_control_character_in_an_xlsx_output_is_one_line_and_no_file(trained, tmp_path, data, place):
+    """Excel holds no control character: one line naming the file, row and column, exit 2, nothing
+    written, and no "Exception ignored" from the abandoned workbook as the process ends."""
+    import sys
+
+    source, out = write(tmp_path, "in.csv", data), tmp_path / "out.xlsx"
+    run = subprocess.run([sys.executable, "-m", "pipeline", "--config", trained["config_file"], "-q", "predict",
+                          "--input", str(source), "--output", str(out), "--text-col", "titre"], capture_output=True,
+                         text=True, cwd=PROJECT_DIR, env={**os.environ, "PYTHONPATH": str(PROJECT_DIR)})
+    assert run.returncode == 2 and run.stderr.strip() == (f"error: {out}, {place}: a control character Excel "
+                                                          f"cannot hold; write .csv or .parquet"), run.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv"]
+
+
 def test_labeling_a_predictions_file_again_replaces_its_predictions(trained, tmp_path, capsys):
     source = write(tmp_path, "in.csv", "titre\nVidéoprotection de la mairie\nRéfection de la voirie\n".encode())
     first = tmp_path / "round0.csv"

@@ -114,16 +114,14 @@ def label_file(model: BarometerModel, input_path: str | Path, output_path: str |
                 yield (chunk.iloc[i:i + part_rows], part), part.tolist()
 
     with atomic_output(output_path) as tmp:
-        writer = TableWriter(tmp, kind)
-        with ParallelPredictor(model, jobs, dedup) as predictor, tqdm(total=total, unit="rows", desc="labeling",
-                                                                      disable=None) as bar:
+        with TableWriter(tmp, kind) as writer, ParallelPredictor(model, jobs, dedup) as predictor, \
+                tqdm(total=total, unit="rows", desc="labeling", disable=None) as bar:
             for (chunk, texts), scores in predictor.map(chunks()):
                 labeled = with_predictions(model, chunk, texts, scores, settings.review_threshold, warn=not rows)
                 writer.write(labeled)
                 rows += len(chunk)
                 flagged += int(labeled["needs_review"].sum())
                 bar.update(len(chunk))
-        writer.close()
         if "columns" not in state:
             raise PipelineError(f"{input_path}: the file has a header but no rows")
     threshold = applied_review_threshold(model, settings.review_threshold)

@@ -189,8 +189,7 @@ def _forget_plugin(client, name: str) -> None:
 
 def _gather_to_file(client, parts, pieces, output_path: Path) -> int:
     """Gather the labeled partitions here and append them to one Parquet file, in order."""
-    with atomic_output(output_path) as tmp:
-        writer = TableWriter(tmp, "parquet")
+    with atomic_output(output_path) as tmp, TableWriter(tmp, "parquet") as writer:
         rows, ready = 0, {}
         futures = client.compute(parts, retries=RETRIES)
         index = {f.key: i for i, f in enumerate(futures)}
@@ -204,7 +203,6 @@ def _gather_to_file(client, parts, pieces, output_path: Path) -> int:
                 writer.write(part)
                 rows += len(part)
                 next_part += 1
-        writer.close()
     return rows
 
 

@@ -138,7 +138,8 @@ def unique_columns(frame: pd.DataFrame, path: Path, warn: bool) -> pd.DataFrame:
 
 
 class TableWriter:
-    """Append chunks to a CSV, TSV, Parquet or Excel file by the output's kind (used inside atomic_output)."""
+    """Append chunks to a CSV, TSV, Parquet or Excel file by the output's kind (used inside atomic_output,
+    as a context manager: the file is finished only when the block succeeds)."""
 
     def __init__(self, path: Path, kind: str):
         self.path, self.kind, self._parquet, self._book, self._first = path, kind, None, None, True
@@ -176,7 +177,6 @@ class TableWriter:
 
     def _write_xlsx(self, frame: pd.DataFrame) -> None:
         from openpyxl import Workbook
-        from openpyxl.utils.exceptions import IllegalCharacterError
 
         if self.rows + len(frame) + 1 > EXCEL_MAX_ROWS:
             raise PipelineError(f"{shown_name(self.path)}: more than {EXCEL_MAX_ROWS:,} rows, Excel's limit; write .csv "
@@ -184,14 +184,36 @@ class TableWriter:
         if self._book is None:
             self._book = Workbook(write_only=True)
             self._sheet = self._book.create_sheet("predictions")
-            self._sheet.append([text_cell(self._sheet, c) for c in frame.columns])
+            self._sheet.append(self._cells(frame.columns, frame.columns, 1))
         for i, row in enumerate(frame.itertuples(index=False, name=None)):
+            self._sheet.append(self._cells(row, frame.columns, self.rows + i + 2))
+
+    def _cells(self, values, columns, row: int) -> list:
+        """A row's values as the sheet's cells; a control character, which Excel cannot hold, stops the run."""
+        from openpyxl.utils.exceptions import IllegalCharacterError
+
+        cells = []
+        for j, (value, column) in enumerate(zip(values, columns), start=1):
             try:
-                self._sheet.append([text_cell(self._sheet, v) if isinstance(v, str) else (None if pd.isna(v) else v)
-                                    for v in row])
+                cells.append(text_cell(self._sheet, value) if isinstance(value, str) else
+                             (None if pd.isna(value) else value))
             except IllegalCharacterError:
-                raise PipelineError(f"{shown_name(self.path)}, row {self.rows + i + 2}: a control character Excel cannot "
-                                    f"hold; write .csv or .parquet") from None
+                raise PipelineError(f"{shown_name(self.path)}, row {row}, column {j} ({str(column)!r}): a control "
+                                    f"character Excel cannot hold; write .csv or .parquet") from None
+        return cells
+
+    def __enter__(self) -> TableWriter:
+        return self
+
+    def __exit__(self, kind, exc, tb) -> None:
+        """Finish the file, or let go of it when the block failed (atomic_output removes it)."""
+        if exc is None:
+            self.close()
+        elif self._parquet is not None:
+            self._parquet.close()
+        elif self._book is not None:
+            # Closed now: left to the garbage collector, its row writer would write into a closed file.
+            self._sheet.close()
 
     def close(self) -> None:
         if self._parquet is not None:
