@@ -56,6 +56,17 @@ def test_wrong_or_unknown_encoding_is_one_line_naming_the_line(tmp_path):
         read_table(path, encoding="klingon")
 
 
+def test_an_encoding_that_refuses_the_whole_file_is_one_line(tmp_path):
+    """utf-16 forced on a UTF-8 file with BOM: the codec refuses the stream, not a byte (a plain UnicodeError)."""
+    from pipeline.io.encoding import first_bad_line
+
+    path = write(tmp_path, "bom8.csv", b"\xef\xbb\xbf" + ROWS.encode())
+    with pytest.raises(PipelineError, match=r"^\S*bom8.csv: cannot be decoded as utf-16 \(UTF-16 stream does not "
+                                            r"start with BOM\); re-export the file as UTF-8 or give its encoding"):
+        read_table(path, encoding="utf-16")
+    assert "bom8.csv" in first_bad_line(path, None, "utf-16")  # the Dask engine's reader asks it too
+
+
 # -- layout: separators, columns --------------------------------------------------------------
 @pytest.mark.parametrize("header_too", [False, True])
 def test_a_separator_ending_every_line_moves_no_column(tmp_path, header_too):

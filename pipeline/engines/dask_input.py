@@ -122,7 +122,7 @@ def csv_read_options(first: Path, sep: str | None, encoding: str | None) -> dict
 def _parse_csv(path: Path, data: bytes, options: dict) -> pd.DataFrame:
     try:
         return pd.read_csv(io.BytesIO(data), **options)
-    except UnicodeDecodeError as exc:
+    except UnicodeError as exc:
         bad = first_bad_line(path, None, options["encoding"])  # names the line of the byte
         if bad:
             raise PipelineError(f"{bad}; give its encoding (--encoding)") from None

@@ -68,8 +68,8 @@ def csv_layout(path: Path, compression: str | None, sep: str | None, encoding: s
         with layout.open_text() as fh:
             sample = fh.read(SAMPLE_CHARS)
             truncated = bool(fh.read(1))
-    except UnicodeDecodeError:
-        raise PipelineError(_decode_problem(layout)) from None
+    except UnicodeError as exc:  # a byte the encoding cannot decode, or a stream it refuses (utf-16 without BOM)
+        raise PipelineError(_decode_problem(layout, exc)) from None
     sep = check_sep(sep) if sep else sniff_separator(sample, truncated)
     records = _records(sample, sep, truncated)
     if not records or not any(records[0]):
@@ -204,12 +204,15 @@ class _csv_errors:
         if isinstance(exc, pd.errors.ParserWarning):
             raise PipelineError(f"{path}: some rows have more fields than the header names columns "
                                 f"({len(self.layout.names)}, separator {self.layout.sep!r})") from None
-        if isinstance(exc, UnicodeDecodeError):
-            raise PipelineError(_decode_problem(self.layout)) from None
+        if isinstance(exc, UnicodeError):
+            raise PipelineError(_decode_problem(self.layout, exc)) from None
         return False
 
 
-def _decode_problem(layout: CsvLayout) -> str:
-    problem = first_bad_line(layout.path, layout.compression, layout.encoding, layout.errors)
+def _decode_problem(layout: CsvLayout, exc: UnicodeError) -> str:
+    if isinstance(exc, UnicodeDecodeError):  # a byte that does not decode: its line is looked for
+        problem = first_bad_line(layout.path, layout.compression, layout.encoding, layout.errors)
+    else:  # a stream refused whole (utf-16 without its BOM): no such byte, the codec's reason says more
+        problem = f"{layout.path}: cannot be decoded as {layout.encoding} ({exc})"
     return (f"{problem or f'{layout.path}: cannot be decoded as {layout.encoding}'}; "
             f"re-export the file as UTF-8 or give its encoding with --encoding")

@@ -113,6 +113,8 @@ def first_bad_line(path: Path, compression: str | None, encoding: str, errors: s
             except UnicodeDecodeError as exc:
                 return (f"{path}, line {lineno}: byte {line[exc.start:exc.start + 1]!r} cannot be decoded as "
                         f"{encoding}")
+            except UnicodeError as exc:  # not a byte but the stream (utf-16 without its BOM)
+                return f"{path}: cannot be decoded as {encoding} ({exc})"
     return None
 
 
