@@ -225,6 +225,21 @@ def test_the_workbook_writes_names_and_titles_that_look_like_formulas_as_text(se
     assert {"=1+1", '=HYPERLINK("http://x","a")', "=1+2", "@Beta"} <= values and "'@Beta" not in values
 
 
+def test_a_control_character_in_a_table_is_one_line_and_writes_nothing(setup, capsys):
+    """A workbook cannot hold a control character: one line naming the workbook's sheet, row and column and
+    the text, exit 2, no report folder (openpyxl's traceback before)."""
+    config, tmp = setup
+    frame = predictions()
+    frame.loc[frame["beneficiaire_nom"] == "Nulle-Part", "beneficiaire_nom"] = "Nulle\x01Part"
+    frame.to_csv(tmp / "f.csv", index=False)
+    assert cli(config, "--predictions", str(tmp / "f.csv"), "--name", "f") == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (f"error: {tmp / 'reports' / 'f' / 'rapport.xlsx'}, sheet 'codes_non_rapproches', row 3, column 4 "
+                   f"('exemple_nom'): a control character Excel cannot hold, in 'Nulle\\x01Part'; remove the "
+                   f"character from the input")
+    assert not (tmp / "reports" / "f").exists()
+
+
 def test_an_existing_report_is_replaced_only_with_force(setup, capsys):
     config, tmp = setup
     args = ["--predictions", str(tmp / "pred" / "tiny-2023.csv"), "--name", "r"]

@@ -262,6 +262,23 @@ def test_review_refuses_a_file_that_is_not_predictions(trained, tmp_path, capsys
     assert not (tmp_path / "r.xlsx").exists()
 
 
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_a_control_character_the_workbook_cannot_hold_is_one_line_naming_the_predictions_row(trained, tmp_path,
+                                                                                              capsys, suffix):
+    """The analyst must read the text: refused (not dropped), exit 2, the row and column of the predictions
+    file named, no workbook written."""
+    (tmp_path / "in.csv").write_text("commune,titre\nA,Site internet de la commune\nB,Réfection\x01 de la voirie\n",
+                                     encoding="utf-8")
+    predictions, out = tmp_path / f"p{suffix}", tmp_path / "r.xlsx"
+    assert cli(trained, "predict", "--input", str(tmp_path / "in.csv"), "--output", str(predictions)) == 0
+    capsys.readouterr()
+    assert cli(trained, "review", "--predictions", str(predictions), "--output", str(out)) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"error: {predictions}, row 3, column 2 ('titre'): a control character Excel cannot hold, in "
+        f"'Réfection\\x01 de la voirie'; remove the character from the input")
+    assert not out.exists()
+
+
 def test_review_reads_predicts_french_excel_output(trained, tmp_path, capsys, labels):
     from pipeline.io.predictions import read_predictions_file
 

@@ -234,7 +234,8 @@ def print_pdf(page: str) -> bytes:
 def write_report(doc: Document, folder: Path, pdf: bool = True) -> Path:
     """Write the report folder under a temporary name and move it into place (replacing an older one)."""
     page = to_html(doc)
-    printed = print_pdf(page) if pdf else None  # before anything is written: a failure leaves nothing behind
+    book = to_xlsx(doc, str(folder / "rapport.xlsx"))  # before anything is written: a failure leaves nothing behind
+    printed = print_pdf(page) if pdf else None
     with atomic_folder(folder) as tmp:
         (tmp / "figures").mkdir()
         (tmp / "tables").mkdir()
@@ -244,7 +245,7 @@ def write_report(doc: Document, folder: Path, pdf: bool = True) -> Path:
             write_csv(table.data, tmp / table.csv_name)
         (tmp / "rapport.html").write_text(page, encoding="utf-8")
         (tmp / "rapport.md").write_text(to_markdown(doc), encoding="utf-8")
-        (tmp / "rapport.xlsx").write_bytes(to_xlsx(doc))
+        (tmp / "rapport.xlsx").write_bytes(book)
         if printed is not None:
             (tmp / "rapport.pdf").write_bytes(printed)
         files = sorted(p.relative_to(tmp).as_posix() for p in tmp.rglob("*") if p.is_file())

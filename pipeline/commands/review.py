@@ -4,12 +4,15 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from pipeline.domains import load_label_set
 from pipeline.errors import PipelineError
 from pipeline.io.files import sha256_of
+from pipeline.io.formulas import refuse_control_characters
 from pipeline.io.predictions import earlier_predictions, read_predictions_file
+from pipeline.io.rows import row_in_file
 from pipeline.io.tables import find_text_columns
 from pipeline.modeling.cv import duplicate_key
 from pipeline.modeling.predict import output_columns, texts_of
@@ -33,6 +36,14 @@ def prediction_columns(columns, codes, path) -> list[str]:
     return [c for c in columns if c not in set(predicted) and c not in earlier_predictions(columns)]
 
 
+def writable(frame: pd.DataFrame, chosen, columns: list[str], path: Path) -> None:
+    """The reviewer must read the text: a control character, which the workbook cannot hold, is refused
+    (the first in the file, named by its row there) rather than dropped."""
+    in_file = np.sort(chosen)
+    refuse_control_characters(frame.iloc[in_file], lambda i: f"{path}, {row_in_file(frame, in_file[i] if i >= 0 else -1)}",
+                              "remove the character from the input", [c for c in columns if c in frame])
+
+
 def run_review(config: dict, predictions: str | Path, output: str | Path, rows: int | None = None,
                text_col: str | None = None) -> Path:
     predictions, output = Path(predictions), Path(output)
@@ -54,6 +65,7 @@ def run_review(config: dict, predictions: str | Path, output: str | Path, rows: 
     if len(chosen) == 0:
         raise PipelineError(f"{predictions}: no row with a text and a predicted domain to review")
     picked = frame.iloc[chosen]
+    writable(frame, chosen, [*inputs, *MODEL_COLUMNS, "model_run_id"], predictions)
     model = pd.DataFrame({c: picked[c].to_numpy() if c in picked else "" for c in MODEL_COLUMNS
                           if c != "text"})
     model.insert(0, "text", text.iloc[chosen].to_numpy())

@@ -9,12 +9,17 @@ character: both are taken off, which only a text that began with one loses.
 
 openpyxl takes a text starting with "=" for a formula (and "#N/A" for an
 error): the workbooks the tool writes type every text cell as text instead.
+A control character, which no workbook can hold, is refused before writing
+(`refuse_control_characters`), in one line naming the cell as the user finds it.
 """
 from __future__ import annotations
 
 import re
 
+import numpy as np
 import pandas as pd
+
+from pipeline.errors import PipelineError
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 # Left as they are: numbers, even French-formatted ("-1 234,5 %"): digits, spaces, separators,
@@ -89,3 +94,40 @@ def texts_as_text(book) -> None:
             for cell in row:
                 if isinstance(cell.value, str) and cell.data_type != "s":
                     cell.data_type = "s"
+
+
+def _control_characters(series: pd.Series) -> np.ndarray:
+    """Which of `series`' cells are texts holding a character Excel cannot hold (openpyxl's list)."""
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    if not _is_text(series):
+        return np.zeros(len(series), dtype=bool)
+    try:  # a value that is not text (None, a number in an object column) holds none
+        return series.str.contains(ILLEGAL_CHARACTERS_RE.pattern, regex=True, na=False).to_numpy(dtype=bool)
+    except AttributeError:  # an object column without any text
+        return np.zeros(len(series), dtype=bool)
+
+
+def refuse_control_characters(frame: pd.DataFrame, place, advice: str, columns=None) -> None:
+    """Stop with one line when a column name or a cell of `frame` (of `columns`, default all) holds a control
+    character, which a workbook cannot hold: openpyxl would stop the run with a traceback instead.
+
+    The line names the row by `place(i)` (i: the frame's row from 0, -1 for the column names: the file and
+    row as the user finds them), the column by its position in `frame` and its name, and the text; `advice`
+    says what to do.
+    """
+    wanted = set(frame.columns if columns is None else columns)
+    positions = [j for j, c in enumerate(frame.columns) if c in wanted]
+    names = pd.Series([str(frame.columns[j]) for j in positions], dtype=object)
+    in_names = np.flatnonzero(_control_characters(names))
+    if len(in_names):
+        i, j = -1, int(in_names[0])
+    else:
+        cells = np.argwhere(np.column_stack([_control_characters(frame.iloc[:, j]) for j in positions]
+                                            or [np.zeros(len(frame), dtype=bool)]))  # in reading order
+        if not len(cells):
+            return
+        i, j = (int(k) for k in cells[0])
+    text = "" if i < 0 else f", in {str(frame.iloc[i, positions[j]])[:60]!r}"
+    raise PipelineError(f"{place(i)}, column {positions[j] + 1} ({names[j]!r}): a control character Excel cannot "
+                        f"hold{text}; {advice}")

@@ -19,7 +19,7 @@ import pandas as pd
 
 from pipeline.errors import PipelineError
 from pipeline.io import options
-from pipeline.io.formulas import neutralise_frame, text_cell
+from pipeline.io.formulas import neutralise_frame, refuse_control_characters, text_cell
 from pipeline.io.temps import current_umask, remove_stale_temps, swap_folder, temp_owner, temp_prefix
 
 log = logging.getLogger(__name__)
@@ -181,26 +181,20 @@ class TableWriter:
         if self.rows + len(frame) + 1 > EXCEL_MAX_ROWS:
             raise PipelineError(f"{shown_name(self.path)}: more than {EXCEL_MAX_ROWS:,} rows, Excel's limit; write .csv "
                                 f"or .parquet")
+        # Checked before a row is written: the header is row 1, this chunk's first row the one after those written.
+        refuse_control_characters(frame, lambda i: f"{shown_name(self.path)}, row {1 if i < 0 else self.rows + i + 2}",
+                                  "write .csv or .parquet")
         if self._book is None:
             self._book = Workbook(write_only=True)
             self._sheet = self._book.create_sheet("predictions")
-            self._sheet.append(self._cells(frame.columns, frame.columns, 1))
-        for i, row in enumerate(frame.itertuples(index=False, name=None)):
-            self._sheet.append(self._cells(row, frame.columns, self.rows + i + 2))
+            self._sheet.append(self._cells(frame.columns))
+        for row in frame.itertuples(index=False, name=None):
+            self._sheet.append(self._cells(row))
 
-    def _cells(self, values, columns, row: int) -> list:
-        """A row's values as the sheet's cells; a control character, which Excel cannot hold, stops the run."""
-        from openpyxl.utils.exceptions import IllegalCharacterError
-
-        cells = []
-        for j, (value, column) in enumerate(zip(values, columns), start=1):
-            try:
-                cells.append(text_cell(self._sheet, value) if isinstance(value, str) else
-                             (None if pd.isna(value) else value))
-            except IllegalCharacterError:
-                raise PipelineError(f"{shown_name(self.path)}, row {row}, column {j} ({str(column)!r}): a control "
-                                    f"character Excel cannot hold; write .csv or .parquet") from None
-        return cells
+    def _cells(self, values) -> list:
+        """A row's values as the sheet's cells: texts typed as text, empty for NaN."""
+        return [text_cell(self._sheet, value) if isinstance(value, str) else (None if pd.isna(value) else value)
+                for value in values]
 
     def __enter__(self) -> TableWriter:
         return self

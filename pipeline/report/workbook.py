@@ -7,7 +7,7 @@ import re
 
 import pandas as pd
 
-from pipeline.io.formulas import texts_as_text
+from pipeline.io.formulas import refuse_control_characters, texts_as_text
 from pipeline.report.document import Document
 
 _BAD = re.compile(r"[\[\]:*?/\\]")  # characters Excel refuses in a sheet name
@@ -26,10 +26,15 @@ def sheet_names(names: list[str]) -> list[str]:
     return out
 
 
-def to_xlsx(doc: Document) -> bytes:
-    """The workbook: a first sheet listing the tables with their captions and the source, then one per table."""
+def to_xlsx(doc: Document, shown: str = "rapport.xlsx") -> bytes:
+    """The workbook: a first sheet listing the tables with their captions and the source, then one per table.
+    A table's text holding a control character (a funding scheme's name, say) is an error naming `shown`,
+    the sheet, row and column: a workbook cannot hold it."""
     tables = doc.tables
     names = sheet_names(["sommaire"] + [t.name for t in tables])[1:]
+    for name, table in zip(names, tables):
+        refuse_control_characters(table.data, lambda i, name=name: f"{shown}, sheet {name!r}, row {i + 2}",
+                                  "remove the character from the input")
     index = pd.DataFrame({"feuille": names, "tableau": [t.caption for t in tables]})
     buf = io.BytesIO()
     with pd.ExcelWriter(buf, engine="openpyxl") as writer:
