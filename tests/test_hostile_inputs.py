@@ -85,6 +85,9 @@ def test_a_value_after_the_last_column_is_kept_or_refused_never_dropped(tmp_path
     # Streamed: the first chunk found a mere trailing separator; a value later is named, not dropped.
     with pytest.raises(PipelineError, match=r"extra.csv, row 3: a value \('oops'\) after the last column"):
         list(iter_table(path, chunk_size=1))
+    path = write(tmp_path, "blank.csv", b"code;intitule\n01004;Renovation;\n\n2A004;Voirie;oops\n")
+    with pytest.raises(PipelineError, match=r"blank.csv, row 4: a value \('oops'\) after the last column"):
+        list(iter_table(path, chunk_size=1))  # the blank line 3 counted, though pandas skips it
 
 
 def test_a_one_column_file_keeps_its_commas(tmp_path):

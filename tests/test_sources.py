@@ -1,3 +1,5 @@
+import re
+
 import pandas as pd
 import pytest
 
@@ -43,6 +45,19 @@ def test_a_bad_label_is_named_by_its_sheet_and_row_below_a_lower_header(labels, 
     wb.save(tmp_path / "t.xlsx")
     with pytest.raises(PipelineError, match=r"t.xlsx, sheet 'Étiquettes', row 7: label 'ecole' in column 'theme'"):
         load_source(SourceSpec(name="t", path="t.xlsx", text_column="titre", label_column="theme"), tmp_path, labels)
+
+
+@pytest.mark.parametrize("body, place", [
+    ("titre,theme\nSalle des fêtes,culture\n\nMusée,culture\nGymnase,sports\n", "row 5"),
+    ("titre,theme\n\n\nSalle des fêtes,culture\nGymnase,sports\n\n", "row 5"),
+    # A quoted cell spanning two lines: a spreadsheet shows one row, a text editor two lines.
+    ('titre,theme\n"Salle\ndes fêtes",culture\n\nGymnase,sports\n', "row 4 (line 5)"),
+])
+def test_a_bad_label_after_blank_lines_is_named_by_the_row_a_text_editor_shows(labels, tmp_path, body, place):
+    """pandas skips blank lines: the row named still counts them, as a spreadsheet and an editor do."""
+    (tmp_path / "t.csv").write_text(body, encoding="utf-8")
+    with pytest.raises(PipelineError, match=rf"t.csv, {re.escape(place)}: label 'sports' in column 'theme'"):
+        load_source(SourceSpec(name="t", path="t.csv", text_column="titre", label_column="theme"), tmp_path, labels)
 
 
 def test_missing_column_is_named(labels):

@@ -24,7 +24,7 @@ import pandas as pd
 
 from pipeline.errors import PipelineError
 from pipeline.io.encoding import check_encoding_name, detect_decoding, first_bad_line, open_bytes
-from pipeline.io.rows import place_rows
+from pipeline.io.rows import place_rows, row_in_file
 
 log = logging.getLogger(__name__)
 
@@ -149,7 +149,7 @@ def read_csv(layout: CsvLayout, chunk_size: int | None = None) -> Iterator[pd.Da
     """The rows as text frames (one frame, or chunks of chunk_size rows)."""
     options = dict(sep=layout.sep, names=layout.names, header=0, index_col=False, dtype=str,
                    keep_default_na=False, na_filter=False, engine="c")
-    first_row = 2  # the header is row 1
+    first_row = 2  # the header is row 1; blank lines are counted only when an error names a row (rows.py)
     with layout.open_text() as fh, _csv_errors(layout):
         with warnings.catch_warnings():
             # "Length of header or names does not match": pandas would drop a row's extra values.
@@ -159,7 +159,7 @@ def read_csv(layout: CsvLayout, chunk_size: int | None = None) -> Iterator[pd.Da
             for frame in frames:
                 if keep is None:  # decided on the first chunk, so that every chunk has the same columns
                     keep = _trailing_holds_values(frame, layout.path)
-                yield place_rows(_trailing(frame, keep, layout.path, first_row), first_row)
+                yield _trailing(place_rows(frame, first_row, csv_layout=layout), keep, layout.path)
                 first_row += len(frame)
 
 
@@ -172,7 +172,7 @@ def _trailing_holds_values(frame: pd.DataFrame, path: Path) -> bool:
     return True
 
 
-def _trailing(frame: pd.DataFrame, keep: bool, path: Path, first_row: int) -> pd.DataFrame:
+def _trailing(frame: pd.DataFrame, keep: bool, path: Path) -> pd.DataFrame:
     if TRAILING not in frame.columns:
         return frame
     if keep:
@@ -180,7 +180,7 @@ def _trailing(frame: pd.DataFrame, keep: bool, path: Path, first_row: int) -> pd
     extra = frame[TRAILING].fillna("") != ""
     if extra.any():  # the first rows had none there: a separator ending the lines, not a column
         i = int(extra.to_numpy().nonzero()[0][0])
-        raise PipelineError(f"{path}, row {first_row + i}: a value ({frame[TRAILING].iloc[i]!r}) after the last "
+        raise PipelineError(f"{path}, {row_in_file(frame, i)}: a value ({frame[TRAILING].iloc[i]!r}) after the last "
                             f"column; the header names {len(frame.columns) - 1} columns")
     return frame.drop(columns=TRAILING)
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from pipeline.errors import PipelineError
+from pipeline.io.rows import row_in_file
 from pipeline.io.tables import read_output
 
 # predict's columns, in order; one proba_<domain> per domain goes after domain_2.
@@ -64,7 +65,7 @@ def read_predictions_file(path: str | Path) -> pd.DataFrame:
 
 def as_numbers(raw: pd.Series, column: str, path) -> pd.Series:
     """A column of numbers written either way ("0.25", "0,25"), NaN where empty; a cell that is no
-    number is an error naming the file, the column and its row (the header is row 1)."""
+    number is an error naming the file, the column and its row as the user finds it."""
     if pd.api.types.is_numeric_dtype(raw):
         return raw
     text = raw.astype(object).where(raw.notna(), "").astype(str).str.strip()
@@ -72,6 +73,6 @@ def as_numbers(raw: pd.Series, column: str, path) -> pd.Series:
     bad = numbers.isna() & (text != "")
     if bad.any():
         i = int(bad.to_numpy().nonzero()[0][0])
-        raise PipelineError(f"{path}, row {i + 2}: {text.iloc[i]!r} in column {column!r} is not a number "
+        raise PipelineError(f"{path}, {row_in_file(raw, i)}: {text.iloc[i]!r} in column {column!r} is not a number "
                             f"({int(bad.sum())} such row(s)); give the output of `make predict`")
     return numbers.astype(float)

@@ -4,27 +4,64 @@ The readers (read.py, csvfile.py) record it in the frame's attrs, which pandas
 keeps through copies, selections and `assign`: the number of the first data
 row as a spreadsheet shows it (2 under a header on row 1; lower in a workbook
 whose header sits below empty rows), and the sheet of a workbook.
+
+A CSV's blank lines are rows in a spreadsheet and lines in a text editor, but
+pandas skips them, and pandas cannot tell a blank line from a row of empty
+cells (";;"). So a CSV's rows are placed as if it had none, with the file's
+layout beside them; `row_in_file` then reads the file up to the row it names
+(only when an error names one) and counts them. A quoted cell spanning lines
+makes the text line differ from the row: both are given then.
 """
 from __future__ import annotations
 
+import csv
+
 import pandas as pd
 
-FIRST_ROW, SHEET = "first_row", "sheet"
+FIRST_ROW, SHEET, CSV_LAYOUT = "first_row", "sheet", "csv_layout"
 
 
-def place_rows(frame: pd.DataFrame, first_row: int, sheet: str | None = None) -> pd.DataFrame:
-    """`frame`, its first row recorded as row `first_row` (of `sheet`) of its file."""
+def place_rows(frame: pd.DataFrame, first_row: int, sheet: str | None = None, csv_layout=None) -> pd.DataFrame:
+    """`frame`, its first row recorded as row `first_row` (of `sheet`) of its file; for a CSV, its
+    layout (csvfile.CsvLayout), with `first_row` counted as if the file had no blank line."""
     frame.attrs[FIRST_ROW] = first_row
     if sheet is not None:
         frame.attrs[SHEET] = sheet
+    if csv_layout is not None:
+        frame.attrs[CSV_LAYOUT] = csv_layout
     return frame
 
 
-def row_in_file(frame: pd.DataFrame, i: int) -> str:
-    """The frame's i-th row (from 0) as the user finds it: "row 13", or "sheet 'Données', row 13".
+def row_in_file(frame: pd.DataFrame | pd.Series, i: int) -> str:
+    """The frame's i-th row (from 0) as the user finds it: "row 13", "sheet 'Données', row 13", or for a
+    CSV whose quoted cells span lines, "row 13 (line 15)".
 
     A frame no reader placed is taken for a CSV's rows under a header on row 1.
     """
-    row = f"row {frame.attrs.get(FIRST_ROW, 2) + i}"
+    row = frame.attrs.get(FIRST_ROW, 2) + i
+    layout = frame.attrs.get(CSV_LAYOUT)
+    place = _csv_place(layout, row - 2) if layout is not None else None
+    if place is not None:
+        row, line = place
+        return f"row {row}" if line == row else f"row {row} (line {line})"
     sheet = frame.attrs.get(SHEET)
-    return f"sheet {sheet!r}, {row}" if sheet else row
+    return f"sheet {sheet!r}, row {row}" if sheet else f"row {row}"
+
+
+def _csv_place(layout, data_row: int) -> tuple[int, int] | None:
+    """The spreadsheet row and the text line where the CSV's data row `data_row` (0: the first under the
+    header) starts, blank lines counted; None when csv.reader cannot read as far as pandas did."""
+    row, line, seen = 0, 1, -2  # seen: -1 once the header (the first line not blank) is read
+    try:
+        with layout.open_text() as fh:
+            reader = csv.reader(fh, delimiter=layout.sep)
+            for record in reader:
+                row += 1
+                if record:
+                    seen += 1
+                    if seen == data_row:
+                        return row, line
+                line = reader.line_num + 1
+    except (csv.Error, UnicodeError, OSError):  # a NUL byte, a huge cell: the row as pandas counted it
+        return None
+    return None

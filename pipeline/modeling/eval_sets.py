@@ -8,17 +8,18 @@ from __future__ import annotations
 import pandas as pd
 
 from pipeline.errors import PipelineError
+from pipeline.io.rows import row_in_file
 from pipeline.modeling.metrics import digital_f1_yes, scores, summary
 
 SPLITS = ("dev", "test")
 
 
 def check_splits(split: pd.Series, path) -> None:
-    """Every row dev or test, else a PipelineError naming the first bad row (rows counted from 2)."""
+    """Every row dev or test, else a PipelineError naming the first bad row as the user finds it."""
     bad = ~split.isin(SPLITS)
     if bad.any():
         i = int(bad.to_numpy().nonzero()[0][0])
-        raise PipelineError(f"{path}, row {i + 2}: split {split.iloc[i]!r} in column 'split' is not "
+        raise PipelineError(f"{path}, {row_in_file(split, i)}: split {split.iloc[i]!r} in column 'split' is not "
                             f"one of {', '.join(SPLITS)} ({int(bad.sum())} such rows)")
 
 
