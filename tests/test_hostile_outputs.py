@@ -302,14 +302,40 @@ def test_makefile_variables_never_run_as_code(tmp_path):
         for dry in (["-n"], []):
             run = subprocess.run([*base, *dry, "predict", show, f"INPUT={name}", f"OUTPUT={name}.csv",
                                   f"TEXT_COL={name}", f"RUN={name}", f"SHEET={name}", f"SEP={name}",
-                                  f"ENCODING={name}", f"RAW_CELLS={name}"], capture_output=True, text=True)
+                                  f"ENCODING={name}"], capture_output=True, text=True)
             assert run.returncode == 0, run.stderr
             if not dry:
                 assert f"<{name}>" in run.stdout and f"<{name}.csv>" in run.stdout  # one argument, as typed
+            run = subprocess.run([*base, *dry, "predict", show, f"RAW_CELLS={name}"], capture_output=True, text=True)
+            assert run.returncode == 2 and "RAW_CELLS=" in run.stderr and not run.stdout  # no yes/no: refused
         run = subprocess.run([*base, "report", "-o", "communes", show, f"PREDICTIONS={name}", f"NAME={name}"],
                              capture_output=True, text=True)
         assert run.returncode == 0, run.stderr
     assert not list(tmp_path.glob("pwned*"))
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="no make")
+def test_makefile_yes_no_variables_read_0_no_false_as_off_and_refuse_other_values(tmp_path):
+    """Any non-empty value used to switch the option on, RAW_CELLS=0 too."""
+    base = ["make", "-s", "-C", str(PROJECT_DIR), f"STAMP={tmp_path}/stamp", "-o", f"{tmp_path}/stamp", "-o",
+            "communes", "CLI=echo"]
+
+    def options(target, **variables):
+        run = subprocess.run([*base, target, "PREDICTIONS=p.csv", *(f"{k}={v}" for k, v in variables.items())],
+                             capture_output=True, text=True)
+        assert run.returncode == 0, run.stderr
+        return set(run.stdout.split()) & {"--raw-cells", "--excel-fr", "--force"}
+
+    for off in ("", "0", "no", "False", "NO"):
+        assert options("predict", RAW_CELLS=off, EXCEL_FR=off) == set(), off
+        assert options("report", FORCE=off, EXCEL_FR=off) == set(), off
+    for on in ("1", "yes", "TRUE", "Yes"):
+        assert options("predict", RAW_CELLS=on, EXCEL_FR=on) == {"--raw-cells", "--excel-fr"}, on
+        assert options("report", FORCE=on, EXCEL_FR=on) == {"--force", "--excel-fr"}, on
+    for bad in ("maybe", "yes no", "2"):
+        run = subprocess.run([*base, "report", "PREDICTIONS=p.csv", f"FORCE={bad}"], capture_output=True, text=True)
+        assert run.returncode == 2 and f"FORCE={bad}: give 1, yes or true (--force)" in run.stderr, run.stderr
+        assert not run.stdout
 
 
 def test_excel_fr_writes_french_excels_csv_dialect(trained, tmp_path):
