@@ -75,6 +75,22 @@ def test_a_first_line_of_data_is_named_as_a_missing_header():
     assert "'2012-06-25', 'Convention de partenariat" in str(refused.value) and "no header line" in str(refused.value)
 
 
+@pytest.mark.parametrize("sep, shown", [(",", "','"), (";", "';'"), ("\t", "'\\t'"), ("|", "'|'")])
+def test_a_wrong_separator_is_named_with_the_one_the_header_seems_to_use(tmp_path, sep, shown):
+    """--sep given wrong: the header is one name holding the file's separator; the error says which."""
+    wrong = "," if sep != "," else ";"
+    (tmp_path / "in.csv").write_text(f"titre{sep}code\nSalle des fêtes{sep}01004\n", encoding="utf-8")
+    frame = read_table(tmp_path / "in.csv", sep=wrong)
+    hint = f"; the file seems separated by {shown}: drop --sep or pass --sep {shown}"
+    for requested, message in ((None, "no text column found among"), ("titre", "no column 'titre'")):
+        with pytest.raises(PipelineError, match="seems separated") as refused:
+            find_text_columns(frame.columns, requested, ["text"], tmp_path / "in.csv")
+        assert message in str(refused.value) and str(refused.value).endswith(hint)
+    with pytest.raises(PipelineError) as refused:  # a workbook: --sep plays no part
+        find_text_columns([f"titre{sep}code"], None, ["text"], "in.xlsx")
+    assert "separated" not in str(refused.value)
+
+
 def test_a_failed_write_leaves_no_file(tmp_path):
     out = tmp_path / "out.csv"
     with pytest.raises(RuntimeError):

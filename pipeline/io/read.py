@@ -20,7 +20,7 @@ import pandas as pd
 
 from pipeline.errors import PipelineError
 from pipeline.io import options
-from pipeline.io.csvfile import check_unique, csv_layout, read_csv
+from pipeline.io.csvfile import SEPARATORS, check_unique, csv_layout, read_csv
 from pipeline.io.encoding import file_format, open_bytes
 from pipeline.io.formulas import restore_frame
 from pipeline.io.rows import place_rows
@@ -224,17 +224,26 @@ def find_text_columns(columns, requested: str | None, candidates: list[str], pat
         missing = [c for c in wanted if c not in columns]
         if missing:
             raise PipelineError(f"{path}: no column {', '.join(map(repr, missing))} "
-                                f"(columns: {', '.join(map(repr, columns))})")
+                                f"(columns: {', '.join(map(repr, columns))}){_header_hint(columns, path)}")
         return wanted
     lowered = {c.lower(): c for c in columns}
     for name in candidates:
         if name in lowered:
             return [lowered[name]]
-    data_like = [c for c in columns if _looks_like_a_value(c)]
-    hint = (f"; its first line looks like data, not column names ({', '.join(map(repr, data_like[:2]))}): "
-            "if the file has no header line, add one that names the columns" if data_like else "")
     raise PipelineError(f"{path}: no text column found among {', '.join(map(repr, columns))}; "
-                        f"name it with TEXT_COL=... (or --text-col){hint}")
+                        f"name it with TEXT_COL=... (or --text-col){_header_hint(columns, path)}")
+
+
+def _header_hint(columns: list[str], path) -> str:
+    """What column names that hold no expected one suggest: a CSV read with the wrong separator (one
+    name holding another), or a file without a header line (names that look like data)."""
+    if len(columns) == 1 and Path(str(path)).suffix.lower().lstrip(".") not in {*WORKBOOK_ENGINES, "parquet", "pq"}:
+        sep = max(SEPARATORS, key=columns[0].count)
+        if sep in columns[0]:
+            return f"; the file seems separated by {sep!r}: drop --sep or pass --sep {sep!r}"
+    data_like = [c for c in columns if _looks_like_a_value(c)]
+    return (f"; its first line looks like data, not column names ({', '.join(map(repr, data_like[:2]))}): "
+            "if the file has no header line, add one that names the columns" if data_like else "")
 
 
 def _looks_like_a_value(name: str) -> bool:
