@@ -90,6 +90,34 @@ def test_a_value_after_the_last_column_is_kept_or_refused_never_dropped(tmp_path
         list(iter_table(path, chunk_size=1))  # the blank line 3 counted, though pandas skips it
 
 
+def test_reading_options_the_format_has_no_use_for_are_warned_of_not_refused(tmp_path, caplog):
+    """--sheet on a CSV, --sep or --encoding on a workbook or Parquet file: a warning naming the option
+    and the format (a Makefile default may pass them), and the file is read as it is."""
+    from pipeline.io.options import io_options
+
+    csv = write(tmp_path, "in.csv", "titre\nSalle des fêtes\n".encode())
+    pd.read_csv(csv).to_parquet(tmp_path / "in.parquet", index=False)
+    pd.read_csv(csv).to_excel(tmp_path / "in.xlsx", index=False)
+    cases = [(csv, {"sheet": "2"}, "in.csv: --sheet ignored: the file is a CSV file"),
+             (tmp_path / "in.parquet", {"sep": ";", "encoding": "latin-1"},
+              "in.parquet: --sep and --encoding ignored: the file is a Parquet file"),
+             (tmp_path / "in.xlsx", {"sep": ";"}, "in.xlsx: --sep ignored: the file is a workbook (.xlsx)")]
+    for path, given, message in cases:
+        caplog.clear()
+        with caplog.at_level(logging.WARNING):
+            assert read_table(path, **given)["titre"].tolist() == ["Salle des fêtes"]
+        assert message in caplog.text, caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING), io_options(sheet="Feuille1"):  # --sheet as the command line sets it
+        read_table(csv)
+    assert "in.csv: --sheet ignored" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        read_table(csv, sep=",", encoding="utf-8")
+        read_table(tmp_path / "in.xlsx", sheet="1")
+    assert "ignored" not in caplog.text
+
+
 def test_a_one_column_file_keeps_its_commas(tmp_path):
     titles = ["Rénovation, extension de la mairie", "Voirie, éclairage, parkings", "École"]
     frame = read_table(write(tmp_path, "titles.csv", ("titre\n" + "\n".join(titles) + "\n").encode()))

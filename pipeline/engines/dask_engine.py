@@ -38,7 +38,8 @@ from pipeline.engines.dask_input import (
     read_piece,
 )
 from pipeline.errors import PipelineError
-from pipeline.io.tables import TableWriter, atomic_folder, atomic_output, find_text_columns
+from pipeline.io import options as io_options
+from pipeline.io.tables import TableWriter, atomic_folder, atomic_output, find_text_columns, warn_unused_options
 from pipeline.modeling.metrics import review_threshold_warning
 from pipeline.modeling.predict import applied_review_threshold, label_frame
 from pipeline.modeling.run_folder import MODEL_FILE, check_versions, load_run
@@ -143,6 +144,7 @@ def label_with_dask(folder: Path, input_spec: str | Path, output_path: str | Pat
     if any(output_path.resolve() == f.resolve() or output_path.resolve() in f.resolve().parents for f in files):
         raise PipelineError(f"{output_path}: the output would overwrite the input; choose another OUTPUT")
     kind = "parquet" if files[0].suffix.lower() in PARQUET_SUFFIXES else "csv"
+    warn_unused_options(files[0], kind, sep, encoding, io_options.current().sheet)
     options = csv_read_options(files[0], sep, encoding) if kind == "csv" else {}
     pieces = (parquet_pieces(files, root) if kind == "parquet"
               else csv_pieces(files, blocksize, whole=options["encoding"].lower().startswith("utf-16")))

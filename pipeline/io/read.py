@@ -79,10 +79,12 @@ def iter_table(path: str | Path, chunk_size: int | None, sep: str | None = None,
     """The table in chunks of `chunk_size` rows (CSV and Parquet stream; a workbook comes whole)."""
     path = Path(path)
     fmt, compression = _format(path)
+    sheet = sheet or options.current().sheet
+    warn_unused_options(path, fmt, sep, encoding, sheet)
     if fmt == "parquet":
         chunks = _parquet(path, chunk_size)
     elif fmt in WORKBOOK_ENGINES:
-        chunks = iter([_workbook(path, fmt, sheet or options.current().sheet)])
+        chunks = iter([_workbook(path, fmt, sheet)])
     else:
         chunks = _csv_chunks(path, compression, chunk_size, sep, encoding)
     rows = 0
@@ -93,6 +95,18 @@ def iter_table(path: str | Path, chunk_size: int | None, sep: str | None = None,
         if not rows:
             raise PipelineError(f"{path}: the file has a header but no rows")
         yield chunk
+
+
+def warn_unused_options(path: Path, fmt: str, sep: str | None, encoding: str | None, sheet: str | None) -> None:
+    """A reading option the file's format has no use for is named in a warning, not an error: a default
+    (a Makefile's SEP, say) may pass it for every input."""
+    used = {"--sep": fmt == "csv", "--encoding": fmt == "csv", "--sheet": fmt in WORKBOOK_ENGINES}
+    unused = [name for name, value in (("--sep", sep), ("--encoding", encoding), ("--sheet", sheet))
+              if value and not used[name]]
+    if unused:
+        kind = "a CSV file" if fmt == "csv" else "a Parquet file" if fmt == "parquet" else f"a workbook (.{fmt})"
+        names = ", ".join(unused[:-1]) + " and " + unused[-1] if len(unused) > 1 else unused[0]
+        log.warning("%s: %s ignored: the file is %s", path, names, kind)
 
 
 def _csv_chunks(path, compression, chunk_size, sep, encoding) -> Iterator[pd.DataFrame]:
