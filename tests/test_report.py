@@ -141,6 +141,19 @@ def test_bad_input_is_a_clear_error_and_writes_nothing(setup, capsys, make_args,
     assert not (tmp / "reports").exists() or not any((tmp / "reports").iterdir())
 
 
+def test_predictions_without_any_domain_are_an_error_not_an_empty_report(setup, capsys):
+    """Every text empty: predict gives no row a domain, and a report of it would be shares of nothing."""
+    config, tmp = setup
+    frame = predictions().assign(intitule="", domain="", confidence=0.0, needs_review=True)
+    frame.to_csv(tmp / "empty-a.csv", index=False)
+    frame.to_parquet(tmp / "empty-b.parquet", index=False)
+    assert cli(config, "--predictions", str(tmp / "empty-a.csv"), str(tmp / "empty-b.parquet")) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == (f"error: {tmp / 'empty-a.csv'}, {tmp / 'empty-b.parquet'}: no row has a predicted domain "
+                           f"(every text empty?); give the output of `make predict` on a file with texts")
+    assert not (tmp / "reports").exists() or not any((tmp / "reports").iterdir())
+
+
 def test_missing_etalab_package_names_the_make_target(setup, capsys):
     config, tmp = setup
     import shutil

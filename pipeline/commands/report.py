@@ -103,6 +103,9 @@ def read_predictions(paths: list[Path], labels: LabelSet) -> tuple[pd.DataFrame,
     frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     if frame.empty:
         raise PipelineError(f"{', '.join(str(p) for p in paths)}: no rows to report on")
+    if not (frame["domain"] != "").any():  # every figure would be a share of nothing
+        raise PipelineError(f"{', '.join(str(p) for p in paths)}: no row has a predicted domain (every text "
+                            f"empty?); give the output of `make predict` on a file with texts")
     for column in frame.columns:  # a column missing from one file comes back as NaN
         if frame[column].dtype == object and frame[column].isna().any():
             frame[column] = frame[column].fillna("")
