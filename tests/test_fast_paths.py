@@ -121,3 +121,26 @@ def test_process_count_follows_the_setting_and_the_input_size():
     assert predict_jobs(2, 1_000_000) == 2
     assert predict_jobs(4, 12_000) == 3  # at least 5,000 rows a worker
     assert predict_jobs(0, 300) == 1 and predict_jobs(0, None) == 1
+
+
+def test_the_two_flags_cue_columns_search_each_batch_once(monkeypatch):
+    """Both flags hold a cue column of the same cues: the fast path searches a batch once and gives each
+    its own weight, equal to scikit-learn's transform."""
+    from pipeline.features.cues import CueIndicator
+
+    train = ["ecole numerique tablette", "renovation le ecole", "videoprotection camera"]
+    unions = [FeatureUnion([("words", TfidfVectorizer()), ("cues", CueIndicator(("numeri*", "camer*"), w))]).fit(train)
+              for w in (1.0, 3.0)]
+    calls = []
+    real_hits = CueIndicator.hits
+    monkeypatch.setattr(CueIndicator, "hits", lambda self, X: calls.append(len(X)) or real_hits(self, X))
+    shortcuts = fast.Shortcuts()
+    for batch in (["achat de camera", "toiture"], ["site numerique", "", "voirie"]):
+        got = [fast.transform(u, batch, shortcuts).toarray() for u in unions]
+        calls_fast = len(calls)
+        expected = [u.transform(batch).toarray() for u in unions]
+        for g, e in zip(got, expected):
+            np.testing.assert_allclose(g, e, rtol=0, atol=1e-12)
+        assert calls_fast == 1 and len(calls) == 3  # the fast path searched once, scikit-learn twice
+        calls.clear()
+    assert got[1][:, -1].tolist() == [3.0, 0.0, 0.0] and got[0][:, -1].tolist() == [1.0, 0.0, 0.0]

@@ -78,9 +78,15 @@ class CueIndicator(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X):
+        return self.column(self.hits(X))
+
+    def hits(self, X) -> np.ndarray:
+        """True where a text holds a cue (the part the fast path shares between the two flags)."""
         check_is_fitted(self, "pattern_")
         search = self.pattern_.search
-        hits = np.fromiter((search(t) is not None for t in X), dtype=bool, count=len(X))
+        return np.fromiter((search(t) is not None for t in X), dtype=bool, count=len(X))
+
+    def column(self, hits: np.ndarray) -> sp.csr_matrix:
         return sp.csr_matrix(np.where(hits, float(self.weight), 0.0)[:, None])
 
     def get_feature_names_out(self, input_features=None):

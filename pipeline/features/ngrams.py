@@ -10,7 +10,9 @@ scikit-learn's pure-Python analyzers were the slowest steps of `make predict`:
   batch are one sparse product (texts × words) @ (words × n-grams);
 - word uni/bigrams with the default token pattern: each text is tokenized by
   the vectorizer's own preprocessor and pattern, tokens become integer ids,
-  and the n-grams are looked up as arrays instead of as joined strings.
+  and the n-grams are looked up as arrays instead of as joined strings;
+- the digital cue column (features/cues.py): both flags hold one, with the same
+  cues, and read the same batch: the cues are searched once.
 
 In both the TF-IDF weighting and normalisation are the vectorizer's own. Any
 other transformer (or a changed vectorizer setting) runs as scikit-learn has it.
@@ -23,6 +25,8 @@ import scipy.sparse as sp
 from sklearn.ensemble import VotingClassifier
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.pipeline import FeatureUnion, Pipeline
+
+from pipeline.features.cues import CueIndicator
 
 # Distinct words whose character n-grams are kept in memory between batches.
 MAX_WORDS = 100_000
@@ -78,6 +82,7 @@ class Shortcuts:
     def __init__(self):
         self._counters: dict[int, object] = {}
         self._words: dict = {}
+        self._cue_hits: dict = {}
 
     def for_vectorizer(self, estimator):
         key = id(estimator)
@@ -86,6 +91,8 @@ class Shortcuts:
         return self._counters[key]
 
     def _make(self, vec):
+        if isinstance(vec, CueIndicator) and hasattr(vec, "pattern_"):
+            return SharedCueHits(vec, self._cue_hits)
         if not _fitted_tfidf(vec):
             return None
         if vec.preprocessor is not None:
@@ -99,6 +106,21 @@ class Shortcuts:
                 and vec.stop_words is None and vec.ngram_range[1] <= 2):
             return WordNgramCounter(vec, words)
         return None
+
+
+class SharedCueHits:
+    """A fitted CueIndicator's column, its cue search shared with the indicators of the same pattern
+    that read the same batch (the last batch's hits are kept per pattern, as WordIndex keeps its split)."""
+
+    def __init__(self, indicator: CueIndicator, last: dict):
+        self.indicator, self.last = indicator, last
+
+    def __call__(self, texts):
+        key = self.indicator.pattern_.pattern
+        seen = self.last.get(key)
+        if seen is None or seen[0] is not texts:
+            seen = self.last[key] = (texts, self.indicator.hits(texts))
+        return self.indicator.column(seen[1])
 
 
 # -- the words of a batch ---------------------------------------------------------------
