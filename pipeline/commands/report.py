@@ -37,6 +37,7 @@ import pandas as pd
 from pipeline.domains import LabelSet, load_label_set
 from pipeline.errors import PipelineError
 from pipeline.io.files import METRICS_FILE, RUN_ID, read_metrics, sha256_of, write_json
+from pipeline.io.formulas import holds_control_character
 from pipeline.io.predictions import read_predictions_file
 from pipeline.io.tables import atomic_folder
 from pipeline.io.write import write_csv
@@ -324,6 +325,10 @@ class ReportSettings:
 def run_report(config: dict, predictions: list[str], settings: ReportSettings | None = None) -> Path:
     """Read predictions, aggregate, test the findings, write reports/<name>/; return the folder."""
     s = settings or ReportSettings()
+    for option in ("title", "subtitle", "source"):  # they go into every output, the workbook too
+        value = getattr(s, option)
+        if value and holds_control_character(value):
+            raise PipelineError(f"--{option} {value[:60]!r}: a control character no workbook can hold; remove it")
     labels = load_label_set(config["paths"]["labels"])
     paths = expand_predictions(predictions)
     name = s.name or default_name(paths)

@@ -108,6 +108,11 @@ def _control_characters(series: pd.Series) -> np.ndarray:
         return np.zeros(len(series), dtype=bool)
 
 
+def holds_control_character(text: str) -> bool:
+    """Whether one text (a report's title, say) holds a character no workbook can hold."""
+    return bool(_control_characters(pd.Series([text], dtype=object))[0])
+
+
 def refuse_control_characters(frame: pd.DataFrame, place, advice: str, columns=None) -> None:
     """Stop with one line when a column name or a cell of `frame` (of `columns`, default all) holds a control
     character, which a workbook cannot hold: openpyxl would stop the run with a traceback instead.
