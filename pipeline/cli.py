@@ -155,45 +155,32 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
     from pipeline.io.options import io_options
 
+    # Ctrl-C noted as it comes: pandas turns one caught mid-read into a ParserError ("malformed CSV").
+    # Only where Ctrl-C is not ignored (a background job's is), and only the main thread may set it.
+    watch = (signal.getsignal(signal.SIGINT) is signal.default_int_handler
+             and threading.current_thread() is threading.main_thread())
     _interrupted.clear()
-    watched = _watch_stop_signals()
+    if watch:
+        signal.signal(signal.SIGINT, _note_interrupt)
     try:
         with io_options(sheet=getattr(args, "sheet", None), raw_cells=getattr(args, "raw_cells", None) or None,
                         excel_fr=getattr(args, "excel_fr", None) or None):
             return _dispatch(args)
     except KeyboardInterrupt:
-        return _interrupted_exit()
+        print("interrupted: nothing was written", file=sys.stderr)
+        return 130
     except Exception as exc:
         if _interrupted:
-            return _interrupted_exit()
+            print("interrupted: nothing was written", file=sys.stderr)
+            return 130
         if args.debug:
             raise
         message, code = error_line(exc)
         print(message, file=sys.stderr)
         return code
     finally:
-        for signum, handler in watched.items():
-            signal.signal(signum, handler)
-
-
-def _watch_stop_signals() -> dict:
-    """Ctrl-C and SIGTERM (kill, a scheduler stopping the run) stop the run as an interruption, noted as
-    they come: pandas turns one caught mid-read into a ParserError ("malformed CSV"). Only a signal left
-    at its default (a background job ignores Ctrl-C), and only the main thread may set it. Returns the
-    handlers to put back."""
-    if threading.current_thread() is not threading.main_thread():
-        return {}
-    defaults = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: signal.SIG_DFL}
-    watched = {signum: handler for signum, handler in defaults.items() if signal.getsignal(signum) == handler}
-    for signum in watched:
-        signal.signal(signum, _note_interrupt)
-    return watched
-
-
-def _interrupted_exit() -> int:
-    """The temporary outputs are gone (atomic_output): one line, and the shell's code (130 Ctrl-C, 143 SIGTERM)."""
-    print("interrupted: nothing was written", file=sys.stderr)
-    return 128 + (_interrupted[0] if _interrupted else signal.SIGINT)
+        if watch:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 # Failures of the system a user can fix: a file or folder refused, a disk full.

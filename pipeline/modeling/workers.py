@@ -50,9 +50,6 @@ def _init_worker(model: BarometerModel, parent: int) -> None:
     # Ctrl-C reaches the whole process group: the parent stops the pool and says so in one line,
     # instead of each worker printing a KeyboardInterrupt traceback.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    # The parent's SIGTERM handler (pipeline/cli.py) came with the fork: a worker ends on SIGTERM (its
-    # parent's death, a stop of the whole group) at once and without a word, as by default.
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     end_with_parent(parent)
 
 
