@@ -58,13 +58,16 @@ def test_wrong_or_unknown_encoding_is_one_line_naming_the_line(tmp_path):
 
 def test_an_encoding_that_refuses_the_whole_file_is_one_line(tmp_path):
     """utf-16 forced on a UTF-8 file with BOM: the codec refuses the stream, not a byte (a plain UnicodeError)."""
-    from pipeline.io.encoding import first_bad_line
+    from pipeline.io.encoding import decode_problem
 
     path = write(tmp_path, "bom8.csv", b"\xef\xbb\xbf" + ROWS.encode())
     with pytest.raises(PipelineError, match=r"^\S*bom8.csv: cannot be decoded as utf-16 \(UTF-16 stream does not "
                                             r"start with BOM\); re-export the file as UTF-8 or give its encoding"):
         read_table(path, encoding="utf-16")
-    assert "bom8.csv" in first_bad_line(path, None, "utf-16")  # the Dask engine's reader asks it too
+    with pytest.raises(UnicodeError) as refused:
+        pd.read_csv(path, encoding="utf-16")  # as the Dask engine's reader meets it: the stream is refused
+    # The Dask engine's reader words it the same way.
+    assert decode_problem(path, None, "utf-16", refused.value).endswith("(UTF-16 stream does not start with BOM)")
 
 
 # -- layout: separators, columns --------------------------------------------------------------

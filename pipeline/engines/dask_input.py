@@ -25,7 +25,7 @@ import pandas as pd
 
 from pipeline.errors import PipelineError
 from pipeline.io.csvfile import csv_layout
-from pipeline.io.encoding import first_bad_line
+from pipeline.io.encoding import decode_problem
 from pipeline.io.tables import CSV_SUFFIXES
 
 PARQUET_SUFFIXES = {".parquet", ".pq"}
@@ -123,10 +123,7 @@ def _parse_csv(path: Path, data: bytes, options: dict) -> pd.DataFrame:
     try:
         return pd.read_csv(io.BytesIO(data), **options)
     except UnicodeError as exc:
-        bad = first_bad_line(path, None, options["encoding"])  # names the line of the byte
-        if bad:
-            raise PipelineError(f"{bad}; give its encoding (--encoding)") from None
-        raise PipelineError(f"{path}: cannot be decoded as {options['encoding']} ({exc}); "
+        raise PipelineError(f"{decode_problem(path, None, options['encoding'], exc)}; "
                             f"give its encoding (--encoding)") from None
     except pd.errors.EmptyDataError:
         raise PipelineError(f"{path}: the file has no header and no rows") from None

@@ -23,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from pipeline.errors import PipelineError
-from pipeline.io.encoding import check_encoding_name, detect_decoding, first_bad_line, open_bytes
+from pipeline.io.encoding import check_encoding_name, decode_problem, detect_decoding, open_bytes
 from pipeline.io.rows import place_rows, row_in_file
 
 log = logging.getLogger(__name__)
@@ -210,9 +210,5 @@ class _csv_errors:
 
 
 def _decode_problem(layout: CsvLayout, exc: UnicodeError) -> str:
-    if isinstance(exc, UnicodeDecodeError):  # a byte that does not decode: its line is looked for
-        problem = first_bad_line(layout.path, layout.compression, layout.encoding, layout.errors)
-    else:  # a stream refused whole (utf-16 without its BOM): no such byte, the codec's reason says more
-        problem = f"{layout.path}: cannot be decoded as {layout.encoding} ({exc})"
-    return (f"{problem or f'{layout.path}: cannot be decoded as {layout.encoding}'}; "
-            f"re-export the file as UTF-8 or give its encoding with --encoding")
+    problem = decode_problem(layout.path, layout.compression, layout.encoding, exc, layout.errors)
+    return f"{problem}; re-export the file as UTF-8 or give its encoding with --encoding"

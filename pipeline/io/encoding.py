@@ -113,9 +113,18 @@ def first_bad_line(path: Path, compression: str | None, encoding: str, errors: s
             except UnicodeDecodeError as exc:
                 return (f"{path}, line {lineno}: byte {line[exc.start:exc.start + 1]!r} cannot be decoded as "
                         f"{encoding}")
-            except UnicodeError as exc:  # not a byte but the stream (utf-16 without its BOM)
-                return f"{path}: cannot be decoded as {encoding} ({exc})"
     return None
+
+
+def decode_problem(path: Path, compression: str | None, encoding: str, exc: UnicodeError,
+                   errors: str = "strict") -> str:
+    """What a failed decoding of the file says: the line of the byte that does not decode, or, for a stream
+    refused whole (utf-16 without its BOM: no such byte), the codec's own reason."""
+    if isinstance(exc, UnicodeDecodeError):
+        problem = first_bad_line(path, compression, encoding, errors)
+        if problem:
+            return problem
+    return f"{path}: cannot be decoded as {encoding} ({exc})"
 
 
 def _is_utf8(path: Path, compression: str | None) -> bool:
