@@ -324,3 +324,17 @@ def test_the_simulated_loop_reveals_batches_of_distinct_titles_and_scores_the_li
         # The list's labels: the reviewed rows as revealed, so at least as right as the model alone
         assert all(r["list_accuracy"] >= r["unreviewed_accuracy"] or r["reviewed"] == 0 for r in rows[:-1])
         assert rows[0]["list_accuracy"] == rows[0]["unreviewed_accuracy"]
+
+
+def test_input_columns_of_the_sheets_names_are_renamed_without_a_second_clash():
+    """An input column of a name the sheet uses is kept as input_<name>, as predict keeps it, even when the
+    input already holds an input_<name> (a file predict labeled again): never two columns of one name."""
+    from pipeline.review.workbook import review_table
+
+    inputs = pd.DataFrame({"domain": ["hand label"], "input_domain": ["older hand label"], "titre": ["t"]})
+    model = pd.DataFrame({"text": ["t"], "domain": ["culture"], "confidence": [0.9], "domain_2": ["education"],
+                          "digital": ["no"]})
+    table = review_table(inputs, model, ["r1"], "run")
+    assert not table.columns.duplicated().any()
+    assert table.loc[0, "input_input_domain"] == "hand label" and table.loc[0, "input_domain"] == "older hand label"
+    assert table.loc[0, "domain"] == "culture"

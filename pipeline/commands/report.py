@@ -325,10 +325,11 @@ class ReportSettings:
 def run_report(config: dict, predictions: list[str], settings: ReportSettings | None = None) -> Path:
     """Read predictions, aggregate, test the findings, write reports/<name>/; return the folder."""
     s = settings or ReportSettings()
-    for option in ("title", "subtitle", "source"):  # they go into every output, the workbook too
+    for option in ("title", "subtitle", "source"):  # shown on the page and in the PDF; title and source in the workbook
         value = getattr(s, option)
         if value and holds_control_character(value):
-            raise PipelineError(f"--{option} {value[:60]!r}: a control character no workbook can hold; remove it")
+            raise PipelineError(f"--{option} {value[:60]!r}: holds a control character, which a page, a PDF or a "
+                                f"workbook cannot show; remove it")
     labels = load_label_set(config["paths"]["labels"])
     paths = expand_predictions(predictions)
     name = s.name or default_name(paths)

@@ -21,6 +21,7 @@ import pandas as pd
 from pipeline.domains import DIGITAL_VALUES, NONE_LABEL, LabelSet
 from pipeline.errors import PipelineError
 from pipeline.io.formulas import texts_as_text
+from pipeline.io.predictions import kept_name
 from pipeline.io.tables import atomic_output
 
 REVIEW_SHEET, GUIDE_SHEET, META_SHEET = "Relecture", "Guide", "meta"
@@ -60,9 +61,11 @@ def load_guide(path: str | Path) -> dict[str, str]:
 
 
 def review_table(inputs: pd.DataFrame, model: pd.DataFrame, row_id, run_id: str) -> pd.DataFrame:
-    """The review sheet's columns: `inputs`' own (renamed input_<name> on a clash), the model's, empty answers, ids."""
+    """The review sheet's columns: `inputs`' own (renamed input_<name> on a clash, as predict renames them:
+    `kept_name`), the model's, empty answers, ids."""
     ours = set(MODEL_COLUMNS + ANSWER_COLUMNS + ID_COLUMNS)
-    inputs = inputs.rename(columns={c: f"input_{c}" for c in inputs.columns if str(c) in ours})
+    taken = [*map(str, inputs.columns), *ours]
+    inputs = inputs.rename(columns={c: kept_name(str(c), taken) for c in inputs.columns if str(c) in ours})
     out = pd.concat([inputs.reset_index(drop=True), model.reset_index(drop=True)], axis=1)
     for col in ANSWER_COLUMNS:
         out[col] = ""
