@@ -123,3 +123,15 @@ def test_a_model_sent_by_bytes_is_refused_by_a_worker_with_other_library_version
     metadata["versions"] = {**metadata["versions"], "scikit-learn": "0.24.2"}
     with pytest.raises(Exception, match=r"scikit-learn 0\.24\.2 \(worker "):
         ship_model(cluster[1], folder, model, metadata, "submission", how="bytes")
+
+
+def test_column_names_lose_their_surrounding_spaces_as_in_the_local_engine(trained, cluster, seed, tmp_path):
+    source = tmp_path / "spaced.csv"
+    pd.DataFrame({" titre ": seed["text"].head(20), "code ": range(20)}).to_csv(source, index=False)
+    out = tmp_path / "out.parquet"
+    assert main(["--config", trained["config_file"], "-q", "predict", "--input", str(source), "--text-col", "titre",
+                 "--output", str(out), "--engine", "dask", "--scheduler", cluster[0].scheduler_address]) == 0
+    local = tmp_path / "local.parquet"
+    run_predict(trained, source, local, n_jobs=1, text_col="titre")
+    pd.testing.assert_frame_equal(pd.read_parquet(out), pd.read_parquet(local))
+    assert list(pd.read_parquet(out).columns[:2]) == ["titre", "code"]

@@ -121,7 +121,8 @@ def csv_read_options(first: Path, sep: str | None, encoding: str | None) -> dict
 
 def _parse_csv(path: Path, data: bytes, options: dict) -> pd.DataFrame:
     try:
-        return pd.read_csv(io.BytesIO(data), **options)
+        frame = pd.read_csv(io.BytesIO(data), **options)
+        return frame.rename(columns=str.strip)  # " intitule " is intitule, as the local reader has it
     except UnicodeError as exc:
         raise PipelineError(f"{decode_problem(path, None, options['encoding'], exc)}; "
                             f"give its encoding (--encoding)") from None
