@@ -34,6 +34,9 @@ def test_a_bad_cue_line_names_the_file_and_line(tmp_path):
     path.write_text("camera*\nvid*eo\n", encoding="utf-8")
     with pytest.raises(PipelineError, match=r"cues.txt, line 2: 'vid\*eo'"):
         load_cues(path)
+    path.write_text("camera*\n - \n", encoding="utf-8")  # a hyphen alone: no word left to match
+    with pytest.raises(PipelineError, match=r"cues.txt, line 2: '-'"):
+        load_cues(path)
     with pytest.raises(PipelineError, match="digital cue list not found"):
         load_cues(tmp_path / "missing.txt")
 

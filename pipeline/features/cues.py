@@ -20,8 +20,9 @@ from sklearn.utils.validation import check_is_fitted
 from pipeline.errors import PipelineError
 from pipeline.features.text import normalize
 
-# A cue is words of letters, digits, hyphens and apostrophes; "*" ends a word that may go on.
-_CUE_WORD = re.compile(r"[\w'-]+\*?")
+# A cue is words of letters, digits, hyphens and apostrophes, each with a letter or digit; "*" ends a
+# word that may go on.
+_CUE_WORD = re.compile(r"[\w'-]*\w[\w'-]*\*?")
 
 
 def load_cues(path: str | Path) -> tuple[str, ...]:
