@@ -189,6 +189,20 @@ def test_a_control_character_in_an_xlsx_output_is_one_line_and_no_file(trained, 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv"]
 
 
+def test_a_text_longer_than_an_excel_cell_in_an_xlsx_output_is_one_line_and_no_file(trained, tmp_path, capsys):
+    """Excel holds 32,767 characters a cell and openpyxl cut a longer text there silently: refused instead,
+    naming the row and column; a CSV output holds it whole."""
+    long = "Vidéoprotection " + "x" * 40_000
+    source, out = write(tmp_path, "in.csv", f"titre\nok\n{long}\n".encode()), tmp_path / "out.xlsx"
+    assert cli(trained, "predict", "--input", str(source), "--output", str(out), "--text-col", "titre") == 2
+    assert one_line_error(capsys) == (f"error: {out}, row 3, column 1 ('titre'): 40,016 characters, more than the "
+                                      f"32,767 an Excel cell holds, starting {long[:40]!r}; write .csv or .parquet")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv"]
+    assert cli(trained, "predict", "--input", str(source), "--output", str(tmp_path / "out.csv"),
+               "--text-col", "titre") == 0
+    assert pd.read_csv(tmp_path / "out.csv")["titre"][1] == long
+
+
 def test_labeling_a_predictions_file_again_replaces_its_predictions(trained, tmp_path, capsys):
     source = write(tmp_path, "in.csv", "titre\nVidéoprotection de la mairie\nRéfection de la voirie\n".encode())
     first = tmp_path / "round0.csv"

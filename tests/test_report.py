@@ -240,18 +240,25 @@ def test_the_workbook_writes_names_and_titles_that_look_like_formulas_as_text(se
     assert {"=1+1", '=HYPERLINK("http://x","a")', "=1+2", "@Beta"} <= values and "'@Beta" not in values
 
 
-def test_a_control_character_in_a_table_is_one_line_and_writes_nothing(setup, capsys):
-    """A workbook cannot hold a control character: one line naming the workbook's sheet, row and column and
-    the text, exit 2, no report folder (openpyxl's traceback before)."""
+LONG_NAME = "Nulle-Part " + "w" * 33_000
+
+
+@pytest.mark.parametrize("name, problem", [
+    ("Nulle\x01Part", "a control character Excel cannot hold, in 'Nulle\\x01Part'; remove the character from the input"),
+    (LONG_NAME, f"33,011 characters, more than the 32,767 an Excel cell holds, starting {LONG_NAME[:40]!r}; "
+                f"shorten the text in the input")])
+def test_a_text_a_workbook_cannot_hold_in_a_table_is_one_line_and_writes_nothing(setup, capsys, name, problem):
+    """A workbook cannot hold a control character (openpyxl's traceback before), nor more characters than an
+    Excel cell holds (openpyxl cut them silently before): one line naming the workbook's sheet, row and column
+    and the text, exit 2, no report folder."""
     config, tmp = setup
     frame = predictions()
-    frame.loc[frame["beneficiaire_nom"] == "Nulle-Part", "beneficiaire_nom"] = "Nulle\x01Part"
+    frame.loc[frame["beneficiaire_nom"] == "Nulle-Part", "beneficiaire_nom"] = name
     frame.to_csv(tmp / "f.csv", index=False)
     assert cli(config, "--predictions", str(tmp / "f.csv"), "--name", "f") == 2
     err = capsys.readouterr().err.strip()
     assert err == (f"error: {tmp / 'reports' / 'f' / 'rapport.xlsx'}, sheet 'codes_non_rapproches', row 3, column 4 "
-                   f"('exemple_nom'): a control character Excel cannot hold, in 'Nulle\\x01Part'; remove the "
-                   f"character from the input")
+                   f"('exemple_nom'): {problem}")
     assert not (tmp / "reports" / "f").exists()
 
 

@@ -262,21 +262,45 @@ def test_review_refuses_a_file_that_is_not_predictions(trained, tmp_path, capsys
     assert not (tmp_path / "r.xlsx").exists()
 
 
+LONG_COMMUNE = "Mairie " + "y" * 33_000
+
+
 @pytest.mark.parametrize("suffix", [".csv", ".parquet"])
-def test_a_control_character_the_workbook_cannot_hold_is_one_line_naming_the_predictions_row(trained, tmp_path,
-                                                                                              capsys, suffix):
-    """The analyst must read the text: refused (not dropped), exit 2, the row and column of the predictions
-    file named, no workbook written."""
-    (tmp_path / "in.csv").write_text("commune,titre\nA,Site internet de la commune\nB,Réfection\x01 de la voirie\n",
+@pytest.mark.parametrize("commune, titre, problem", [
+    ("B", "Réfection\x01 de la voirie", "column 2 ('titre'): a control character Excel cannot hold, in "
+                                        "'Réfection\\x01 de la voirie'; remove the character from the input"),
+    (LONG_COMMUNE, "Réfection de la voirie", f"column 1 ('commune'): 33,007 characters, more than the 32,767 an "
+                                             f"Excel cell holds, starting {LONG_COMMUNE[:40]!r}; shorten the text "
+                                             f"in the input")])
+def test_a_text_the_workbook_cannot_hold_is_one_line_naming_the_predictions_row(trained, tmp_path, capsys, suffix,
+                                                                                 commune, titre, problem):
+    """The analyst must read the text: a control character is refused (not dropped), and so is a text longer
+    than an Excel cell holds (openpyxl cut it silently, and the cut text would be trained on once the workbook
+    is filed); exit 2, the row and column of the predictions file named, no workbook written."""
+    (tmp_path / "in.csv").write_text(f"commune,titre\nA,Site internet de la commune\n{commune},{titre}\n",
                                      encoding="utf-8")
     predictions, out = tmp_path / f"p{suffix}", tmp_path / "r.xlsx"
-    assert cli(trained, "predict", "--input", str(tmp_path / "in.csv"), "--output", str(predictions)) == 0
+    assert cli(trained, "predict", "--input", str(tmp_path / "in.csv"), "--output", str(predictions),
+               "--text-col", "titre") == 0
     capsys.readouterr()
     assert cli(trained, "review", "--predictions", str(predictions), "--output", str(out)) == 2
-    assert capsys.readouterr().err.strip() == (
-        f"error: {predictions}, row 3, column 2 ('titre'): a control character Excel cannot hold, in "
-        f"'Réfection\\x01 de la voirie'; remove the character from the input")
+    assert capsys.readouterr().err.strip() == f"error: {predictions}, row 3, {problem}"
     assert not out.exists()
+
+
+def test_a_review_workbook_refuses_a_text_longer_than_an_excel_cell(tmp_path, labels):
+    """The last guard, in the workbook writer: texts joined from several columns and audit's training rows
+    are not cut either; the sheet's row and column are named."""
+    from pipeline.review.workbook import review_table, write_workbook
+
+    model = pd.DataFrame({"text": ["court", "z" * 32_768], "domain": ["culture"] * 2, "confidence": [0.9] * 2,
+                          "domain_2": ["education"] * 2, "digital": ["no"] * 2})
+    table = review_table(pd.DataFrame({"id": [1, 2]}), model, [1, 2], "run")
+    with pytest.raises(PipelineError) as err:
+        write_workbook(tmp_path / "r.xlsx", table, labels, {}, {})
+    assert str(err.value).startswith(f"{tmp_path / 'r.xlsx'}, sheet 'Relecture', row 3, column 2 ('text'): 32,768 "
+                                     f"characters, more than the 32,767 an Excel cell holds")
+    assert not (tmp_path / "r.xlsx").exists()
 
 
 def test_review_reads_predicts_french_excel_output(trained, tmp_path, capsys, labels):

@@ -10,7 +10,7 @@ import pandas as pd
 from pipeline.domains import load_label_set
 from pipeline.errors import PipelineError
 from pipeline.io.files import sha256_of
-from pipeline.io.formulas import refuse_control_characters
+from pipeline.io.formulas import refuse_control_characters, refuse_long_texts
 from pipeline.io.predictions import earlier_predictions, read_predictions_file
 from pipeline.io.rows import row_in_file
 from pipeline.io.tables import find_text_columns
@@ -37,11 +37,16 @@ def prediction_columns(columns, codes, path) -> list[str]:
 
 
 def writable(frame: pd.DataFrame, chosen, columns: list[str], path: Path) -> None:
-    """The reviewer must read the text: a control character, which the workbook cannot hold, is refused
-    (the first in the file, named by its row there) rather than dropped."""
-    in_file = np.sort(chosen)
-    refuse_control_characters(frame.iloc[in_file], lambda i: f"{path}, {row_in_file(frame, in_file[i] if i >= 0 else -1)}",
-                              "remove the character from the input", [c for c in columns if c in frame])
+    """The reviewer must read the text: a control character, which the workbook cannot hold, or a text longer
+    than an Excel cell holds is refused (the first in the file, named by its row there) rather than dropped
+    or cut."""
+    in_file, present = np.sort(chosen), [c for c in columns if c in frame]
+
+    def place(i):
+        return f"{path}, {row_in_file(frame, in_file[i] if i >= 0 else -1)}"
+
+    refuse_control_characters(frame.iloc[in_file], place, "remove the character from the input", present)
+    refuse_long_texts(frame.iloc[in_file], place, "shorten the text in the input", present)
 
 
 def run_review(config: dict, predictions: str | Path, output: str | Path, rows: int | None = None,

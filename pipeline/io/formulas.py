@@ -9,8 +9,10 @@ character: both are taken off, which only a text that began with one loses.
 
 openpyxl takes a text starting with "=" for a formula (and "#N/A" for an
 error): the workbooks the tool writes type every text cell as text instead.
-A control character, which no workbook can hold, is refused before writing
-(`refuse_control_characters`), in one line naming the cell as the user finds it.
+A control character, which no workbook can hold, and a text longer than an
+Excel cell holds (which openpyxl would cut silently) are refused before writing
+(`refuse_control_characters`, `refuse_long_texts`), in one line naming the
+cell as the user finds it.
 """
 from __future__ import annotations
 
@@ -96,21 +98,34 @@ def texts_as_text(book) -> None:
                     cell.data_type = "s"
 
 
+def _texts_where(series: pd.Series, test) -> np.ndarray:
+    """Which of `series`' cells are texts `test` (given the series' .str) marks; other values never are."""
+    if not _is_text(series):
+        return np.zeros(len(series), dtype=bool)
+    try:  # a value that is not text (None, a number in an object column) is never marked
+        return pd.Series(test(series.str), index=series.index).fillna(False).to_numpy(dtype=bool)
+    except AttributeError:  # an object column without any text
+        return np.zeros(len(series), dtype=bool)
+
+
 def _control_characters(series: pd.Series) -> np.ndarray:
     """Which of `series`' cells are texts holding a character Excel cannot hold (openpyxl's list)."""
     from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
-    if not _is_text(series):
-        return np.zeros(len(series), dtype=bool)
-    try:  # a value that is not text (None, a number in an object column) holds none
-        return series.str.contains(ILLEGAL_CHARACTERS_RE.pattern, regex=True, na=False).to_numpy(dtype=bool)
-    except AttributeError:  # an object column without any text
-        return np.zeros(len(series), dtype=bool)
+    return _texts_where(series, lambda text: text.contains(ILLEGAL_CHARACTERS_RE.pattern, regex=True, na=False))
 
 
 def holds_control_character(text: str) -> bool:
     """Whether one text (a report's title, say) holds a character no workbook can hold."""
     return bool(_control_characters(pd.Series([text], dtype=object))[0])
+
+
+EXCEL_MAX_CHARS = 32_767  # an Excel cell's most characters: openpyxl cuts a longer text there, silently
+
+
+def _long_texts(series: pd.Series) -> np.ndarray:
+    """Which of `series`' cells are texts longer than an Excel cell holds."""
+    return _texts_where(series, lambda text: text.len() > EXCEL_MAX_CHARS)
 
 
 def refuse_control_characters(frame: pd.DataFrame, place, advice: str, columns=None) -> None:
@@ -121,18 +136,33 @@ def refuse_control_characters(frame: pd.DataFrame, place, advice: str, columns=N
     row as the user finds them), the column by its position in `frame` and its name, and the text; `advice`
     says what to do.
     """
+    _refuse_first(frame, place, advice, columns, _control_characters,
+                  lambda text, cell: "a control character Excel cannot hold" + (f", in {text[:60]!r}" if cell else ""))
+
+
+def refuse_long_texts(frame: pd.DataFrame, place, advice: str, columns=None) -> None:
+    """Stop with one line, as `refuse_control_characters`, when a column name or a cell of `frame` is longer
+    than an Excel cell holds: openpyxl would write it cut, and nothing would say so."""
+    _refuse_first(frame, place, advice, columns, _long_texts,
+                  lambda text, cell: f"{len(text):,} characters, more than the {EXCEL_MAX_CHARS:,} an Excel cell "
+                                     f"holds" + (f", starting {text[:40]!r}" if cell else ""))
+
+
+def _refuse_first(frame: pd.DataFrame, place, advice: str, columns, flagged, problem) -> None:
+    """The error for the first column name, else the first cell in reading order, `flagged` marks:
+    `problem(text, cell)` says what is wrong with `text` (a cell's when `cell`, else the column's name)."""
     wanted = set(frame.columns if columns is None else columns)
     positions = [j for j, c in enumerate(frame.columns) if c in wanted]
     names = pd.Series([str(frame.columns[j]) for j in positions], dtype=object)
-    in_names = np.flatnonzero(_control_characters(names))
+    in_names = np.flatnonzero(flagged(names))
     if len(in_names):
         i, j = -1, int(in_names[0])
+        what = problem(names[j], False)
     else:
-        cells = np.argwhere(np.column_stack([_control_characters(frame.iloc[:, j]) for j in positions]
+        cells = np.argwhere(np.column_stack([flagged(frame.iloc[:, j]) for j in positions]
                                             or [np.zeros(len(frame), dtype=bool)]))  # in reading order
         if not len(cells):
             return
         i, j = (int(k) for k in cells[0])
-    text = "" if i < 0 else f", in {str(frame.iloc[i, positions[j]])[:60]!r}"
-    raise PipelineError(f"{place(i)}, column {positions[j] + 1} ({names[j]!r}): a control character Excel cannot "
-                        f"hold{text}; {advice}")
+        what = problem(str(frame.iloc[i, positions[j]]), True)
+    raise PipelineError(f"{place(i)}, column {positions[j] + 1} ({names[j][:60]!r}): {what}; {advice}")

@@ -7,7 +7,7 @@ import re
 
 import pandas as pd
 
-from pipeline.io.formulas import refuse_control_characters, texts_as_text
+from pipeline.io.formulas import refuse_control_characters, refuse_long_texts, texts_as_text
 from pipeline.report.document import Document
 
 _BAD = re.compile(r"[\[\]:*?/\\]")  # characters Excel refuses in a sheet name
@@ -29,12 +29,16 @@ def sheet_names(names: list[str]) -> list[str]:
 def to_xlsx(doc: Document, shown: str = "rapport.xlsx") -> bytes:
     """The workbook: a first sheet listing the tables with their captions and the source, then one per table.
     A table's text holding a control character (a funding scheme's name, say) is an error naming `shown`,
-    the sheet, row and column: a workbook cannot hold it."""
+    the sheet, row and column: a workbook cannot hold it; so is a text longer than an Excel cell holds
+    (openpyxl would cut it silently)."""
     tables = doc.tables
     names = sheet_names(["sommaire"] + [t.name for t in tables])[1:]
     for name, table in zip(names, tables):
-        refuse_control_characters(table.data, lambda i, name=name: f"{shown}, sheet {name!r}, row {i + 2}",
-                                  "remove the character from the input")
+        def place(i, name=name):
+            return f"{shown}, sheet {name!r}, row {i + 2}"
+
+        refuse_control_characters(table.data, place, "remove the character from the input")
+        refuse_long_texts(table.data, place, "shorten the text in the input")
     index = pd.DataFrame({"feuille": names, "tableau": [t.caption for t in tables]})
     buf = io.BytesIO()
     with pd.ExcelWriter(buf, engine="openpyxl") as writer:

@@ -20,7 +20,7 @@ import pandas as pd
 
 from pipeline.domains import DIGITAL_VALUES, NONE_LABEL, LabelSet
 from pipeline.errors import PipelineError
-from pipeline.io.formulas import texts_as_text
+from pipeline.io.formulas import refuse_long_texts, texts_as_text
 from pipeline.io.predictions import kept_name
 from pipeline.io.tables import atomic_output
 
@@ -82,6 +82,8 @@ def write_workbook(path: str | Path, table: pd.DataFrame, labels: LabelSet, guid
     path = Path(path)
     if path.suffix.lower() != ".xlsx":
         raise PipelineError(f"{path}: a review workbook must end in .xlsx")
+    # The texts joined from several columns, and audit's training rows: none may be cut silently either.
+    refuse_long_texts(table, lambda i: f"{path}, sheet {REVIEW_SHEET!r}, row {i + 2}", "shorten the text in the input")
     wb = Workbook()
     ws = wb.active
     ws.title = REVIEW_SHEET
