@@ -83,6 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--run", help="model run id under the models folder, or a run folder's path, "
                                   "e.g. ./elsewhere/RUN (default: models/LATEST)")
     e.add_argument("--models", help="models folder")
+    e.add_argument("--force", action="store_true", help="with --labeled: replace an earlier evaluation of a file "
+                                                       "of that name")
 
     r = sub.add_parser("report", help="write the barometer of predictions files into reports/<name>/")
     r.add_argument("--predictions", nargs="+", required=True, metavar="PATH",
@@ -256,7 +258,7 @@ def _dispatch(args) -> int:
 
         if args.labeled:
             print(run_evaluate_labeled(config, args.labeled, args.text_col, args.label_col, args.digital_col,
-                                       args.run, args.sure_col))
+                                       args.run, args.sure_col, args.force))
         else:
             print(run_evaluate(config, args.extra, args.recipe))
     return 0

@@ -7,6 +7,7 @@ import shutil
 import stat
 import subprocess
 import tempfile
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -256,6 +257,30 @@ def test_an_input_column_of_a_predicted_name_is_kept_under_another_name(trained,
     assert back[["input_domain", "domain", "model_run_id"]].equals(out[["input_domain", "domain", "model_run_id"]])
 
 
+def test_an_earlier_evaluation_of_a_labeled_file_is_replaced_only_with_force(trained, seed, tmp_path, capsys):
+    """evaluate --labeled replaced reports/evaluation/labeled-<file>/ silently (another model's scores, or another
+    folder's file of that name): refused in one line unless --force, as `report` does; never with files an
+    evaluation does not write."""
+    hand = tmp_path / "hand_again.csv"
+    seed.groupby("domain", group_keys=False).nth([30, 31]).to_csv(hand, index=False)
+    folder = Path(trained["paths"]["reports"]) / "evaluation" / "labeled-hand_again"
+    assert cli(trained, "evaluate", "--labeled", str(hand)) == 0
+    capsys.readouterr()
+    first = (folder / "scores.json").read_text()
+    (folder / "scores.json").write_text(first + " ")  # marks the earlier evaluation
+    assert cli(trained, "evaluate", "--labeled", str(hand)) == 2
+    assert one_line_error(capsys) == f"error: {folder} already exists: give --force to replace it"
+    (folder / "notes.txt").write_text("mine")
+    assert cli(trained, "evaluate", "--labeled", str(hand), "--force") == 2
+    assert one_line_error(capsys) == (f"error: {folder} holds files an evaluation does not write (notes.txt): move "
+                                      f"them away first, nothing is deleted silently")
+    assert (folder / "scores.json").read_text() == first + " " and (folder / "notes.txt").exists()
+    (folder / "notes.txt").unlink()
+    assert cli(trained, "evaluate", "--labeled", str(hand), "--force") == 0
+    assert (folder / "scores.json").read_text() == first
+    assert sorted(p.name for p in folder.iterdir()) == ["predictions.csv", "scores.json"]
+
+
 @pytest.mark.parametrize("where, value", [("cli", "1.5"), ("cli", "-0.2"), ("cli", "nan"), ("config", "2"),
                                           ("config", '"high"')])
 def test_a_review_threshold_outside_0_to_1_is_refused(trained, tmp_path, capsys, where, value):
@@ -343,9 +368,11 @@ def test_makefile_yes_no_variables_read_0_no_false_as_off_and_refuse_other_value
     for off in ("", "0", "no", "False", "NO"):
         assert options("predict", RAW_CELLS=off, EXCEL_FR=off) == set(), off
         assert options("report", FORCE=off, EXCEL_FR=off) == set(), off
+        assert options("evaluate", LABELED="l.csv", FORCE=off) == set(), off
     for on in ("1", "yes", "TRUE", "Yes"):
         assert options("predict", RAW_CELLS=on, EXCEL_FR=on) == {"--raw-cells", "--excel-fr"}, on
         assert options("report", FORCE=on, EXCEL_FR=on) == {"--force", "--excel-fr"}, on
+        assert options("evaluate", LABELED="l.csv", FORCE=on) == {"--force"}, on
     for bad in ("maybe", "yes no", "2"):
         run = subprocess.run([*base, "report", "PREDICTIONS=p.csv", f"FORCE={bad}"], capture_output=True, text=True)
         assert run.returncode == 2 and f"FORCE={bad}: give 1, yes or true (--force)" in run.stderr, run.stderr

@@ -3,7 +3,9 @@
 Without --labeled: every labeled source (the seed set, plus the sets of
 sources.toml under --extra) scored within and across sources, beside the
 baselines, into reports/evaluation/sources/. With --labeled: the current model
-scored on a hand-labeled file the user brings, into reports/evaluation/labeled-<file>/.
+scored on a hand-labeled file the user brings, into reports/evaluation/labeled-<file>/, which an
+earlier evaluation of a file of that name holds: replaced only with --force, as `report` replaces
+a report (and never when the folder holds files an evaluation does not write).
 Without --labeled, the latest trained model is also scored on the written evaluation
 sets (paths.eval_sets, data/eval/*.csv) per split, beside the sources.
 Each writes (and atomically replaces) only its own folder, never a sibling's.
@@ -21,7 +23,7 @@ from pipeline.errors import PipelineError
 from pipeline.io.files import read_metrics, write_json
 from pipeline.io.sources import SourceSpec, labeled_rows, load_training_data
 from pipeline.io.tables import atomic_folder, find_text_columns, read_table
-from pipeline.io.write import csv_cells
+from pipeline.io.write import check_replaceable, csv_cells
 from pipeline.modeling import estimators
 from pipeline.modeling.eval_sets import check_splits, eval_sets_markdown, split_scores
 from pipeline.modeling.evaluate import SETTINGS, evaluate_sources, summary_table
@@ -176,14 +178,21 @@ def labeled_predictions(model, raw: pd.DataFrame, spec: SourceSpec, labels, path
     return truth, predicted, order, left_out, empty
 
 
+LABELED_FILES = {"scores.json", "predictions.csv"}  # what an evaluation on a labeled file writes in its folder
+
+
 def run_evaluate_labeled(config: dict, labeled: str, text_col: str | None, label_col: str,
-                         digital_col: str | None, run: str | None, sure_col: str | None = None) -> Path:
+                         digital_col: str | None, run: str | None, sure_col: str | None = None,
+                         force: bool = False) -> Path:
     """Score the current model on a hand-labeled file (any format predict reads); with `sure_col`
-    (yes/no: was the annotator sure?), also on the rows they were sure of and on the others."""
+    (yes/no: was the annotator sure?), also on the rows they were sure of and on the others. An earlier
+    evaluation of a file of that name is replaced only with `force`."""
     from pipeline.modeling.run_folder import load_model
 
     labels = load_label_set(config["paths"]["labels"])
     path = Path(labeled)
+    folder = Path(config["paths"]["reports"]) / "evaluation" / f"labeled-{path.stem}"
+    check_replaceable(folder, force, LABELED_FILES, "an evaluation", "give --force to replace it")
     raw = read_table(path)
     text_cols = find_text_columns(raw.columns, text_col, config["predict"]["text_columns"], path)
     spec = SourceSpec(name=path.stem, path=path.name, text_column=text_cols[0], label_column=label_col,
@@ -199,7 +208,6 @@ def run_evaluate_labeled(config: dict, labeled: str, text_col: str | None, label
         result["digital_f1_yes"] = digital_f1_yes(truth["digital"], predicted["digital"])
     if sure_col:
         result["by_certainty"] = by_certainty(truth, predicted["domain"], order).get(spec.name, {})
-    folder = Path(config["paths"]["reports"]) / "evaluation" / f"labeled-{path.stem}"
     with atomic_folder(folder) as tmp:
         write_json(tmp / "scores.json", result)
         csv_cells(pd.concat([truth[["text", "domain"]].rename(columns={"domain": "annotated"}),

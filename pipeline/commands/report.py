@@ -40,7 +40,7 @@ from pipeline.io.files import METRICS_FILE, RUN_ID, read_metrics, sha256_of, wri
 from pipeline.io.formulas import holds_control_character
 from pipeline.io.predictions import read_predictions_file
 from pipeline.io.tables import atomic_folder
-from pipeline.io.write import write_csv
+from pipeline.io.write import check_replaceable, write_csv
 from pipeline.report import communes as communes_ref
 from pipeline.report.analysis import attach_adjusted, build_report
 from pipeline.report.compose import compose
@@ -195,15 +195,8 @@ FILES_KEY = "files"  # resume.json's list of every file the report wrote
 
 def check_destination(folder: Path, force: bool) -> None:
     """Refuse to overwrite a report unless --force; refuse even then if the folder holds anything else."""
-    if not folder.exists():
-        return
-    if not force:
-        raise PipelineError(f"{folder} already exists: give another --name, or --force to replace it")
-    others = (sorted(p.name for p in folder.iterdir() if p.name not in REPORT_FILES) + _not_written(folder)
-              if folder.is_dir() else [])
-    if not folder.is_dir() or others:
-        raise PipelineError(f"{folder} holds files a report does not write ({', '.join(others[:5]) or 'not a folder'})"
-                            f": move them away first, nothing is deleted silently")
+    check_replaceable(folder, force, REPORT_FILES, "a report", "give another --name, or --force to replace it",
+                      _not_written)
 
 
 def _not_written(folder: Path) -> list[str]:

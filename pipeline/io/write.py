@@ -103,6 +103,21 @@ def atomic_folder(folder: str | Path):
     shutil.rmtree(old, ignore_errors=True)
 
 
+def check_replaceable(folder: Path, force: bool, ours, what: str, advice: str, not_ours=lambda folder: []) -> None:
+    """Refuse to replace the output folder `folder` unless `force` (`advice`: what to do instead); refuse even
+    then when it holds anything but the names `ours` (what `what` writes there) and what `not_ours(folder)`
+    does not list: nothing is deleted silently."""
+    if not folder.exists():
+        return
+    if not force:
+        raise PipelineError(f"{folder} already exists: {advice}")
+    others = (sorted(p.name for p in folder.iterdir() if p.name not in ours) + not_ours(folder)
+              if folder.is_dir() else [])
+    if not folder.is_dir() or others:
+        raise PipelineError(f"{folder} holds files {what} does not write ({', '.join(others[:5]) or 'not a folder'})"
+                            f": move them away first, nothing is deleted silently")
+
+
 def csv_dialect(first: bool) -> dict:
     """to_csv's options: plain CSV, or French Excel's (--excel-fr: ';', decimal comma, a BOM so that
     Excel reads UTF-8; the BOM only at the file's start)."""
