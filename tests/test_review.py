@@ -284,7 +284,9 @@ def test_a_text_the_workbook_cannot_hold_is_one_line_naming_the_predictions_row(
                "--text-col", "titre") == 0
     capsys.readouterr()
     assert cli(trained, "review", "--predictions", str(predictions), "--output", str(out)) == 2
-    assert capsys.readouterr().err.strip() == f"error: {predictions}, row 3, {problem}"
+    # A Parquet file's rows are numbered as the table's, from 1: no header line above them.
+    row = "row 2 of the table" if suffix == ".parquet" else "row 3"
+    assert capsys.readouterr().err.strip() == f"error: {predictions}, {row}, {problem}"
     assert not out.exists()
 
 

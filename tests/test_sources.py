@@ -5,6 +5,7 @@ import pytest
 
 from pipeline.config import PROJECT_DIR
 from pipeline.errors import PipelineError
+from pipeline.io.rows import row_in_file
 from pipeline.io.sources import SourceSpec, labeled_rows, load_source, load_source_specs, load_training_data
 
 
@@ -58,6 +59,28 @@ def test_a_bad_label_after_blank_lines_is_named_by_the_row_a_text_editor_shows(l
     (tmp_path / "t.csv").write_text(body, encoding="utf-8")
     with pytest.raises(PipelineError, match=rf"t.csv, {re.escape(place)}: label 'sports' in column 'theme'"):
         load_source(SourceSpec(name="t", path="t.csv", text_column="titre", label_column="theme"), tmp_path, labels)
+
+
+@pytest.mark.parametrize("pieces", [False, True])
+def test_a_bad_label_in_a_parquet_file_is_named_by_its_row_in_the_table(labels, tmp_path, monkeypatch, pieces):
+    """A Parquet file has no header line a user sees: its rows are numbered from 1 ("row 3 of the table"),
+    not as if under a header (row 4), even when the file is read in several pieces."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from pipeline.io import read
+
+    table = pa.table({"titre": ["Salle des fêtes", "Musée", "Gymnase"], "theme": ["culture", "culture", "sports"]})
+    pq.write_table(table, tmp_path / "t.parquet", row_group_size=2)
+    if pieces:  # read_table joins pieces of 2 rows: the second starts at row 3
+        whole = read.iter_table
+        monkeypatch.setattr(read, "iter_table", lambda path, size, **kw: whole(path, 2, **kw))
+        first, second = whole(tmp_path / "t.parquet", 2)
+        assert [row_in_file(first, 0), row_in_file(second, 0), row_in_file(first, -1)] == [
+            "row 1 of the table", "row 3 of the table", "the column names"]
+    with pytest.raises(PipelineError, match=r"t.parquet, row 3 of the table: label 'sports' in column 'theme'"):
+        load_source(SourceSpec(name="t", path="t.parquet", text_column="titre", label_column="theme"), tmp_path,
+                    labels)
 
 
 def test_missing_column_is_named(labels):

@@ -64,7 +64,11 @@ def read_table(path: str | Path, sep: str | None = None, encoding: str | None = 
                sheet: str | None = None) -> pd.DataFrame:
     """The whole table; every CSV cell as text."""
     frames = list(iter_table(path, None, sep=sep, encoding=encoding, sheet=sheet))
-    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+    if len(frames) == 1:
+        return frames[0]
+    table = pd.concat(frames, ignore_index=True)
+    table.attrs = dict(frames[0].attrs)  # where its rows sit (rows.py): from the first piece's; concat drops them
+    return table
 
 
 def read_output(path: str | Path) -> pd.DataFrame:
@@ -135,6 +139,7 @@ def _parquet(path: Path, chunk_size: int | None) -> Iterator[pd.DataFrame]:
         yield pd.DataFrame(columns=names)
         return
     batches = pf.iter_batches(batch_size=chunk_size or max(pf.metadata.num_rows, 1))
+    first_row = 1  # no header line a user sees: the table's rows from 1 (rows.py)
     while True:
         try:
             batch = next(batches, None)
@@ -142,7 +147,8 @@ def _parquet(path: Path, chunk_size: int | None) -> Iterator[pd.DataFrame]:
             raise PipelineError(f"{path}: the Parquet file is damaged ({exc})") from None
         if batch is None:
             return
-        yield _tidy_parquet(batch.to_pandas(ignore_metadata=True), index)
+        yield place_rows(_tidy_parquet(batch.to_pandas(ignore_metadata=True), index), first_row, of_table=True)
+        first_row += batch.num_rows
 
 
 def _tidy_parquet(frame: pd.DataFrame, index: list[str]) -> pd.DataFrame:

@@ -11,6 +11,10 @@ cells (";;"). So a CSV's rows are placed as if it had none, with the file's
 layout beside them; `row_in_file` then reads the file up to the row it names
 (only when an error names one) and counts them. A quoted cell spanning lines
 makes the text line differ from the row: both are given then.
+
+A Parquet file has no header line a user sees: its rows are numbered from 1,
+as a table's (pandas' or pyarrow's index from 0, plus one), and named "row N
+of the table".
 """
 from __future__ import annotations
 
@@ -18,13 +22,17 @@ import csv
 
 import pandas as pd
 
-FIRST_ROW, SHEET, CSV_LAYOUT = "first_row", "sheet", "csv_layout"
+FIRST_ROW, SHEET, CSV_LAYOUT, OF_TABLE = "first_row", "sheet", "csv_layout", "of_table"
 
 
-def place_rows(frame: pd.DataFrame, first_row: int, sheet: str | None = None, csv_layout=None) -> pd.DataFrame:
+def place_rows(frame: pd.DataFrame, first_row: int, sheet: str | None = None, csv_layout=None,
+               of_table: bool = False) -> pd.DataFrame:
     """`frame`, its first row recorded as row `first_row` (of `sheet`) of its file; for a CSV, its
-    layout (csvfile.CsvLayout), with `first_row` counted as if the file had no blank line."""
+    layout (csvfile.CsvLayout), with `first_row` counted as if the file had no blank line; `of_table`:
+    a file without a header line (Parquet), its rows numbered from 1."""
     frame.attrs[FIRST_ROW] = first_row
+    if of_table:
+        frame.attrs[OF_TABLE] = True
     if sheet is not None:
         frame.attrs[SHEET] = sheet
     if csv_layout is not None:
@@ -33,8 +41,8 @@ def place_rows(frame: pd.DataFrame, first_row: int, sheet: str | None = None, cs
 
 
 def row_in_file(frame: pd.DataFrame | pd.Series, i: int) -> str:
-    """The frame's i-th row (from 0) as the user finds it: "row 13", "sheet 'Données', row 13", or for a
-    CSV whose quoted cells span lines, "row 13 (line 15)".
+    """The frame's i-th row (from 0) as the user finds it: "row 13", "sheet 'Données', row 13", for a
+    CSV whose quoted cells span lines, "row 13 (line 15)", for a Parquet file "row 12 of the table".
 
     A frame no reader placed is taken for a CSV's rows under a header on row 1.
     """
@@ -44,6 +52,8 @@ def row_in_file(frame: pd.DataFrame | pd.Series, i: int) -> str:
     if place is not None:
         row, line = place
         return f"row {row}" if line == row else f"row {row} (line {line})"
+    if frame.attrs.get(OF_TABLE):  # i = -1, the header's row elsewhere, is its column names
+        return f"row {row} of the table" if row >= 1 else "the column names"
     sheet = frame.attrs.get(SHEET)
     return f"sheet {sheet!r}, row {row}" if sheet else f"row {row}"
 
