@@ -135,3 +135,24 @@ def test_column_names_lose_their_surrounding_spaces_as_in_the_local_engine(train
     run_predict(trained, source, local, n_jobs=1, text_col="titre")
     pd.testing.assert_frame_equal(pd.read_parquet(out), pd.read_parquet(local))
     assert list(pd.read_parquet(out).columns[:2]) == ["titre", "code"]
+
+
+def test_a_malformed_line_in_a_later_partition_is_named_by_its_line_in_the_file(trained, cluster, tmp_path):
+    """pandas numbered the line in the partition's text (its header, then its lines): the Dask engine now names
+    the file's line, blank lines counted, as the local engine does."""
+    lines = ["code;text;note"] + [f"{i:05d};Réfection de la voirie, tranche {i};x" for i in range(60)]
+    lines[10:10] = ["", ""]  # blank lines before the partition: counted, as a text editor counts them
+    bad = len(lines) - 5
+    lines[bad] = "00999;trop;de;champs;x"
+    source = tmp_path / "bad.csv"
+    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    start = len("\n".join(lines[:bad - 3]).encode("utf-8"))  # the second partition holds a few lines before it
+    settings, out = PredictSettings.from_config(trained), tmp_path / "out.parquet"
+    with pytest.raises(PipelineError) as local:
+        run_predict(trained, source, out, n_jobs=1)
+    with pytest.raises(PipelineError) as dask:
+        label_with_dask(resolve_run(trained["paths"]["models"]), source, out, settings, blocksize=start,
+                        client=cluster[1])
+    assert str(dask.value) == str(local.value) == (f"{source}: malformed CSV (separator ';'): Expected 3 fields in "
+                                                   f"line {bad + 1}, saw 5")
+    assert not out.exists()

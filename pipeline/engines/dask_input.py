@@ -24,7 +24,7 @@ from typing import NamedTuple
 import pandas as pd
 
 from pipeline.errors import PipelineError
-from pipeline.io.csvfile import csv_layout
+from pipeline.io.csvfile import csv_layout, malformed_csv
 from pipeline.io.encoding import decode_problem
 from pipeline.io.tables import CSV_SUFFIXES
 
@@ -119,7 +119,9 @@ def csv_read_options(first: Path, sep: str | None, encoding: str | None) -> dict
                 dtype=str, keep_default_na=False, na_filter=False)
 
 
-def _parse_csv(path: Path, data: bytes, options: dict) -> pd.DataFrame:
+def _parse_csv(path: Path, data: bytes, options: dict, data_start: int = 0) -> pd.DataFrame:
+    """The frame of `data`: the header line, then the file's lines from byte `data_start` (0: the whole file
+    from its start, no header added)."""
     try:
         frame = pd.read_csv(io.BytesIO(data), **options)
         return frame.rename(columns=str.strip)  # " intitule " is intitule, as the local reader has it
@@ -128,12 +130,23 @@ def _parse_csv(path: Path, data: bytes, options: dict) -> pd.DataFrame:
                             f"give its encoding (--encoding)") from None
     except pd.errors.EmptyDataError:
         raise PipelineError(f"{path}: the file has no header and no rows") from None
-    except pd.errors.ParserError as exc:
-        raise PipelineError(f"{path}: malformed CSV: {exc}") from None
+    except pd.errors.ParserError as exc:  # pandas counts the piece's lines: the file's before it are added
+        raise PipelineError(malformed_csv(path, options["sep"], exc, _lines_before(path, data_start))) from None
 
 
-def _csv_bytes(piece: Piece) -> bytes:
-    """The header line, then the lines that start in [start, end) (a line belongs to the piece of its first byte)."""
+def _lines_before(path: Path, data_start: int) -> int:
+    """What to add to a line number of a piece whose data starts at byte `data_start` (its header line is
+    line 1): the file's lines before that byte, less the header's. Read only when an error names a line."""
+    if data_start == 0:
+        return 0
+    with open(path, "rb") as fh:
+        return sum(fh.read(min(1 << 20, data_start - done)).count(b"\n")
+                   for done in range(0, data_start, 1 << 20)) - 1
+
+
+def _csv_bytes(piece: Piece) -> tuple[bytes, int]:
+    """The header line, then the lines that start in [start, end) (a line belongs to the piece of its first byte);
+    and the byte where those lines start (0 for the first piece, which holds its own header)."""
     with open(piece.path, "rb") as fh:
         header = fh.readline()
         if piece.start == 0:
@@ -146,7 +159,7 @@ def _csv_bytes(piece: Piece) -> bytes:
         data = fh.read(piece.end - pos) if pos < piece.end else b""
         if data and not data.endswith(b"\n"):
             data += fh.readline()
-    return header + data
+    return header + data, (pos if piece.start else 0)
 
 
 def read_piece(piece: Piece, kind: str, options: dict, expected: list[str], text_columns: list[str]) -> pd.DataFrame:
@@ -159,7 +172,8 @@ def read_piece(piece: Piece, kind: str, options: dict, expected: list[str], text
 def _read(piece: Piece, kind: str, options: dict) -> pd.DataFrame:
     path = Path(piece.path)
     if kind == "csv":
-        return _parse_csv(path, _csv_bytes(piece), options)
+        data, data_start = _csv_bytes(piece)
+        return _parse_csv(path, data, options, data_start)
     import pyarrow.parquet as pq
 
     try:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import re
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -199,14 +200,23 @@ class _csv_errors:
         if isinstance(exc, pd.errors.EmptyDataError):
             raise PipelineError(f"{path}: the file has no header and no rows") from None
         if isinstance(exc, pd.errors.ParserError):
-            raise PipelineError(f"{path}: malformed CSV (separator {self.layout.sep!r}): "
-                                f"{str(exc).replace('Error tokenizing data. C error: ', '').strip()}") from None
+            raise PipelineError(malformed_csv(path, self.layout.sep, exc)) from None
         if isinstance(exc, pd.errors.ParserWarning):
             raise PipelineError(f"{path}: some rows have more fields than the header names columns "
                                 f"({len(self.layout.names)}, separator {self.layout.sep!r})") from None
         if isinstance(exc, UnicodeError):
             raise PipelineError(_decode_problem(self.layout, exc)) from None
         return False
+
+
+def malformed_csv(path, sep: str, exc: pd.errors.ParserError, lines_before: int = 0) -> str:
+    """pandas' parsing error as one line naming the file and the line; `lines_before`: the file's lines
+    before the text pandas read (a piece of the file, the Dask engine's), added to the line it names (its
+    tokenizer counts every line, blank ones too, as "line N" or "row N")."""
+    problem = str(exc).replace("Error tokenizing data. C error: ", "").strip()
+    if lines_before:
+        problem = re.sub(r"\b(line|row) (\d+)", lambda m: f"{m[1]} {int(m[2]) + lines_before}", problem)
+    return f"{path}: malformed CSV (separator {sep!r}): {problem}"
 
 
 def _decode_problem(layout: CsvLayout, exc: UnicodeError) -> str:
