@@ -14,11 +14,11 @@ import os
 import signal
 import sys
 import tempfile
-import threading
 import time
 import traceback
 from pathlib import Path
 
+from pipeline import interrupt
 from pipeline.config import load_config
 from pipeline.errors import PipelineError
 
@@ -117,14 +117,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-_interrupted: list[int] = []
-
-
-def _note_interrupt(signum, frame):
-    _interrupted.append(signum)
-    raise KeyboardInterrupt
-
-
 def _review_parsers(sub) -> None:
     v = sub.add_parser("review", help="write the rows of a predictions file most worth a reviewer's time "
                                       "into a review workbook (docs/review.md)")
@@ -158,31 +150,29 @@ def main(argv: list[str] | None = None) -> int:
     from pipeline.io.options import io_options
 
     # Ctrl-C noted as it comes: pandas turns one caught mid-read into a ParserError ("malformed CSV").
-    # Only where Ctrl-C is not ignored (a background job's is), and only the main thread may set it.
-    watch = (signal.getsignal(signal.SIGINT) is signal.default_int_handler
-             and threading.current_thread() is threading.main_thread())
-    _interrupted.clear()
-    if watch:
-        signal.signal(signal.SIGINT, _note_interrupt)
+    # predict also stops so on SIGTERM (pipeline/commands/predict.py).
+    interrupt.received.clear()
     try:
-        with io_options(sheet=getattr(args, "sheet", None), raw_cells=getattr(args, "raw_cells", None) or None,
-                        excel_fr=getattr(args, "excel_fr", None) or None):
+        with interrupt.stop_on(signal.SIGINT), io_options(
+                sheet=getattr(args, "sheet", None), raw_cells=getattr(args, "raw_cells", None) or None,
+                excel_fr=getattr(args, "excel_fr", None) or None):
             return _dispatch(args)
     except KeyboardInterrupt:
-        print("interrupted: nothing was written", file=sys.stderr)
-        return 130
+        return _interrupted_exit()
     except Exception as exc:
-        if _interrupted:
-            print("interrupted: nothing was written", file=sys.stderr)
-            return 130
+        if interrupt.received:
+            return _interrupted_exit()
         if args.debug:
             raise
         message, code = error_line(exc)
         print(message, file=sys.stderr)
         return code
-    finally:
-        if watch:
-            signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def _interrupted_exit() -> int:
+    """The temporary outputs are gone (atomic_output): one line, and the shell's code (130 Ctrl-C, 143 SIGTERM)."""
+    print("interrupted: nothing was written", file=sys.stderr)
+    return interrupt.exit_code()
 
 
 # Failures of the system a user can fix: a file or folder refused, a disk full.

@@ -195,6 +195,23 @@ def test_workers_end_when_predict_is_killed(trained, seed, tmp_path, how):
                 os.kill(pid, signal.SIGKILL)
 
 
+@pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(), reason="forks")
+def test_a_pool_whose_workers_died_sending_results_ends_at_once():
+    # Workers killed while sending large results (a SIGTERM to the whole group) leave half a message in the
+    # results pipe: without _end_at_once the pool's thread waits forever for the rest, and Python's exit with it.
+    script = ("import multiprocessing, os, signal, time\nimport numpy as np\n"
+              "from concurrent.futures import ProcessPoolExecutor\n"
+              "from pipeline.modeling.workers import _end_at_once\n"
+              "pool = ProcessPoolExecutor(2, mp_context=multiprocessing.get_context('fork'))\n"
+              "futures = [pool.submit(np.zeros, 4_000_000) for _ in range(20)]\n"
+              "futures[0].result()\ntime.sleep(0.05)\n"
+              "for pid in list(pool._processes):\n    os.kill(pid, signal.SIGKILL)\n"
+              "_end_at_once(pool)\n")
+    ended = subprocess.run([sys.executable, "-c", script], cwd=PROJECT_DIR, capture_output=True, text=True,
+                           env={**os.environ, "PYTHONPATH": str(PROJECT_DIR)}, timeout=60)
+    assert ended.returncode == 0, ended.stderr
+
+
 def test_the_next_run_removes_what_a_killed_run_left(trained, tmp_path):
     out, folder = tmp_path / "o.csv", tmp_path / "evaluation" / "sources"
     run = tmp_path / "models" / "20260101T000000.000000Z-dead00"  # a training killed while saving

@@ -5,22 +5,30 @@ runs `predict_texts` over a stream of parts, here or in the workers, in order.
 """
 from __future__ import annotations
 
+import contextlib
 import gc
 import multiprocessing
 import os
 import signal
 from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 
 import numpy as np
 
+from pipeline import interrupt
 from pipeline.modeling.model import BarometerModel
 from pipeline.modeling.predict import predict_texts
 
 # Rows a worker process scores at a time; and below this many rows a worker costs more than it saves.
 PART_ROWS = 5000
 MIN_ROWS_PER_WORKER = 5000
+# Seconds between two looks for a stop signal while waiting on a worker; and how long a broken pool
+# waits for the stop signal that may have killed its workers (sent one process at a time, it can reach
+# them first: pkill, a scheduler stopping each process of the job).
+WAIT_STEP = 0.2
+STOP_GRACE = 0.5
 
 
 def process_count(setting: int) -> int:
@@ -50,6 +58,9 @@ def _init_worker(model: BarometerModel, parent: int) -> None:
     # Ctrl-C reaches the whole process group: the parent stops the pool and says so in one line,
     # instead of each worker printing a KeyboardInterrupt traceback.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # The parent's SIGTERM handler (pipeline/interrupt.py) came with the fork: a worker ends on SIGTERM (its
+    # parent's death, a stop of the whole group) at once and without a word, as by default.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     end_with_parent(parent)
 
 
@@ -102,34 +113,28 @@ class ParallelPredictor:
     when every worker already has two queued; at most 2 (n - 1) + 1 items
     are in flight, so memory does not grow with the input. Used as a context manager: the workers are forked
     on entry (before the caller starts a progress bar's thread) and stopped
-    on exit.
+    on exit. While they run, a stop signal (Ctrl-C, SIGTERM) ends the run between two items
+    (pipeline/interrupt.py), and the workers are then killed, not waited on.
     """
 
     def __init__(self, model: BarometerModel, n_jobs: int = 1, dedup: bool = True):
         self.model, self.n_jobs, self.dedup = model, n_jobs, dedup
         self.workers = max(n_jobs - 1, 0) if can_fork() else 0
         self._pool: ProcessPoolExecutor | None = None
+        self._stack: contextlib.ExitStack | None = None
 
     def __enter__(self) -> "ParallelPredictor":
         if self.workers:
-            self.model.load()
-            gc.collect()
-            gc.freeze()  # the model's objects stay out of the workers' garbage collection: fewer copied pages
-            try:
-                self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("fork"),
-                                                 initializer=_init_worker, initargs=(self.model, os.getpid()))
-                self._pool.submit(int).result()  # fork now
-            except BaseException:
-                self.__exit__()
-                raise
-            finally:
-                gc.unfreeze()
+            with contextlib.ExitStack() as stack:
+                stack.enter_context(interrupt.deferred())  # from before the fork to after the workers' end
+                self._pool = stack.enter_context(_worker_pool(self.model, self.workers))
+                self._stack = stack.pop_all()
         return self
 
     def __exit__(self, *exc) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+        if self._stack is not None:
+            stack, self._stack, self._pool = self._stack, None, None
+            stack.__exit__(*exc)
 
     def map(self, items: Iterable[tuple[object, list[str]]]) -> Iterator[tuple[object, tuple[np.ndarray, np.ndarray]]]:
         """For each (payload, texts) of `items`, yield (payload, predict_texts(model, texts)), in order."""
@@ -139,6 +144,7 @@ class ParallelPredictor:
             return
         pending: deque = deque()
         for payload, texts in items:
+            interrupt.check()
             if sum(not f.done() for _, f in pending) >= 2 * self.workers:
                 # every worker has work queued: score this item here rather than wait idle
                 pending.append((payload, _Ready(predict_texts(self.model, texts, self.dedup))))
@@ -146,10 +152,63 @@ class ParallelPredictor:
                 pending.append((payload, self._pool.submit(_predict_in_worker, texts, self.dedup)))
             while pending and (pending[0][1].done() or len(pending) > 2 * self.workers + 1):
                 payload_done, future = pending.popleft()
-                yield payload_done, future.result()
+                yield payload_done, _result(future)
         while pending:
             payload_done, future = pending.popleft()
-            yield payload_done, future.result()
+            yield payload_done, _result(future)
+
+
+@contextlib.contextmanager
+def _worker_pool(model: BarometerModel, workers: int):
+    """`workers` forked processes holding `model`. Shut down in order after a success; after a failure or
+    a stop, at once (`_end_at_once`)."""
+    model.load()
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
+                               initializer=_init_worker, initargs=(model, os.getpid()))
+    try:
+        gc.collect()
+        gc.freeze()  # the model's objects stay out of the workers' garbage collection: fewer copied pages
+        try:
+            _result(pool.submit(int))  # fork now
+        finally:
+            gc.unfreeze()
+        yield pool
+    except BrokenProcessPool:
+        _end_at_once(pool)
+        interrupt.check(wait=STOP_GRACE)  # workers killed by a stop signal: the stop, not a crash
+        raise
+    except BaseException:
+        _end_at_once(pool)
+        raise
+    pool.shutdown(wait=True)
+
+
+def _result(future: Future):
+    """The future's result. Waited for in steps: a stop signal noted meanwhile ends the wait (the worker may
+    have died of it, or be busy for a while)."""
+    while not future.done():
+        interrupt.check()
+        wait([future], timeout=WAIT_STEP)
+    return future.result()
+
+
+def _end_at_once(pool: ProcessPoolExecutor) -> None:
+    """Stop the pool without waiting on its workers; their results are dropped anyway.
+
+    A worker killed while sending a result (a SIGTERM to the whole group) leaves
+    half a message in the results pipe: the pool's thread would wait forever for
+    the rest, and so would shutdown(wait=True) and Python's exit, which joins that
+    thread. So the workers are killed, and this process closes its own copy of the
+    pipe's writing end: the thread then reads an end of file and ends. Private
+    attributes of CPython's pool (read on 3.11): it has no public way to do this.
+    """
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    results = getattr(pool, "_result_queue", None)
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        process.kill()
+    if results is not None:
+        results._writer.close()
 
 
 class _Ready:
