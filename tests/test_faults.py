@@ -147,21 +147,22 @@ def _cli_process(config: Path, *args, **popen) -> subprocess.Popen:
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
-@pytest.mark.parametrize("how", ["kill -9", "ctrl-c"])
-def test_workers_end_when_predict_is_killed(trained, seed, tmp_path, how):
+@pytest.mark.parametrize("how, jobs", [("kill -9", 3), ("ctrl-c", 3), ("sigterm", 3), ("sigterm to the group", 3),
+                                       ("sigterm", 1)])
+def test_workers_end_when_predict_is_killed(trained, seed, tmp_path, how, jobs):
     big = tmp_path / "big.csv"
     texts = seed["text"].tolist()
     pd.DataFrame({"titre": [f"{texts[i % len(texts)]} {i}" for i in range(60_000)]}).to_csv(big, index=False)
     out = tmp_path / "big.predictions.csv"
     parent = _cli_process(Path(trained["config_file"]), "predict", "--input", str(big), "--output", str(out),
-                          "--jobs", "3", start_new_session=True)  # its own process group, as in a terminal
+                          "--jobs", str(jobs), start_new_session=True)  # its own process group, as in a terminal
     workers: list[int] = []
     try:
         deadline = time.time() + 120  # a ceiling for a loaded machine: the workers start within seconds
-        while len(workers) < 2 and time.time() < deadline and parent.poll() is None:
+        while len(workers) < jobs - 1 and time.time() < deadline and parent.poll() is None:
             time.sleep(0.05)
             workers = _children(parent.pid)
-        assert len(workers) >= 2, f"no worker process appeared: {parent.stderr.read()}"
+        assert len(workers) >= jobs - 1, f"no worker process appeared: {parent.stderr.read()}"
         # Signal once rows are being written, not while the workers are still being forked
         # (a Ctrl-C landing inside fork() is swallowed by Python itself).
         while time.time() < deadline and parent.poll() is None and not any(
@@ -170,9 +171,15 @@ def test_workers_end_when_predict_is_killed(trained, seed, tmp_path, how):
         assert parent.poll() is None  # killed while predicting
         if how == "kill -9":
             os.kill(parent.pid, signal.SIGKILL)
+        elif how == "sigterm":  # kill: the parent alone
+            os.kill(parent.pid, signal.SIGTERM)
+        elif how == "sigterm to the group":  # a scheduler stopping the job: the workers die of it at once
+            os.killpg(parent.pid, signal.SIGTERM)
         else:  # Ctrl-C signals the whole foreground process group
             os.killpg(parent.pid, signal.SIGINT)
+        signalled = time.time()
         err = parent.communicate(timeout=60)[1].decode()
+        ended = time.time() - signalled
         deadline = time.time() + 10
         while any(map(_running, workers)) and time.time() < deadline:
             time.sleep(0.1)
@@ -180,6 +187,11 @@ def test_workers_end_when_predict_is_killed(trained, seed, tmp_path, how):
         left = [p for p in tmp_path.iterdir() if p.name.startswith(f".{out.name}.{parent.pid}.")]
         if how == "kill -9":
             assert left  # no cleanup runs on kill -9: the next run removes it (next test)
+        elif how.startswith("sigterm"):
+            # Stopped between two parts, the workers killed rather than waited on: one line, exit 128 + 15.
+            assert not left and not out.exists(), err
+            assert parent.returncode == 143 and err.strip() == "interrupted: nothing was written", err
+            assert ended < 30, f"{ended:.0f} s to stop"
         else:
             # Interrupted: one line, exit 130. Python itself sometimes loses a SIGINT that lands in a fork or a
             # lock of the worker pool; the run then ends normally (seen once in a few dozen runs): either way,

@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import logging
+import signal
 from dataclasses import dataclass
 from pathlib import Path
 
 from tqdm import tqdm
 
+from pipeline import interrupt
 from pipeline.errors import PipelineError
 from pipeline.io.sources import SUBMISSION_KIND
 from pipeline.io.tables import TableWriter, atomic_output, count_rows, find_text_columns, iter_table
@@ -113,7 +115,8 @@ def label_file(model: BarometerModel, input_path: str | Path, output_path: str |
                 part = texts.iloc[i:i + part_rows]
                 yield (chunk.iloc[i:i + part_rows], part), part.tolist()
 
-    with atomic_output(output_path) as tmp:
+    # SIGTERM (kill, a scheduler stopping the job) stops the run as Ctrl-C does: the temporary output removed.
+    with interrupt.stop_on(signal.SIGTERM), atomic_output(output_path) as tmp:
         with TableWriter(tmp, kind) as writer, ParallelPredictor(model, jobs, dedup) as predictor, \
                 tqdm(total=total, unit="rows", desc="labeling", disable=None) as bar:
             for (chunk, texts), scores in predictor.map(chunks()):
