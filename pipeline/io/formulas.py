@@ -30,39 +30,39 @@ _NUMBER = re.compile(r"[+-]?[\d\s.,\u00a0\u202f]*\d[\d\s.,\u00a0\u202f]*%?([eE][
 GUARD = "'"
 
 
-def _risky(text: pd.Series) -> pd.Series:
-    """Which of `text` (strings, or other values never risky) a spreadsheet would run as a formula."""
-    risky = text.str.startswith(FORMULA_START).fillna(False).astype(bool)
-    if risky.any():
-        risky[risky] = ~text[risky].astype(str).str.fullmatch(_NUMBER.pattern).to_numpy()
-    return risky
+def _texts_where(series: pd.Series, test) -> np.ndarray:
+    """Which of `series`' cells are texts `test` (given the series' .str) marks; other values never are."""
+    if not _is_text(series):
+        return np.zeros(len(series), dtype=bool)
+    try:  # a value that is not text (None, a number in an object column) is never marked
+        return np.array(pd.Series(test(series.str), index=series.index).fillna(False), dtype=bool)
+    except AttributeError:  # an object column without any text
+        return np.zeros(len(series), dtype=bool)
 
 
 def _is_text(series: pd.Series) -> bool:
     return series.dtype == object or pd.api.types.is_string_dtype(series.dtype)
 
 
+def _risky(series: pd.Series) -> np.ndarray:
+    """Which of `series`' cells are texts a spreadsheet would run as a formula (numbers never are)."""
+    risky = _texts_where(series, lambda text: text.startswith(FORMULA_START))
+    if risky.any():
+        risky[risky] = ~series[risky].astype(str).str.fullmatch(_NUMBER.pattern).to_numpy()
+    return risky
+
+
 def neutralise(series: pd.Series) -> pd.Series:
     """Cells a spreadsheet would take for a formula, with a leading apostrophe (plain numbers kept)."""
-    if not _is_text(series):
-        return series
-    try:  # vectorised; a value that is not text (None, a bool in an object column) is never risky
-        risky = _risky(series)
-    except AttributeError:  # an object column without any text
-        return series
+    risky = _risky(series)
     return series.mask(risky, GUARD + series[risky].astype(str)) if risky.any() else series
 
 
 def restore(series: pd.Series) -> pd.Series:
     """`neutralise` undone: a cell of its apostrophe then a risky text gets the text back."""
-    if not _is_text(series):
-        return series
-    try:
-        guarded = series.str.startswith(GUARD).fillna(False).astype(bool)
-    except AttributeError:
-        return series
+    guarded = _texts_where(series, lambda text: text.startswith(GUARD))
     if guarded.any():
-        guarded[guarded] = _risky(series[guarded].astype(str).str[len(GUARD):]).to_numpy()
+        guarded[guarded] = _risky(series[guarded].astype(str).str[len(GUARD):])
     return series.mask(guarded, series[guarded].astype(str).str[len(GUARD):]) if guarded.any() else series
 
 
@@ -96,16 +96,6 @@ def texts_as_text(book) -> None:
             for cell in row:
                 if isinstance(cell.value, str) and cell.data_type != "s":
                     cell.data_type = "s"
-
-
-def _texts_where(series: pd.Series, test) -> np.ndarray:
-    """Which of `series`' cells are texts `test` (given the series' .str) marks; other values never are."""
-    if not _is_text(series):
-        return np.zeros(len(series), dtype=bool)
-    try:  # a value that is not text (None, a number in an object column) is never marked
-        return pd.Series(test(series.str), index=series.index).fillna(False).to_numpy(dtype=bool)
-    except AttributeError:  # an object column without any text
-        return np.zeros(len(series), dtype=bool)
 
 
 def _control_characters(series: pd.Series) -> np.ndarray:
