@@ -12,12 +12,13 @@ that holds values in the first chunk is kept, as "Unnamed: <n>", with a warning.
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import logging
 import re
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,6 +65,15 @@ def csv_layout(path: Path, compression: str | None, sep: str | None, encoding: s
             encoding = "utf-8-sig"  # harmless without BOM, strips it when present
     else:
         encoding, errors = detect_decoding(path, compression)
+    return _layout(path, compression, encoding, errors, sep)
+
+
+def layout_like(first: CsvLayout, path: Path) -> CsvLayout:
+    """The layout of `path`, another file of the same input: `first`'s encoding and separator, its own names."""
+    return _layout(path, first.compression, first.encoding, first.errors, first.sep)
+
+
+def _layout(path: Path, compression: str | None, encoding: str, errors: str, sep: str | None) -> CsvLayout:
     layout = CsvLayout(path, compression, encoding, errors, ",", [])
     try:
         with layout.open_text() as fh:
@@ -146,22 +156,25 @@ def check_unique(names, path) -> None:
         seen[name] = i
 
 
+def pandas_options(layout: CsvLayout) -> dict:
+    """How pandas reads the file's text: the layout's names (a trailing separator's field named, so that
+    pandas takes no column for an index), every cell as text."""
+    return dict(sep=layout.sep, names=layout.names, header=0, index_col=False, dtype=str,
+                keep_default_na=False, na_filter=False, engine="c")
+
+
 def read_csv(layout: CsvLayout, chunk_size: int | None = None) -> Iterator[pd.DataFrame]:
     """The rows as text frames (one frame, or chunks of chunk_size rows)."""
-    options = dict(sep=layout.sep, names=layout.names, header=0, index_col=False, dtype=str,
-                   keep_default_na=False, na_filter=False, engine="c")
+    options = pandas_options(layout)
     first_row = 2  # the header is row 1; blank lines are counted only when an error names a row (rows.py)
-    with layout.open_text() as fh, _csv_errors(layout):
-        with warnings.catch_warnings():
-            # "Length of header or names does not match": pandas would drop a row's extra values.
-            warnings.simplefilter("error", pd.errors.ParserWarning)
-            frames = pd.read_csv(fh, chunksize=chunk_size, **options) if chunk_size else [pd.read_csv(fh, **options)]
-            keep = None
-            for frame in frames:
-                if keep is None:  # decided on the first chunk, so that every chunk has the same columns
-                    keep = _trailing_holds_values(frame, layout.path)
-                yield _trailing(place_rows(frame, first_row, csv_layout=layout), keep, layout.path)
-                first_row += len(frame)
+    with layout.open_text() as fh, parsing_errors(layout):
+        frames = pd.read_csv(fh, chunksize=chunk_size, **options) if chunk_size else [pd.read_csv(fh, **options)]
+        keep = None
+        for frame in frames:
+            if keep is None:  # decided on the first chunk, so that every chunk has the same columns
+                keep = _trailing_holds_values(frame, layout.path)
+            yield trailing_field(place_rows(frame, first_row, csv_layout=layout), keep, layout.path)
+            first_row += len(frame)
 
 
 def _trailing_holds_values(frame: pd.DataFrame, path: Path) -> bool:
@@ -173,7 +186,11 @@ def _trailing_holds_values(frame: pd.DataFrame, path: Path) -> bool:
     return True
 
 
-def _trailing(frame: pd.DataFrame, keep: bool, path: Path) -> pd.DataFrame:
+def trailing_field(frame: pd.DataFrame, keep: bool, path: Path,
+                   place: Callable[[pd.DataFrame], pd.DataFrame] | None = None) -> pd.DataFrame:
+    """The field after the header's last name (TRAILING): a column without a name if `keep` (the first
+    chunk held values there), else a separator ending the lines, checked empty and dropped. `place`: puts
+    the frame's rows in their file (rows.place_rows) before one is named, for a reader that had not."""
     if TRAILING not in frame.columns:
         return frame
     if keep:
@@ -181,32 +198,31 @@ def _trailing(frame: pd.DataFrame, keep: bool, path: Path) -> pd.DataFrame:
     extra = frame[TRAILING].fillna("") != ""
     if extra.any():  # the first rows had none there: a separator ending the lines, not a column
         i = int(extra.to_numpy().nonzero()[0][0])
+        frame = place(frame) if place else frame
         raise PipelineError(f"{path}, {row_in_file(frame, i)}: a value ({frame[TRAILING].iloc[i]!r}) after the last "
                             f"column; the header names {len(frame.columns) - 1} columns")
     return frame.drop(columns=TRAILING)
 
 
-class _csv_errors:
-    """Turn pandas' parsing and decoding errors into one line naming the file (and line)."""
-
-    def __init__(self, layout: CsvLayout):
-        self.layout = layout
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, kind, exc, tb):
-        path = self.layout.path
-        if isinstance(exc, pd.errors.EmptyDataError):
-            raise PipelineError(f"{path}: the file has no header and no rows") from None
-        if isinstance(exc, pd.errors.ParserError):
-            raise PipelineError(malformed_csv(path, self.layout.sep, exc)) from None
-        if isinstance(exc, pd.errors.ParserWarning):
-            raise PipelineError(f"{path}: some rows have more fields than the header names columns "
-                                f"({len(self.layout.names)}, separator {self.layout.sep!r})") from None
-        if isinstance(exc, UnicodeError):
-            raise PipelineError(_decode_problem(self.layout, exc)) from None
-        return False
+@contextlib.contextmanager
+def parsing_errors(layout: CsvLayout, lines_before: Callable[[], int] | None = None):
+    """Turn pandas' parsing and decoding errors into one line naming the file (and line). `lines_before`:
+    the file's lines before the text pandas reads, when it reads a piece of the file (malformed_csv)."""
+    path = layout.path
+    try:
+        with warnings.catch_warnings():
+            # "Length of header or names does not match": pandas would drop a row's extra values.
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            yield
+    except pd.errors.EmptyDataError:
+        raise PipelineError(f"{path}: the file has no header and no rows") from None
+    except pd.errors.ParserError as exc:
+        raise PipelineError(malformed_csv(path, layout.sep, exc, lines_before() if lines_before else 0)) from None
+    except pd.errors.ParserWarning:
+        raise PipelineError(f"{path}: some rows have more fields than the header names columns "
+                            f"({len(layout.names)}, separator {layout.sep!r})") from None
+    except UnicodeError as exc:
+        raise PipelineError(_decode_problem(layout, exc)) from None
 
 
 def malformed_csv(path, sep: str, exc: pd.errors.ParserError, lines_before: int = 0) -> str:
