@@ -156,3 +156,45 @@ def test_a_malformed_line_in_a_later_partition_is_named_by_its_line_in_the_file(
     assert str(dask.value) == str(local.value) == (f"{source}: malformed CSV (separator ';'): Expected 3 fields in "
                                                    f"line {bad + 1}, saw 5")
     assert not out.exists()
+
+
+def _titles(count: int) -> list[str]:
+    return [f"{i:05d};Travaux de la salle des fêtes, lot {i}" for i in range(count)]
+
+
+def test_a_separator_ending_every_line_moves_no_column_in_any_partition(trained, cluster, tmp_path):
+    """pandas took the first column for an index when a piece's first line had one more field than its
+    header (code shifted into titre): the pieces are now read with the local reader's names and checks."""
+    source = tmp_path / "fr.csv"
+    source.write_text("\n".join(["code;titre"] + [f"{line};" for line in _titles(40)]) + "\n", encoding="utf-8")
+    local = tmp_path / "local.parquet"
+    run_predict(trained, source, local, n_jobs=1, text_col="titre")
+    expected = pd.read_parquet(local)
+    assert expected["code"].tolist()[:2] == ["00000", "00001"] and list(expected.columns[:2]) == ["code", "titre"]
+    settings, out = PredictSettings.from_config(trained), tmp_path / "out.parquet"
+    for blocksize in (0, 300):  # the whole file; pieces starting in the middle of the rows
+        label_with_dask(resolve_run(trained["paths"]["models"]), source, out, settings, text_col="titre",
+                        blocksize=blocksize, client=cluster[1])
+        pd.testing.assert_frame_equal(pd.read_parquet(out), expected)
+
+
+@pytest.mark.parametrize("where", ["starts", "inside"])
+def test_a_stray_field_in_a_later_partition_is_the_local_engines_error(trained, cluster, tmp_path, where):
+    """A piece whose first line had one field too many was read with its first field as the index (titre
+    took the code, code the stray value); now that line is refused as the local engine refuses it."""
+    lines = ["code;titre"] + _titles(40)
+    stray = 25
+    lines[stray] += ";en trop"
+    source = tmp_path / "stray.csv"
+    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    before = stray if where == "starts" else stray - 3  # the piece starts on the stray line, or 3 lines before
+    start = len("\n".join(lines[:before]).encode("utf-8")) + 1
+    out = tmp_path / "out.parquet"
+    with pytest.raises(PipelineError) as local:
+        run_predict(trained, source, out, n_jobs=1, text_col="titre")
+    with pytest.raises(PipelineError) as dask:
+        label_with_dask(resolve_run(trained["paths"]["models"]), source, out, PredictSettings.from_config(trained),
+                        text_col="titre", blocksize=start, client=cluster[1])
+    assert str(dask.value) == str(local.value) == (f"{source}: malformed CSV (separator ';'): Expected 2 fields in "
+                                                   f"line {stray + 1}, saw 3")
+    assert not out.exists()

@@ -31,9 +31,9 @@ from pipeline.engines.dask_input import (
     BLOCK_BYTES,
     PARQUET_SUFFIXES,
     csv_pieces,
-    csv_read_options,
-    empty_frame,
+    csv_read,
     input_files,
+    parquet_meta,
     parquet_pieces,
     read_piece,
 )
@@ -145,10 +145,12 @@ def label_with_dask(folder: Path, input_spec: str | Path, output_path: str | Pat
         raise PipelineError(f"{output_path}: the output would overwrite the input; choose another OUTPUT")
     kind = "parquet" if files[0].suffix.lower() in PARQUET_SUFFIXES else "csv"
     warn_unused_options(files[0], kind, sep, encoding, io_options.current().sheet)
-    options = csv_read_options(files[0], sep, encoding) if kind == "csv" else {}
-    pieces = (parquet_pieces(files, root) if kind == "parquet"
-              else csv_pieces(files, blocksize, whole=options["encoding"].lower().startswith("utf-16")))
-    meta = empty_frame(pieces[0], kind, options)
+    if kind == "csv":
+        read, meta = csv_read(files[0], sep, encoding, settings.chunk_size)
+        pieces = csv_pieces(files, blocksize, whole=read.layout.encoding.lower().startswith("utf-16"))
+    else:
+        pieces = parquet_pieces(files, root)
+        read, meta = None, parquet_meta(pieces[0])
     text_columns = find_text_columns(meta.columns, text_col, list(settings.text_columns), files[0])
     text_kind, review_threshold = settings.text_kind, settings.review_threshold
     model, metadata = load_run(folder)  # here too: checks versions before any worker starts, and gives the output's types
@@ -171,7 +173,7 @@ def label_with_dask(folder: Path, input_spec: str | Path, output_path: str | Pat
 
         # Columns keep the types the local engine gives them (pandas' str, not Dask's pyarrow strings).
         stack.enter_context(dask.config.set({"dataframe.convert-string": False}))
-        frame = dd.from_map(read_piece, pieces, args=[kind, options, [str(c) for c in meta.columns], text_columns],
+        frame = dd.from_map(read_piece, pieces, args=[kind, read, [str(c) for c in meta.columns], text_columns],
                             meta=meta, label="read-input")
         labeled = frame.map_partitions(_label_partition, plugin, text_columns, review_threshold, meta=out_meta)
         parts = labeled.to_delayed()

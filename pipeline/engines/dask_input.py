@@ -8,13 +8,18 @@ that order: the rows of the Dask DataFrame are the rows of the input, in
 order, with no order column to carry. Each piece knows its file, so a bad
 file (a missing column, undecodable bytes) is reported by name.
 
-CSV is read as the local engine reads it (pipeline.io.tables): every cell
-as text, separator and encoding detected on the first file unless given.
+CSV is read as the local engine reads it (pipeline.io.csvfile), with its
+options and checks: every cell as text, separator and encoding detected on
+the first file unless given, each file's columns named by its own header,
+and a separator ending the lines (or a value after the last column) handled
+as the local engine handles it, decided on the first file's first chunk.
 Like Dask's own read_csv, cutting a CSV file assumes no quoted field spans
 lines; a file whose fields do is read whole with a blocksize of 0.
 """
 from __future__ import annotations
 
+import codecs
+import contextlib
 import glob
 import io
 import re
@@ -24,8 +29,17 @@ from typing import NamedTuple
 import pandas as pd
 
 from pipeline.errors import PipelineError
-from pipeline.io.csvfile import csv_layout, malformed_csv
-from pipeline.io.encoding import decode_problem
+from pipeline.io.csvfile import (
+    TRAILING,
+    CsvLayout,
+    csv_layout,
+    layout_like,
+    pandas_options,
+    parsing_errors,
+    read_csv,
+    trailing_field,
+)
+from pipeline.io.rows import place_rows
 from pipeline.io.tables import CSV_SUFFIXES
 
 PARQUET_SUFFIXES = {".parquet", ".pq"}
@@ -109,72 +123,106 @@ def parquet_pieces(files: list[Path], root: Path | None, rows: int = PARQUET_ROW
     return pieces
 
 
-def csv_read_options(first: Path, sep: str | None, encoding: str | None) -> dict:
-    """pandas options of the local reader (pipeline.io.tables), detected on the first file unless given."""
+class CsvRead(NamedTuple):
+    """How every piece of a CSV input is read: the first file's layout (its encoding and separator serve
+    every file), and whether the field after its header's last name is a column (`keep`, as the local
+    reader decides on its first chunk) or a separator ending the lines."""
+
+    layout: CsvLayout
+    keep: bool
+
+
+def csv_read(first: Path, sep: str | None, encoding: str | None, chunk_size: int) -> tuple[CsvRead, pd.DataFrame]:
+    """How to read the pieces, detected on the first file unless given; and the frame's columns (no rows),
+    from the local reader's first chunk of `chunk_size` rows (its errors are the local engine's)."""
     layout = csv_layout(first, None, sep, encoding)
+    with contextlib.closing(read_csv(layout, chunk_size)) as chunks:
+        meta = next(chunks).iloc[:0]
+    keep = TRAILING in layout.names and len(meta.columns) == len(layout.names)
+    return CsvRead(layout, keep), meta
+
+
+def _parse_csv(piece: Piece, read: CsvRead) -> pd.DataFrame:
+    """The rows of a piece, read as the local reader reads the whole file."""
+    path = Path(piece.path)
+    layout = read.layout if path == read.layout.path else layout_like(read.layout, path)
     encoding = layout.encoding
     if encoding.replace("_", "-").lower() in ("utf-8", "utf8"):
         encoding = "utf-8-sig"  # strips a BOM at the start of the file and of each piece's header
-    return dict(sep=layout.sep, encoding=encoding, encoding_errors=layout.errors,
-                dtype=str, keep_default_na=False, na_filter=False)
+    data, data_start = _csv_bytes(piece, _width_line(layout))
+    # In a later piece pandas numbers the lines of its text: the header, the width line, the piece's lines.
+    lines_before = (lambda: _lines_before(path, data_start)[0] - 2) if data_start else None
+    with parsing_errors(layout, lines_before):
+        frame = pd.read_csv(io.BytesIO(data), encoding=encoding, encoding_errors=layout.errors,
+                            **pandas_options(layout))
+    if not data_start:  # the file from its start, read as the local reader reads it
+        return trailing_field(place_rows(frame, 2, csv_layout=layout), read.keep, path)
+    frame = frame.iloc[1:].reset_index(drop=True)  # the width line
+    # A row is named as the local reader names it: the frame is placed in the file (the filled lines
+    # before the piece counted, the header's too) only then.
+    return trailing_field(frame, read.keep, path,
+                          place=lambda f: place_rows(f, 1 + _lines_before(path, data_start)[1], csv_layout=layout))
 
 
-def _parse_csv(path: Path, data: bytes, options: dict, data_start: int = 0) -> pd.DataFrame:
-    """The frame of `data`: the header line, then the file's lines from byte `data_start` (0: the whole file
-    from its start, no header added)."""
-    try:
-        frame = pd.read_csv(io.BytesIO(data), **options)
-        return frame.rename(columns=str.strip)  # " intitule " is intitule, as the local reader has it
-    except UnicodeError as exc:
-        raise PipelineError(f"{decode_problem(path, None, options['encoding'], exc)}; "
-                            f"give its encoding (--encoding)") from None
-    except pd.errors.EmptyDataError:
-        raise PipelineError(f"{path}: the file has no header and no rows") from None
-    except pd.errors.ParserError as exc:  # pandas counts the piece's lines: the file's before it are added
-        raise PipelineError(malformed_csv(path, options["sep"], exc, _lines_before(path, data_start))) from None
+def _width_line(layout: CsvLayout) -> bytes:
+    """A line of as many empty fields as the header names, read first in a later piece: pandas takes the
+    number of fields of the first line under the header as the rule, and lets that line alone have more
+    (it would take its first field for an index). So a piece's own first line is checked as the file's
+    other lines are, and with the same expected count as in the whole file."""
+    line = '""' + layout.sep * (len(layout.names) - 1) + "\n"
+    encoding = codecs.lookup(layout.encoding).name
+    return line.encode("utf-8" if encoding == "utf-8-sig" else encoding, layout.errors)  # no BOM mid-text
 
 
-def _lines_before(path: Path, data_start: int) -> int:
-    """What to add to a line number of a piece whose data starts at byte `data_start` (its header line is
-    line 1): the file's lines before that byte, less the header's. Read only when an error names a line."""
-    if data_start == 0:
-        return 0
+def _lines_before(path: Path, data_start: int) -> tuple[int, int]:
+    """The file's lines before byte `data_start`, and those of them that are not blank (pandas skips
+    blank lines). Read only when an error names a line or a row."""
+    lines = filled = done = 0
     with open(path, "rb") as fh:
-        return sum(fh.read(min(1 << 20, data_start - done)).count(b"\n")
-                   for done in range(0, data_start, 1 << 20)) - 1
+        for line in fh:
+            lines, filled, done = lines + 1, filled + bool(line.strip()), done + len(line)
+            if done >= data_start:
+                break
+    return lines, filled
 
 
-def _csv_bytes(piece: Piece) -> tuple[bytes, int]:
-    """The header line, then the lines that start in [start, end) (a line belongs to the piece of its first byte);
-    and the byte where those lines start (0 for the first piece, which holds its own header)."""
+def _csv_bytes(piece: Piece, width_line: bytes) -> tuple[bytes, int]:
+    """For a later piece, the header line and `width_line`, then the lines that start in [start, end) (a line belongs to the
+    piece of its first byte); and the byte where those lines start (0 for the first piece: the file from
+    its start, as it is)."""
     with open(piece.path, "rb") as fh:
-        header = fh.readline()
+        header = b""
         if piece.start == 0:
-            fh.seek(0)
-            header = b""
+            pos = 0
         else:
-            fh.seek(piece.start - 1)
-            fh.readline()  # the rest of a line that started before this piece
-        pos = fh.tell()
+            header = fh.readline()
+            while header and not header.strip():  # blank lines above the header: pandas skips them
+                header = fh.readline()
+            if fh.tell() < piece.start:  # else the piece starts in the header: its lines start after it
+                fh.seek(piece.start - 1)
+                fh.readline()  # the rest of a line that started before this piece
+            pos = fh.tell()
+            header = header.rstrip(b"\r\n") + b"\n" + width_line
         data = fh.read(piece.end - pos) if pos < piece.end else b""
         if data and not data.endswith(b"\n"):
             data += fh.readline()
-    return header + data, (pos if piece.start else 0)
+    return header + data, pos
 
 
-def read_piece(piece: Piece, kind: str, options: dict, expected: list[str], text_columns: list[str]) -> pd.DataFrame:
-    """One partition, checked against the first file's columns (runs on a worker)."""
-    frame = _read(piece, kind, options)
+def read_piece(piece: Piece, kind: str, read: CsvRead | None, expected: list[str],
+               text_columns: list[str]) -> pd.DataFrame:
+    """One partition (`read`: how a CSV is read), checked against the first file's columns (runs on a worker)."""
+    frame = _read(piece, kind, read)
     check_columns(piece.path, list(frame.columns), expected, text_columns)
     return frame
 
 
-def _read(piece: Piece, kind: str, options: dict) -> pd.DataFrame:
-    path = Path(piece.path)
+def _read(piece: Piece, kind: str, read: CsvRead | None) -> pd.DataFrame:
     if kind == "csv":
-        data, data_start = _csv_bytes(piece)
-        return _parse_csv(path, data, options, data_start)
+        return _parse_csv(piece, read)
     import pyarrow.parquet as pq
+
+    path = Path(piece.path)
 
     try:
         frame = pq.ParquetFile(path).read_row_groups(list(range(piece.start, piece.end))).to_pandas()
@@ -196,9 +244,6 @@ def check_columns(path, found: list, expected: list, text_columns: list[str]) ->
                             f"({', '.join(expected)})")
 
 
-def empty_frame(piece: Piece, kind: str, options: dict) -> pd.DataFrame:
+def parquet_meta(piece: Piece) -> pd.DataFrame:
     """The columns and types of the first piece, no rows: the Dask DataFrame's meta."""
-    if kind == "csv":
-        with open(piece.path, "rb") as fh:
-            return _parse_csv(Path(piece.path), fh.readline(), options).iloc[:0]
-    return _read(piece._replace(end=piece.start), kind, options).iloc[:0]
+    return _read(piece._replace(end=piece.start), "parquet", None).iloc[:0]
