@@ -238,6 +238,18 @@ def test_old_xls_and_ods_workbooks_are_read(tmp_path):
         assert frame["code"].tolist() == ["01004", "2A004"] and frame["intitule"].tolist() == TITLES
 
 
+@pytest.mark.parametrize("suffix, engine", [(".xlsx", "openpyxl"), (".ods", "odf")])
+def test_a_workbook_cell_holding_na_or_none_keeps_its_text(tmp_path, suffix, engine):
+    """pandas reads a cell "NA", "N/A", "null" or "None" as missing: a title or a code was emptied silently."""
+    kept = ["NA", "N/A", "null", "None", "NaN", "-"]
+    path = tmp_path / f"book{suffix}"
+    pd.DataFrame({"code": kept, "intitule": [*TITLES, *kept[2:]], "note": ["", "x", "", "", "", ""]}).to_excel(
+        path, index=False, engine=engine)
+    frame = read_table(path)
+    assert frame["code"].tolist() == kept and frame["intitule"].tolist()[2:] == kept[2:]
+    assert frame["note"].tolist() == ["", "x", "", "", "", ""]  # empty cells are still empty texts
+
+
 def test_the_sheet_read_is_named_and_chosen(tmp_path, caplog):
     with pd.ExcelWriter(tmp_path / "book.xlsx") as writer:
         pd.DataFrame({"note": ["sommaire"]}).to_excel(writer, sheet_name="Lisez-moi", index=False)

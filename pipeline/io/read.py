@@ -170,7 +170,9 @@ def _workbook(path: Path, fmt: str, sheet: str | None) -> pd.DataFrame:
             with pd.ExcelFile(path, engine=engine) as book:
                 names = [str(n) for n in book.sheet_names]
                 chosen = pick_sheet(names, sheet, path)
-                raw = pd.read_excel(book, sheet_name=book.sheet_names[names.index(chosen)], header=None, dtype=str)
+                # keep_default_na=False: a cell holding the text "NA", "N/A", "null" or "None" is that text, not empty.
+                raw = pd.read_excel(book, sheet_name=book.sheet_names[names.index(chosen)], header=None, dtype=str,
+                                    keep_default_na=False)
     except ImportError:
         raise PipelineError(f"{path}: reading .{fmt} files needs the package {ENGINE_PACKAGES[engine]} "
                             f"(pip install {ENGINE_PACKAGES[engine]})") from None
@@ -181,13 +183,14 @@ def _workbook(path: Path, fmt: str, sheet: str | None) -> pd.DataFrame:
     where = f"sheet {chosen!r}" + (f" of {len(names)} ({', '.join(map(repr, names))}; choose with --sheet)"
                                    if len(names) > 1 else "")
     (log.warning if len(names) > 1 and sheet is None else log.info)("%s: reading %s", path, where)
-    filled = raw.notna().any(axis=1).to_numpy().nonzero()[0]
+    holds = raw.notna() & raw.ne("")  # an empty cell is "" (an error value such as #N/A, NaN)
+    filled = holds.any(axis=1).to_numpy().nonzero()[0]
     if not len(filled):
         raise PipelineError(f"{path}: {where} is empty")
-    raw = raw.iloc[filled[0]:]  # the header is the first row with a value
+    raw, holds = raw.iloc[filled[0]:], holds.iloc[filled[0]:]  # the header is the first row with a value
     header = ["" if pd.isna(v) else str(v).strip() for v in raw.iloc[0]]
     # Columns with neither a name nor a value are formatting leftovers, not data.
-    keep = [h != "" or raw.iloc[1:, i].notna().any() for i, h in enumerate(header)]
+    keep = [h != "" or holds.iloc[1:, i].any() for i, h in enumerate(header)]
     raw, header = raw.loc[:, keep], [h for h, k in zip(header, keep) if k]
     for i, name in enumerate(header):
         if name == "":
