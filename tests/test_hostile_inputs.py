@@ -263,6 +263,21 @@ def test_the_sheet_read_is_named_and_chosen(tmp_path, caplog):
         read_table(tmp_path / "book.xlsx", sheet="Budget")
 
 
+def test_a_parquet_integer_column_with_a_null_keeps_its_integers(tmp_path):
+    """As float64 (pandas' default for an integer column with a null) a code was written "1004.0", and a
+    number past 2**53 (a long identifier) changed."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    codes = [1004, None, 2**53 + 1]
+    pq.write_table(pa.table({"code": pa.array(codes, pa.int64()), "intitule": [*TITLES, "x"]}), tmp_path / "in.parquet")
+    read = read_table(tmp_path / "in.parquet")
+    assert read["code"].tolist() == codes
+    read.to_csv(tmp_path / "out.csv", index=False)
+    assert (tmp_path / "out.csv").read_text().splitlines()[1:] == [f"1004,{TITLES[0]}", f",{TITLES[1]}",
+                                                                   f"{2**53 + 1},x"]
+
+
 def test_parquet_keeps_its_index_and_plain_values(tmp_path):
     frame = pd.DataFrame({"titre": pd.Categorical(["a", None, "b"]), 2024: [1, 2, 3]},
                          index=pd.Index(["75056", "13055", "69123"], name="code_insee"))

@@ -147,7 +147,10 @@ def _parquet(path: Path, chunk_size: int | None) -> Iterator[pd.DataFrame]:
             raise PipelineError(f"{path}: the Parquet file is damaged ({exc})") from None
         if batch is None:
             return
-        yield place_rows(_tidy_parquet(batch.to_pandas(ignore_metadata=True), index), first_row, of_table=True)
+        # integer_object_nulls: an integer column with a null stays integers (as float64 it would be written
+        # "1004.0", and a code past 2**53 would change).
+        frame = batch.to_pandas(ignore_metadata=True, integer_object_nulls=True)
+        yield place_rows(_tidy_parquet(frame, index), first_row, of_table=True)
         first_row += batch.num_rows
 
 
