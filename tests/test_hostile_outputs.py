@@ -63,6 +63,21 @@ def test_csv_outputs_neutralise_formula_cells_other_formats_keep_them(tmp_path):
     assert [c.value for c in sheet["A"]][1:] == cells and {c.data_type for c in sheet["A"]} == {"s"}
 
 
+def test_a_parquet_output_column_empty_in_the_first_part_takes_the_type_of_its_later_values(tmp_path):
+    """The first part fixed the file's types: a column with only nulls there (a flag filled in later rows) could
+    not take its values, and predict stopped with a traceback after labeling."""
+    import pyarrow.parquet as pq
+
+    parts = [pd.DataFrame({"code": [None, None], "flag": [None, None], "t": ["a", "b"]}),
+             pd.DataFrame({"code": pd.Series([1004, None], dtype=object), "flag": [True, False], "t": ["c", "d"]})]
+    with atomic_output(tmp_path / "o.parquet") as tmp, TableWriter(tmp, "parquet") as writer:
+        for part in parts:
+            writer.write(part)
+    back = pq.read_table(tmp_path / "o.parquet").to_pydict()
+    assert back["code"] == [None, None, 1004, None] and back["flag"] == [None, None, True, False]
+    assert back["t"] == ["a", "b", "c", "d"] and [p.name for p in tmp_path.iterdir()] == ["o.parquet"]
+
+
 def test_outputs_follow_the_umask(tmp_path):
     old = os.umask(0o027)
     try:

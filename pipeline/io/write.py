@@ -189,7 +189,27 @@ class TableWriter:
         table = pa.Table.from_pandas(frame, preserve_index=False)
         if self._parquet is None:
             self._parquet = pq.ParquetWriter(self.path, table.schema)
+        schema = self._parquet.schema
+        typed = [i for i, f in enumerate(schema) if pa.types.is_null(f.type) and not pa.types.is_null(table.field(i).type)]
+        if typed:  # a column empty in every row so far has values now: its type is theirs
+            for i in typed:
+                schema = schema.set(i, schema.field(i).with_type(table.field(i).type))
+            self._retype(schema)
         self._parquet.write_table(table.cast(self._parquet.schema))
+
+    def _retype(self, schema) -> None:
+        """Rewrite the rows written so far under `schema` (nulls of a column that was empty take its type)."""
+        import pyarrow.parquet as pq
+
+        self._parquet.close()
+        written = self.path.with_name(self.path.name + ".retype")
+        os.replace(self.path, written)
+        try:
+            self._parquet = pq.ParquetWriter(self.path, schema)
+            for batch in pq.ParquetFile(written).iter_batches():
+                self._parquet.write_batch(batch.cast(schema))
+        finally:
+            written.unlink()
 
     def _write_xlsx(self, frame: pd.DataFrame) -> None:
         from openpyxl import Workbook
