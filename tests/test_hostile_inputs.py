@@ -35,6 +35,17 @@ def test_one_cp1252_line_in_a_utf8_file_keeps_every_accent_and_is_named(tmp_path
     assert "line 4" in caplog.text  # the lines read as cp1252 are named
 
 
+def test_lines_joining_a_utf8_cell_and_a_cp1252_one_keep_every_accent(tmp_path, caplog):
+    """With no line wholly UTF-8, the file was read as cp1252: the UTF-8 accents came out as "Ã©", silently."""
+    lines = [("Rénovation de l’église", "Noël"), ("Vidéoprotection", "Fête de l'été")]
+    path = write(tmp_path, "joined.csv", b"intitule;note\n" + b"".join(
+        title.encode() + b";" + note.encode("cp1252") + b"\n" for title, note in lines))
+    with caplog.at_level(logging.WARNING):
+        frame = read_table(path)
+    assert frame.values.tolist() == [list(line) for line in lines]
+    assert "line 2, 3" in caplog.text
+
+
 def test_utf8_bom_over_a_cp1252_body_keeps_the_first_column_name(tmp_path):
     frame = read_table(write(tmp_path, "bom.csv", b"\xef\xbb\xbf" + ROWS.encode("cp1252")))
     assert list(frame.columns) == ["code", "intitule"]

@@ -3,8 +3,9 @@
 The encoding is decided over the whole file, never from a sample:
 - a BOM names UTF-16/UTF-32 (or UTF-8);
 - a file that decodes entirely as UTF-8 is UTF-8;
-- a UTF-8 file with some lines that are not (a cp1252 line pasted into it, or a
-  UTF-8 BOM over a cp1252 body) is read as UTF-8 with those lines' bytes read as
+- a UTF-8 file with some lines that are not (a cp1252 line pasted into it, a
+  line joining a UTF-8 cell and a cp1252 one, or a UTF-8 BOM over a cp1252
+  body) is read as UTF-8 with those lines' bytes that are not UTF-8 read as
   cp1252, and a warning names the lines: every row keeps its accents;
 - an 8-bit file is cp1252 (Excel's French export) unless charset-normalizer,
   restricted to the encodings French exports use, finds it reads better as
@@ -19,6 +20,7 @@ import codecs
 import gzip
 import logging
 import lzma
+import re
 import zipfile
 from pathlib import Path
 
@@ -30,6 +32,9 @@ log = logging.getLogger(__name__)
 EIGHT_BIT = ["cp1252", "cp850", "mac_roman"]
 FALLBACK = "cp1252"
 MIXED_ERRORS = "barometre-cp1252-fallback"
+# UTF-8's French accents (é is C3 A9, œ C5 93, ’ and € E2 80 ..): read as cp1252 they are "Ã©", "Å“", "â€™",
+# which no French text holds. A line with one is UTF-8 evidence even when another of its bytes is not UTF-8.
+UTF8_ACCENT = re.compile(rb"[\xc3\xc5][\x80-\xbf]|\xe2[\x80-\xbf]{2}")
 _MAGIC = [(b"PAR1", "parquet"), (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "xls"), (b"\x1f\x8b", "gzip"),
           (b"BZh", "bz2"), (b"\xfd7zXZ\x00", "xz"), (b"PK\x03\x04", "zip"), (b"PK\x05\x06", "zip")]
 
@@ -174,6 +179,7 @@ def detect_decoding(path: Path, compression: str | None = None) -> tuple[str, st
                 utf8_lines += 1
             except UnicodeDecodeError:
                 other_lines.append(lineno)
+                utf8_lines += bool(UTF8_ACCENT.search(line))  # a UTF-8 cell beside a cp1252 one
                 if sum(map(len, evidence)) < 1 << 18:
                     evidence.append(line)
     if utf8_lines or head.startswith(codecs.BOM_UTF8):
