@@ -261,6 +261,24 @@ def test_a_workbook_cell_holding_na_or_none_keeps_its_text(tmp_path, suffix, eng
     assert frame["note"].tolist() == ["", "x", "", "", "", ""]  # empty cells are still empty texts
 
 
+def test_a_code_typed_as_a_number_under_a_format_of_zeros_keeps_the_zeros_the_sheet_shows(tmp_path):
+    """Excel's postal-code format ("00000") shows 1000 as 01000: pandas read 1000, and the zero was lost."""
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append([])  # the header below an empty row, in column B: cells are found by their place in the sheet
+    sheet.append([None, "cp", "siren", "intitule"])
+    for code, siren, title in [(1000, 12345678, TITLES[0]), (75001, 7.5, TITLES[1])]:
+        sheet.append([None, code, siren, title])
+    for row in (3, 4):
+        sheet.cell(row, 2).number_format, sheet.cell(row, 3).number_format = "00000", "000000000"
+    book.save(tmp_path / "codes.xlsx")
+    frame = read_table(tmp_path / "codes.xlsx")
+    assert frame["cp"].tolist() == ["01000", "75001"]
+    assert frame["siren"].tolist() == ["012345678", "7.5"]  # a number with decimals is left as it is
+
+
 def test_the_sheet_read_is_named_and_chosen(tmp_path, caplog):
     with pd.ExcelWriter(tmp_path / "book.xlsx") as writer:
         pd.DataFrame({"note": ["sommaire"]}).to_excel(writer, sheet_name="Lisez-moi", index=False)
