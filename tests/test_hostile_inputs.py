@@ -279,6 +279,37 @@ def test_a_code_typed_as_a_number_under_a_format_of_zeros_keeps_the_zeros_the_sh
     assert frame["siren"].tolist() == ["012345678", "7.5"]  # a number with decimals is left as it is
 
 
+def _with_sheet_xml(source, target, edit) -> None:
+    """A copy of the .xlsx `source` whose first sheet's XML went through `edit` (what a spreadsheet would save)."""
+    with zipfile.ZipFile(source) as old, zipfile.ZipFile(target, "w") as new:
+        for item in old.infolist():
+            data = old.read(item.filename)
+            new.writestr(item, edit(data) if item.filename == "xl/worksheets/sheet1.xml" else data)
+
+
+def test_a_formula_without_its_saved_result_is_refused_with_its_cell(tmp_path):
+    """A workbook written by a program and never saved by a spreadsheet holds formulas without a result:
+    pandas read them as empty cells, and a title built by one got no domain, silently."""
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    book.active.title = "Projets"
+    book.active.append(["commune", "intitule"])
+    book.active.append(["Aire", '="Rénovation de la " & "mairie"'])
+    book.active.append(["Brou", TITLES[0]])
+    book.save(tmp_path / "script.xlsx")
+    with pytest.raises(PipelineError, match=r"script.xlsx: sheet 'Projets', cell\(s\) B2: a formula whose result "
+                                            r"was never saved.*save it, or export it as CSV"):
+        read_table(tmp_path / "script.xlsx")
+
+    # The same sheet as a spreadsheet saves it, the formula's result beside it (text results typed "str";
+    # an empty one is a result too): read as the sheet shows it.
+    for result, shown in [("Rénovation de la mairie", "Rénovation de la mairie"), ("", "")]:
+        _with_sheet_xml(tmp_path / "script.xlsx", tmp_path / "saved.xlsx", lambda xml, result=result: xml.replace(
+            b'<c r="B2"><f>', b'<c r="B2" t="str"><f>').replace(b"<v />", f"<v>{result}</v>".encode()))
+        assert read_table(tmp_path / "saved.xlsx")["intitule"].tolist() == [shown, TITLES[0]]
+
+
 def test_the_sheet_read_is_named_and_chosen(tmp_path, caplog):
     with pd.ExcelWriter(tmp_path / "book.xlsx") as writer:
         pd.DataFrame({"note": ["sommaire"]}).to_excel(writer, sheet_name="Lisez-moi", index=False)

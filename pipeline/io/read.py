@@ -24,6 +24,7 @@ from pipeline.io.csvfile import SEPARATORS, check_unique, csv_layout, read_csv
 from pipeline.io.encoding import file_format, open_bytes
 from pipeline.io.formulas import restore_frame
 from pipeline.io.rows import place_rows
+from pipeline.io.unsaved_formulas import refuse_unsaved_formulas
 from pipeline.io.zero_padded import show_zero_padding
 
 log = logging.getLogger(__name__)
@@ -177,7 +178,8 @@ def _workbook(path: Path, fmt: str, sheet: str | None) -> pd.DataFrame:
                 # keep_default_na=False: a cell holding the text "NA", "N/A", "null" or "None" is that text, not empty.
                 raw = pd.read_excel(book, sheet_name=book.sheet_names[names.index(chosen)], header=None, dtype=str,
                                     keep_default_na=False)
-            if fmt == "xlsx":
+            if fmt == "xlsx":  # what the sheet's cells hold beside what pandas reads of them
+                refuse_unsaved_formulas(path, book.sheet_names[names.index(chosen)])
                 raw = show_zero_padding(raw, path, book.sheet_names[names.index(chosen)])
     except ImportError:
         raise PipelineError(f"{path}: reading .{fmt} files needs the package {ENGINE_PACKAGES[engine]} "
