@@ -6,6 +6,7 @@ import os
 import shutil
 import stat
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -98,6 +99,26 @@ def test_a_killed_runs_temporary_file_is_removed_by_the_next_run(tmp_path):
     with atomic_output(tmp_path / "o.csv") as tmp:
         TableWriter(tmp, "csv").write(pd.DataFrame({"a": ["x"]}))
     assert not stale.exists() and alive.exists()
+
+
+def test_a_run_killed_while_a_parquet_output_is_rewritten_leaves_nothing_the_next_run_keeps(tmp_path):
+    """A column empty in the first part makes the writer rewrite the rows written so far beside its temporary
+    file; a run killed then (kill -9: no cleanup runs) left that copy where no later run would remove it."""
+    script = f"""
+import os, pandas as pd, pyarrow.parquet as pq
+from pipeline.io.tables import TableWriter, atomic_output
+def die(*args, **kwargs):
+    os._exit(9)  # as a kill -9 in the middle of the rewrite
+with atomic_output({str(tmp_path / "o.parquet")!r}) as tmp, TableWriter(tmp, "parquet") as writer:
+    writer.write(pd.DataFrame({{"flag": [None], "t": ["a"]}}))
+    pq.ParquetWriter.write_batch = die
+    writer.write(pd.DataFrame({{"flag": [True], "t": ["b"]}}))
+"""
+    assert subprocess.run([sys.executable, "-c", script], cwd=PROJECT_DIR).returncode == 9
+    assert len(list(tmp_path.iterdir())) == 2  # the temporary and the rows being rewritten
+    with atomic_output(tmp_path / "o.parquet") as tmp:
+        TableWriter(tmp, "parquet").write(pd.DataFrame({"t": ["x"]}))
+    assert [p.name for p in tmp_path.iterdir()] == ["o.parquet"]
 
 
 @pytest.mark.parametrize("make_output, message", [

@@ -202,7 +202,8 @@ class TableWriter:
         import pyarrow.parquet as pq
 
         self._parquet.close()
-        written = self.path.with_name(self.path.name + ".retype")
+        # ".old" after the temporary's name: a run killed meanwhile leaves a file the next run removes (temps.py).
+        written = self.path.with_name(self.path.name + ".old")
         os.replace(self.path, written)
         try:
             self._parquet = pq.ParquetWriter(self.path, schema)
