@@ -305,7 +305,7 @@ def test_an_earlier_evaluation_of_a_labeled_file_is_replaced_only_with_force(tra
     first = (folder / "scores.json").read_text()
     (folder / "scores.json").write_text(first + " ")  # marks the earlier evaluation
     assert cli(trained, "evaluate", "--labeled", str(hand)) == 2
-    assert one_line_error(capsys) == f"error: {folder} already exists: give --force to replace it"
+    assert one_line_error(capsys) == f"error: {folder} already exists: give --force (make: FORCE=yes) to replace it"
     (folder / "notes.txt").write_text("mine")
     assert cli(trained, "evaluate", "--labeled", str(hand), "--force") == 2
     assert one_line_error(capsys) == (f"error: {folder} holds files an evaluation does not write (notes.txt): move "

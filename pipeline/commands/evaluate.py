@@ -192,7 +192,7 @@ def run_evaluate_labeled(config: dict, labeled: str, text_col: str | None, label
     labels = load_label_set(config["paths"]["labels"])
     path = Path(labeled)
     folder = Path(config["paths"]["reports"]) / "evaluation" / f"labeled-{path.stem}"
-    check_replaceable(folder, force, LABELED_FILES, "an evaluation", "give --force to replace it")
+    check_replaceable(folder, force, LABELED_FILES, "an evaluation", "give --force (make: FORCE=yes) to replace it")
     raw = read_table(path)
     text_cols = find_text_columns(raw.columns, text_col, config["predict"]["text_columns"], path)
     spec = SourceSpec(name=path.stem, path=path.name, text_column=text_cols[0], label_column=label_col,

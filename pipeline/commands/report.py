@@ -195,8 +195,8 @@ FILES_KEY = "files"  # resume.json's list of every file the report wrote
 
 def check_destination(folder: Path, force: bool) -> None:
     """Refuse to overwrite a report unless --force; refuse even then if the folder holds anything else."""
-    check_replaceable(folder, force, REPORT_FILES, "a report", "give another --name, or --force to replace it",
-                      _not_written)
+    check_replaceable(folder, force, REPORT_FILES, "a report",
+                      "give another --name (make: NAME=...), or --force (make: FORCE=yes) to replace it", _not_written)
 
 
 def _not_written(folder: Path) -> list[str]:
