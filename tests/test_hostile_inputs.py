@@ -59,6 +59,16 @@ def test_other_8bit_exports_are_recognised_over_the_whole_file(tmp_path, encodin
     assert frame["intitule"].tolist()[:2] == TITLES
 
 
+def test_a_one_line_dos_export_keeps_its_accents(tmp_path):
+    """On a line or two charset-normalizer cannot tell cp850 from cp1252, which read "R‚novation" silently."""
+    frame = read_table(write(tmp_path, "dos.csv", f"code;intitule\n01004;{TITLES[0]}\n".encode("cp850")))
+    assert frame["intitule"].tolist() == [TITLES[0]]
+    # cp1252's own bytes of that range (Œ inside an upper-case word, a dash) do not make a file cp850
+    upper = "CŒUR DE VILLE – TRANCHE 2"
+    path = write(tmp_path, "win.csv", f"code;intitule\n01004;{upper}\n".encode("cp1252"))
+    assert read_table(path)["intitule"].tolist() == [upper]
+
+
 def test_wrong_or_unknown_encoding_is_one_line_naming_the_line(tmp_path):
     path = write(tmp_path, "latin.csv", ROWS.encode("cp1252"))
     with pytest.raises(PipelineError, match=r"latin.csv, line 2: byte b'\\xe9' cannot be decoded as utf-8"):

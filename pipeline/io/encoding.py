@@ -9,7 +9,9 @@ The encoding is decided over the whole file, never from a sample:
   cp1252, and a warning names the lines: every row keeps its accents;
 - an 8-bit file is cp1252 (Excel's French export) unless charset-normalizer,
   restricted to the encodings French exports use, finds it reads better as
-  another, or cp1252 lacks some of its bytes and another reads them all as
+  another, or its only 8-bit bytes are cp850's French accents with one inside
+  a word (a DOS export of a line or two, too short for charset-normalizer),
+  or cp1252 lacks some of its bytes and another reads them all as
   accented letters (with a warning); else a byte that cannot be decoded is an
   error naming its line (never replaced silently).
 """
@@ -211,6 +213,8 @@ def _eight_bit(sample: bytes, exclude: str | None = None) -> str:
     candidates = [e for e in EIGHT_BIT if e != exclude]
     if not sample:
         return FALLBACK
+    if "cp850" in candidates and _dos_accents(sample):
+        return "cp850"
     try:
         sample.decode(FALLBACK)
     except UnicodeDecodeError:
@@ -222,6 +226,20 @@ def _eight_bit(sample: bytes, exclude: str | None = None) -> str:
     best = min(scores, key=lambda e: (scores[e], e != FALLBACK))
     # cp1252 stays unless charset-normalizer rejected it or found it worse.
     return best if scores.get(FALLBACK, float("inf")) > scores[best] else FALLBACK
+
+
+# cp850's French accents (é â à ç ê ë è ï î ô û ù) are bytes cp1252 reads as punctuation (‚ ƒ … ‡ ˆ ‰ Š ‹ Œ “ – —).
+DOS_ACCENTS = bytes([0x82, 0x83, 0x85, 0x87, 0x88, 0x89, 0x8A, 0x8B, 0x8C, 0x93, 0x96, 0x97])
+# Inside a word, only those no cp1252 French text puts there: Œ ("CŒUR") and the dashes left out.
+_DOS_IN_A_WORD = re.compile(rb"[A-Za-z][\x82\x83\x85\x87\x88\x89\x8a\x8b\x93][A-Za-z]")
+
+
+def _dos_accents(sample: bytes) -> bool:
+    """Whether `sample` reads as French in cp850 and not in cp1252: its only 8-bit bytes are cp850's accents,
+    one of them inside a word ("R\\x82novation": cp1252 would read "R‚novation"). On a line or two
+    charset-normalizer cannot tell; a cp1252 text holds é, è, à (above 0xBF) or ’ (0x92), which this excludes."""
+    high = {b for b in sample if b >= 0x80}
+    return bool(high) and high <= set(DOS_ACCENTS) and bool(_DOS_IN_A_WORD.search(sample))
 
 
 def _accented_text(sample: bytes, encoding: str) -> bool:
