@@ -10,7 +10,7 @@ import pandas as pd
 from pipeline.domains import load_label_set
 from pipeline.errors import PipelineError
 from pipeline.io.files import sha256_of
-from pipeline.io.formulas import refuse_control_characters, refuse_long_texts
+from pipeline.io.formulas import refuse_unholdable
 from pipeline.io.predictions import earlier_predictions, read_predictions_file
 from pipeline.io.rows import row_in_file
 from pipeline.io.tables import find_text_columns
@@ -45,8 +45,7 @@ def writable(frame: pd.DataFrame, chosen, columns: list[str], path: Path) -> Non
     def place(i):
         return f"{path}, {row_in_file(frame, in_file[i] if i >= 0 else -1)}"
 
-    refuse_control_characters(frame.iloc[in_file], place, "remove the character from the input", present)
-    refuse_long_texts(frame.iloc[in_file], place, "shorten the text in the input", present)
+    refuse_unholdable(frame.iloc[in_file], place, columns=present)
 
 
 def run_review(config: dict, predictions: str | Path, output: str | Path, rows: int | None = None,

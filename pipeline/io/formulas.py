@@ -11,7 +11,7 @@ openpyxl takes a text starting with "=" for a formula (and "#N/A" for an
 error): the workbooks the tool writes type every text cell as text instead.
 A control character, which no workbook can hold, and a text longer than an
 Excel cell holds (which openpyxl would cut silently) are refused before writing
-(`refuse_control_characters`, `refuse_long_texts`), in one line naming the
+(`refuse_unholdable`), in one line naming the
 cell as the user finds it.
 """
 from __future__ import annotations
@@ -136,6 +136,13 @@ def refuse_long_texts(frame: pd.DataFrame, place, advice: str, columns=None) -> 
     _refuse_first(frame, place, advice, columns, _long_texts,
                   lambda text, cell: f"{len(text):,} characters, more than the {EXCEL_MAX_CHARS:,} an Excel cell "
                                      f"holds" + (f", starting {text[:40]!r}" if cell else ""))
+
+
+def refuse_unholdable(frame: pd.DataFrame, place, advice: str | None = None, columns=None) -> None:
+    """Both checks of what an Excel cell cannot hold (a control character, then a text too long), with one
+    `advice` for both, or by default the fix of each in the input."""
+    refuse_control_characters(frame, place, advice or "remove the character from the input", columns)
+    refuse_long_texts(frame, place, advice or "shorten the text in the input", columns)
 
 
 def _refuse_first(frame: pd.DataFrame, place, advice: str, columns, flagged, problem) -> None:

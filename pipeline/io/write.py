@@ -20,7 +20,7 @@ import pandas as pd
 
 from pipeline.errors import PipelineError
 from pipeline.io import options
-from pipeline.io.formulas import neutralise_frame, refuse_control_characters, refuse_long_texts, text_cell
+from pipeline.io.formulas import neutralise_frame, refuse_unholdable, text_cell
 from pipeline.io.temps import current_umask, remove_stale_temps, swap_folder, temp_owner, temp_prefix
 
 log = logging.getLogger(__name__)
@@ -219,11 +219,8 @@ class TableWriter:
             raise PipelineError(f"{shown_name(self.path)}: more than {EXCEL_MAX_ROWS:,} rows, Excel's limit; write .csv "
                                 f"or .parquet")
         # Checked before a row is written: the header is row 1, this chunk's first row the one after those written.
-        def place(i):
-            return f"{shown_name(self.path)}, row {1 if i < 0 else self.rows + i + 2}"
-
-        for refuse in (refuse_control_characters, refuse_long_texts):
-            refuse(frame, place, "write .csv or .parquet")
+        refuse_unholdable(frame, lambda i: f"{shown_name(self.path)}, row {1 if i < 0 else self.rows + i + 2}",
+                          "write .csv or .parquet")
         if self._book is None:
             self._book = Workbook(write_only=True)
             self._sheet = self._book.create_sheet("predictions")

@@ -7,7 +7,7 @@ import re
 
 import pandas as pd
 
-from pipeline.io.formulas import refuse_control_characters, refuse_long_texts, texts_as_text
+from pipeline.io.formulas import refuse_unholdable, texts_as_text
 from pipeline.report.document import Document
 
 _BAD = re.compile(r"[\[\]:*?/\\]")  # characters Excel refuses in a sheet name
@@ -34,11 +34,7 @@ def to_xlsx(doc: Document, shown: str = "rapport.xlsx") -> bytes:
     tables = doc.tables
     names = sheet_names(["sommaire"] + [t.name for t in tables])[1:]
     for name, table in zip(names, tables):
-        def place(i, name=name):
-            return f"{shown}, sheet {name!r}, row {i + 2}"
-
-        refuse_control_characters(table.data, place, "remove the character from the input")
-        refuse_long_texts(table.data, place, "shorten the text in the input")
+        refuse_unholdable(table.data, lambda i, name=name: f"{shown}, sheet {name!r}, row {i + 2}")
     index = pd.DataFrame({"feuille": names, "tableau": [t.caption for t in tables]})
     buf = io.BytesIO()
     with pd.ExcelWriter(buf, engine="openpyxl") as writer:
