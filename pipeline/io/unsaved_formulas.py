@@ -28,7 +28,7 @@ def refuse_unsaved_formulas(path: Path, sheet: str) -> None:
         if part is None:
             return
         with book.open(part) as xml:
-            if b"<f" not in xml.read():  # most sheets hold no formula: the parse below is spared
+            if not _holds_formula(xml):  # most sheets hold none: the parse below is spared
                 return
         with book.open(part) as xml:
             cells = _unsaved(xml)
@@ -53,6 +53,16 @@ def _sheet_part(book: zipfile.ZipFile, sheet: str) -> str | None:
             part = target.lstrip("/") if target.startswith("/") else posixpath.normpath(posixpath.join("xl", target))
             return part if part in book.namelist() else None
     return None
+
+
+def _holds_formula(xml, chunk: int = 1 << 20) -> bool:
+    """Whether the sheet's XML holds a formula element, read a chunk at a time (a sheet can be large)."""
+    tail = b""
+    while block := xml.read(chunk):
+        if b"<f" in tail + block:
+            return True
+        tail = block[-1:]  # "<" at a chunk's end, "f" at the next one's start
+    return False
 
 
 def _unsaved(xml) -> list[str]:
