@@ -20,7 +20,7 @@ from pathlib import Path
 
 from pipeline import interrupt
 from pipeline.config import load_config
-from pipeline.errors import PipelineError
+from pipeline.errors import PipelineError, WorkerDied
 
 EXCEL_FR_HELP = "CSV outputs in French Excel's dialect: ';' between fields, decimal comma, UTF-8 with a BOM"
 
@@ -187,6 +187,8 @@ def error_line(exc: BaseException) -> tuple[str, int]:
     if isinstance(exc, OSError) and exc.errno in USER_ERRNOS:
         where = f"{exc.filename}: " if exc.filename else ""
         return f"error: {where}{exc.strerror or exc}", 2
+    if isinstance(exc, WorkerDied):
+        return f"error: {exc}", 1
     if isinstance(exc, MemoryError):
         return "error: out of memory; label the file in parts, or lower [predict] chunk_size", 2
     log_file = write_crash_log(exc)

@@ -148,7 +148,7 @@ def _cli_process(config: Path, *args, **popen) -> subprocess.Popen:
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 @pytest.mark.parametrize("how, jobs", [("kill -9", 3), ("ctrl-c", 3), ("sigterm", 3), ("sigterm to the group", 3),
-                                       ("sigterm", 1)])
+                                       ("sigterm", 1), ("kill -9 to a worker", 3)])
 def test_workers_end_when_predict_is_killed(trained, seed, tmp_path, how, jobs):
     big = tmp_path / "big.csv"
     texts = seed["text"].tolist()
@@ -171,6 +171,8 @@ def test_workers_end_when_predict_is_killed(trained, seed, tmp_path, how, jobs):
         assert parent.poll() is None  # killed while predicting
         if how == "kill -9":
             os.kill(parent.pid, signal.SIGKILL)
+        elif how == "kill -9 to a worker":  # as the out-of-memory killer does
+            os.kill(workers[0], signal.SIGKILL)
         elif how == "sigterm":  # kill: the parent alone
             os.kill(parent.pid, signal.SIGTERM)
         elif how == "sigterm to the group":  # a scheduler stopping the job: the workers die of it at once
@@ -187,6 +189,12 @@ def test_workers_end_when_predict_is_killed(trained, seed, tmp_path, how, jobs):
         left = [p for p in tmp_path.iterdir() if p.name.startswith(f".{out.name}.{parent.pid}.")]
         if how == "kill -9":
             assert left  # no cleanup runs on kill -9: the next run removes it (next test)
+        elif how == "kill -9 to a worker":
+            assert not left and not out.exists(), err
+            assert parent.returncode == 1 and ended < 30, (parent.returncode, f"{ended:.0f} s", err)
+            assert err.strip().startswith("error: a worker process of predict ended in the middle of the run "
+                                          "(killed by signal 9)"), err
+            assert "--jobs 1" in err and len(err.strip().splitlines()) == 1, err
         elif how.startswith("sigterm"):
             # Stopped between two parts, the workers killed rather than waited on: one line, exit 128 + 15.
             assert not left and not out.exists(), err
@@ -207,21 +215,35 @@ def test_workers_end_when_predict_is_killed(trained, seed, tmp_path, how, jobs):
                 os.kill(pid, signal.SIGKILL)
 
 
-@pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(), reason="forks")
-def test_a_pool_whose_workers_died_sending_results_ends_at_once():
-    # Workers killed while sending large results (a SIGTERM to the whole group) leave half a message in the
-    # results pipe: without _end_at_once the pool's thread waits forever for the rest, and Python's exit with it.
+def _workers_killed_sending_results(then: str) -> subprocess.CompletedProcess:
+    """Run `then` in a fresh process, after killing a bare pool's workers while they send large results: each
+    leaves half a message in the results pipe, and the pool's thread waits forever for the rest."""
     script = ("import multiprocessing, os, signal, time\nimport numpy as np\n"
               "from concurrent.futures import ProcessPoolExecutor\n"
-              "from pipeline.modeling.workers import _end_at_once\n"
+              "from concurrent.futures.process import BrokenProcessPool\n"
+              "from pipeline.modeling.workers import _end_at_once, _result\n"
               "pool = ProcessPoolExecutor(2, mp_context=multiprocessing.get_context('fork'))\n"
               "futures = [pool.submit(np.zeros, 4_000_000) for _ in range(20)]\n"
               "futures[0].result()\ntime.sleep(0.05)\n"
-              "for pid in list(pool._processes):\n    os.kill(pid, signal.SIGKILL)\n"
-              "_end_at_once(pool)\n")
-    ended = subprocess.run([sys.executable, "-c", script], cwd=PROJECT_DIR, capture_output=True, text=True,
-                           env={**os.environ, "PYTHONPATH": str(PROJECT_DIR)}, timeout=60)
+              "for pid in list(pool._processes):\n    os.kill(pid, signal.SIGKILL)\n" + then)
+    return subprocess.run([sys.executable, "-c", script], cwd=PROJECT_DIR, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(PROJECT_DIR)}, timeout=60)
+
+
+@pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(), reason="forks")
+def test_a_pool_whose_workers_died_sending_results_ends_at_once():
+    # After a SIGTERM to the whole group: without _end_at_once, Python's exit waits on the pool's thread forever.
+    ended = _workers_killed_sending_results("_end_at_once(pool)\n")
     assert ended.returncode == 0, ended.stderr
+
+
+@pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(), reason="forks")
+def test_a_worker_that_died_sending_a_result_ends_the_wait():
+    # Killed by no signal of the run (the out-of-memory killer): no future ever completes, so the wait
+    # itself must notice the death.
+    ended = _workers_killed_sending_results(
+        "try:\n    _result(futures[-1], pool)\nexcept BrokenProcessPool:\n    print('broken')\n_end_at_once(pool)\n")
+    assert ended.returncode == 0 and ended.stdout.strip() == "broken", ended.stderr
 
 
 def test_the_next_run_removes_what_a_killed_run_left(trained, tmp_path):

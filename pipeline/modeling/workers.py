@@ -18,6 +18,7 @@ from concurrent.futures.process import BrokenProcessPool
 import numpy as np
 
 from pipeline import interrupt
+from pipeline.errors import WorkerDied
 from pipeline.modeling.model import BarometerModel
 from pipeline.modeling.predict import predict_texts
 
@@ -152,10 +153,10 @@ class ParallelPredictor:
                 pending.append((payload, self._pool.submit(_predict_in_worker, texts, self.dedup)))
             while pending and (pending[0][1].done() or len(pending) > 2 * self.workers + 1):
                 payload_done, future = pending.popleft()
-                yield payload_done, _result(future)
+                yield payload_done, _result(future, self._pool)
         while pending:
             payload_done, future = pending.popleft()
-            yield payload_done, _result(future)
+            yield payload_done, _result(future, self._pool)
 
 
 @contextlib.contextmanager
@@ -169,26 +170,38 @@ def _worker_pool(model: BarometerModel, workers: int):
         gc.collect()
         gc.freeze()  # the model's objects stay out of the workers' garbage collection: fewer copied pages
         try:
-            _result(pool.submit(int))  # fork now
+            _result(pool.submit(int), pool)  # fork now
         finally:
             gc.unfreeze()
         yield pool
-    except BrokenProcessPool:
+    except BrokenProcessPool as broken:
+        codes = _ended_workers(pool)
+        codes = sorted({c for c in codes if c != -signal.SIGTERM}) or codes  # the pool SIGTERMs the others itself
         _end_at_once(pool)
         interrupt.check(wait=STOP_GRACE)  # workers killed by a stop signal: the stop, not a crash
-        raise
+        raise WorkerDied(codes) from broken
     except BaseException:
         _end_at_once(pool)
         raise
     pool.shutdown(wait=True)
 
 
-def _result(future: Future):
+def _ended_workers(pool: ProcessPoolExecutor) -> list[int]:
+    """The exit codes of the pool's workers that have ended (a private attribute of CPython's pool, as in
+    `_end_at_once`): while the pool runs, any is a death."""
+    processes = (getattr(pool, "_processes", None) or {}).values()
+    return [p.exitcode for p in list(processes) if p.exitcode is not None]
+
+
+def _result(future: Future, pool: ProcessPoolExecutor):
     """The future's result. Waited for in steps: a stop signal noted meanwhile ends the wait (the worker may
-    have died of it, or be busy for a while)."""
+    have died of it, or be busy for a while), and so does a worker's death. The pool notices a death on its
+    own, unless the worker died while sending a result: its thread then waits forever for the rest."""
     while not future.done():
         interrupt.check()
         wait([future], timeout=WAIT_STEP)
+        if not future.done() and _ended_workers(pool):
+            raise BrokenProcessPool("a worker process ended")
     return future.result()
 
 
