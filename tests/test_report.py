@@ -130,6 +130,8 @@ def test_without_commune_code_column_the_report_says_so(setup):
     (lambda tmp: ["--predictions", str(tmp / "pred" / "tiny-2023.csv"), "--name", "../out"], r"report name"),
     (lambda tmp: ["--predictions", str(tmp / "pred" / "tiny-2023.csv"), "--title", "Bar\x01ometre"],
      r"--title 'Bar\\x01ometre': holds a control character"),
+    (lambda tmp: ["--predictions", str(tmp / "pred" / "tiny-2023.csv"), "--source", "DGCL " * 7000],
+     r"--source 'DGCL DGCL .*': 35,000 characters, more than the 32,767 an Excel cell holds; shorten it"),
 ])
 def test_bad_input_is_a_clear_error_and_writes_nothing(setup, capsys, make_args, message):
     config, tmp = setup

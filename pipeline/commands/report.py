@@ -37,7 +37,7 @@ import pandas as pd
 from pipeline.domains import LabelSet, load_label_set
 from pipeline.errors import PipelineError
 from pipeline.io.files import METRICS_FILE, RUN_ID, read_metrics, sha256_of, write_json
-from pipeline.io.formulas import holds_control_character
+from pipeline.io.formulas import unholdable
 from pipeline.io.predictions import read_predictions_file
 from pipeline.io.tables import atomic_folder
 from pipeline.io.write import check_replaceable, write_csv
@@ -320,9 +320,8 @@ def run_report(config: dict, predictions: list[str], settings: ReportSettings | 
     s = settings or ReportSettings()
     for option in ("title", "subtitle", "source"):  # shown on the page and in the PDF; title and source in the workbook
         value = getattr(s, option)
-        if value and holds_control_character(value):
-            raise PipelineError(f"--{option} {value[:60]!r}: holds a control character, which a page, a PDF or a "
-                                f"workbook cannot show; remove it")
+        if value and (problem := unholdable(value)):
+            raise PipelineError(f"--{option} {value[:60]!r}: {problem}")
     labels = load_label_set(config["paths"]["labels"])
     paths = expand_predictions(predictions)
     name = s.name or default_name(paths)

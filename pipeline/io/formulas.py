@@ -105,17 +105,21 @@ def _control_characters(series: pd.Series) -> np.ndarray:
     return _texts_where(series, lambda text: text.contains(ILLEGAL_CHARACTERS_RE.pattern, regex=True, na=False))
 
 
-def holds_control_character(text: str) -> bool:
-    """Whether one text (a report's title, say) holds a character no workbook can hold."""
-    return bool(_control_characters(pd.Series([text], dtype=object))[0])
-
-
 EXCEL_MAX_CHARS = 32_767  # an Excel cell's most characters: openpyxl cuts a longer text there, silently
 
 
 def _long_texts(series: pd.Series) -> np.ndarray:
     """Which of `series`' cells are texts longer than an Excel cell holds."""
     return _texts_where(series, lambda text: text.len() > EXCEL_MAX_CHARS)
+
+
+def unholdable(text: str) -> str | None:
+    """Why one text (a report's title, say) cannot go into a workbook cell as it is, or None."""
+    if _control_characters(pd.Series([text], dtype=object))[0]:
+        return "holds a control character, which a page, a PDF or a workbook cannot show; remove it"
+    if len(text) > EXCEL_MAX_CHARS:
+        return f"{len(text):,} characters, more than the {EXCEL_MAX_CHARS:,} an Excel cell holds; shorten it"
+    return None
 
 
 def refuse_control_characters(frame: pd.DataFrame, place, advice: str, columns=None) -> None:
