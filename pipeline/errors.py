@@ -13,7 +13,7 @@ class WorkerDied(Exception):
 
     def __init__(self, exit_codes: list[int]):
         self.exit_codes = exit_codes
-        how = ", ".join(f"killed by signal {-c}" if c < 0 else f"exit code {c}" for c in exit_codes) or "no code"
+        how = ", ".join(f"killed by signal {-c}" if c < 0 else f"exit code {c}" for c in exit_codes) or "its exit code unknown"
         oom = " (signal 9 is how the system ends a process when memory runs out)" if -signal.SIGKILL in exit_codes else ""
         super().__init__(f"a worker process of predict ended in the middle of the run ({how}){oom}: nothing was "
                          "written. Run again with fewer processes (--jobs 1) or a smaller [predict] chunk_size")
