@@ -215,6 +215,19 @@ def test_a_workbook_where_only_the_digital_flag_is_answered_gives_training_rows(
     assert (summary["rows_reviewed"], summary["rows_trained"], summary["confirmed"]) == (2, 2, 2)
 
 
+def test_a_correction_given_by_a_formula_no_spreadsheet_computed_is_refused(workbook, labels, tmp_path):
+    # A script filling `correction` with "=N5" (the proposed domain): no result saved, read as empty.
+    path, _ = workbook
+    wb = load_workbook(path)
+    ws = wb[REVIEW_SHEET]
+    header = [c.value for c in ws[1]]
+    domain = ws.cell(row=5, column=header.index("domain") + 1).coordinate
+    ws.cell(row=5, column=header.index("correction") + 1).value = f"={domain}"
+    wb.save(tmp_path / "formula.xlsx")
+    with pytest.raises(PipelineError, match=r"formula\.xlsx: sheet 'Relecture', cell\(s\) [A-Z]+5: a formula"):
+        load_reviewed([tmp_path / "formula.xlsx"], labels)
+
+
 def test_a_value_typed_outside_the_list_stops_training_in_one_line(trained, workbook, tmp_path, capsys):
     path, _ = workbook
     wb = load_workbook(path)

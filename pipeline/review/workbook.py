@@ -23,6 +23,7 @@ from pipeline.errors import PipelineError
 from pipeline.io.formulas import refuse_long_texts, texts_as_text
 from pipeline.io.predictions import kept_name
 from pipeline.io.tables import atomic_output
+from pipeline.io.unsaved_formulas import refuse_unsaved_formulas
 
 REVIEW_SHEET, GUIDE_SHEET, META_SHEET = "Relecture", "Guide", "meta"
 FORMAT = "barometre-review 1"
@@ -181,6 +182,8 @@ def read_workbook(path: str | Path) -> tuple[list[str], list[tuple[int, list]], 
                                 f"is it a workbook written by `make review`?")
         rows = wb[REVIEW_SHEET].iter_rows(values_only=True)
         header = [str(h).strip() if h is not None else "" for h in next(rows, ())]
+        # A correction filled by a formula a script wrote (never saved by a spreadsheet) reads as empty.
+        refuse_unsaved_formulas(path, REVIEW_SHEET)
         body = [(i, list(r)) for i, r in enumerate(rows, start=2) if any(v not in (None, "") for v in r)]
         meta = {}
         if META_SHEET in wb.sheetnames:
