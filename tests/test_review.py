@@ -91,6 +91,9 @@ def test_a_digital_answer_alone_confirms_the_proposed_domain():
      r"row 7: a digital_correction but no correction, and the proposed domain '' is not in the list"),
     ([h for h in HEADER if h != "correction"], ["X", "Musée", "culture", 0.5, "", "", ""], meta(),
      r"r.xlsx, sheet Relecture: no column 'correction'"),
+    # The correction column copied beside itself, the answer typed in the copy
+    ([*HEADER, "correction"], ["X", "Musée", "culture", 0.5, "", "", "", "", "education"], meta(),
+     r"r.xlsx, sheet Relecture: column 'correction' appears more than once"),
     (HEADER, ["X", "Musée", "culture", 0.5, "", "culture", "", ""],
      meta(LabelSet(("culture",), {"culture": "Culture"})), r"r.xlsx: written for another label set \(culture\)"),
     (HEADER, ["X", "Musée", "culture", 0.5, "", "culture", "", ""], {}, r"r.xlsx: no hidden sheet 'meta'"),

@@ -58,6 +58,11 @@ def parse_answers(name: str, header: list[str], body: list[tuple[int, list]], me
     if missing:
         raise PipelineError(f"{name}, sheet {REVIEW_SHEET}: no column {', '.join(map(repr, missing))} "
                             f"(the header must stay as written)")
+    # A copied column (two `correction`): the answers typed in the second would be ignored.
+    doubled = [c for c in REQUIRED_COLUMNS if header.count(c) > 1]
+    if doubled:
+        raise PipelineError(f"{name}, sheet {REVIEW_SHEET}: column {', '.join(map(repr, doubled))} appears more "
+                            f"than once; keep one (the header must stay as written)")
     col = {c: header.index(c) for c in REQUIRED_COLUMNS}
     lookup = answer_lookup(labels)
     counts, rows = ReviewCounts(rows=len(body)), []
