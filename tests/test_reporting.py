@@ -193,6 +193,19 @@ def test_rates_by_size_band_count_communes_without_initiative(pred, ref, labels)
     assert data.age is None and "pas de données d'âge" in data.age_note
 
 
+def test_rows_without_a_year_stay_out_of_the_annual_rates(pred, ref, labels):
+    # A third file with no year column: its rows would be divided by the two years of the others.
+    undated = pd.concat([predictions().iloc[[0]]] * 4, ignore_index=True).assign(exercice="")
+    both = prepare_predictions(pd.concat([predictions(), undated], ignore_index=True), labels)
+    data = build_report(both, labels, ref, Columns.detect(both.columns))
+    alone = build_report(pred, labels, ref, Columns.detect(pred.columns))
+    pd.testing.assert_frame_equal(data.size.rates, alone.size.rates)
+    pd.testing.assert_frame_equal(data.departement_rates, alone.departement_rates)
+    assert {"what": "lignes sans année", "rows": 4,
+            "where": "chiffres par année, taux annuels par commune et par département"} in data.left_out
+    assert data.overview["rows"] == alone.overview["rows"] + 4  # still counted in the shares
+
+
 def test_age_questions_with_a_reference_that_has_age_data(pred, ref, labels, tmp_path):
     frame = pd.read_csv(communes_csv(tmp_path / "c.csv"), dtype=str, keep_default_na=False)
     data = build_report(pred, labels, reference_from_csv(frame, "c.csv", ref.former), Columns.detect(pred.columns))

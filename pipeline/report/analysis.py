@@ -142,6 +142,7 @@ def build_report(pred: pd.DataFrame, labels: LabelSet, ref: CommuneReference | N
         data.left_out.append({"what": "lignes sans texte (aucun domaine prédit)", "rows": ov["without_domain"],
                               "where": "parts par domaine, croisements (comptées dans « à revoir »)"})
 
+    dated = pd.Series(True, index=pred.index)  # the rows the annual rates count
     if columns.year:
         year = as_text(pred[columns.year])
         data.year_list = year_order(set(year))
@@ -151,6 +152,11 @@ def build_report(pred: pd.DataFrame, labels: LabelSet, ref: CommuneReference | N
         data.digital_by_year = digital_by(pred, year, data.year_list)
         if len(data.year_list) > 1:
             data.year_changes = year_changes(data.years_crosstab, labels)
+        if data.year_list and (year == "").any():
+            # Rates are initiatives divided by the years given: a row of no year would swell them.
+            dated = year != ""
+            data.left_out.append({"what": "lignes sans année", "rows": int((~dated).sum()),
+                                  "where": "chiffres par année, taux annuels par commune et par département"})
     if ref is None or not columns.code:
         data.commune_note = ("le fichier de prédictions n'a pas de colonne de code commune INSEE "
                              f"(cherchée parmi : {', '.join(CODE_COLUMNS)})" if not columns.code
@@ -184,8 +190,8 @@ def build_report(pred: pd.DataFrame, labels: LabelSet, ref: CommuneReference | N
     data.departements = group_summary(pred, dep_label.str.strip(), labels)
     data.regions = group_summary(pred, joined["nom_region"], labels, by_count=True)
 
-    data.departement_rates = departement_rates(joined, ref, data.years_count)
-    counts = commune_counts(joined, ref)
+    data.departement_rates = departement_rates(joined[dated], ref, data.years_count)
+    counts = commune_counts(joined[dated], ref)
     if counts.empty:
         data.commune_note = "aucun code commune n'a pu être rapproché du référentiel"
     else:
