@@ -322,12 +322,21 @@ def test_without_pango_the_pdf_is_a_clear_error_and_nothing_is_written(setup, ca
 
 def test_default_names_and_globs(tmp_path):
     for name in ("dgcl-2018.parquet", "dgcl-2019.parquet", "dgcl-2023.parquet"):
-        (tmp_path / name).write_bytes(b"x")
+        (tmp_path / name).write_bytes(name.encode())
     paths = expand_predictions([str(tmp_path / "dgcl-*.parquet"), str(tmp_path / "dgcl-2018.parquet")])
     assert [p.name for p in paths] == ["dgcl-2018.parquet", "dgcl-2019.parquet", "dgcl-2023.parquet"]
     assert default_name(paths) == "dgcl-2018-2019-2023"
     assert default_name(paths[:1]) == "dgcl-2018"
     assert default_name([tmp_path / "a.csv", tmp_path / "b.csv"]) == "a-b"
+
+
+def test_a_copy_of_a_predictions_file_under_another_name_is_read_once(tmp_path, caplog):
+    (tmp_path / "dgcl-2023.csv").write_text("domain\nculture\n")
+    (tmp_path / "dgcl-2023 - copie.csv").write_text("domain\nculture\n")
+    (tmp_path / "dgcl-2024.csv").write_text("domain\neducation\n")
+    paths = expand_predictions([str(tmp_path / "dgcl-*.csv")])
+    assert [p.name for p in paths] == ["dgcl-2023 - copie.csv", "dgcl-2024.csv"]
+    assert "dgcl-2023.csv holds the same bytes as" in caplog.text
 
 
 def _tarball(folder, files: dict) -> bytes:

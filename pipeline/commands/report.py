@@ -73,7 +73,13 @@ def expand_predictions(items: list[str]) -> list[Path]:
     unique = list(dict.fromkeys(p.resolve() for p in paths))
     if not unique:
         raise PipelineError("no predictions file given: make report PREDICTIONS=path")
-    return unique
+    # A copy under another name (2023.csv and "2023 - copie.csv" matched by one glob) would count every row twice.
+    by_content: dict[str, Path] = {}
+    for path in unique:
+        first = by_content.setdefault(sha256_of(path), path) if path.is_file() else path
+        if first != path:
+            log.warning("%s holds the same bytes as %s: read once", path, first)
+    return [p for p in unique if not p.is_file() or p in by_content.values()]
 
 
 def default_name(paths: list[Path]) -> str:
