@@ -142,6 +142,13 @@ def workbook(trained, tmp_path_factory):
     return out, pd.read_csv(predictions, dtype=str, keep_default_na=False)
 
 
+def _review_sheet(path):
+    """The workbook at `path`, its review sheet, and each header's column number."""
+    wb = load_workbook(path)
+    ws = wb[REVIEW_SHEET]
+    return wb, ws, {c.value: c.column for c in ws[1]}
+
+
 def test_the_workbook_has_the_picked_rows_drop_downs_a_guide_and_the_label_set(workbook, labels):
     path, predictions = workbook
     wb = load_workbook(path)
@@ -168,10 +175,7 @@ def test_the_workbook_has_the_picked_rows_drop_downs_a_guide_and_the_label_set(w
 
 def test_a_filled_workbook_is_trained_on_and_counted(trained, workbook, labels, tmp_path):
     path, _ = workbook
-    wb = load_workbook(path)
-    ws = wb[REVIEW_SHEET]
-    header = [c.value for c in ws[1]]
-    col = {name: header.index(name) + 1 for name in header}
+    wb, ws, col = _review_sheet(path)
     domains = [ws.cell(row=r, column=col["domain"]).value for r in range(2, 6)]
     other = [d for d in labels.codes if d != domains[0]][0]
     answers = [(other, "yes"), (domains[1], ""), (labels.label(other), "no"), ("none", "")]
@@ -205,10 +209,7 @@ def test_a_filled_workbook_is_trained_on_and_counted(trained, workbook, labels, 
 
 def test_a_workbook_where_only_the_digital_flag_is_answered_gives_training_rows(workbook, labels, tmp_path):
     path, _ = workbook
-    wb = load_workbook(path)
-    ws = wb[REVIEW_SHEET]
-    header = [c.value for c in ws[1]]
-    col = {name: header.index(name) + 1 for name in header}
+    wb, ws, col = _review_sheet(path)
     for r, digital in ((2, "yes"), (3, "no")):
         ws.cell(row=r, column=col["digital_correction"]).value = digital
     wb.save(tmp_path / "only_digital.xlsx")
@@ -218,14 +219,28 @@ def test_a_workbook_where_only_the_digital_flag_is_answered_gives_training_rows(
     assert (summary["rows_reviewed"], summary["rows_trained"], summary["confirmed"]) == (2, 2, 2)
 
 
+def test_a_workbook_filed_twice_is_counted_once(workbook, labels, tmp_path):
+    path, _ = workbook
+    wb, ws, col = _review_sheet(path)
+    proposed = ws.cell(row=2, column=col["domain"]).value
+    other = [d for d in labels.codes if d != ws.cell(row=3, column=col["domain"]).value][0]
+    for r, answer in ((2, proposed), (3, other), (4, "none")):
+        ws.cell(row=r, column=col["correction"]).value = answer
+    wb.save(tmp_path / "relu.xlsx")
+    wb.save(tmp_path / "relu - copie.xlsx")
+    rows, reports, summary = load_reviewed(review_files(tmp_path), labels)
+    assert len(rows) == 2
+    assert {k: summary[k] for k in ("rows_reviewed", "rows_trained", "confirmed", "corrected", "none")} == {
+        "rows_reviewed": 3, "rows_trained": 2, "confirmed": 1, "corrected": 1, "none": 1}
+    assert sum(r.rows_used for r in reports) == 2
+    assert [w["reviewed"] for w in summary["workbooks"]] == [3, 3]  # what each workbook holds
+
+
 def test_a_correction_given_by_a_formula_no_spreadsheet_computed_is_refused(workbook, labels, tmp_path):
     # A script filling `correction` with "=N5" (the proposed domain): no result saved, read as empty.
     path, _ = workbook
-    wb = load_workbook(path)
-    ws = wb[REVIEW_SHEET]
-    header = [c.value for c in ws[1]]
-    domain = ws.cell(row=5, column=header.index("domain") + 1).coordinate
-    ws.cell(row=5, column=header.index("correction") + 1).value = f"={domain}"
+    wb, ws, col = _review_sheet(path)
+    ws.cell(row=5, column=col["correction"]).value = f"={ws.cell(row=5, column=col['domain']).coordinate}"
     wb.save(tmp_path / "formula.xlsx")
     with pytest.raises(PipelineError, match=r"formula\.xlsx: sheet 'Relecture', cell\(s\) [A-Z]+5: a formula"):
         load_reviewed([tmp_path / "formula.xlsx"], labels)

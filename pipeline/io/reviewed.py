@@ -7,7 +7,7 @@ records (the rows counted, each workbook named with its sha256).
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import pandas as pd
@@ -16,7 +16,7 @@ from pipeline.domains import LabelSet
 from pipeline.errors import PipelineError
 from pipeline.io.files import sha256_of
 from pipeline.io.sources import COLUMNS, SourceReport
-from pipeline.review.answers import check_conflicts, parse_answers
+from pipeline.review.answers import ANSWER_COLUMNS, check_conflicts, parse_answers
 from pipeline.review.workbook import read_workbook
 
 log = logging.getLogger(__name__)
@@ -47,17 +47,20 @@ def load_reviewed(files: list[Path], labels: LabelSet, weight: float = 1.0) -> t
         header, body, meta = read_workbook(path)
         frame, counts = parse_answers(name, header, body, meta, labels, weight)
         sha = sha256_of(path)
-        used = frame[frame["domain"] != "none"]
         frames.append(frame)
-        reports.append(SourceReport(f"reviewed:{name}", str(path), sha, counts.rows, len(used), counts.none, 0))
+        reports.append(SourceReport(f"reviewed:{name}", str(path), sha, counts.rows, 0, counts.none, 0))
         workbooks.append({"path": str(path), "sha256": sha, "kind": meta.get("kind", ""),
                           "model_run_id": meta.get("model_run_id", ""), **asdict(counts)})
         log.info("%s: %d rows reviewed of %d (%d confirmed, %d corrected, %d none)", name, counts.reviewed,
                  counts.rows, counts.confirmed, counts.corrected, counts.none)
-    rows = check_conflicts(pd.concat(frames, ignore_index=True)) if frames else pd.DataFrame(columns=COLUMNS)
-    trained = rows[rows["domain"] != "none"][COLUMNS].reset_index(drop=True)
-    summary = {"rows_reviewed": sum(w["reviewed"] for w in workbooks), "rows_trained": int(len(trained)),
-               "confirmed": sum(w["confirmed"] for w in workbooks),
-               "corrected": sum(w["corrected"] for w in workbooks), "none": sum(w["none"] for w in workbooks),
+    rows = check_conflicts(pd.concat(frames, ignore_index=True)) if frames else pd.DataFrame(columns=ANSWER_COLUMNS)
+    # The totals count each text once, as trained: a text in two workbooks (a copy filed twice) is one row.
+    none = rows["domain"] == "none"
+    trained = rows[~none]
+    used = trained["source"].value_counts()
+    reports = [replace(r, rows_used=int(used.get(r.name, 0))) for r in reports]
+    summary = {"rows_reviewed": int(len(rows)), "rows_trained": int(len(trained)),
+               "confirmed": int((rows["domain"] == rows["proposed"]).sum()),
+               "corrected": int((~none & (rows["domain"] != rows["proposed"])).sum()), "none": int(none.sum()),
                "weight": weight, "workbooks": workbooks}
-    return trained, reports, summary
+    return trained[COLUMNS].reset_index(drop=True), reports, summary

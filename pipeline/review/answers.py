@@ -32,6 +32,10 @@ class ReviewCounts:
     digital: int = 0
 
 
+# A reviewed row: a training row (pipeline.io.sources), its sheet row and the domain the workbook proposed.
+ANSWER_COLUMNS = [*COLUMNS, "row", "proposed"]
+
+
 def answer_lookup(labels: LabelSet) -> dict[str, str]:
     """Accepted spellings of each answer (normalised) -> its code."""
     out = {normalize(NONE_LABEL): NONE_LABEL}
@@ -52,7 +56,7 @@ def check_meta(name: str, meta: dict, labels: LabelSet) -> None:
 
 def parse_answers(name: str, header: list[str], body: list[tuple[int, list]], meta: dict, labels: LabelSet,
                   weight: float = 1.0, source: str | None = None) -> tuple[pd.DataFrame, ReviewCounts]:
-    """The reviewed rows of one workbook (columns of pipeline.io.sources plus `row`), and its counts."""
+    """The reviewed rows of one workbook (ANSWER_COLUMNS), and its counts."""
     check_meta(name, meta, labels)
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
     if missing:
@@ -91,8 +95,8 @@ def parse_answers(name: str, header: list[str], body: list[tuple[int, list]], me
         counts.digital += bool(digital)
         rows.append({"text": text, "domain": code, "digital": yes_no(digital),
                      "source": source or f"reviewed:{name}", "weight": float(weight),
-                     "text_kind": SUBMISSION_KIND, "row": number})
-    frame = pd.DataFrame(rows, columns=[*COLUMNS, "row"])
+                     "text_kind": SUBMISSION_KIND, "row": number, "proposed": get("domain")})
+    frame = pd.DataFrame(rows, columns=ANSWER_COLUMNS)
     return frame, counts
 
 
