@@ -339,6 +339,23 @@ def test_a_copy_of_a_predictions_file_under_another_name_is_read_once(tmp_path, 
     assert "dgcl-2023.csv holds the same bytes as" in caplog.text
 
 
+def test_files_naming_the_same_column_differently_are_read_as_one(tmp_path, labels):
+    # 2023 says exercice and beneficiaire_code_insee, 2024 Année and code_insee: each row keeps its year and code.
+    from pipeline.commands.report import read_predictions
+    from pipeline.report.prepare import Columns
+
+    frame = predictions()
+    frame.iloc[:9].to_csv(tmp_path / "a.csv", index=False)
+    frame.iloc[9:].rename(columns={"exercice": "Année", "beneficiaire_code_insee": "code_insee",
+                                   "subvention": "montant_aide"}).to_parquet(tmp_path / "b.parquet", index=False)
+    read, _ = read_predictions([tmp_path / "a.csv", tmp_path / "b.parquet"], labels)
+    columns = Columns.detect(read.columns)
+    assert (columns.year, columns.code, columns.subsidy) == ("exercice", "beneficiaire_code_insee", "subvention")
+    assert read["exercice"].astype(str).tolist() == frame["exercice"].tolist()
+    assert read["beneficiaire_code_insee"].astype(str).tolist() == frame["beneficiaire_code_insee"].tolist()
+    assert read["subvention"].tolist() == frame["subvention"].tolist()
+
+
 def _tarball(folder, files: dict) -> bytes:
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w:gz") as tar:

@@ -47,7 +47,7 @@ from pipeline.report.compose import compose
 from pipeline.report.document import Document
 from pipeline.report.external import etalab_folder, etalab_pin
 from pipeline.report.maps import load_contours, map_folder
-from pipeline.report.prepare import Columns, normalize_year, prepare_predictions
+from pipeline.report.prepare import Columns, align_columns, normalize_year, prepare_predictions
 from pipeline.report.render import to_html, to_markdown, to_pdf
 from pipeline.report.workbook import to_xlsx
 
@@ -99,14 +99,16 @@ def default_name(paths: list[Path]) -> str:
     return "-".join(common + rest)
 
 
-def read_predictions(paths: list[Path], labels: LabelSet) -> tuple[pd.DataFrame, list[dict]]:
-    """Read and check each file (an error names the file), then stack them."""
+def read_predictions(paths: list[Path], labels: LabelSet, code: str | None = None) -> tuple[pd.DataFrame, list[dict]]:
+    """Read and check each file (an error names the file), then stack them, each column the report uses
+    under one name (`code`: the --code-col given)."""
     frames, inputs = [], []
     for path in paths:
         frame = prepare_predictions(read_predictions_file(path), labels, str(path))
         frames.append(frame)
         inputs.append({"name": path.name, "rows": len(frame), "sha256": sha256_of(path)})
         log.info("read %s: %d rows", path, len(frame))
+    frames = align_columns(frames, [str(p) for p in paths], code)
     frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     if frame.empty:
         raise PipelineError(f"{', '.join(str(p) for p in paths)}: no rows to report on")
@@ -335,7 +337,7 @@ def run_report(config: dict, predictions: list[str], settings: ReportSettings | 
         raise PipelineError(f"report name {name!r}: use letters, digits, '-', '_' and '.' only")
     folder = Path(config["paths"]["reports"]) / name
     check_destination(folder, s.force)
-    frame, inputs = read_predictions(paths, labels)
+    frame, inputs = read_predictions(paths, labels, s.code_col)
     columns = Columns.detect(frame.columns, s.code_col)
     log.info("columns used: %s", ", ".join(f"{k}={v}" for k, v in vars(columns).items() if v) or "none")
     if columns.year:  # once, for every figure by year (a file without the column gave NaN)

@@ -75,6 +75,26 @@ class Columns:
                    subsidy=find_column(columns, SUBSIDY_COLUMNS), scheme=find_column(columns, SCHEME_COLUMNS))
 
 
+def align_columns(frames: list[pd.DataFrame], sources: list[str], code: str | None = None) -> list[pd.DataFrame]:
+    """Each file's report columns under the name the first file gives them: stacked, a file's `annee`
+    (or `Exercice`) beside another's `exercice` would leave its rows without a year. `code`: the
+    --code-col given, used as named in every file."""
+    found = [vars(Columns.detect(f.columns)) for f in frames]
+    first: dict[str, str] = {}
+    for roles in found:
+        for role, column in roles.items():
+            if column and not (code and role == "code"):
+                first.setdefault(role, column)
+    out = []
+    for frame, roles, source in zip(frames, found, sources):
+        renames = {column: first[role] for role, column in roles.items()
+                   if role in first and column and column != first[role] and first[role] not in frame.columns}
+        if renames:
+            log.info("%s: column(s) %s read as %s", source, ", ".join(renames), ", ".join(renames.values()))
+        out.append(frame.rename(columns=renames))
+    return out
+
+
 # --- Cleaning -------------------------------------------------------------------------
 
 def as_text(series: pd.Series) -> pd.Series:
