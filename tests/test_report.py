@@ -150,7 +150,7 @@ def test_predictions_without_any_domain_are_an_error_not_an_empty_report(setup, 
     config, tmp = setup
     frame = predictions().assign(intitule="", domain="", confidence=0.0, needs_review=True)
     frame.to_csv(tmp / "empty-a.csv", index=False)
-    frame.to_parquet(tmp / "empty-b.parquet", index=False)
+    frame.assign(exercice="2025").to_parquet(tmp / "empty-b.parquet", index=False)  # another year, not a copy
     assert cli(config, "--predictions", str(tmp / "empty-a.csv"), str(tmp / "empty-b.parquet")) == 2
     err = capsys.readouterr().err
     assert err.strip() == (f"error: {tmp / 'empty-a.csv'}, {tmp / 'empty-b.parquet'}: no row has a predicted domain "
@@ -354,6 +354,20 @@ def test_files_naming_the_same_column_differently_are_read_as_one(tmp_path, labe
     assert read["exercice"].astype(str).tolist() == frame["exercice"].tolist()
     assert read["beneficiaire_code_insee"].astype(str).tolist() == frame["beneficiaire_code_insee"].tolist()
     assert read["subvention"].tolist() == frame["subvention"].tolist()
+
+
+def test_the_same_predictions_in_two_formats_are_refused_not_counted_twice(setup, capsys, caplog):
+    config, tmp = setup
+    frame = predictions()
+    frame.iloc[:9].to_parquet(tmp / "tiny-2023.parquet", index=False)  # tiny-2023.csv's rows, another format
+    assert cli(config, "--predictions", str(tmp / "pred" / "tiny-2023.csv"), str(tmp / "tiny-2023.parquet")) == 2
+    assert re.search(r"tiny-2023\.parquet and .*tiny-2023\.csv: every row of one is a row of the other",
+                     capsys.readouterr().err)
+    frame.iloc[[0, 1, *range(14, len(frame))]].to_parquet(tmp / "overlap.parquet", index=False)  # 2 of the csv's
+    with caplog.at_level("WARNING"):
+        assert cli(config, "--predictions", str(tmp / "pred" / "tiny-2023.csv"), str(tmp / "overlap.parquet"),
+                   "--name", "overlap") == 0
+    assert "share 2 row(s)" in caplog.text
 
 
 def _tarball(folder, files: dict) -> bytes:

@@ -47,7 +47,7 @@ from pipeline.report.compose import compose
 from pipeline.report.document import Document
 from pipeline.report.external import etalab_folder, etalab_pin
 from pipeline.report.maps import load_contours, map_folder
-from pipeline.report.prepare import Columns, align_columns, normalize_year, prepare_predictions
+from pipeline.report.prepare import Columns, align_columns, normalize_year, prepare_predictions, refuse_repeated_files
 from pipeline.report.render import to_html, to_markdown, to_pdf
 from pipeline.report.workbook import to_xlsx
 
@@ -109,6 +109,7 @@ def read_predictions(paths: list[Path], labels: LabelSet, code: str | None = Non
         inputs.append({"name": path.name, "rows": len(frame), "sha256": sha256_of(path)})
         log.info("read %s: %d rows", path, len(frame))
     frames = align_columns(frames, [str(p) for p in paths], code)
+    refuse_repeated_files(frames, [str(p) for p in paths])
     frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     if frame.empty:
         raise PipelineError(f"{', '.join(str(p) for p in paths)}: no rows to report on")

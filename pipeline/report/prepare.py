@@ -16,6 +16,7 @@ import pandas as pd
 
 from pipeline.domains import LabelSet
 from pipeline.errors import PipelineError
+from pipeline.io.predictions import earlier_predictions
 from pipeline.io.sources import yes_no_answers
 from pipeline.report.frformat import plain as _plain
 
@@ -93,6 +94,26 @@ def align_columns(frames: list[pd.DataFrame], sources: list[str], code: str | No
             log.info("%s: column(s) %s read as %s", source, ", ".join(renames), ", ".join(renames.values()))
         out.append(frame.rename(columns=renames))
     return out
+
+
+def refuse_repeated_files(frames: list[pd.DataFrame], sources: list[str]) -> None:
+    """Stop when two files hold the same input columns and every row of one is a row of the other (the
+    same predictions in two formats, a .parquet and its .csv: each row would count twice); warn of rows
+    two files share otherwise. Rows are compared on the input columns both hold, as text."""
+    inputs = [set(map(str, f.columns)) - set(earlier_predictions(f.columns)) for f in frames]
+    for j in range(1, len(frames)):
+        for i in range(j):
+            common = sorted(inputs[i] & inputs[j])
+            if not common or frames[i].empty or frames[j].empty:
+                continue
+            key_i, key_j = (pd.util.hash_pandas_object(frames[k][common].astype(str), index=False) for k in (i, j))
+            in_i, in_j = key_j.isin(set(key_i)), key_i.isin(set(key_j))
+            if inputs[i] == inputs[j] and (in_i.all() or in_j.all()):
+                raise PipelineError(f"{sources[j]} and {sources[i]}: every row of one is a row of the other (the "
+                                    f"same predictions twice?) and would be counted twice; give one of them")
+            if in_i.any():
+                log.warning("%s and %s share %d row(s) (the same values in every input column both hold): "
+                            "each is counted twice", sources[j], sources[i], int(in_i.sum()))
 
 
 # --- Cleaning -------------------------------------------------------------------------
