@@ -21,8 +21,9 @@ _REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
 _PACKAGE_REL = "{http://schemas.openxmlformats.org/package/2006/relationships}Relationship"
 
 
-def refuse_unsaved_formulas(path: Path, sheet: str) -> None:
-    """Stop with one line naming `sheet`'s first cells whose formula has no saved result."""
+def refuse_unsaved_formulas(path: Path, sheet: str, remedy: str = "open the file in Excel or LibreOffice and save "
+                            "it, or export it as CSV") -> None:
+    """Stop with one line naming `sheet`'s first cells whose formula has no saved result, and `remedy`."""
     with zipfile.ZipFile(path) as book:
         part = _sheet_part(book, sheet)
         if part is None:
@@ -36,7 +37,7 @@ def refuse_unsaved_formulas(path: Path, sheet: str) -> None:
         shown = ", ".join(cells[:3]) + (f" and {len(cells) - 3} more" if len(cells) > 3 else "")
         raise PipelineError(f"{path}: sheet {sheet!r}, cell(s) {shown}: a formula whose result was never saved "
                             "(the workbook was written by a program, not saved by a spreadsheet), which would be "
-                            "read as empty; open the file in Excel or LibreOffice and save it, or export it as CSV")
+                            f"read as empty; {remedy}")
 
 
 def _sheet_part(book: zipfile.ZipFile, sheet: str) -> str | None:

@@ -183,7 +183,7 @@ def read_workbook(path: str | Path) -> tuple[list[str], list[tuple[int, list]], 
         rows = wb[REVIEW_SHEET].iter_rows(values_only=True)
         header = [str(h).strip() if h is not None else "" for h in next(rows, ())]
         # A correction filled by a formula a script wrote (never saved by a spreadsheet) reads as empty.
-        refuse_unsaved_formulas(path, REVIEW_SHEET)
+        refuse_unsaved_formulas(path, REVIEW_SHEET, "open the file in Excel or LibreOffice and save it")
         body = [(i, list(r)) for i, r in enumerate(rows, start=2) if any(v not in (None, "") for v in r)]
         meta = {}
         if META_SHEET in wb.sheetnames:
