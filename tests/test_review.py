@@ -64,12 +64,13 @@ def test_answers_accept_codes_french_labels_and_none_and_skip_empty_ones():
     body = [(2, ["X", "Musée", "culture", 0.5, "education", "culture", "no", ""]),
             (3, ["Y", "Cantine", "culture", 0.4, "education", "education, ENFANCE et jeunesse", "OUI", "vu"]),
             (4, ["Z", "Divers", "culture", 0.3, "education", "none", "", ""]),
-            (5, ["W", "Autre", "culture", 0.3, "education", None, None, "pas relu"])]
+            (5, ["W", "Autre", "culture", 0.3, "education", None, None, "pas relu"]),
+            (6, ["V", "Flou", "culture", 0.3, "education", "aucun domaine ", "", ""])]  # none as the Guide says it
     frame, counts = parse_answers("r.xlsx", HEADER, body, meta(), LABELS, weight=2.0)
     assert frame[["text", "domain", "digital"]].values.tolist() == [
-        ["Musée", "culture", "no"], ["Cantine", "education", "yes"], ["Divers", "none", ""]]
+        ["Musée", "culture", "no"], ["Cantine", "education", "yes"], ["Divers", "none", ""], ["Flou", "none", ""]]
     assert set(frame["source"]) == {"reviewed:r.xlsx"} and set(frame["text_kind"]) == {"submission"}
-    assert (counts.rows, counts.reviewed, counts.confirmed, counts.corrected, counts.none) == (4, 3, 1, 1, 1)
+    assert (counts.rows, counts.reviewed, counts.confirmed, counts.corrected, counts.none) == (5, 4, 1, 1, 2)
 
 
 def test_a_digital_answer_alone_confirms_the_proposed_domain():

@@ -17,7 +17,7 @@ from pipeline.domains import NONE_LABEL, LabelSet, yes_no
 from pipeline.errors import PipelineError
 from pipeline.features.text import normalize
 from pipeline.io.sources import COLUMNS, SUBMISSION_KIND
-from pipeline.review.workbook import FORMAT, META_SHEET, REQUIRED_COLUMNS, REVIEW_SHEET, label_fingerprint
+from pipeline.review.workbook import FORMAT, META_SHEET, NONE_LABEL_FR, REQUIRED_COLUMNS, REVIEW_SHEET, label_fingerprint
 
 
 @dataclass
@@ -38,7 +38,7 @@ ANSWER_COLUMNS = [*COLUMNS, "row", "proposed"]
 
 def answer_lookup(labels: LabelSet) -> dict[str, str]:
     """Accepted spellings of each answer (normalised) -> its code."""
-    out = {normalize(NONE_LABEL): NONE_LABEL}
+    out = {normalize(NONE_LABEL): NONE_LABEL, normalize(NONE_LABEL_FR): NONE_LABEL}
     for code in labels.codes:
         out[normalize(code)] = code
         out[normalize(labels.label(code))] = code

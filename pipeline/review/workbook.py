@@ -31,6 +31,7 @@ MODEL_COLUMNS = ["text", "domain", "confidence", "domain_2", "digital"]
 ANSWER_COLUMNS = ["correction", "digital_correction", "comment"]
 ID_COLUMNS = ["row_id", "model_run_id"]
 REQUIRED_COLUMNS = ["text", "domain", "correction", "digital_correction"]
+NONE_LABEL_FR = "Aucun domaine"  # `none` in the Guide's column of French labels
 HOW_TO = [
     "Comment remplir la feuille « Relecture »",
     "Les lignes sont triées : d'abord celles où le modèle hésite le plus, dont la relecture lui apprend le plus.",
@@ -143,7 +144,7 @@ def _fill_guide(ws, labels: LabelSet, guide: dict[str, str]) -> None:
 
     ws.append(["code", "domaine", "ce qui en relève"])
     for code in [*labels.codes, NONE_LABEL]:
-        ws.append([code, labels.label(code) if code != NONE_LABEL else "Aucun domaine", guide.get(code, "")])
+        ws.append([code, labels.label(code) if code != NONE_LABEL else NONE_LABEL_FR, guide.get(code, "")])
     ws.append([])
     for i, line in enumerate(HOW_TO):
         ws.append([line])
