@@ -204,6 +204,11 @@ def test_rows_without_a_year_stay_out_of_the_annual_rates(pred, ref, labels):
     assert {"what": "lignes sans année", "rows": 4,
             "where": "chiffres par année, taux annuels par commune et par département"} in data.left_out
     assert data.overview["rows"] == alone.overview["rows"] + 4  # still counted in the shares
+    meta = {"name": "t", "inputs": [{"name": "p.csv", "rows": 22, "sha256": "0" * 64}], "models": [],
+            "date": "2026-01-01", "date_fr": "1 janvier 2026", "git_commit": "x", "review_threshold": 0.5}
+    doc = compose(data, labels, meta)  # 22 initiatives, not all of 2023 and 2024
+    assert doc.summary["subtitle"] == "22 initiatives, exercices 2023 et 2024, 4 sans année"
+    assert doc.summary["tiles"][0]["detail"] == "Exercices 2023 et 2024, 4 sans année"
 
 
 def test_age_questions_with_a_reference_that_has_age_data(pred, ref, labels, tmp_path):

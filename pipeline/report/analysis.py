@@ -104,6 +104,7 @@ class ReportData:
     amounts_info: dict = field(default_factory=dict)
     left_out: list[dict] = field(default_factory=list)
     years_count: int = 1                          # distinct years of the year column (1 without one)
+    undated: int = 0                              # rows without a year when others have one
     year_list: list[str] = field(default_factory=list)
     year_changes: pd.DataFrame | None = None      # each domain's share by year and its change (trends)
     digital_by_year: pd.DataFrame | None = None
@@ -155,7 +156,8 @@ def build_report(pred: pd.DataFrame, labels: LabelSet, ref: CommuneReference | N
         if data.year_list and (year == "").any():
             # Rates are initiatives divided by the years given: a row of no year would swell them.
             dated = year != ""
-            data.left_out.append({"what": "lignes sans année", "rows": int((~dated).sum()),
+            data.undated = int((~dated).sum())
+            data.left_out.append({"what": "lignes sans année", "rows": data.undated,
                                   "where": "chiffres par année, taux annuels par commune et par département"})
     if ref is None or not columns.code:
         data.commune_note = ("le fichier de prédictions n'a pas de colonne de code commune INSEE "

@@ -33,12 +33,12 @@ def doc_source(meta: dict) -> str:
     return given if given.lower().startswith("source") else f"Source : {given}"
 
 
-def _years_phrase(years: list[str]) -> str:
+def _years_phrase(years: list[str], undated: int = 0) -> str:
+    """The years the rows cover; the rows of no year said too, so that they are not read as of those years."""
     if not years:
         return ""
-    if len(years) == 1:
-        return f"exercice {years[0]}"
-    return f"exercices {', '.join(years[:-1])} et {years[-1]}"
+    phrase = f"exercice {years[0]}" if len(years) == 1 else f"exercices {', '.join(years[:-1])} et {years[-1]}"
+    return phrase + (f", {fr_int(undated)} sans année" if undated else "")
 
 
 def compose(data: ReportData, labels: LabelSet, meta: dict, before_methods: list[Section] = ()) -> Document:
@@ -65,7 +65,7 @@ def compose(data: ReportData, labels: LabelSet, meta: dict, before_methods: list
     sections = [s for s in sections if s is not None]
     for i, s in enumerate(sections, start=1):
         s.anchor = f"s{i}"
-    years = _years_phrase(data.year_list)
+    years = _years_phrase(data.year_list, data.undated)
     subtitle = meta.get("subtitle") or (f"{fr_int(ov['rows'])} initiatives" + (f", {years}" if years else ""))
     doc = Document(title=meta.get("title") or DEFAULT_TITLE, subtitle=subtitle, sections=sections,
                    findings=found, summary={}, source=doc_source(meta),
@@ -85,7 +85,7 @@ def _ci(d: pd.DataFrame, code: str) -> tuple[str | None, str | None]:
 def tiles(data: ReportData) -> list[Tile]:
     """4 to 6 key figures: initiatives, digital share, first domain, first digital domain, the change, communes."""
     ov, d = data.overview, data.domains
-    out = [Tile(fr_int(ov["rows"]), "initiatives", _years_phrase(data.year_list).capitalize())]
+    out = [Tile(fr_int(ov["rows"]), "initiatives", _years_phrase(data.year_list, data.undated).capitalize())]
     if ov["digital_known"]:
         out.append(Tile(fr_pct(ov["digital_share"]), "passent par le numérique",
                         f"{fr_int(ov['digital'])} initiatives"))
