@@ -16,7 +16,7 @@ from pipeline.domains import LabelSet
 from pipeline.errors import PipelineError
 from pipeline.io.files import sha256_of
 from pipeline.io.sources import COLUMNS, SourceReport
-from pipeline.review.answers import ANSWER_COLUMNS, check_conflicts, parse_answers
+from pipeline.review.answers import REVIEWED_COLUMNS, check_conflicts, parse_answers
 from pipeline.review.workbook import read_workbook
 
 log = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ def load_reviewed(files: list[Path], labels: LabelSet, weight: float = 1.0) -> t
                           "model_run_id": meta.get("model_run_id", ""), **asdict(counts)})
         log.info("%s: %d rows reviewed of %d (%d confirmed, %d corrected, %d none)", name, counts.reviewed,
                  counts.rows, counts.confirmed, counts.corrected, counts.none)
-    rows = check_conflicts(pd.concat(frames, ignore_index=True)) if frames else pd.DataFrame(columns=ANSWER_COLUMNS)
+    rows = check_conflicts(pd.concat(frames, ignore_index=True)) if frames else pd.DataFrame(columns=REVIEWED_COLUMNS)
     # The totals count each text once, as trained: a text in two workbooks (a copy filed twice) is one row.
     none = rows["domain"] == "none"
     trained = rows[~none]

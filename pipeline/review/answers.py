@@ -33,7 +33,7 @@ class ReviewCounts:
 
 
 # A reviewed row: a training row (pipeline.io.sources), its sheet row and the domain the workbook proposed.
-ANSWER_COLUMNS = [*COLUMNS, "row", "proposed"]
+REVIEWED_COLUMNS = [*COLUMNS, "row", "proposed"]
 
 
 def answer_lookup(labels: LabelSet) -> dict[str, str]:
@@ -56,7 +56,7 @@ def check_meta(name: str, meta: dict, labels: LabelSet) -> None:
 
 def parse_answers(name: str, header: list[str], body: list[tuple[int, list]], meta: dict, labels: LabelSet,
                   weight: float = 1.0, source: str | None = None) -> tuple[pd.DataFrame, ReviewCounts]:
-    """The reviewed rows of one workbook (ANSWER_COLUMNS), and its counts."""
+    """The reviewed rows of one workbook (REVIEWED_COLUMNS), and its counts."""
     check_meta(name, meta, labels)
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
     if missing:
@@ -96,7 +96,7 @@ def parse_answers(name: str, header: list[str], body: list[tuple[int, list]], me
         rows.append({"text": text, "domain": code, "digital": yes_no(digital),
                      "source": source or f"reviewed:{name}", "weight": float(weight),
                      "text_kind": SUBMISSION_KIND, "row": number, "proposed": get("domain")})
-    frame = pd.DataFrame(rows, columns=ANSWER_COLUMNS)
+    frame = pd.DataFrame(rows, columns=REVIEWED_COLUMNS)
     return frame, counts
 
 
