@@ -186,11 +186,15 @@ def _worker_pool(model: BarometerModel, workers: int):
     pool.shutdown(wait=True)
 
 
+def _workers(pool: ProcessPoolExecutor) -> list:
+    """The pool's worker processes: a private attribute of CPython's pool (read on 3.11), which has no public
+    way to reach them."""
+    return list((getattr(pool, "_processes", None) or {}).values())
+
+
 def _ended_workers(pool: ProcessPoolExecutor) -> list[int]:
-    """The exit codes of the pool's workers that have ended (a private attribute of CPython's pool, as in
-    `_end_at_once`): while the pool runs, any is a death."""
-    processes = (getattr(pool, "_processes", None) or {}).values()
-    return [p.exitcode for p in list(processes) if p.exitcode is not None]
+    """The exit codes of the pool's workers that have ended: while the pool runs, any is a death."""
+    return [p.exitcode for p in _workers(pool) if p.exitcode is not None]
 
 
 def _result(future: Future, pool: ProcessPoolExecutor):
@@ -215,7 +219,7 @@ def _end_at_once(pool: ProcessPoolExecutor) -> None:
     pipe's writing end: the thread then reads an end of file and ends. Private
     attributes of CPython's pool (read on 3.11): it has no public way to do this.
     """
-    processes = list((getattr(pool, "_processes", None) or {}).values())
+    processes = _workers(pool)
     results = getattr(pool, "_result_queue", None)
     pool.shutdown(wait=False, cancel_futures=True)
     for process in processes:
