@@ -44,6 +44,8 @@ def test_training_writes_a_complete_run_folder(trained, labels):
     assert (folder / "confusion_matrix.png").read_bytes()[:4] == b"\x89PNG"
     card = (folder / "MODEL_CARD.md").read_text()
     assert "Intended use and limits" in card and f"cross-validation of all {20 * 13} training rows" in card
+    low, high = metrics["domain"]["interval"]["macro_f1"]
+    assert f"macro-F1 **{metrics['domain']['macro_f1']:.3f}** (95 % interval {low:.3f}–{high:.3f})" in card
     assert metrics["selected_on"] == "all rows" and metrics["domain"]["n"] == 20 * 13
 
 

@@ -1,11 +1,12 @@
 """Evaluation and recipe functions on tiny frames whose answers are known (no spaCy needed)."""
 import numpy as np
 import pandas as pd
+import pytest
 
 from pipeline.modeling.cv import fit_domain
 from pipeline.modeling.estimators import RECIPES
 from pipeline.modeling.evaluate import evaluate_sources, summary_table
-from pipeline.modeling.metrics import accuracy_at_coverage, review_threshold, review_warning
+from pipeline.modeling.metrics import accuracy_at_coverage, intervals, review_threshold, review_warning, scores
 from pipeline.modeling.settings import TrainSettings
 
 WORDS = {"transport": ["velo piste", "bus ligne", "voirie rue", "parking gare"],
@@ -125,3 +126,23 @@ def test_balanced_self_training_adds_pool_rows_at_a_tenth_of_the_weight(monkeypa
     assert model.named_steps["clf"].estimator.class_weight == "balanced"
     # "tramway" is only in the pool: its pseudo-labeled rows put it in the vocabulary.
     assert "tramway" in model.named_steps["features"].transformer_list[0][1].vocabulary_
+
+
+def test_intervals_score_each_resample_as_scores_does_and_average_the_shuffles():
+    """One resample is `scores` on the rows it draws; two shuffles' predictions give the mean of theirs."""
+    truth = np.array(["a", "a", "b", "b", "b", "c", "a", "b"])
+    first = np.array(["a", "b", "b", "b", "a", "c", "a", "x"])  # "x": outside the labels, as a stale model's
+    second = np.array(["a", "a", "b", "c", "b", "c", "b", "b"])
+    labels = ["a", "b", "c"]
+    drawn = np.repeat(np.arange(len(truth)),
+                      np.random.default_rng(7).multinomial(len(truth), np.full(len(truth), 1 / len(truth))))
+    expected = [scores(truth[drawn], p[drawn], labels) for p in (first, second)]
+    got = intervals(truth, [first, second], labels, resamples=1, seed=7)
+    for key in ("accuracy", "macro_f1"):
+        mean = np.mean([e[key] for e in expected])
+        assert got[key] == [pytest.approx(mean, abs=1e-4)] * 2
+    # Many resamples: an interval around the figure, narrower for accuracy than for a macro over small classes.
+    wide = intervals(truth, [first], labels)
+    assert wide["accuracy"][0] <= scores(truth, first, labels)["accuracy"] <= wide["accuracy"][1]
+    assert 0 <= wide["macro_f1"][0] < wide["macro_f1"][1] <= 1
+    assert intervals(truth, [truth], labels)["macro_f1"] == [1.0, 1.0]

@@ -98,6 +98,10 @@ def test_locked_rows_never_choose_and_are_scored_once_the_headline_is_the_first_
     assert metrics["domain"]["n"] == a_rows  # the headline: the first source's unlocked rows
     assert metrics["domain"]["by_source"]["real-b"]["n"] == int((frame["source"] == "real-b").sum())
     assert metrics["locked_test"]["n"] == 12 and metrics["n_locked"] == 12
+    # Both headline figures carry their bootstrap interval, around the figure.
+    for result in (metrics["domain"], metrics["locked_test"]):
+        low, high = result["interval"]["accuracy"]
+        assert low <= result["accuracy"] <= high and high - low > 0
     # The digital flag's CV leaves the locked rows (and their copies) out too, then scores them once.
     digital, groups = frame["digital"].isin(["yes", "no"]).to_numpy(), duplicate_groups(frame["text"])
     assert metrics["digital"]["n"] == int((digital & ~np.isin(groups, groups[locked])).sum())

@@ -27,7 +27,7 @@ from pipeline.io.write import check_replaceable, csv_cells
 from pipeline.modeling import estimators
 from pipeline.modeling.eval_sets import check_splits, eval_sets_markdown, split_scores
 from pipeline.modeling.evaluate import SETTINGS, evaluate_sources, summary_table
-from pipeline.modeling.metrics import by_certainty, digital_f1_yes, scores
+from pipeline.modeling.metrics import by_certainty, digital_f1_yes, intervals, scores
 from pipeline.modeling.predict import label_frame, texts_of
 from pipeline.modeling.settings import TrainSettings
 from pipeline.modeling.train import preprocess_texts
@@ -203,7 +203,8 @@ def run_evaluate_labeled(config: dict, labeled: str, text_col: str | None, label
         model, raw.assign(**{text_cols[0]: texts_of(raw, text_cols)}), spec, labels, path)
     result = {"file": str(path), "model_run_id": model.run_id, "rows_scored": int(len(truth)),
               "left_out_none": left_out, "empty_text": empty,
-              "domain": scores(truth["domain"].to_numpy(), predicted["domain"].to_numpy(), order)}
+              "domain": {**scores(truth["domain"].to_numpy(), predicted["domain"].to_numpy(), order),
+                         "interval": intervals(truth["domain"].to_numpy(), [predicted["domain"].to_numpy()], order)}}
     if digital_col:
         result["digital_f1_yes"] = digital_f1_yes(truth["digital"], predicted["digital"])
     if sure_col:
@@ -214,8 +215,9 @@ def run_evaluate_labeled(config: dict, labeled: str, text_col: str | None, label
                              predicted[["domain", "confidence", "needs_review"]]], axis=1)
                   ).to_csv(tmp / "predictions.csv", index=False)  # the texts: formula cells neutralised
     d = result["domain"]
-    log.info("model %s on %s: macro-F1 %.3f, accuracy %.3f over %d rows", model.run_id, path, d["macro_f1"],
-             d["accuracy"], d["n"])
-    print(json.dumps({k: v for k, v in result.items() if k != "domain"} | {"macro_f1": d["macro_f1"],
-                                                                        "accuracy": d["accuracy"]}, ensure_ascii=False))
+    log.info("model %s on %s: macro-F1 %.3f (95 %% interval %.3f–%.3f), accuracy %.3f (%.3f–%.3f) over %d rows",
+             model.run_id, path, d["macro_f1"], *d["interval"]["macro_f1"], d["accuracy"], *d["interval"]["accuracy"],
+             d["n"])
+    print(json.dumps({k: v for k, v in result.items() if k != "domain"}
+                     | {k: d[k] for k in ("macro_f1", "accuracy", "interval")}, ensure_ascii=False))
     return folder

@@ -38,6 +38,23 @@ def confusion_png(metrics: dict, labels: LabelSet, path: Path) -> None:
     plt.close(fig)
 
 
+def interval_text(result: dict, key: str) -> str:
+    """" (95 % interval a–b)" after a figure, when its run measured one (runs before 2026-12-05 did not)."""
+    if "interval" not in result:
+        return ""
+    low, high = result["interval"][key]
+    return f" (95 % interval {low:.3f}–{high:.3f})"
+
+
+def interval_note(result: dict) -> str:
+    """What the intervals are, once, under the first figure that has one."""
+    if "interval" not in result:
+        return ""
+    return (f"Intervals: percentile bootstrap over the rows scored ({result['interval']['resamples']} resamples): "
+            "how far the figure could move on another draw of titles of the same kind; "
+            "macro-F1's are wide where a class has one or two rows.\n")
+
+
 def model_card(metadata: dict, metrics: dict, labels: LabelSet) -> str:
     d = metrics["domain"]
     rows = "\n".join(
@@ -76,8 +93,9 @@ def model_card(metadata: dict, metrics: dict, labels: LabelSet) -> str:
                  f"every fold as in this model; the headline is the {d['n']} rows of {headline}")
     locked = metrics.get("locked_test")
     locked_line = (f"Locked test set: {locked['n']} rows of {headline} never used to choose anything, scored once by\n"
-                   f"this recipe trained on every other row: macro-F1 **{locked['macro_f1']:.3f}**, accuracy "
-                   f"**{locked['accuracy']:.3f}**.\n" if locked else "")
+                   f"this recipe trained on every other row: macro-F1 **{locked['macro_f1']:.3f}**"
+                   f"{interval_text(locked, 'macro_f1')}, accuracy **{locked['accuracy']:.3f}**"
+                   f"{interval_text(locked, 'accuracy')}.\n" if locked else "")
     locked_line += period_line(metrics.get("period_out"), headline)
     locked_line += shares_period_line(metrics.get("shares_period_out"), headline)
     locked_line += certainty_line(d.get("by_certainty"))
@@ -92,6 +110,7 @@ def model_card(metadata: dict, metrics: dict, labels: LabelSet) -> str:
                    if review.get("errors_flagged") is not None else "")
     if warning := review_warning(review):
         review_line += f" (warning: {warning})"
+    shuffles = ", ".join(f"{a:.3f}" for a in d["accuracy_per_repeat"])
     kinds = metrics.get("text_kinds") or []
     kinds_line = (f"Kinds of text with weights of their own: {', '.join(kinds)}; predictions use the "
                   "submissions' unless `predict --kind` names another.\n" if len(kinds) > 1 else "")
@@ -124,9 +143,9 @@ Chosen because: {metrics['chosen_because']}.
 ## Evaluation
 Grouped, stratified {metrics['cv_folds']}-fold cross-validation of {evaluated}
 (copies of a title stay in one fold and never train the fold that tests them),
-mean of {metrics.get('cv_repeats', 1)} shuffle(s) of the folds: macro-F1 **{d['macro_f1']:.3f}**,
-accuracy **{d['accuracy']:.3f}** (per shuffle: {', '.join(f'{a:.3f}' for a in d['accuracy_per_repeat'])}).
-{locked_line}Digital flag: {digital_line}. Rows below confidence {review['threshold']:.2f} are flagged
+mean of {metrics.get('cv_repeats', 1)} shuffle(s) of the folds: macro-F1 **{d['macro_f1']:.3f}**{interval_text(d, 'macro_f1')},
+accuracy **{d['accuracy']:.3f}**{interval_text(d, 'accuracy')} (per shuffle: {shuffles}).
+{interval_note(d)}{locked_line}Digital flag: {digital_line}. Rows below confidence {review['threshold']:.2f} are flagged
 `needs_review`: out of fold, that keeps {100 * review['coverage']:.0f} % of them at accuracy
 {review['accuracy']:.3f}{review_line}.
 

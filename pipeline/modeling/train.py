@@ -35,6 +35,7 @@ from pipeline.modeling.metrics import (
     by_certainty,
     by_source,
     digital_f1_yes,
+    intervals,
     mean_scores,
     review_threshold,
     review_warning,
@@ -125,6 +126,7 @@ def train(frame: pd.DataFrame, labels: LabelSet, settings: TrainSettings,
             "by_source": mean_scores([by_source(cv_frame[cv_select], p, order) for p in preds]),
             "by_certainty": mean_scores([by_certainty(cv_frame[cv_select], p, order) for p in preds]),
             "accuracy_per_repeat": [e["accuracy"] for e in evaluated],
+            "interval": intervals(cv_y[headline], [p[headline] for p in preds], order),
         }
         log.info("recipe %-18s CV on %s: %s", recipe.name, select_name,
                  "; ".join(f"{s} macro-F1 {v['macro_f1']:.3f} accuracy {v['accuracy']:.3f}"
@@ -219,9 +221,10 @@ def score_locked(lemmas, y, weights, kinds, groups, locked, unlabeled, recipe, s
     model, _ = fit_domain([lemmas[i] for i in np.flatnonzero(train_rows)], y[train_rows], weights[train_rows],
                           unlabeled, recipe, settings.random_state, kinds[train_rows])
     pred = model.predict([lemmas[i] for i in np.flatnonzero(locked)])
-    result = scores(y[locked], pred, order)
-    log.info("locked test set (%d rows, never used to choose): macro-F1 %.3f accuracy %.3f", result["n"],
-             result["macro_f1"], result["accuracy"])
+    result = {**scores(y[locked], pred, order), "interval": intervals(y[locked], [pred], order)}
+    log.info("locked test set (%d rows, never used to choose): macro-F1 %.3f (95 %% interval %.3f–%.3f) "
+             "accuracy %.3f (%.3f–%.3f)", result["n"], result["macro_f1"], *result["interval"]["macro_f1"],
+             result["accuracy"], *result["interval"]["accuracy"])
     return result
 
 
