@@ -58,7 +58,7 @@ def run_audit(config: dict, output: str | Path, extra: str | None = None, recipe
     _, lemmas, _ = preprocess_texts(texts, None, settings)
     classes = np.unique(y)
     proba = cross_validated_proba(lemmas, y, frame["weight"].to_numpy(dtype=float), duplicate_groups(texts), [],
-                                  estimators.RECIPES[recipe], settings, classes, text_kinds(frame))
+                                  settings.recipe(recipe), settings, classes, text_kinds(frame))
     table, counts = audit_frame(frame, proba, classes)
     write_workbook(output, table, labels, load_guide(paths["domain_guide"]), {
         "kind": "audit", "recipe": recipe, "cv_folds": settings.cv_folds, "rows": len(frame), "issues": len(table)})

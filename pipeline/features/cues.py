@@ -63,7 +63,18 @@ def _word(word: str) -> str:
     return re.escape(word[:-1]) + r"\w*" if word.endswith("*") else re.escape(word)
 
 
-class CueIndicator(TransformerMixin, BaseEstimator):
+class LemmaStringsIn:
+    """Tags of a transformer of lemma strings: scikit-learn's checks for 2-D numeric arrays do not apply."""
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.input_tags.string = True
+        tags.requires_fit = True
+        return tags
+
+
+class CueIndicator(LemmaStringsIn, TransformerMixin, BaseEstimator):
     """One column: `weight` where a lemma string holds one of `cues`, else 0.
 
     Parameters only are stored; `fit` compiles the pattern (`pattern_`), which
@@ -92,11 +103,3 @@ class CueIndicator(TransformerMixin, BaseEstimator):
 
     def get_feature_names_out(self, input_features=None):
         return np.asarray(["digital_cue"], dtype=object)
-
-    def __sklearn_tags__(self):
-        # Lemma strings in: scikit-learn's checks for 2-D numeric arrays do not apply.
-        tags = super().__sklearn_tags__()
-        tags.input_tags.two_d_array = False
-        tags.input_tags.string = True
-        tags.requires_fit = True
-        return tags

@@ -23,6 +23,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from pipeline.features.cues import CueIndicator
+from pipeline.features.products import ProductIndicator
 from pipeline.io.sources import SUBMISSION_KIND
 
 
@@ -44,6 +45,14 @@ class Recipe:
     pseudo_margin: float = 1.0
     pseudo_weight: float = 0.3
     by_kind: bool = False
+    # The named products ([paths] products): one column per domain beside the n-grams, worth
+    # `product_weight` (docs/model.md#named-products); set by the settings, not per recipe.
+    products: tuple[tuple[str, str], ...] = ()
+    product_weight: float = 1.0
+
+    def summary(self) -> dict:
+        """The recipe as metrics.json records it: the products counted, not listed."""
+        return {**self.__dict__, "products": len(self.products)}
 
 
 RECIPES = {
@@ -61,16 +70,20 @@ RECIPES = {
 }
 
 
-def lemma_features() -> FeatureUnion:
-    """Word uni/bigrams of lemmas, plus character n-grams within words.
+def lemma_features(recipe: Recipe | None = None) -> FeatureUnion:
+    """Word uni/bigrams of lemmas, plus character n-grams within words; with a recipe
+    naming products, their column per domain.
 
     Character n-grams carry abbreviations, typos and compounds
     ("videoprotection", "video-protection", "equipt") that words miss.
     """
-    return FeatureUnion([
+    features = [
         ("words", word_ngrams()),
         ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2)),
-    ])
+    ]
+    if recipe is not None and recipe.products and recipe.product_weight > 0:
+        features.append(("products", ProductIndicator(recipe.products, recipe.product_weight)))
+    return FeatureUnion(features)
 
 
 def word_ngrams(norm: str | None = "l2") -> TfidfVectorizer:
@@ -230,7 +243,7 @@ def _fitted_estimators(model):
 
 def teacher(recipe: Recipe, random_state: int) -> Pipeline:
     """The plain SVM (decision margins, no probabilities): labels the unlabeled pool."""
-    return Pipeline([("features", lemma_features()), ("clf", _svc(recipe, random_state))])
+    return Pipeline([("features", lemma_features(recipe)), ("clf", _svc(recipe, random_state))])
 
 
 def domain_classifier(recipe: Recipe, random_state: int) -> Pipeline:
@@ -244,7 +257,7 @@ def domain_classifier(recipe: Recipe, random_state: int) -> Pipeline:
     """
     svm = _svc(recipe, random_state)
     return Pipeline([
-        ("features", lemma_features()),
+        ("features", lemma_features(recipe)),
         ("clf", CalibratedClassifierCV(svm, method="temperature", ensemble=False, cv=3)),
     ])
 

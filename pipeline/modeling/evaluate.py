@@ -86,7 +86,7 @@ def evaluate_sources(frame: pd.DataFrame, lemmas: list[str], unlabeled: list[str
         results[source]["accuracy_at_80pct_coverage"] = accuracy_at_coverage(results[source]["review"]["curve"], 0.8)
     _, _, digital = digital_cv(frame, lemmas, groups, settings, unlabeled)
     source_kinds = dict(zip(frame["source"], kinds))
-    return {"recipe": recipe.__dict__, "labels": order, "sources": results, "digital": digital,
+    return {"recipe": recipe.summary(), "labels": order, "sources": results, "digital": digital,
             "text_kinds": source_kinds}
 
 

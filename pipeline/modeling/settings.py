@@ -1,12 +1,14 @@
 """The settings of training and evaluation, read from config/pipeline.toml."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from pipeline.domains import load_label_set
 from pipeline.errors import PipelineError
 from pipeline.features.cues import load_cues
 from pipeline.features.lemmatizer import MODES
-from pipeline.modeling.estimators import DigitalRecipe
+from pipeline.features.products import load_products
+from pipeline.modeling.estimators import RECIPES, DigitalRecipe, Recipe
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,13 @@ class TrainSettings:
     n_jobs: int = 1
     # The digital flag's classifier and self-training ([digital] of pipeline.toml).
     digital: DigitalRecipe = DigitalRecipe()
+    # The named products of [paths] products and their column's weight ([train] product_weight).
+    products: tuple[tuple[str, str], ...] = ()
+    product_weight: float = 1.0
+
+    def recipe(self, name: str) -> Recipe:
+        """The recipe of that name, with this training's products."""
+        return replace(RECIPES[name], products=self.products, product_weight=self.product_weight)
 
     @classmethod
     def from_config(cls, config: dict) -> "TrainSettings":
@@ -47,7 +56,10 @@ class TrainSettings:
                    spacy_model=p["spacy_model"], lemma_mode=lemma_mode, batch_size=p["batch_size"],
                    n_process=p["n_process"], recipes=tuple(t["recipes"]), select_on=_as_tuple(t["select_on"]),
                    review_accuracy=t["review_accuracy"], n_jobs=process_count(t.get("n_jobs", 0)),
-                   digital=digital_recipe(config.get("digital", {}), config["paths"].get("digital_cues")))
+                   digital=digital_recipe(config.get("digital", {}), config["paths"].get("digital_cues")),
+                   products=(load_products(config["paths"]["products"], load_label_set(config["paths"]["labels"]).codes)
+                             if config["paths"].get("products") else ()),
+                   product_weight=float(t.get("product_weight", 1.0)))
 
 
 def digital_recipe(section: dict, cues_path=None) -> DigitalRecipe:

@@ -99,8 +99,8 @@ def train(frame: pd.DataFrame, labels: LabelSet, settings: TrainSettings,
     # A recipe whose ingredient is missing is not measured: self-training
     # without unlabeled texts, kind weights with a single kind of text.
     usable = {"self_training": bool(unlabeled), "by_kind": len(set(kinds)) > 1}
-    recipes = [r for r in (estimators.RECIPES[n] for n in settings.recipes)
-               if all(usable[k] or not getattr(r, k) for k in usable)] or [estimators.RECIPES["svm_balanced"]]
+    recipes = [r for r in (settings.recipe(n) for n in settings.recipes)
+               if all(usable[k] or not getattr(r, k) for k in usable)] or [settings.recipe("svm_balanced")]
     skipped = [n for n in settings.recipes if n not in {r.name for r in recipes}]
     if skipped:
         log.info("recipes not measured (no unlabeled texts, or a single kind of text): %s", ", ".join(skipped))
@@ -142,7 +142,7 @@ def train(frame: pd.DataFrame, labels: LabelSet, settings: TrainSettings,
              100 * review["coverage"], select_name, review["accuracy"])
     if warning := review_warning(review):
         log.warning(warning)
-    recipe = estimators.RECIPES[best]
+    recipe = settings.recipe(best)
     locked_scores = score_locked(lemmas, y, weights, kinds, groups, locked, unlabeled, recipe, settings, order)
     year_out, year_out_proba, year_out_digital = period_out_scores(
         cv_frame, cv_lemmas, groups[cv_rows], cv_select, unlabeled, recipe, settings, order, kinds[cv_rows], classes)
@@ -156,7 +156,7 @@ def train(frame: pd.DataFrame, labels: LabelSet, settings: TrainSettings,
         "chosen_because": (f"highest grouped {settings.cv_folds}-fold CV macro-F1 on {select_name} "
                            f"(in that order; mean of {settings.cv_repeats} repeat(s)) "
                            f"among {[r.name for r in recipes]}"),
-        "recipe": recipe.__dict__,
+        "recipe": recipe.summary(),
         "selected_on": select_name,
         "headline_source": present[0] if present else "all rows",
         "cv_folds": settings.cv_folds,
