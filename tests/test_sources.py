@@ -143,3 +143,15 @@ def test_a_certainty_other_than_yes_or_no_names_its_row(labels):
     raw = pd.DataFrame({"titre": ["a", "b"], "theme": ["culture"] * 2, "sure": ["yes", "maybe"]})
     with pytest.raises(PipelineError, match=r"t.csv, row 3: 'maybe' in column 'sure' is not yes or no"):
         labeled_rows(raw, spec(sure_column="sure"), labels, "t.csv")
+
+
+@pytest.mark.parametrize("weight", ["0", "-0.5", "nan", '"lourd"', "true"])
+def test_a_row_weight_that_is_not_a_positive_number_stops_naming_the_sources_file(tmp_path, weight):
+    """0 counted rows as trained that taught nothing, a negative or nan weight fitted silently wrong,
+    text was a traceback."""
+    path = tmp_path / "sources.toml"
+    path.write_text(f'[[source]]\nname = "obs"\npath = "obs.csv"\ntext_column = "titre"\n'
+                    f'label_column = "theme"\nrow_weight = {weight}\n', encoding="utf-8")
+    with pytest.raises(PipelineError, match=r"sources.toml: a \[\[source\]\] entry is malformed: source 'obs': "
+                                            r"row_weight .* is not a positive number"):
+        load_source_specs(path)

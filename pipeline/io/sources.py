@@ -8,6 +8,7 @@ that names the file, the row and the value.
 from __future__ import annotations
 
 import logging
+import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,6 +57,12 @@ class SourceSpec:
     # scores the rows they were sure of apart from the others (metrics.json `by_certainty`).
     sure_column: str | None = None
 
+    def __post_init__(self):
+        # Weight 0 would count rows as trained that teach nothing; a negative or nan one fits silently wrong.
+        w = self.row_weight
+        if isinstance(w, bool) or not isinstance(w, int | float) or not math.isfinite(w) or w <= 0:
+            raise ValueError(f"source {self.name!r}: row_weight {w!r} is not a positive number")
+
 
 @dataclass
 class SourceReport:
@@ -91,7 +98,7 @@ def load_source_specs(path: str | Path, kind: str = "source") -> list:
         raise PipelineError(f"{path}: not valid TOML: {exc}") from exc
     try:
         return [spec_class(**e) for e in entries]
-    except TypeError as exc:
+    except (TypeError, ValueError) as exc:
         raise PipelineError(f"{path}: a [[{kind}]] entry is malformed: {exc}") from exc
 
 
