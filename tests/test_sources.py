@@ -155,3 +155,17 @@ def test_a_row_weight_that_is_not_a_positive_number_stops_naming_the_sources_fil
     with pytest.raises(PipelineError, match=r"sources.toml: a \[\[source\]\] entry is malformed: source 'obs': "
                                             r"row_weight .* is not a positive number"):
         load_source_specs(path)
+
+
+def test_a_mapping_to_a_domain_that_does_not_exist_names_the_sources_file_and_entry(labels, tmp_path):
+    """It was reported on the first data row holding that label, as a label missing from the mapping."""
+    (tmp_path / "obs.csv").write_text("titre,theme\nStade,Sport\nVoirie,Voirie\n", encoding="utf-8")
+    (tmp_path / "seed").mkdir()
+    (tmp_path / "seed" / "s.csv").write_text("text,domain,digital\nMusée,culture,no\nGare,transport,no\n",
+                                             encoding="utf-8")
+    sources = tmp_path / "sources.toml"
+    sources.write_text('[[source]]\nname = "obs"\npath = "obs.csv"\ntext_column = "titre"\nlabel_column = "theme"\n'
+                       '[source.mapping]\n"Voirie" = "urbanisme"\n"Sport" = "sports"\n', encoding="utf-8")
+    with pytest.raises(PipelineError, match=r"sources.toml: the mapping of source 'obs' maps 'Sport' to 'sports', "
+                                            r"which is not a domain"):
+        load_training_data(tmp_path / "seed", labels, tmp_path, sources)

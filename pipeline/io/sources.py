@@ -133,6 +133,16 @@ def labeled_rows(raw: pd.DataFrame, spec: SourceSpec, labels: LabelSet, path: Pa
     return frame.reset_index(drop=True), left_out, empty
 
 
+def check_mapping(spec: SourceSpec, labels: LabelSet, sources_file) -> None:
+    """Every label of a source's mapping leads to a domain or to none: a typo in a target would
+    otherwise be reported on the data rows as a label missing from the mapping."""
+    wrong = {k: v for k, v in spec.mapping.items() if v not in labels.codes and v != NONE_LABEL}
+    if wrong:
+        k, v = next(iter(wrong.items()))
+        raise PipelineError(f"{sources_file}: the mapping of source {spec.name!r} maps {k!r} to {v!r}, which is not "
+                            f"a domain of the taxonomy nor {NONE_LABEL!r} ({len(wrong)} such entries)")
+
+
 def yes_no_answers(raw: pd.DataFrame, column: str | None, path) -> pd.Series:
     """A yes/no column (digital, sure) as yes, no or "" (not said), spelt as domains.yes_no reads it
     (yes/no, oui/non, any case); any other answer stops with its file, row and column."""
@@ -173,7 +183,10 @@ def load_training_data(labeled_dir: str | Path, labels: LabelSet, extra_dir: str
         extra_dir = Path(extra_dir)
         if not extra_dir.is_dir():
             raise PipelineError(f"EXTRA folder not found: {extra_dir}")
-        specs += [(s, extra_dir) for s in load_source_specs(sources_file)]
+        outside = load_source_specs(sources_file)
+        for spec in outside:
+            check_mapping(spec, labels, sources_file)
+        specs += [(s, extra_dir) for s in outside]
     frames, reports = [], []
     for spec, base in specs:
         frame, report = load_source(spec, base, labels)
