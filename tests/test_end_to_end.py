@@ -217,6 +217,16 @@ def test_the_model_card_names_the_self_training_pool_when_one_was_used(trained, 
     assert "of the 24,112 unlabeled titles of dgcl-2023, dgcl-2019, 15,000 that a first model labeled" in card
 
 
+def test_the_model_card_counts_each_sources_rows_without_text(trained, labels):
+    """The card gave the rows used and the none rows only: a file's empty rows went unaccounted for."""
+    from pipeline.modeling.card import model_card
+
+    folder = run_folder(trained)
+    meta, metrics = (json.loads((folder / f).read_text()) for f in ("metadata.json", "metrics.json"))
+    meta["sources"] = [{**meta["sources"][0], "rows_used": 40, "left_out": 2, "empty_text": 3}]
+    assert f"| {meta['sources'][0]['name']} | 40 | 2 | 3 |" in model_card(meta, metrics, labels)
+
+
 def test_the_model_card_gives_the_headline_sources_digital_f1_per_shuffle(trained, labels):
     from pipeline.modeling.card import model_card
 

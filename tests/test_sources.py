@@ -169,3 +169,12 @@ def test_a_mapping_to_a_domain_that_does_not_exist_names_the_sources_file_and_en
     with pytest.raises(PipelineError, match=r"sources.toml: the mapping of source 'obs' maps 'Sport' to 'sports', "
                                             r"which is not a domain"):
         load_training_data(tmp_path / "seed", labels, tmp_path, sources)
+
+
+def test_a_row_without_text_labeled_none_is_counted_once(labels):
+    """It was counted both as none and as empty: the counts added up to more rows than the file holds."""
+    raw = pd.DataFrame({"titre": ["Gymnase", "", "  ", "Fête du village", ""],
+                        "theme": ["sport_loisirs", "none", "culture", "none", "education"]})
+    frame, left_out, empty = labeled_rows(raw, spec(), labels, "t.csv")
+    assert (len(frame), left_out, empty) == (1, 1, 3)
+    assert len(frame) + left_out + empty == len(raw)

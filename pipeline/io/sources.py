@@ -127,10 +127,11 @@ def labeled_rows(raw: pd.DataFrame, spec: SourceSpec, labels: LabelSet, path: Pa
     frame = pd.DataFrame({"text": text, "domain": domain, "digital": digital, "source": spec.name,
                           "weight": float(spec.row_weight), "text_kind": spec.text_kind, "row_id": row_id,
                           "period": period, "sure": sure})
-    left_out = int((frame["domain"] == NONE_LABEL).sum())
-    empty = int((frame["text"] == "").sum())
-    frame = frame[(frame["domain"] != NONE_LABEL) & (frame["text"] != "")]
-    return frame.reset_index(drop=True), left_out, empty
+    # Each row dropped is counted once, so that used + none + empty is the file's rows: a row
+    # without text is empty whatever its label.
+    empty_text, none = frame["text"] == "", frame["domain"] == NONE_LABEL
+    frame = frame[~none & ~empty_text]
+    return frame.reset_index(drop=True), int((none & ~empty_text).sum()), int(empty_text.sum())
 
 
 def check_mapping(spec: SourceSpec, labels: LabelSet, sources_file) -> None:

@@ -62,7 +62,8 @@ def model_card(metadata: dict, metrics: dict, labels: LabelSet) -> str:
         for c, v in d["per_class"].items()
     )
     sources = "\n".join(
-        f"| {s['name']} | {s['rows_used']} | {s['left_out']} | `{s['sha256'][:12]}` |" for s in metadata["sources"]
+        f"| {s['name']} | {s['rows_used']} | {s['left_out']} | {s.get('empty_text', 0)} | `{s['sha256'][:12]}` |"
+        for s in metadata["sources"]
     )
     by_source = "\n".join(f"| {s} | {v['macro_f1']:.3f} | {v['accuracy']:.3f} | {v['n']} |"
                           for s, v in d["by_source"].items())
@@ -136,8 +137,8 @@ Chosen because: {metrics['chosen_because']}.
   project's own seed set: their scores rest on fewer, written examples.
 
 ## Training data
-| source | rows used | left out (`none`) | sha256 |
-|---|---|---|---|
+| source | rows used | left out (`none`) | left out (no text) | sha256 |
+|---|---|---|---|---|
 {sources}
 {pool_line}
 ## Evaluation
