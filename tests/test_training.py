@@ -18,15 +18,35 @@ def test_near_duplicate_titles_share_a_group():
     assert g[0] == g[1] != g[2]
 
 
+def labeled(domains: list[str], texts: list[str] | None = None) -> pd.DataFrame:
+    texts = texts or [f"Projet numéro {chr(97 + i % 26)}{chr(97 + i // 26)}" for i in range(len(domains))]
+    return pd.DataFrame({"text": texts, "domain": domains, "source": "seed:mine"})
+
+
 def test_too_few_examples_for_cv_is_refused(labels):
-    frame = pd.DataFrame({"domain": ["culture"] * 5 + ["securite"] * 2})
-    with pytest.raises(PipelineError, match=r"securite \(2\)"):
+    frame = labeled(["culture"] * 5 + ["securite"] * 2)
+    with pytest.raises(PipelineError, match=r"securite \(2 in 2 rows, from seed:mine\)"):
         check_trainable(frame, labels, folds=5)
+
+
+def test_copies_of_a_title_count_once_towards_the_examples_cv_needs(labels):
+    """Five rows but two titles: the grouped folds left a fold's calibration two rows, a traceback."""
+    frame = labeled(["culture"] * 5 + ["securite"] * 5, [f"Musée {c}" for c in "abcde"]
+                    + ["Vidéoprotection de la place"] * 3 + ["Radars pédagogiques", "RADARS pédagogiques"])
+    with pytest.raises(PipelineError, match=r"too few distinct titles .* securite \(2 in 5 rows"):
+        check_trainable(frame, labels, folds=5)
+
+
+def test_two_folds_need_enough_titles_for_each_folds_calibration(labels):
+    """With --cv-folds 2, a domain of two titles left one row to calibrate on in each fold."""
+    with pytest.raises(PipelineError, match=r"securite \(2 in 2 rows.*each domain needs 6"):
+        check_trainable(labeled(["culture"] * 6 + ["securite"] * 2), labels, folds=2)
+    check_trainable(labeled(["culture"] * 6 + ["securite"] * 6), labels, folds=2)
 
 
 def test_unknown_label_is_refused(labels):
     with pytest.raises(PipelineError, match="outside the taxonomy: sports"):
-        check_trainable(pd.DataFrame({"domain": ["sports"] * 6}), labels, folds=5)
+        check_trainable(labeled(["sports"] * 6), labels, folds=5)
 
 
 def test_scores_macro_f1_over_present_labels():

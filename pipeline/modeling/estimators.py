@@ -246,6 +246,10 @@ def teacher(recipe: Recipe, random_state: int) -> Pipeline:
     return Pipeline([("features", lemma_features(recipe)), ("clf", _svc(recipe, random_state))])
 
 
+# The temperature is learned out of these folds: every class needs as many rows wherever it is fitted.
+CALIBRATION_FOLDS = 3
+
+
 def domain_classifier(recipe: Recipe, random_state: int) -> Pipeline:
     """The shipped classifier: the SVM, with probabilities by temperature scaling.
 
@@ -258,7 +262,7 @@ def domain_classifier(recipe: Recipe, random_state: int) -> Pipeline:
     svm = _svc(recipe, random_state)
     return Pipeline([
         ("features", lemma_features(recipe)),
-        ("clf", CalibratedClassifierCV(svm, method="temperature", ensemble=False, cv=3)),
+        ("clf", CalibratedClassifierCV(svm, method="temperature", ensemble=False, cv=CALIBRATION_FOLDS)),
     ])
 
 

@@ -8,6 +8,7 @@ texts; cross-validation then only refits the vectorizers and classifiers.
 from __future__ import annotations
 
 import logging
+import math
 
 import numpy as np
 import pandas as pd
@@ -56,13 +57,27 @@ def check_trainable(frame: pd.DataFrame, labels: LabelSet, folds: int) -> None:
     missing = [d for d in labels.codes if d not in counts]
     if missing:
         log.warning("no training example for: %s (the model will never predict them)", ", ".join(missing))
-    small = counts[counts < folds]
+    # The folds keep a title's copies together: what a fold can hold out is distinct titles, not rows.
+    titles = frame.assign(group=duplicate_groups(frame["text"])).groupby("domain")["group"].nunique()
+    needed = fewest_titles(folds)
+    small = titles[titles < needed]
     if len(small):
-        detail = ", ".join(f"{d} ({n})" for d, n in small.items())
+        sources = frame.groupby("domain")["source"].unique()
+        detail = ", ".join(f"{d} ({n} in {counts[d]} rows, from {', '.join(sorted(sources[d]))})"
+                           for d, n in small.items())
         raise PipelineError(
-            f"too few examples for {folds}-fold cross-validation: {detail}; "
-            f"add examples or lower [train] cv_folds"
+            f"too few distinct titles for {folds}-fold cross-validation: {detail}; each domain needs {needed} "
+            f"(copies and near-copies of a title count once): add examples or lower [train] cv_folds (--cv-folds)"
         )
+
+
+def fewest_titles(folds: int) -> int:
+    """The distinct titles a domain needs so that each fold's training rows still hold
+    CALIBRATION_FOLDS of them, and that every fold can hold one out."""
+    n = folds
+    while n - math.ceil(n / folds) < estimators.CALIBRATION_FOLDS:
+        n += 1
+    return n
 
 
 def selection_rows(frame: pd.DataFrame, select_on: tuple[str, ...], locked) -> np.ndarray:
