@@ -178,3 +178,24 @@ def test_a_row_without_text_labeled_none_is_counted_once(labels):
     frame, left_out, empty = labeled_rows(raw, spec(), labels, "t.csv")
     assert (len(frame), left_out, empty) == (1, 1, 3)
     assert len(frame) + left_out + empty == len(raw)
+
+
+def test_a_labeled_file_in_semicolons_and_windows_1252_is_read_as_written(labels, tmp_path):
+    """data/labeled files were read as comma-separated UTF-8, which the user has nowhere to change:
+    a French spreadsheet's export stopped, the error advising an --encoding that train does not have."""
+    (tmp_path / "a.csv").write_text("id;text;domain;digital\n1;Voirie, trottoirs et réseaux;urbanisme;non\n"
+                                    "2;Musée, médiathèque;culture;\n", encoding="utf-8-sig")
+    (tmp_path / "b.csv").write_bytes("id,text,domain,digital\n3,Éclairage du stade,sport_loisirs,no\n"
+                                     .encode("cp1252"))
+    frame, reports = load_training_data(tmp_path, labels)
+    assert frame["text"].tolist() == ["Voirie, trottoirs et réseaux", "Musée, médiathèque", "Éclairage du stade"]
+    assert frame["digital"].tolist() == ["no", "", "no"]
+
+
+def test_a_workbook_source_is_read_without_a_warning_about_options_nobody_gave(labels, tmp_path, caplog):
+    pd.DataFrame({"titre": ["Stade", "Voirie"], "theme": ["sport_loisirs", "urbanisme"]}).to_excel(
+        tmp_path / "obs.xlsx", index=False)
+    frame, _ = load_source(SourceSpec(name="t", path="obs.xlsx", text_column="titre", label_column="theme"),
+                           tmp_path, labels)
+    assert len(frame) == 2
+    assert "ignored" not in caplog.text

@@ -41,8 +41,9 @@ class SourceSpec:
     path: str
     text_column: str
     label_column: str
-    sep: str = ","
-    encoding: str = "utf-8"
+    # None: detected as predict detects them (a data/labeled file has nowhere to say them).
+    sep: str | None = None
+    encoding: str | None = None
     digital_column: str | None = None
     mapping: dict = field(default_factory=dict)
     row_weight: float = 1.0
@@ -82,8 +83,8 @@ class UnlabeledSpec:
     name: str
     path: str
     text_column: str
-    sep: str = ","
-    encoding: str = "utf-8"
+    sep: str | None = None
+    encoding: str | None = None
 
 
 def load_source_specs(path: str | Path, kind: str = "source") -> list:
