@@ -199,3 +199,15 @@ def test_a_workbook_source_is_read_without_a_warning_about_options_nobody_gave(l
                            tmp_path, labels)
     assert len(frame) == 2
     assert "ignored" not in caplog.text
+
+
+def test_the_seed_folder_reads_a_csv_of_any_suffix_case_and_names_the_tables_it_leaves_out(labels, tmp_path,
+                                                                                         caplog):
+    """A .CSV and a workbook in data/labeled were both skipped without a word: a model trained without them."""
+    (tmp_path / "a.csv").write_text("text,domain,digital\nStade,sport_loisirs,no\n", encoding="utf-8")
+    (tmp_path / "EXPORT.CSV").write_text("text,domain,digital\nMusée,culture,no\n", encoding="utf-8")
+    pd.DataFrame({"text": ["Gare"], "domain": ["transport"], "digital": ["no"]}).to_excel(tmp_path / "b.xlsx")
+    (tmp_path / "README.md").write_text("notes", encoding="utf-8")
+    frame, reports = load_training_data(tmp_path, labels)
+    assert sorted(frame["text"]) == ["Musée", "Stade"]
+    assert "b.xlsx not read" in caplog.text and "README" not in caplog.text

@@ -173,11 +173,26 @@ def load_source(spec: SourceSpec, base: Path, labels: LabelSet) -> tuple[pd.Data
 SEED_SPEC = dict(text_column="text", label_column="domain", digital_column="digital")
 
 
+# Tables the readers take that are not CSV: in data/labeled, named rather than skipped unsaid.
+NOT_CSV_TABLES = (".xlsx", ".xlsm", ".xls", ".ods", ".parquet", ".pq", ".tsv", ".txt", ".gz", ".zip", ".bz2", ".xz")
+
+
+def labeled_csv_files(folder: Path) -> list[Path]:
+    """The CSV files of the seed folder, whatever the case of their suffix (a Windows export's .CSV);
+    another table found there is named in a warning, since training leaves it out."""
+    files = sorted(p for p in folder.glob("*") if p.is_file() and not p.name.startswith((".", "~$")))
+    others = [p.name for p in files if p.suffix.lower() in NOT_CSV_TABLES]
+    if others:
+        log.warning("%s: %s not read: training reads the CSV files of this folder (save as CSV, or list the "
+                    "file as a [[source]] of a sources file)", folder, ", ".join(others))
+    return [p for p in files if p.suffix.lower() == ".csv"]
+
+
 def load_training_data(labeled_dir: str | Path, labels: LabelSet, extra_dir: str | Path | None = None,
                        sources_file: str | Path | None = None) -> tuple[pd.DataFrame, list[SourceReport]]:
     """The seed set (every CSV of labeled_dir), plus every source of sources_file under extra_dir."""
     labeled_dir = Path(labeled_dir)
-    seed_files = sorted(labeled_dir.glob("*.csv"))
+    seed_files = labeled_csv_files(labeled_dir)
     if not seed_files:
         raise PipelineError(f"no labeled CSV file in {labeled_dir}")
     specs = [(SourceSpec(name=f"seed:{p.stem}", path=p.name, **SEED_SPEC), labeled_dir) for p in seed_files]
