@@ -16,7 +16,8 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
     """Read the TOML config and apply `overrides` given as {"section.key": value}.
 
     Relative paths in [paths] are resolved against the project folder, so the
-    commands work from any working directory.
+    commands work from any working directory; a path given on the command line
+    (--sources, --models) against the working directory, as --extra and --input are.
     """
     path = Path(path) if path else DEFAULT_CONFIG
     if not path.is_file():
@@ -32,7 +33,7 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
         section, _, key = dotted.partition(".")
         if section not in config or key not in config[section]:
             raise PipelineError(f"{path}: no setting [{section}] {key} to override")
-        config[section][key] = value
+        config[section][key] = str(Path(value).absolute()) if section == "paths" else value
     config["paths"] = {k: _resolve(v) for k, v in config["paths"].items()}
     config["config_file"] = str(path)
     return config

@@ -211,3 +211,15 @@ def test_the_seed_folder_reads_a_csv_of_any_suffix_case_and_names_the_tables_it_
     frame, reports = load_training_data(tmp_path, labels)
     assert sorted(frame["text"]) == ["Musée", "Stade"]
     assert "b.xlsx not read" in caplog.text and "README" not in caplog.text
+
+
+def test_a_sources_file_given_on_the_command_line_is_found_from_the_working_directory(tmp_path, monkeypatch):
+    """--sources mine.toml was looked for in the project folder while --extra beside it was taken from the
+    working directory: 'sources file not found' for a file the user could see."""
+    from pipeline.config import load_config
+
+    monkeypatch.chdir(tmp_path)
+    config = load_config(overrides={"paths.sources": "mine.toml", "paths.models": "models"})
+    assert config["paths"]["sources"] == str(tmp_path / "mine.toml")
+    assert config["paths"]["models"] == str(tmp_path / "models")
+    assert config["paths"]["labeled"] == str(PROJECT_DIR / "data" / "labeled")
