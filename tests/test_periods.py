@@ -141,3 +141,18 @@ def test_training_scores_the_rows_the_annotator_was_sure_of_apart(periods_frame,
     assert f"real-a, sure {parts['real-a']['sure']['accuracy']:.3f} ({parts['real-a']['sure']['n']} rows)" in line
     assert f"not sure {parts['real-a']['unsure']['accuracy']:.3f}" in line
     assert certainty_line({}) == "" and certainty_line(None) == ""
+
+
+def test_a_domain_held_mostly_by_one_period_leaves_that_periods_model_without_it(periods_frame, labels, caplog):
+    """Two rows of a domain outside the period scored stopped training with a scikit-learn traceback
+    (the calibration's 3 folds); that period's model now leaves the domain out, as one it never saw."""
+    frame = periods_frame.copy()
+    rare = frame.index[frame["domain"] == "securite"]
+    frame.loc[rare, "period"] = "2018"
+    frame.loc[rare[:2], "period"] = "2019"  # the 2018 model has two rows of it to learn from
+    out, proba, _ = period_out_scores(frame, frame["text"].str.lower().tolist(), duplicate_groups(frame["text"]),
+                                      (frame["period"] != "").to_numpy(), [], RECIPES["svm_balanced"],
+                                      TrainSettings(n_jobs=1), [c for c in labels.codes if c in set(frame["domain"])],
+                                      classes=np.unique(frame["domain"]))
+    assert list(out["by_period"]) == ["2018", "2019"]
+    assert "period 2018: the model trained without it leaves out securite" in caplog.text

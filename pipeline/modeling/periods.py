@@ -18,7 +18,7 @@ from joblib import Parallel, delayed
 
 from pipeline.domains import digital_known
 from pipeline.modeling.cv import digital_yes, fit_digital, fit_domain
-from pipeline.modeling.estimators import Recipe, digital_labels
+from pipeline.modeling.estimators import CALIBRATION_FOLDS, Recipe, digital_labels
 from pipeline.modeling.metrics import by_source, digital_f1_yes, scores, summary
 from pipeline.modeling.settings import TrainSettings
 
@@ -50,7 +50,8 @@ def period_out_scores(frame: pd.DataFrame, lemmas: list[str], groups, evaluated,
     classes = np.unique(y) if classes is None else np.asarray(classes)  # sorted, as training's
     digital = frame["digital"].fillna("").to_numpy()
     tests = {p: np.flatnonzero(evaluated & (period == p)) for p in periods}
-    trains = {p: np.flatnonzero((period != p) & ~np.isin(groups, groups[tests[p]])) for p in periods}
+    trains = {p: _calibratable(np.flatnonzero((period != p) & ~np.isin(groups, groups[tests[p]])), y, p)
+              for p in periods}
     kinds = None if kinds is None else np.asarray(kinds, dtype=object)
     log.info("scoring each of %d periods (%s) by a model trained without it", len(periods), ", ".join(periods))
     fitted = Parallel(n_jobs=min(settings.n_jobs, len(periods)))(
@@ -83,6 +84,18 @@ def period_out_scores(frame: pd.DataFrame, lemmas: list[str], groups, evaluated,
                            "scored titles out of training; the self-training pool is kept whole (a new year's "
                            "unlabeled list can join [[unlabeled]] before training)")}
     return result, proba, flag_proba
+
+
+def _calibratable(rows: np.ndarray, y: np.ndarray, period: str) -> np.ndarray:
+    """A period model's training rows, less those of a domain with too few of them to calibrate on
+    (most of its rows in the period scored): that model cannot predict the domain, as it cannot
+    one that only the period holds, rather than the fit stopping the whole training."""
+    domains, counts = np.unique(y[rows], return_counts=True)
+    few = domains[counts < CALIBRATION_FOLDS]
+    if len(few):
+        log.warning("period %s: the model trained without it leaves out %s (fewer than %d rows in the other "
+                    "periods)", period, ", ".join(map(str, few)), CALIBRATION_FOLDS)
+    return rows[~np.isin(y[rows], few)]
 
 
 def _by_source_with_flag(rows: pd.DataFrame, predicted, flag, order: list[str]) -> dict:
