@@ -580,3 +580,31 @@ def test_the_domain_charts_draw_the_adjusted_shares_intervals(tmp_path, monkeypa
     page = (folder / "rapport.md").read_text()
     assert "Part ajustée de chaque domaine par tranche de taille de commune, intervalle de confiance à 95 %" in page
     assert "exactitude 0,871, macro-F1 0,821" in page  # the model's scores, from that one read
+
+
+def test_resume_json_gives_the_tiles_the_page_shows_once_adjusted(tmp_path):
+    """The first-domain and digital tiles are replaced by their adjusted share and interval after the document
+    is composed: resume.json gave the raw figures the page no longer showed."""
+    import numpy as np
+    from report_fixtures import _row
+
+    config = report_config(tmp_path)
+    codes, posteriors, rng = with_real_titles_oof(tmp_path)
+    y = rng.choice(len(codes), size=150, p=np.r_[0.3, np.full(len(codes) - 1, 0.7 / (len(codes) - 1))])
+    proba = posteriors(y)
+    rows = [_row(codes[int(p.argmax())], "02001", digital="yes" if i % 4 == 0 else "no")
+            for i, p in enumerate(proba)]
+    frame = pd.DataFrame(rows).assign(**{f"proba_{c}": proba[:, j].round(4) for j, c in enumerate(codes)})
+    frame.to_csv(tmp_path / "pred.csv", index=False)
+    assert cli(config, "--predictions", str(tmp_path / "pred.csv"), "--name", "tiles") == 0
+    from pipeline.report.frformat import fr_pct
+
+    folder = tmp_path / "reports" / "tiles"
+    page = html.unescape((folder / "rapport.html").read_text())
+    shown = re.findall(r'<div class="tile-value">(.*?)</div><div class="tile-label">(.*?)</div>', page)
+    summary = json.loads((folder / "resume.json").read_text())
+    assert [(t["value"], t["label"]) for t in summary["tiles"]] == shown
+    adjusted = [t for t in summary["tiles"] if t["ci_low"]]
+    assert len(adjusted) == 2 and all(t["detail"].startswith("corrigé des erreurs du modèle") for t in adjusted)
+    top = max(summary["domain_shares"]["domains"], key=lambda d: d["n"])
+    assert fr_pct(top["share_adjusted"]) in {t["value"] for t in adjusted}

@@ -43,7 +43,7 @@ from pipeline.io.tables import atomic_folder
 from pipeline.io.write import check_replaceable, write_csv
 from pipeline.report import communes as communes_ref
 from pipeline.report.analysis import attach_adjusted, build_report
-from pipeline.report.compose import compose
+from pipeline.report.compose import compose, tile_summary
 from pipeline.report.document import Document
 from pipeline.report.external import etalab_folder, etalab_pin
 from pipeline.report.maps import load_contours, map_folder
@@ -292,6 +292,7 @@ def publish_adjusted_shares(doc: Document, result, labels: LabelSet) -> None:
     doc.notes[:0] = [text for text in (warning_text(result), synthesis_sentence(result, labels)) if text]
     if result.adjusted:
         tiles_with_intervals(doc.tiles, result, labels)
+        doc.summary["tiles"] = tile_summary(doc.tiles)  # resume.json gives the figures the page shows
     doc.summary["domain_shares"] = share_summary(result)
 
 

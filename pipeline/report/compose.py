@@ -195,6 +195,12 @@ def methods_section(data: ReportData, labels: LabelSet, meta: dict) -> Section:
 
 
 
+def tile_summary(tiles: list[Tile]) -> list[dict]:
+    """resume.json's tiles: what the first screen shows, interval included (made again when a tile changes)."""
+    return [{"value": t.value, "label": t.label, "detail": t.detail, "ci_low": t.ci_low, "ci_high": t.ci_high}
+            for t in tiles]
+
+
 def _summary(data: ReportData, found: dict, meta: dict, doc: Document) -> dict:
     ov = data.overview
     d = data.domains
@@ -205,7 +211,7 @@ def _summary(data: ReportData, found: dict, meta: dict, doc: Document) -> dict:
         "digital_share": ov["digital_share"],
         "domain_share": {k: float(v) for k, v in d["part"].items()},
         "digital_domain_share": {k: float(v) for k, v in d["part_numeriques"].items()},
-        "tiles": [{"value": t.value, "label": t.label, "detail": t.detail} for t in doc.tiles],
+        "tiles": tile_summary(doc.tiles),
         "findings": found,
         "reference_sources": [{k: v for k, v in s.items() if k != "path"} for s in meta.get("reference_sources", [])],
         "left_out": data.left_out,
