@@ -608,3 +608,25 @@ def test_resume_json_gives_the_tiles_the_page_shows_once_adjusted(tmp_path):
     assert len(adjusted) == 2 and all(t["detail"].startswith("corrigé des erreurs du modèle") for t in adjusted)
     top = max(summary["domain_shares"]["domains"], key=lambda d: d["n"])
     assert fr_pct(top["share_adjusted"]) in {t["value"] for t in adjusted}
+
+
+def test_a_report_of_fewer_rows_than_a_group_needs_says_its_shares_are_not_adjusted(tmp_path):
+    """Under 100 rows with a domain no share is adjusted (as in a small group): the first screen had listed
+    "les premières parts sont :  ;" with nothing in it, and resume.json said adjusted with every figure null."""
+    from report_fixtures import _row
+
+    config = report_config(tmp_path)
+    codes, posteriors, rng = with_real_titles_oof(tmp_path)
+    proba = posteriors(rng.choice(len(codes), size=40))
+    frame = pd.DataFrame([_row(codes[int(p.argmax())], "02001") for p in proba]).assign(
+        **{f"proba_{c}": proba[:, j].round(4) for j, c in enumerate(codes)})
+    frame.to_csv(tmp_path / "pred.csv", index=False)
+    assert cli(config, "--predictions", str(tmp_path / "pred.csv"), "--name", "few") == 0
+
+    folder = tmp_path / "reports" / "few"
+    shares = json.loads((folder / "resume.json").read_text())["domain_shares"]
+    assert shares["adjusted"] is False and "40 initiatives seulement ont un domaine" in shares["why_not"]
+    page = (folder / "rapport.md").read_text()
+    assert "Attention : parts par domaine non ajustées.** 40 initiatives seulement" in page
+    assert "ne sont pas connues" not in page  # the model's errors are known: the rows are too few
+    assert "premières parts sont" not in page and "points noirs" not in page  # no chart of adjusted shares

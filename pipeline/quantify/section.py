@@ -129,9 +129,10 @@ def warning_text(result: AdjustedShares) -> str | None:
     """The first screen's warning when the shares could not be adjusted on real titles."""
     if result.adjusted and not result.why_not:
         return None
+    unknown = "" if result.too_few else "les erreurs du modèle sur de vrais titres ne sont pas connues, et "
     return (f"**Attention : parts par domaine non ajustées.** {result.why_not[0].upper()}{result.why_not[1:]} : "
-            f"les erreurs du modèle sur de vrais titres ne sont pas connues, et les parts publiées sont celles "
-            f"comptées sur les domaines prédits, sans intervalle de confiance.")
+            f"{unknown}les parts publiées sont celles comptées sur les domaines prédits, sans intervalle de "
+            f"confiance.")
 
 
 def share_section(result: AdjustedShares, labels: LabelSet, scores: dict | None) -> Section:

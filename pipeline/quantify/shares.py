@@ -33,6 +33,7 @@ class AdjustedShares:
     domains: pd.DataFrame | None = None   # COLUMNS, one row per domain (all predictions)
     digital: dict | None = None           # n, share, share_adjusted, ci_low, ci_high of digital = yes
     groups: pd.DataFrame | None = None    # group_by, group, then COLUMNS (NaN where not computed)
+    too_few: bool = False                 # not adjusted because the report has too few rows, not for the model
 
 
 def _rows(shares, names) -> pd.DataFrame:
@@ -75,6 +76,10 @@ def adjusted_shares(pred: pd.DataFrame, codes: list[str], oof: OutOfFold | None,
     if oof is None or why_not or oof.n == 0:
         return AdjustedShares(method, False, why_not or "pas de lignes étiquetées", domains=raw_table(pred, codes))
     rows = (pred["domain"] != "").to_numpy()
+    if rows.sum() < min_group:  # as for a group: no interval on so few rows, nor any figure "adjusted"
+        return AdjustedShares(method, False, f"{rows.sum()} initiatives seulement ont un domaine, moins des "
+                              f"{min_group} sous lesquelles la correction et son intervalle ne sont pas calculés",
+                              domains=raw_table(pred, codes), too_few=True)
     classes = list(oof.classes)
     proba = pred.loc[rows, [f"proba_{c}" for c in classes]].to_numpy(float)
     proba = proba / np.clip(proba.sum(1, keepdims=True), 1e-12, None)  # rounded to 4 decimals by predict
