@@ -390,3 +390,13 @@ def test_intervals_are_shown_when_the_domain_table_has_them(pred, ref, labels):
     page = to_html(doc)
     assert first.interval in page and "IC 95 % bas" in page
     assert "IC 95 % bas" in next(t for t in doc.tables if t.name == "domaines").shown.columns
+
+
+def test_a_change_that_rounds_to_nothing_is_written_without_a_sign():
+    """-0.04 points shown to one decimal was "-0,0" (an interval's end, a change by year), and +0.04 "+0,0"."""
+    from pipeline.report.frformat import NBSP, fr_num, fr_pct, fr_signed
+
+    assert fr_num(-0.04, 1) == "0,0" and fr_pct(-0.0004) == f"0,0{NBSP}%" and fr_num(-0.0, 2) == "0,00"
+    assert fr_signed(-0.04) == fr_signed(0.04) == fr_signed(0.0) == "0,0"
+    assert fr_signed(0.05001) == "+0,1" and fr_signed(-1234.56) == f"-1{NBSP}234,6" and fr_signed(None) == "–"
+    assert fr_num(2.675, 2) == f"{2.675:.2f}".replace(".", ",")  # rounded as before, the float's own way

@@ -15,7 +15,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 from mpl_toolkits.axes_grid1 import make_axes_locatable
 
 from pipeline.quantify.intervals import MIN_GROUP
-from pipeline.report.frformat import fr_int, fr_num, fr_pct
+from pipeline.report.frformat import fr_int, fr_num, fr_pct, fr_signed
 
 BLUE = "#1f5fa8"
 ORANGE = "#d9822b"
@@ -262,7 +262,7 @@ def change_bars(labels: list[str], change: pd.Series, low: pd.Series, high: pd.S
     span = span if np.isfinite(span) and span > 0 else 1.0
     for yi, (v, hi, lo) in enumerate(zip(frame["c"], frame["hi"], frame["lo"])):
         x = (hi if v >= 0 else lo) + (0.03 if v >= 0 else -0.03) * span
-        ax.text(x, yi, f"{'+' if v > 0 else ''}{fr_num(v, 1)}", va="center", ha="left" if v >= 0 else "right",
+        ax.text(x, yi, fr_signed(v), va="center", ha="left" if v >= 0 else "right",
                 fontsize=8.5)
     ax.set_xlim(-span * 1.3, span * 1.3)
     ax.axvline(0, color="#333", linewidth=0.8)

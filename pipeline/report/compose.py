@@ -10,7 +10,7 @@ from pipeline.domains import LabelSet
 from pipeline.report.analysis import ReportData
 from pipeline.report.annexes import detail_section, quality_section, unjoined_section
 from pipeline.report.document import Document, Section, Table, Tile, integer, shown, txt
-from pipeline.report.frformat import NBSP, fr_int, fr_num, fr_pct
+from pipeline.report.frformat import NBSP, fr_int, fr_num, fr_pct, fr_signed
 from pipeline.report.sections import (
     amounts_section,
     digital_section,
@@ -104,10 +104,10 @@ def tiles(data: ReportData) -> list[Tile]:
     if ch is not None and dy is not None and len(dy) > 1:
         change = 100 * (dy["part_numeriques"].iloc[-1] - dy["part_numeriques"].iloc[0])
         big = ch.loc[ch["evolution_points"].abs().idxmax()]
-        out.append(Tile(f"{'+' if change > 0 else ''}{fr_num(change, 1)}{NBSP}pt",
+        out.append(Tile(f"{fr_signed(change)}{NBSP}pt",
                         f"part du numérique, {dy.index[0]} → {dy.index[-1]}",
                         f"Plus forte évolution : {big['libelle']} "
-                        f"({'+' if big['evolution_points'] > 0 else ''}{fr_num(big['evolution_points'], 1)} pt)"))
+                        f"({fr_signed(big['evolution_points'])} pt)"))
     if data.size is not None:
         r = data.size.rates
         share = r["communes_avec_initiative"].sum() / r["communes"].sum() if r["communes"].sum() else math.nan

@@ -24,8 +24,16 @@ def fr_int(x) -> str:
 def fr_num(x, digits: int = 2) -> str:
     if _missing(x):
         return "–"
-    text = f"{float(x):,.{digits}f}"
+    # + 0.0 turns the -0.0 of a small negative rounded to nothing into 0.0: "0,0", never "-0,0"
+    text = f"{round(float(x), digits) + 0.0:,.{digits}f}"
     return text.replace(",", "\x00").replace(".", ",").replace("\x00", NBSP)
+
+
+def fr_signed(x, digits: int = 1) -> str:
+    """A change with its sign ("+1,2", "-0,4"); one that rounds to nothing is "0,0", neither + nor -."""
+    if _missing(x):
+        return "–"
+    return f"{'+' if round(float(x), digits) > 0 else ''}{fr_num(x, digits)}"
 
 
 def fr_pct(x, digits: int = 1) -> str:

@@ -8,13 +8,9 @@ from pipeline.report import charts
 from pipeline.report.aggregates import column_shares
 from pipeline.report.analysis import ReportData
 from pipeline.report.document import Chart, Section, Table, integer, pct, shown, txt
-from pipeline.report.frformat import fr_euros, fr_int, fr_num, fr_pct
+from pipeline.report.frformat import fr_euros, fr_int, fr_pct, fr_signed
 from pipeline.report.maps import MAP_CREDIT, OVERSEAS, departement_map
 from pipeline.report.sections_communes import adjusted_groups_chart, domain_labels
-
-
-def _points(v) -> str:
-    return "–" if pd.isna(v) else f"{'+' if v > 0 else ''}{fr_num(v, 1)}"
 
 
 def domains_section(data: ReportData, labels: LabelSet) -> Section:
@@ -83,13 +79,13 @@ def years_section(data: ReportData, labels: LabelSet) -> Section | None:
     moved = ch.reindex(ch["evolution_points"].abs().sort_values(ascending=False).index)
     sure = moved[(moved["ci_low"] > 0) | (moved["ci_high"] < 0)]
     sentence = (f"De {first} à {last}, les plus fortes évolutions : " + ", ".join(
-        f"« {r.libelle} » {_points(r.evolution_points)} points" for r in moved.head(3).itertuples()) + ".")
+        f"« {r.libelle} » {fr_signed(r.evolution_points)} points" for r in moved.head(3).itertuples()) + ".")
     if len(sure) < len(ch):
         sentence += (f" {len(ch) - len(sure)} domaine(s) sur {len(ch)} ont une évolution dont l'intervalle à 95 % "
                      f"contient zéro : elle peut tenir au hasard.")
     spec = [("libelle", "Domaine", txt)] + [(f"part_{y}", y, pct) for y in years] + [
-        ("evolution_points", f"Évolution {first}–{last} (points)", _points),
-        ("ci_low", "IC 95 % bas", _points), ("ci_high", "IC 95 % haut", _points)]
+        ("evolution_points", f"Évolution {first}–{last} (points)", fr_signed),
+        ("ci_low", "IC 95 % bas", fr_signed), ("ci_high", "IC 95 % haut", fr_signed)]
     ct = data.years_crosstab
     return Section("Évolution par année", [b for b in [
         sentence,
