@@ -630,3 +630,22 @@ def test_a_report_of_fewer_rows_than_a_group_needs_says_its_shares_are_not_adjus
     assert "Attention : parts par domaine non ajustées.** 40 initiatives seulement" in page
     assert "ne sont pas connues" not in page  # the model's errors are known: the rows are too few
     assert "premières parts sont" not in page and "points noirs" not in page  # no chart of adjusted shares
+
+
+def test_title_subtitle_and_source_are_shown_as_typed_in_the_markdown(setup):
+    """rapport.md wrote --title, --subtitle and --source raw: a "<script>" in them was HTML to a Markdown
+    renderer (which passes HTML through), and * or _ became emphasis. Now they are escaped there too."""
+    from markdown_it import MarkdownIt
+
+    config, tmp = setup
+    title, subtitle = 'Baromètre <script>alert("x")</script> & l\'Ain', "Édition *provisoire* <b>gras</b>"
+    source = "DGCL & co <img src=x onerror=alert(1)> [lien](http://x)"
+    assert cli(config, "--predictions", str(tmp / "pred" / "tiny-2023.csv"), "--name", "md", "--title", title,
+               "--subtitle", subtitle, "--source", source) == 0
+    markdown = (tmp / "reports" / "md" / "rapport.md").read_text()
+    rendered = MarkdownIt("commonmark", {"html": True}).enable("table").render(markdown)
+    assert "<script" not in rendered and "<img src=x" not in rendered and "<b>" not in rendered
+    assert "<em>provisoire" not in rendered and 'href="http://x"' not in rendered
+    text = html.unescape(re.sub(r"<[^>]+>", "", rendered))
+    assert title in text and subtitle in text and f"Source : {source}" in text
+    assert "**L'essentiel" not in text and "<strong>" in rendered  # the report's own bold marks still work

@@ -42,15 +42,28 @@ def _slug(text) -> str:
     return plain(text, "-")
 
 
+# Markdown passes HTML through (a title "<script>…" would run where the file is rendered) and reads
+# * _ [ ] ` as marks: a text given by the user or read from the data is written with them escaped.
+_MD_MARKS = re.compile(r"([\\`*_\[\]<>&|#])")
+
+
 def _md_cell(v) -> str:
-    return str(v).replace("|", "\\|").replace("\n", " ")
+    """A text shown as typed: a title, a source, a table's cell, a tile (one line)."""
+    return _MD_MARKS.sub(r"\\\1", str(v)).replace("\n", " ")
+
+
+def _md_inline(text) -> str:
+    """A sentence of the report, as _inline makes it for the page: everything escaped, then its two marks,
+    **bold** and `code`, written back (a code span shows backslashes: none inside)."""
+    out = re.sub(r"\\\*\\\*(.+?)\\\*\\\*", r"**\1**", _md_cell(text))
+    return re.sub(r"\\`(.+?)\\`", lambda m: "`" + re.sub(r"\\(.)", r"\1", m.group(1)) + "`", out)
 
 
 def _environment(markdown: bool) -> Environment:
     env = Environment(loader=FileSystemLoader(TEMPLATES), undefined=StrictUndefined, trim_blocks=False,
                       autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=not markdown,
                                                    default=not markdown))
-    env.filters.update(inline=_inline if not markdown else str, fr_int=fr_int, slug=_slug, cell=_md_cell,
+    env.filters.update(inline=_inline if not markdown else _md_inline, fr_int=fr_int, slug=_slug, cell=_md_cell,
                        b64=lambda png: base64.b64encode(png).decode("ascii"))
     env.tests.update(chart=lambda b: isinstance(b, Chart), table_=lambda b: isinstance(b, Table),
                      finding=lambda b: isinstance(b, Finding), numeric_text=_is_numeric_text)
