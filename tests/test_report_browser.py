@@ -37,10 +37,10 @@ addEventListener("load", () => {
 </script>"""
 
 
-def open_in_chromium(page: Path, profile: Path) -> dict:
+def open_in_chromium(page: Path, profile: Path, *flags: str) -> dict:
     done = subprocess.run(
         [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--disable-quic", f"--user-data-dir={profile}",
+         "--disable-component-update", "--disable-sync", "--disable-quic", f"--user-data-dir={profile}", *flags,
          "--virtual-time-budget=10000", "--dump-dom", page.as_uri()],
         capture_output=True, text=True, timeout=90)
     found = re.search(r'<pre id="image-check">(.*?)</pre>', done.stdout, re.S)
@@ -76,6 +76,38 @@ def test_the_page_loads_in_chromium_with_every_chart_shown(tmp_path):
     assert min(i["width"] for i in result["images"]) >= 1500
     pdf = (folder / "rapport.pdf").read_bytes()
     assert pdf.startswith(b"%PDF") and _pdf_pages(pdf) >= 3
+
+
+# Chromium's window is never narrower than 500 px: the page is measured inside a 375 px iframe (a phone).
+PHONE = """<!DOCTYPE html><html><body style="margin:0"><iframe id="f" src="rapport.html"
+style="width:375px;height:700px;border:0"></iframe><script>
+document.getElementById("f").addEventListener("load", () => {
+  const d = document.getElementById("f").contentDocument;
+  const out = document.createElement("pre");
+  out.id = "image-check";
+  out.textContent = JSON.stringify({viewport: d.documentElement.clientWidth, page: d.documentElement.scrollWidth,
+                                    wide: [...d.querySelectorAll(".table-scroll")].filter(
+                                      b => b.scrollWidth > b.clientWidth).length});
+  document.body.appendChild(out);
+});
+</script></body></html>"""
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium; .ci/run does it)")
+def test_the_page_is_no_wider_than_a_phone_screen(tmp_path):
+    """At 375 px the tables (9 columns) and a long word (the commit's hash) made the page 2.5 times wider
+    than the screen: a wide table now scrolls in its own box, a long word breaks."""
+    config = report_config(tmp_path)
+    predictions().to_parquet(tmp_path / "tiny.parquet", index=False)
+    assert main(["--config", str(config), "-q", "report", "--predictions", str(tmp_path / "tiny.parquet"),
+                 "--no-pdf", "--source", "Source : " + "0123456789abcdef" * 4]) == 0
+    folder = tmp_path / "reports" / "tiny"
+    (folder / "phone.html").write_text(PHONE, encoding="utf-8")
+
+    result = open_in_chromium(folder / "phone.html", tmp_path / "profile", "--allow-file-access-from-files")
+
+    assert result["viewport"] < 375 and result["page"] == result["viewport"], result
+    assert result["wide"] >= 1  # the domains table is wider than a phone: it scrolls in its box
 
 
 def _pdf_pages(data: bytes) -> int:
