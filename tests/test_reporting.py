@@ -228,6 +228,12 @@ def test_findings_are_sentences_with_their_figures(pred, ref, labels):
     assert "ρ de Spearman = 0,900" in found["size_count"]["text"]
     assert "« Éducation, enfance et jeunesse », premier domaine dans l'ensemble" in found["size_domains"]["text"]
     assert found["size_domains"]["figures"]["n"] == 14
+    # "association" is feminine: "association modérée" (V = 0,49 here), never "association modéré".
+    v = found["size_domains"]["figures"]["cramers_v"]
+    from pipeline.report.verdicts import strength
+    assert 0.3 <= v < 0.5 and "association modérée (χ²" in found["size_domains"]["text"]
+    assert [strength(e, feminine=True) for e in (0.05, 0.2, 0.6, math.nan)] == [
+        "négligeable", "faible", "forte", "indéterminée"]
 
 
 def test_top_domains_crosstab_and_group_summary(pred, labels):

@@ -116,7 +116,7 @@ def independence_sentence(g: GroupAnalysis, claim: str, groups_word: str, group_
         text += " ; ailleurs : " + ", ".join(
             f"« {labels.label(d)} » ({', '.join(map(str, gs))})" for d, gs in others.items())
     text += (f". V de Cramér entre domaine et {group_word} : {fr_num(t['cramers_v'], 3)}, association "
-             f"{strength(t['cramers_v'])} (χ² = {fr_num(t['chi2'], 1)}, {t['dof']} degrés de liberté, "
+             f"{strength(t['cramers_v'], feminine=True)} (χ² = {fr_num(t['chi2'], 1)}, {t['dof']} degrés de liberté, "
              f"{fr_p(t['p'])}, n = {fr_int(t['n'])} initiatives).")
     if len(gaps):
         text += f" Plus grand écart pour un domaine : {fr_num(100 * largest, 1)} points."

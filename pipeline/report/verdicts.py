@@ -36,18 +36,18 @@ RULE_TEXT = (
     "indicatif.")
 
 
-def strength(effect: float) -> str:
-    """The reading of an effect size (|ρ| or V) with the report's thresholds."""
+def strength(effect: float, feminine: bool = False) -> str:
+    """The reading of an effect size (|ρ| or V) with the report's thresholds; `feminine` for a feminine
+    noun ("association forte", not "association fort")."""
     if effect is None or math.isnan(effect):
-        return "indéterminé"
-    e = abs(effect)
-    if e < NEGLIGIBLE:
-        return "négligeable"
-    if e < CLEAR:
-        return "faible"
-    if e < STRONG:
-        return "modéré"
-    return "fort"
+        word = "indéterminé"
+    elif abs(effect) < NEGLIGIBLE:
+        word = "négligeable"
+    elif abs(effect) < CLEAR:
+        word = "faible"
+    else:
+        word = "modéré" if abs(effect) < STRONG else "fort"
+    return word + "e" if feminine and not word.endswith("e") else word
 
 
 def relation_verdict(rho: float, claimed_sign: int = 1) -> str:
