@@ -301,3 +301,20 @@ def test_evaluate_quantifier_measures_the_default_method_on_the_run_folds(traine
     assert result["domains"]["coverage"]["of"] == 2 * 13
     assert "fold seed 3" in (out / "SUMMARY.md").read_text()
     assert "period_out" not in result  # the seed set has no years: no year to replay
+
+
+def test_using_quapy_leaves_matplotlib_settings_as_they_were():
+    """Importing QuaPy set matplotlib's font size to 18 for the whole process: the digital flag's correction
+    (QuaPy's ACC) ran before the charts were drawn, and every axis label and tick of the report was at 18 pt."""
+    import subprocess
+    import sys
+
+    code = ("import matplotlib\n"
+            "before = dict(matplotlib.rcParams)\n"
+            "from pipeline.quantify.fit import ShareQuantifier, binary_proba\n"
+            "import numpy as np\n"
+            "ShareQuantifier('ACC').fit(binary_proba(np.array([0.1, 0.9, 0.8, 0.2])), np.array([0, 1, 1, 0]))\n"
+            "changed = {k: (before[k], v) for k, v in matplotlib.rcParams.items() if before[k] != v}\n"
+            "assert not changed, changed\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_DIR, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-800:]

@@ -42,10 +42,21 @@ class _Precomputed(ClassifierMixin, BaseEstimator):
         return self
 
 
+def _quapy_aggregative():
+    """QuaPy's aggregative methods, imported late (QuaPy's import is slow) and inside an rc_context:
+    importing QuaPy sets matplotlib's default font size to 18 for the whole process (quapy/plot.py),
+    and every report chart drawn after the digital flag's correction had its axes' text at 18 pt."""
+    import matplotlib
+
+    with matplotlib.rc_context():  # rcParams as they were, once QuaPy is imported
+        from quapy.method import aggregative
+    return aggregative
+
+
 def _quapy_method(method: str, n_classes: int):
     if method in OWN:
         return PaccEmq(OWN[method])
-    from quapy.method import aggregative as agg  # imported late: QuaPy's import is slow
+    agg = _quapy_aggregative()
 
     clf = _Precomputed(n_classes)
     with warnings.catch_warnings():
