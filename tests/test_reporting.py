@@ -407,3 +407,22 @@ def test_a_change_that_rounds_to_nothing_is_written_without_a_sign():
     assert fr_signed(-0.04) == fr_signed(0.04) == fr_signed(0.0) == "0,0"
     assert fr_signed(0.05001) == "+0,1" and fr_signed(-1234.56) == f"-1{NBSP}234,6" and fr_signed(None) == "–"
     assert fr_num(2.675, 2) == f"{2.675:.2f}".replace(".", ",")  # rounded as before, the float's own way
+
+
+def test_small_rates_keep_two_significant_digits_in_tables_and_sentences():
+    """A file of a few hundred rows gives 0.00043 initiatives per 1,000 inhabitants in a size band with
+    3 initiatives: the table showed "0,00", as for a band with none; the sentence said "0,000"."""
+    from pipeline.report.frformat import decimals_of_step, fr_rate
+    from pipeline.report.sections_communes import rates_table
+
+    rates = pd.DataFrame({"communes": [17536, 37, 5], "communes_avec_initiative": [100, 2, 0],
+                          "part_communes_avec_initiative": [0.0057, 0.054, 0.0], "initiatives": [113, 3, 0],
+                          "annees": [1, 1, 1], "initiatives_par_commune": [0.0064, 0.081, 0.0],
+                          "population": [3913724, 6964531, 300],
+                          "initiatives_pour_1000_hab": [0.02887, 0.000431, 0.0]},
+                         index=pd.Index(["moins de 500", "100 000 et plus", "vide"], name="groupe"))
+    shown = rates_table("taille", "t", rates, "Tranche").shown
+    assert shown["Pour 1 000 habitants"].tolist() == ["0,029", "0,00043", "0,00"]
+    assert shown["Par commune"].tolist() == ["0,0064", "0,081", "0,00"]
+    assert [fr_rate(v) for v in (0.00999, 0.0951, 1.2857, math.nan)] == ["0,010", "0,095", "1,29", "–"]
+    assert [decimals_of_step(s) for s in (0.25, 0.005, 2.0, 0.0001)] == [2, 3, 0, 4]

@@ -15,7 +15,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 from mpl_toolkits.axes_grid1 import make_axes_locatable
 
 from pipeline.quantify.intervals import MIN_GROUP
-from pipeline.report.frformat import fr_int, fr_num, fr_pct, fr_signed
+from pipeline.report.frformat import decimals_of_step, fr_int, fr_num, fr_pct, fr_rate, fr_signed
 
 BLUE = "#1f5fa8"
 ORANGE = "#d9822b"
@@ -154,21 +154,22 @@ def rate_bars(rates: pd.DataFrame, title: str, xlabel: str) -> bytes:
     axes = fig.subplots(1, 2)
     names = [_wrap(short_group(i), 24) for i in rates.index]
     x = np.arange(len(rates))
-    panels = [("initiatives_par_commune", "Initiatives par commune", BLUE, 2),
-              ("initiatives_pour_1000_hab", "Initiatives pour 1 000 habitants", ORANGE, 2)]
-    for ax, (col, ylabel, color, digits) in zip(axes, panels):
+    panels = [("initiatives_par_commune", "Initiatives par commune", BLUE),
+              ("initiatives_pour_1000_hab", "Initiatives pour 1 000 habitants", ORANGE)]
+    for ax, (col, ylabel, color) in zip(axes, panels):
         values = rates[col].to_numpy(dtype=float)
         bars = ax.bar(x, np.nan_to_num(values), color=color)
         top = np.nanmax(values) if np.isfinite(values).any() else 1
         for bar, v in zip(bars, values):
-            ax.text(bar.get_x() + bar.get_width() / 2, bar.get_height() + top * 0.015, fr_num(v, digits),
+            ax.text(bar.get_x() + bar.get_width() / 2, bar.get_height() + top * 0.015, fr_rate(v),
                     ha="center", va="bottom", fontsize=8)
         ax.set_ylim(0, top * 1.15 if top else 1)
         ax.set_xticks(x, names, fontsize=8, rotation=30, ha="right", rotation_mode="anchor")
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
-        tick_digits = 1 if top >= 2 else 2  # 0,05 steps need two decimals, or two ticks read the same
-        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _, d=tick_digits: fr_num(v, d)))
+        ticks = ax.get_yticks()  # as many decimals as their step needs, or two ticks read the same
+        digits = decimals_of_step(ticks[1] - ticks[0]) if len(ticks) > 1 else 2
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _, d=digits: fr_num(v, d)))
         ax.spines[["top", "right"]].set_visible(False)
         ax.set_title(ylabel, fontsize=10)
     fig.suptitle(title, fontsize=12, x=0.01, ha="left")

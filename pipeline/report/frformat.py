@@ -36,6 +36,22 @@ def fr_signed(x, digits: int = 1) -> str:
     return f"{'+' if round(float(x), digits) > 0 else ''}{fr_num(x, digits)}"
 
 
+def fr_rate(x) -> str:
+    """A rate (initiatives per commune, per 1,000 inhabitants) to two decimals, or to its first two significant
+    digits when smaller than 0.1: 0.016 is "0,016" and 0.00043 "0,00043", never "0,00" beside initiatives."""
+    rounded = float(f"{float(x):.2g}") if not _missing(x) else math.nan  # 0.00999 is 0.010, two digits
+    if _missing(x) or abs(rounded) >= 0.1 or rounded == 0:
+        return fr_num(x, 2)
+    return fr_num(x, min(1 - math.floor(math.log10(abs(rounded))), 8))
+
+
+def decimals_of_step(step: float) -> int:
+    """The decimals a chart's ticks need so that two ticks `step` apart never read the same (0,25: 2)."""
+    if not step > 0:
+        return 0
+    return max(0, next(d for d in range(10) if abs(round(step, d) - step) < step * 1e-6))
+
+
 def fr_pct(x, digits: int = 1) -> str:
     """A share (0.225) as a percentage ("22,5 %")."""
     return "–" if _missing(x) else f"{fr_num(100 * float(x), digits)}{NBSP}%"

@@ -8,8 +8,8 @@ from pipeline.report import charts
 from pipeline.report.aggregates import column_shares
 from pipeline.report.analysis import GroupAnalysis, ReportData
 from pipeline.report.communes import SIZE_LABELS
-from pipeline.report.document import Chart, Finding, Section, Table, integer, num2, pct, shown, txt
-from pipeline.report.frformat import fr_int, fr_pct
+from pipeline.report.document import Chart, Finding, Section, Table, integer, pct, shown, txt
+from pipeline.report.frformat import fr_int, fr_pct, fr_rate
 
 
 def domain_labels(index, labels: LabelSet) -> list[str]:
@@ -35,9 +35,9 @@ def rates_table(name: str, caption: str, rates: pd.DataFrame, group_header: str)
     return Table(name, caption, rates.reset_index(), shown(rates, [
         ("groupe", group_header, txt), ("communes", "Communes", integer),
         ("part_communes_avec_initiative", "Part avec au moins une initiative", pct),
-        ("initiatives", "Initiatives", integer), ("initiatives_par_commune", f"Par commune{per}", num2),
+        ("initiatives", "Initiatives", integer), ("initiatives_par_commune", f"Par commune{per}", fr_rate),
         ("population", "Population", integer),
-        ("initiatives_pour_1000_hab", f"Pour 1 000 habitants{' par an' if per else ''}", num2)],
+        ("initiatives_pour_1000_hab", f"Pour 1 000 habitants{' par an' if per else ''}", fr_rate)],
         index="groupe"))
 
 

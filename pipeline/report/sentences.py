@@ -12,7 +12,7 @@ import pandas as pd
 
 from pipeline.domains import LabelSet
 from pipeline.report.analysis import GroupAnalysis, ReportData
-from pipeline.report.frformat import fr_int, fr_num, fr_p, fr_pct
+from pipeline.report.frformat import fr_int, fr_num, fr_p, fr_pct, fr_rate
 from pipeline.report.verdicts import DOMAIN_GAP, relation_verdict, sameness_verdict, strength
 
 
@@ -21,9 +21,7 @@ def _ends(rates: pd.DataFrame) -> tuple[str, str]:
     return (str(filled.index[0]), str(filled.index[-1])) if len(filled) else ("", "")
 
 
-def _rate(v: float) -> str:
-    """A rate with two decimals, three below 0.1 (0.016 per 1,000 inhabitants is not "0,02")."""
-    return fr_num(v, 2 if abs(v) >= 0.1 or math.isnan(v) else 3)
+_rate = fr_rate  # 0.016 per 1,000 inhabitants is not "0,02"
 
 
 def _per(years: int) -> str:
