@@ -426,3 +426,14 @@ def test_small_rates_keep_two_significant_digits_in_tables_and_sentences():
     assert shown["Par commune"].tolist() == ["0,0064", "0,081", "0,00"]
     assert [fr_rate(v) for v in (0.00999, 0.0951, 1.2857, math.nan)] == ["0,010", "0,095", "1,29", "–"]
     assert [decimals_of_step(s) for s in (0.25, 0.005, 2.0, 0.0001)] == [2, 3, 0, 4]
+
+
+def test_age_quartiles_are_labelled_with_a_no_break_space_before_the_percent_sign():
+    """The age quartiles' labels ("Q4 : 12,3 à 29,3 %") had a plain space, unlike every other percentage:
+    in a narrow table cell the % went to the next line alone."""
+    from pipeline.report.aggregates import age_groups
+    from pipeline.report.frformat import NBSP
+
+    groups, labels = age_groups(pd.Series([1.2, 4.0, 7.4, 9.0, 12.3, 20.0, 29.3, 15.0]))
+    assert len(labels) == 4 and all(label.endswith(f"{NBSP}%") and " %" not in label for label in labels)
+    assert set(groups.dropna()) == set(labels)

@@ -8,7 +8,7 @@ import pandas as pd
 
 from pipeline.domains import LabelSet, digital_known
 from pipeline.report.communes import CommuneReference, size_band
-from pipeline.report.frformat import fr_num
+from pipeline.report.frformat import NBSP, fr_num
 from pipeline.report.prepare import Columns, as_text, parse_amount
 
 # --- Domains ------------------------------------------------------------------------------
@@ -164,7 +164,7 @@ def age_groups(pct: pd.Series, q: int = 4) -> tuple[pd.Series, list[str]]:
     labels = []
     for i in range(len(edges) - 1):
         low, high = fr_num(edges[i], 1), fr_num(edges[i + 1], 1)
-        labels.append(f"Q{i + 1} : {low} à {high} %")
+        labels.append(f"Q{i + 1} : {low} à {high}{NBSP}%")  # as fr_pct: "%" never alone on a line
     groups = pd.cut(values, bins=edges, labels=labels, include_lowest=True)
     return groups, labels
 
