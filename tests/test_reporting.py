@@ -437,3 +437,15 @@ def test_age_quartiles_are_labelled_with_a_no_break_space_before_the_percent_sig
     groups, labels = age_groups(pd.Series([1.2, 4.0, 7.4, 9.0, 12.3, 20.0, 29.3, 15.0]))
     assert len(labels) == 4 and all(label.endswith(f"{NBSP}%") and " %" not in label for label in labels)
     assert set(groups.dropna()) == set(labels)
+
+
+def test_no_digital_row_is_not_blamed_on_a_missing_column_when_the_flag_says_no(pred, ref, labels):
+    """A file whose flag says "no" to every row (a small one, say) was told its digital column was
+    "absente ou vide"."""
+    from pipeline.report.sections import digital_section
+
+    data = build_report(pred.assign(digital="no"), labels, ref, Columns.detect(pred.columns))
+    text = digital_section(data, labels).blocks[0]
+    assert "absente" not in text and f"Aucune des {data.overview['digital_known']} initiatives" in text
+    data = build_report(pred.assign(digital=""), labels, ref, Columns.detect(pred.columns))
+    assert "colonne digital absente ou vide" in digital_section(data, labels).blocks[0]

@@ -39,9 +39,11 @@ def domains_section(data: ReportData, labels: LabelSet) -> Section:
 
 def digital_section(data: ReportData, labels: LabelSet) -> Section:
     d, ov = data.domains, data.overview
-    if not d["numeriques"].sum():
-        return Section("Services numériques", ["Aucune initiative n'est marquée numérique (colonne digital absente "
-                                               "ou vide)."])
+    if not d["numeriques"].sum():  # the flag said no to every row, or there is no flag to read
+        return Section("Services numériques", [
+            f"Aucune des {fr_int(ov['digital_known'])} initiatives dont le drapeau numérique est connu n'est marquée "
+            f"numérique." if ov["digital_known"] else "Aucune initiative n'est marquée numérique (colonne digital "
+                                                      "absente ou vide)."])
     top = d.sort_values("numeriques", ascending=False).head(3)
     blocks = [f"{fr_pct(ov['digital_share'])} des initiatives ({fr_int(ov['digital'])}) passent par un outil ou un "
               f"service numérique. Parmi elles viennent en tête "
