@@ -20,15 +20,20 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from pipeline.errors import PipelineError
-from pipeline.features.cues import _CUE_WORD, LemmaStringsIn, cue_pattern
+from pipeline.features.cues import LemmaStringsIn
+from pipeline.features.text import normalize
 
-# The lemmas keep a product's dots and apostrophes ("bl.enfance", "r'ads") or split at them
-# ("x' map"): both sides are matched with them as spaces.
-_JOINERS = re.compile(r"[.'’]")
+# A product's words: runs of letters and digits. The lemmas keep a product's dots and apostrophes
+# ("bl.enfance", "r'ads") or split at them ("x' map"); hyphens, dots and apostrophes separate words
+# on both sides, so that all of these match.
+_WORD = re.compile(r"[^\W_]+")
+_PRODUCT = re.compile(r"[\w .'’-]+")
+_NONE: frozenset = frozenset()
 
 
-def match_form(text: str) -> str:
-    return _JOINERS.sub(" ", text)
+def product_words(text: str) -> tuple[str, ...]:
+    """The words a product or a lemma string is matched on: lower case, accents stripped."""
+    return tuple(_WORD.findall(normalize(text)))
 
 
 def load_products(path: str | Path, domains) -> tuple[tuple[str, str], ...]:
@@ -45,10 +50,9 @@ def load_products(path: str | Path, domains) -> tuple[tuple[str, str], ...]:
     products = []
     for (number, _), row in zip(lines[1:], reader):
         product, domain = (row.get("product") or "").strip(), (row.get("domain") or "").strip()
-        bad = [w for w in match_form(product).split() if not _CUE_WORD.fullmatch(w)] or ([] if product else [""])
-        if bad:
-            raise PipelineError(f"{path}, line {number}: {bad[0]!r} is not a product word (letters, digits, "
-                                "hyphens, dots, apostrophes; a final * for any ending)")
+        if not product_words(product) or not _PRODUCT.fullmatch(product):
+            raise PipelineError(f"{path}, line {number}: product {product!r} is not words of letters and digits "
+                                "(separated by spaces, hyphens, dots or apostrophes)")
         if domain not in domains:
             raise PipelineError(f"{path}, line {number}: domain {domain!r} is not one of config/domains.csv's "
                                 f"codes ({', '.join(domains)})")
@@ -59,9 +63,11 @@ def load_products(path: str | Path, domains) -> tuple[tuple[str, str], ...]:
 class ProductIndicator(LemmaStringsIn, TransformerMixin, BaseEstimator):
     """One column per domain of `products`: `weight` where a lemma string names one of its products, else 0.
 
-    Parameters only are stored; `fit` compiles one pattern (`pattern_`, a group per
-    domain of `domains_`), which pickles as its source: a saved model keeps the
-    product list it was trained with.
+    A product is found where its words follow each other, whole, among the text's words.
+    Parameters only are stored; `fit` builds the look-up of the products' words
+    (`phrases_`: words -> columns; `longest_`: first word -> most words of a product
+    starting with it; `domains_`: the columns' domains). A dictionary look-up per word,
+    not a regular expression: the column costs predict little.
     """
 
     def __init__(self, products: tuple[tuple[str, str], ...] = (), weight: float = 1.0):
@@ -69,20 +75,26 @@ class ProductIndicator(LemmaStringsIn, TransformerMixin, BaseEstimator):
         self.weight = weight
 
     def fit(self, X, y=None):
-        by_domain: dict[str, list[str]] = {}
+        self.domains_ = np.asarray(sorted({domain for _, domain in self.products}), dtype=object)
+        column = {d: i for i, d in enumerate(self.domains_)}
+        self.phrases_: dict[tuple[str, ...], set[int]] = {}
+        self.longest_: dict[str, int] = {}
         for product, domain in self.products:
-            by_domain.setdefault(domain, []).append(match_form(product))
-        self.domains_ = np.asarray(sorted(by_domain), dtype=object)
-        # One pass over each text: a group per domain, named by its column.
-        self.pattern_ = re.compile("|".join(f"(?P<c{i}>{cue_pattern(by_domain[d]).pattern})"
-                                            for i, d in enumerate(self.domains_)) or r"(?!)")
+            words = product_words(product)
+            self.phrases_.setdefault(words, set()).add(column[domain])
+            self.longest_[words[0]] = max(self.longest_.get(words[0], 0), len(words))
         return self
 
     def transform(self, X):
-        check_is_fitted(self, "pattern_")
+        check_is_fitted(self, "phrases_")
         rows, columns = [], []
+        phrases, longest = self.phrases_, self.longest_
         for row, text in enumerate(X):
-            found = {int(m.lastgroup[1:]) for m in self.pattern_.finditer(match_form(text))}
+            words = tuple(_WORD.findall(text))  # lemma strings: lower case and accents stripped already
+            found = set()
+            for i, word in enumerate(words):
+                for n in range(1, longest.get(word, 0) + 1):
+                    found |= phrases.get(words[i:i + n], _NONE)
             rows += [row] * len(found)
             columns += sorted(found)
         return sp.csr_matrix((np.full(len(rows), float(self.weight)), (rows, columns)),
