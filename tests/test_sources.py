@@ -28,6 +28,11 @@ def test_label_outside_taxonomy_names_file_row_and_value(labels):
     raw = pd.DataFrame({"titre": ["a", "b", "c"], "theme": ["culture", "culture", "sports"]})
     with pytest.raises(PipelineError, match=r"t.csv, row 4: label 'sports' in column 'theme'"):
         labeled_rows(raw, spec(), labels, "t.csv")
+    # An empty cell is said to be empty, with the way to leave the row out.
+    raw = pd.DataFrame({"titre": ["a", "b", "c"], "theme": ["culture", " ", "sports"]})
+    with pytest.raises(PipelineError, match=r"t.csv, row 3: no label in column 'theme' \(give a domain code, "
+                                            r"or none to leave the row out\) \(2 such rows\)"):
+        labeled_rows(raw, spec(), labels, "t.csv")
 
 
 def test_a_bad_label_is_named_by_its_sheet_and_row_below_a_lower_header(labels, tmp_path):

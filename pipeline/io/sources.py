@@ -114,11 +114,11 @@ def labeled_rows(raw: pd.DataFrame, spec: SourceSpec, labels: LabelSet, path: Pa
     unmapped = domain.isna() | ~(domain.isin(labels.codes) | (domain == NONE_LABEL))
     if unmapped.any():
         i = int(unmapped.to_numpy().nonzero()[0][0])
-        raise PipelineError(
-            f"{path}, {row_in_file(raw, i)}: label {raw_labels.iloc[i]!r} in column {spec.label_column!r} "
-            f"is not a domain of the taxonomy{' nor in the mapping of ' + spec.name if spec.mapping else ''} "
-            f"({unmapped.sum()} such rows)"
-        )
+        what = (f"no label in column {spec.label_column!r} (give a domain code, or {NONE_LABEL} to leave the row out)"
+                if raw_labels.iloc[i] == "" else
+                f"label {raw_labels.iloc[i]!r} in column {spec.label_column!r} is not a domain of the taxonomy"
+                f"{' nor in the mapping of ' + spec.name if spec.mapping else ''}")
+        raise PipelineError(f"{path}, {row_in_file(raw, i)}: {what} ({unmapped.sum()} such rows)")
     text = raw[spec.text_column].fillna("").astype(str).str.strip()
     row_id = (spec.name + ":" + raw[spec.id_column].astype(str).str.strip() if spec.id_column
               else pd.Series("", index=raw.index))
