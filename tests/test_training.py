@@ -210,3 +210,13 @@ def test_digital_cv_scores_are_the_mean_of_its_shuffles_and_its_probabilities_th
     assert metrics["by_source"]["real-a"]["f1_yes_per_repeat"] == [m["by_source"]["real-a"]["f1_yes"]
                                                                     for _, _, m in one]
     assert (mask == one[0][0]).all() and np.allclose(proba, one[0][1], equal_nan=True)
+
+
+def test_label_conflicts_count_titles_whose_copies_carry_two_domains():
+    from pipeline.modeling.cv import duplicate_groups
+    from pipeline.modeling.train import label_conflicts
+
+    texts = ["Rénovation de l'école", "RENOVATION DE L'ECOLE", "Piste cyclable", "piste cyclable", "Stade"]
+    groups = duplicate_groups(texts)
+    assert label_conflicts(groups, ["education", "urbanisme", "transport", "transport", "sport_loisirs"]) == 1
+    assert label_conflicts(groups, ["education", "education", "transport", "transport", "sport_loisirs"]) == 0

@@ -80,6 +80,11 @@ def fewest_titles(folds: int) -> int:
     return n
 
 
+def label_conflicts(groups, y) -> int:
+    """How many titles (their copies grouped as the CV groups them) carry more than one domain."""
+    return int((pd.Series(np.asarray(y)).groupby(np.asarray(groups)).nunique() > 1).sum())
+
+
 def selection_rows(frame: pd.DataFrame, select_on: tuple[str, ...], locked) -> np.ndarray:
     """The rows whose out-of-fold scores choose the recipe: those of the `select_on` sources
     present, less the locked test rows; every unlocked row when none is present."""
@@ -103,6 +108,9 @@ def train(frame: pd.DataFrame, labels: LabelSet, settings: TrainSettings,
     weights = frame["weight"].to_numpy(dtype=float)
     kinds = text_kinds(frame)
     groups = duplicate_groups(texts)
+    if conflicts := label_conflicts(groups, y):
+        log.warning("%d title(s) appear, copies aside, with two domains or more among the training rows: the model "
+                    "learns both; `make audit` lists the rows it contradicts", conflicts)
     classes = np.unique(y)
     order = [c for c in labels.codes if c in set(y)]
 
