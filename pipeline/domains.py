@@ -13,6 +13,7 @@ from pipeline.features.text import normalize
 # In labeled data, an item that fits no domain or is too vague is marked so,
 # and left out of training (taxonomy.md).
 NONE_LABEL = "none"
+NONE_LABEL_FR = "Aucun domaine"  # `none` as the review workbooks' Guide writes it, beside the French labels
 # The digital flag's two answers; blank leaves it unknown.
 DIGITAL_VALUES = ("yes", "no")
 # How a yes/no answer (the digital flag, the annotator's `sure`) may be written in the
@@ -55,3 +56,14 @@ def load_label_set(path: str | Path) -> LabelSet:
     if len(set(codes)) != len(codes):
         raise PipelineError(f"{path}: a domain code is listed twice")
     return LabelSet(codes, {r["code"].strip(): r["label_fr"].strip() for r in rows})
+
+
+def label_lookup(labels: LabelSet) -> dict[str, str]:
+    """How a domain may be written in the files users fill (labeled files, review workbooks) -> its code:
+    the code or the French label of config/domains.csv, and none or « Aucun domaine », any case, spaces and
+    accents aside (keys normalised)."""
+    out = {normalize(NONE_LABEL): NONE_LABEL, normalize(NONE_LABEL_FR): NONE_LABEL}
+    for code in labels.codes:
+        out[normalize(code)] = code
+        out[normalize(labels.label(code))] = code
+    return out

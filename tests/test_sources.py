@@ -24,6 +24,15 @@ def test_mapping_drops_left_out_rows_and_counts_them(labels):
     assert frame["weight"].tolist() == [0.5, 0.5]
 
 
+def test_labels_are_read_in_any_spelling_of_a_code_or_its_french_label(labels):
+    """As the review workbooks read them: a user's own file may say "TRANSPORT" or "Éducation, enfance et jeunesse"."""
+    raw = pd.DataFrame({"titre": ["a", "b", "c", "d", "e"],
+                        "theme": ["TRANSPORT", " Éducation, enfance et jeunesse ", "sante_social", "Aucun domaine",
+                                  "Securite"]})
+    frame, left_out, _ = labeled_rows(raw, spec(), labels, "t.csv")
+    assert frame["domain"].tolist() == ["transport", "education", "sante_social", "securite"] and left_out == 1
+
+
 def test_label_outside_taxonomy_names_file_row_and_value(labels):
     raw = pd.DataFrame({"titre": ["a", "b", "c"], "theme": ["culture", "culture", "sports"]})
     with pytest.raises(PipelineError, match=r"t.csv, row 4: label 'sports' in column 'theme'"):

@@ -16,8 +16,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pipeline.domains import NONE_LABEL, LabelSet, yes_no
+from pipeline.domains import NONE_LABEL, LabelSet, label_lookup, yes_no
 from pipeline.errors import PipelineError
+from pipeline.features.text import normalize
 from pipeline.io.files import sha256_of
 from pipeline.io.rows import row_in_file
 from pipeline.io.tables import read_table
@@ -110,7 +111,10 @@ def labeled_rows(raw: pd.DataFrame, spec: SourceSpec, labels: LabelSet, path: Pa
         if col not in raw.columns:
             raise PipelineError(f"{path}: no column {col!r} (columns: {', '.join(map(str, raw.columns))})")
     raw_labels = raw[spec.label_column].astype(str).str.strip()
-    domain = raw_labels.map(spec.mapping) if spec.mapping else raw_labels
+    # A set's own labels go through its mapping; otherwise a code or French label in any spelling.
+    spellings = label_lookup(labels)
+    domain = (raw_labels.map(spec.mapping) if spec.mapping
+              else raw_labels.map(lambda label: spellings.get(normalize(label), label)))
     unmapped = domain.isna() | ~(domain.isin(labels.codes) | (domain == NONE_LABEL))
     if unmapped.any():
         i = int(unmapped.to_numpy().nonzero()[0][0])

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from pipeline.domains import NONE_LABEL, LabelSet, yes_no
+from pipeline.domains import NONE_LABEL, LabelSet, label_lookup, yes_no
 from pipeline.errors import PipelineError
 from pipeline.features.text import normalize
 from pipeline.io.sources import COLUMNS, SUBMISSION_KIND
-from pipeline.review.workbook import FORMAT, META_SHEET, NONE_LABEL_FR, REQUIRED_COLUMNS, REVIEW_SHEET, label_fingerprint
+from pipeline.review.workbook import FORMAT, META_SHEET, REQUIRED_COLUMNS, REVIEW_SHEET, label_fingerprint
 
 
 @dataclass
@@ -34,15 +34,6 @@ class ReviewCounts:
 
 # A reviewed row: a training row (pipeline.io.sources), its sheet row and the domain the workbook proposed.
 REVIEWED_COLUMNS = [*COLUMNS, "row", "proposed"]
-
-
-def answer_lookup(labels: LabelSet) -> dict[str, str]:
-    """Accepted spellings of each answer (normalised) -> its code."""
-    out = {normalize(NONE_LABEL): NONE_LABEL, normalize(NONE_LABEL_FR): NONE_LABEL}
-    for code in labels.codes:
-        out[normalize(code)] = code
-        out[normalize(labels.label(code))] = code
-    return out
 
 
 def check_meta(name: str, meta: dict, labels: LabelSet) -> None:
@@ -68,7 +59,7 @@ def parse_answers(name: str, header: list[str], body: list[tuple[int, list]], me
         raise PipelineError(f"{name}, sheet {REVIEW_SHEET}: column {', '.join(map(repr, doubled))} appears more "
                             f"than once; keep one (the header must stay as written)")
     col = {c: header.index(c) for c in REQUIRED_COLUMNS}
-    lookup = answer_lookup(labels)
+    lookup = label_lookup(labels)
     counts, rows = ReviewCounts(rows=len(body)), []
     for number, values in body:
         get = lambda c: _text(values[col[c]]) if col[c] < len(values) else ""  # noqa: E731, B023 (used here)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipeline.domains import DIGITAL_VALUES, NONE_LABEL, LabelSet
+from pipeline.domains import DIGITAL_VALUES, NONE_LABEL, NONE_LABEL_FR, LabelSet
 from pipeline.errors import PipelineError
 from pipeline.io.formulas import refuse_long_texts, texts_as_text
 from pipeline.io.predictions import kept_name
@@ -31,7 +31,6 @@ MODEL_COLUMNS = ["text", "domain", "confidence", "domain_2", "digital"]
 ANSWER_COLUMNS = ["correction", "digital_correction", "comment"]
 ID_COLUMNS = ["row_id", "model_run_id"]
 REQUIRED_COLUMNS = ["text", "domain", "correction", "digital_correction"]
-NONE_LABEL_FR = "Aucun domaine"  # `none` in the Guide's column of French labels
 HOW_TO = [
     "Comment remplir la feuille « Relecture »",
     "Les lignes sont triées : d'abord celles où le modèle hésite le plus, dont la relecture lui apprend le plus.",
