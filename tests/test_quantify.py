@@ -318,3 +318,20 @@ def test_using_quapy_leaves_matplotlib_settings_as_they_were():
             "assert not changed, changed\n")
     done = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_DIR, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-800:]
+
+
+def test_groups_come_in_the_size_bands_order_and_a_missing_band_is_no_group():
+    """Size bands sorted as text put "1 000 à 1 999" before "moins de 500" in the published table."""
+    from pipeline.quantify.shares import group_samples
+
+    bands = ["moins de 500", "500 à 999", "1 000 à 1 999"]
+    labels = pd.Series(pd.Categorical(["1 000 à 1 999", None, "moins de 500", "1 000 à 1 999", "moins de 500"],
+                                      categories=bands, ordered=True), index=[10, 11, 12, 13, 14])
+    sample = np.arange(5)
+    got = group_samples(labels, np.ones(5, dtype=bool), sample, "taille")
+    assert list(got) == ["taille\x1fmoins de 500", "taille\x1f1 000 à 1 999"]  # no "nan" group, no empty band
+    assert got["taille\x1f1 000 à 1 999"].tolist() == [0, 3]
+    # `sample` holds the masked rows only, as the report's posteriors do.
+    years = group_samples(pd.Series(["2024", "", "2023", "2024", "2023"]), np.array([1, 1, 1, 0, 1], bool),
+                          np.arange(4), "annee")
+    assert list(years) == ["annee\x1f2023", "annee\x1f2024"] and years["annee\x1f2024"].tolist() == [0]

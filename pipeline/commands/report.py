@@ -272,7 +272,7 @@ def adjusted_domain_shares(config: dict, frame: pd.DataFrame, data, labels: Labe
                                            config.get("train", {}).get("select_on", []), metrics)
     groups = {}
     if data.joined is not None and "taille" in data.joined:
-        groups["taille"] = data.joined["taille"].reindex(frame.index).astype(object).fillna("").astype(str)
+        groups["taille"] = data.joined["taille"].reindex(frame.index)  # categorical: the bands' order
     if data.columns.year:
         groups["annee"] = frame[data.columns.year]  # normalised by run_report: text, "" when not given
     select_on = config.get("train", {}).get("select_on", [])

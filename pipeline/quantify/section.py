@@ -135,6 +135,10 @@ def warning_text(result: AdjustedShares) -> str | None:
             f"confiance.")
 
 
+# What the report's groups (commands/report.py) are called in its tables.
+GROUP_NAMES = {"taille": "taille de commune", "annee": "année"}
+
+
 def share_section(result: AdjustedShares, labels: LabelSet, scores: dict | None) -> Section:
     blocks: list = []
     if result.adjusted:
@@ -149,7 +153,7 @@ def share_section(result: AdjustedShares, labels: LabelSet, scores: dict | None)
         g = result.groups
         shown = _shown(g, labels)
         shown.insert(0, "Groupe", g["group"].to_numpy())
-        shown.insert(0, "Par", g["group_by"].to_numpy())
+        shown.insert(0, "Par", g["group_by"].map(GROUP_NAMES).fillna(g["group_by"]).to_numpy())
         blocks.append(Table("domain_shares_groups", "Parts ajustées par groupe (« non calculé » : moins de "
                             f"{MIN_GROUP} initiatives dans le groupe)", g, shown))
     blocks.append(methods_text(result, scores))

@@ -62,6 +62,18 @@ def raw_table(pred: pd.DataFrame, codes: list[str]) -> pd.DataFrame:
                          "share_adjusted": nan, "ci_low": nan, "ci_high": nan})
 
 
+def group_samples(labels: pd.Series, mask, sample, by: str) -> dict:
+    """`sample`'s rows of each group of `labels[mask]` ("" or missing: in no group), keyed "by\x1fgroup",
+    in the categories' order when `labels` is categorical (the size bands, smallest first), else sorted
+    (the years)."""
+    labels = labels[mask]
+    values = labels.astype(object).where(labels.notna(), "").astype(str).to_numpy()
+    present = set(values) - {""}
+    order = ([str(c) for c in labels.cat.categories if str(c) in present]
+             if isinstance(labels.dtype, pd.CategoricalDtype) else sorted(present))
+    return {f"{by}\x1f{g}": sample[values == g] for g in order}
+
+
 def adjusted_shares(pred: pd.DataFrame, codes: list[str], oof: OutOfFold | None, groups: dict[str, pd.Series],
                     method: str = DEFAULT_METHOD, n_bootstrap: int = N_BOOTSTRAP, min_group: int = MIN_GROUP,
                     seed: int = 0, why_not: str = "", headline: str | None = None) -> AdjustedShares:
@@ -87,9 +99,7 @@ def adjusted_shares(pred: pd.DataFrame, codes: list[str], oof: OutOfFold | None,
     y = np.searchsorted(oof.classes, oof.y[fit])
     samples = {ALL: proba}
     for by, labels in groups.items():
-        labels = labels[rows].astype(str).to_numpy()
-        for g in sorted(set(labels) - {""}):
-            samples[f"{by}\x1f{g}"] = proba[labels == g]
+        samples.update(group_samples(labels, rows, proba, by))
     got = bootstrap_shares(oof.proba[fit], y, samples, method, n_bootstrap, min_group, seed=seed)
     result = AdjustedShares(method, True, "", int(fit.sum()), oof.subset(fit).sources())
     # Domains the model cannot predict (no training example) keep a zero count and no adjustment.
@@ -118,9 +128,7 @@ def _digital(pred, oof: OutOfFold, groups, n_bootstrap, min_group, seed, result)
     sample = binary_proba((pred.loc[flagged, "digital"] == "yes").to_numpy(float))
     samples = {ALL: sample}
     for by, labels in groups.items():
-        labels = labels[flagged].astype(str).to_numpy()
-        for g in sorted(set(labels) - {""}):
-            samples[f"{by}\x1f{g}"] = sample[labels == g]
+        samples.update(group_samples(labels, flagged, sample, by))
     got = bootstrap_shares(fit_p, fit_y, samples, DIGITAL_METHOD, n_bootstrap, min_group, seed=seed)
     one = lambda s: {"n": int(s.n[1]), "share": float(s.share[1]), "share_adjusted": float(s.share_adjusted[1]),
                      "ci_low": float(s.ci_low[1]), "ci_high": float(s.ci_high[1])}
