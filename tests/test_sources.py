@@ -237,3 +237,14 @@ def test_a_sources_file_given_on_the_command_line_is_found_from_the_working_dire
     assert config["paths"]["sources"] == str(tmp_path / "mine.toml")
     assert config["paths"]["models"] == str(tmp_path / "models")
     assert config["paths"]["labeled"] == str(PROJECT_DIR / "data" / "labeled")
+
+
+def test_a_year_column_with_a_blank_cell_gives_the_same_periods_as_a_whole_one(labels, tmp_path):
+    """A Parquet (or workbook) column of years with one blank cell holds floats: 2021.0 must still be the
+    period 2021, or the year-out scoring would split one year in two."""
+    pd.DataFrame({"titre": ["Piste cyclable", "Jardin partagé", "Préau de l'école"],
+                  "theme": ["transport", "environnement", "education"],
+                  "annee": [2021, None, 2022]}).to_parquet(tmp_path / "own.parquet")
+    own = SourceSpec(name="own", path="own.parquet", text_column="titre", label_column="theme", period_column="annee")
+    frame = load_source(own, tmp_path, labels)[0]
+    assert frame["period"].tolist() == ["2021", "", "2022"]

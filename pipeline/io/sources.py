@@ -19,6 +19,7 @@ import pandas as pd
 from pipeline.domains import NONE_LABEL, LabelSet, label_lookup, yes_no
 from pipeline.errors import PipelineError
 from pipeline.features.text import normalize
+from pipeline.io.cells import whole_number_text
 from pipeline.io.files import sha256_of
 from pipeline.io.rows import row_in_file
 from pipeline.io.tables import read_table
@@ -126,7 +127,7 @@ def labeled_rows(raw: pd.DataFrame, spec: SourceSpec, labels: LabelSet, path: Pa
     text = raw[spec.text_column].fillna("").astype(str).str.strip()
     row_id = (spec.name + ":" + raw[spec.id_column].astype(str).str.strip() if spec.id_column
               else pd.Series("", index=raw.index))
-    period = (raw[spec.period_column].fillna("").astype(str).str.strip() if spec.period_column
+    period = (whole_number_text(raw[spec.period_column]) if spec.period_column
               else pd.Series("", index=raw.index))
     digital, sure = yes_no_answers(raw, spec.digital_column, path), yes_no_answers(raw, spec.sure_column, path)
     frame = pd.DataFrame({"text": text, "domain": domain, "digital": digital, "source": spec.name,

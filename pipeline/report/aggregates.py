@@ -7,9 +7,10 @@ import numpy as np
 import pandas as pd
 
 from pipeline.domains import LabelSet, digital_known
+from pipeline.io.cells import as_text
 from pipeline.report.communes import CommuneReference, size_band
 from pipeline.report.frformat import NBSP, fr_num
-from pipeline.report.prepare import Columns, as_text, parse_amount
+from pipeline.report.prepare import Columns, parse_amount
 
 # --- Domains ------------------------------------------------------------------------------
 

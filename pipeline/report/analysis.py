@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from pipeline.domains import LabelSet
+from pipeline.io.cells import as_text
 from pipeline.report.aggregates import (
     age_groups,
     amounts_by_domain,
@@ -35,7 +36,6 @@ from pipeline.report.prepare import (
     CODE_COLUMNS,
     ENTITY_LABELS,
     Columns,
-    as_text,
     classify_beneficiaries,
     normalize_departement,
 )

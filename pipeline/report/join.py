@@ -4,12 +4,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from pipeline.io.cells import as_text
 from pipeline.report.communes import CommuneReference, lookup, size_band
 from pipeline.report.frformat import plain as _plain
 from pipeline.report.prepare import (
     ENTITY_LABELS,
     Columns,
-    as_text,
     classify_beneficiaries,
     normalize_commune_code,
     normalize_departement,

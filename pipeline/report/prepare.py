@@ -16,6 +16,7 @@ import pandas as pd
 
 from pipeline.domains import LabelSet
 from pipeline.errors import PipelineError
+from pipeline.io.cells import as_text, whole_text
 from pipeline.io.predictions import earlier_predictions
 from pipeline.io.sources import yes_no_answers
 from pipeline.report.frformat import plain as _plain
@@ -118,11 +119,6 @@ def refuse_repeated_files(frames: list[pd.DataFrame], sources: list[str]) -> Non
 
 # --- Cleaning -------------------------------------------------------------------------
 
-def as_text(series: pd.Series) -> pd.Series:
-    out = series.astype(object).where(series.notna(), "").astype(str).str.strip()
-    return out.mask(out.str.lower().isin(["nan", "none", "null", "<na>"]), "")
-
-
 def prepare_predictions(frame: pd.DataFrame, labels: LabelSet, source: str = "predictions") -> pd.DataFrame:
     """Check the prediction columns and give them one type each, whatever file they came from.
 
@@ -153,12 +149,6 @@ def prepare_predictions(frame: pd.DataFrame, labels: LabelSet, source: str = "pr
         out["needs_review"] = out["domain"] == ""
     out["model_run_id"] = as_text(out["model_run_id"]) if "model_run_id" in out else ""
     return out
-
-
-def whole_text(raw: pd.Series) -> pd.Series:
-    """Codes and years as text, "" where missing: a float column (a Parquet column with nulls) gives
-    "1004.0" for 1004, read back as "1004"."""
-    return as_text(raw).str.upper().str.replace(r"\.0+$", "", regex=True)
 
 
 def normalize_year(raw: pd.Series, column: str) -> pd.Series:
