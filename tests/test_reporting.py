@@ -447,5 +447,16 @@ def test_no_digital_row_is_not_blamed_on_a_missing_column_when_the_flag_says_no(
     data = build_report(pred.assign(digital="no"), labels, ref, Columns.detect(pred.columns))
     text = digital_section(data, labels).blocks[0]
     assert "absente" not in text and f"Aucune des {data.overview['digital_known']} initiatives" in text
+    from pipeline.report.compose import tiles
+    assert [t for t in tiles(data) if t.label == "passent par le numérique"][0].detail == "0 initiative"
     data = build_report(pred.assign(digital=""), labels, ref, Columns.detect(pred.columns))
     assert "colonne digital absente ou vide" in digital_section(data, labels).blocks[0]
+
+
+def test_a_count_under_two_takes_the_singular():
+    """"0 initiatives" on the digital tile of a list with no digital project: French says 0 and 1 initiative."""
+    from pipeline.report.frformat import NBSP, fr_count, fr_noun
+
+    assert [fr_count(n, "initiative") for n in (0, 1, 2, 1000)] == [
+        "0 initiative", "1 initiative", "2 initiatives", f"1{NBSP}000 initiatives"]
+    assert fr_noun(1, "portée") == "portée" and fr_noun(3, "portée") == "portées"

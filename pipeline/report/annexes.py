@@ -5,7 +5,7 @@ from pipeline.domains import LabelSet
 from pipeline.report import charts
 from pipeline.report.analysis import ReportData
 from pipeline.report.document import Chart, Section, Table, integer, pct, shown, txt
-from pipeline.report.frformat import fr_int, fr_num, fr_pct
+from pipeline.report.frformat import fr_count, fr_int, fr_noun, fr_num, fr_pct
 from pipeline.report.sections import summary_table
 from pipeline.report.sections_communes import crosstab_tables
 
@@ -36,7 +36,8 @@ def quality_section(data: ReportData, meta: dict) -> Section:
         j = data.joined["jointure"]
         communes = int((data.joined["entite"] == "commune").sum())
         joined = int(j.isin(["current", "former"]).sum())
-        blocks.append(f"{fr_int(communes)} initiatives portées par des communes, dont {fr_int(joined)} "
+        blocks.append(f"{fr_count(communes, 'initiative')} {fr_noun(communes, 'portée')} par des communes, "
+                      f"dont {fr_int(joined)} "
                       f"({fr_pct(joined / communes if communes else float('nan'))}) rapprochées du référentiel "
                       f"des communes ({fr_int(int((j == 'former').sum()))} par un ancien code de commune "
                       f"fusionnée). Les {fr_int(int((data.joined['entite'] != 'commune').sum()))} initiatives "
@@ -71,9 +72,10 @@ def unjoined_section(data: ReportData) -> Section | None:
                        annex=True)
     hinted = int((u["indice"] != "").sum())
     return Section("Codes commune non rapprochés", [
-        f"{fr_int(len(u))} codes distincts ({fr_int(u['lignes'].sum())} lignes) ne correspondent à aucune commune, "
-        f"même par les anciens codes des communes fusionnées ; ils sont exclus des sections par taille et âge. "
-        + (f"{fr_int(hinted)} d'entre eux sont des codes postaux, pas des codes INSEE." if hinted else ""),
+        # Said without agreement: a single code is as likely as many.
+        f"Codes distincts qui ne correspondent à aucune commune, même par les anciens codes des communes "
+        f"fusionnées : {fr_int(len(u))} ({fr_count(u['lignes'].sum(), 'ligne')}), exclus des sections par taille "
+        f"et âge." + (f" Codes postaux parmi eux, pas des codes INSEE : {fr_int(hinted)}." if hinted else ""),
         Table("codes_non_rapproches", "Codes commune non rapprochés", u, shown(u, [
             ("code", "Code", txt), ("lignes", "Lignes", integer), ("motif", "Motif", txt),
             ("exemple_nom", "Bénéficiaire (exemple)", txt), ("departement_saisi", "Département", txt),

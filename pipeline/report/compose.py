@@ -10,7 +10,7 @@ from pipeline.domains import LabelSet
 from pipeline.report.analysis import ReportData
 from pipeline.report.annexes import detail_section, quality_section, unjoined_section
 from pipeline.report.document import Document, Section, Table, Tile, integer, shown, txt
-from pipeline.report.frformat import NBSP, fr_int, fr_num, fr_pct, fr_signed
+from pipeline.report.frformat import NBSP, fr_count, fr_int, fr_noun, fr_num, fr_pct, fr_signed
 from pipeline.report.sections import (
     amounts_section,
     digital_section,
@@ -66,7 +66,7 @@ def compose(data: ReportData, labels: LabelSet, meta: dict, before_methods: list
     for i, s in enumerate(sections, start=1):
         s.anchor = f"s{i}"
     years = _years_phrase(data.year_list, data.undated)
-    subtitle = meta.get("subtitle") or (f"{fr_int(ov['rows'])} initiatives" + (f", {years}" if years else ""))
+    subtitle = meta.get("subtitle") or (fr_count(ov["rows"], "initiative") + (f", {years}" if years else ""))
     doc = Document(title=meta.get("title") or DEFAULT_TITLE, subtitle=subtitle, sections=sections,
                    findings=found, summary={}, source=doc_source(meta),
                    dateline=f"Rapport du {meta['date_fr']} — fichiers : "
@@ -85,10 +85,11 @@ def _ci(d: pd.DataFrame, code: str) -> tuple[str | None, str | None]:
 def tiles(data: ReportData) -> list[Tile]:
     """4 to 6 key figures: initiatives, digital share, first domain, first digital domain, the change, communes."""
     ov, d = data.overview, data.domains
-    out = [Tile(fr_int(ov["rows"]), "initiatives", _years_phrase(data.year_list, data.undated).capitalize())]
+    out = [Tile(fr_int(ov["rows"]), fr_noun(ov["rows"], "initiative"),
+                _years_phrase(data.year_list, data.undated).capitalize())]
     if ov["digital_known"]:
         out.append(Tile(fr_pct(ov["digital_share"]), "passent par le numérique",
-                        f"{fr_int(ov['digital'])} initiatives"))
+                        fr_count(ov["digital"], "initiative")))
     ranked = d[d["initiatives"] > 0].sort_values("initiatives", ascending=False)
     if len(ranked):
         first = ranked.iloc[0]

@@ -8,7 +8,7 @@ from pipeline.report import charts
 from pipeline.report.aggregates import column_shares
 from pipeline.report.analysis import ReportData
 from pipeline.report.document import Chart, Section, Table, integer, pct, shown, txt
-from pipeline.report.frformat import fr_euros, fr_int, fr_pct, fr_signed
+from pipeline.report.frformat import fr_count, fr_euros, fr_int, fr_pct, fr_signed
 from pipeline.report.maps import MAP_CREDIT, OVERSEAS, departement_map
 from pipeline.report.sections_communes import adjusted_groups_chart, domain_labels
 
@@ -150,9 +150,9 @@ def amounts_section(data: ReportData, labels: LabelSet) -> Section | None:
     cols = data.columns
     blocks = [
         f"Montants lus dans {', '.join(c for c in (cols.cost, cols.subsidy) if c)} (formats français : "
-        f"« 21 667,00 € », virgule décimale). Coût lu pour {fr_int(info['cost_read'])} initiatives, subvention "
-        f"pour {fr_int(info['subsidy_read'])} ; illisibles : {fr_int(info['cost_unreadable'])} coûts, "
-        f"{fr_int(info['subsidy_unreadable'])} subventions. Total : {fr_euros(info['cost_total'], True)} de "
+        f"« 21 667,00 € », virgule décimale). Coût lu pour {fr_count(info['cost_read'], 'initiative')}, subvention "
+        f"pour {fr_int(info['subsidy_read'])} ; illisibles : {fr_count(info['cost_unreadable'], 'coût')}, "
+        f"{fr_count(info['subsidy_unreadable'], 'subvention')}. Total : {fr_euros(info['cost_total'], True)} de "
         f"coût, {fr_euros(info['subsidy_total'], True)} de subventions (taux moyen {fr_pct(info['rate_overall'])}).",
     ]
     if cols.subsidy and a["subvention_totale"].notna().any():
