@@ -17,6 +17,7 @@ PREDICTIONS ?=
 LABELED     ?=
 LABEL_COL   ?=
 DIGITAL_COL ?=
+SURE_COL    ?=
 COMMUNES    ?=
 TITLE       ?=
 SUBTITLE    ?=
@@ -39,8 +40,8 @@ DASK_STAMP  := $(VENV)/.installed-dask
 # A variable's text never reaches the shell as code, nor make's expansion: each
 # is read raw ($(value)), passed as one single-quoted word (a ' inside becomes
 # '\''), and none is exported (make would expand it for the environment).
-# `make -n predict INPUT='$$(touch x)'` shows it; tests/test_hostile_inputs.py runs it.
-USER_VARS := EXTRA INPUT OUTPUT TEXT_COL RUN PREDICTIONS LABELED LABEL_COL DIGITAL_COL COMMUNES NAME BENCH_ARGS \
+# `make -n predict INPUT='$$(touch x)'` shows it; tests/test_hostile_outputs.py runs it.
+USER_VARS := EXTRA INPUT OUTPUT TEXT_COL RUN PREDICTIONS LABELED LABEL_COL DIGITAL_COL SURE_COL COMMUNES NAME BENCH_ARGS \
              SHEET SEP ENCODING RAW_CELLS TITLE SUBTITLE SOURCE FORCE N \
              ENGINE SCHEDULER WORKERS EXCEL_FR
 unexport $(USER_VARS)

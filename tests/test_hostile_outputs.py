@@ -3,6 +3,7 @@ the command line's error lines, and the Makefile's variables (see test_hostile_i
 """
 import logging
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -386,7 +387,20 @@ def test_makefile_variables_never_run_as_code(tmp_path):
         run = subprocess.run([*base, "report", "-o", "communes", show, f"PREDICTIONS={name}", f"NAME={name}"],
                              capture_output=True, text=True)
         assert run.returncode == 0, run.stderr
+        # SURE_COL once missed USER_VARS: make exported it, expanding a $(shell ...) in it
+        run = subprocess.run([*base, "evaluate", show, f"LABELED={name}", f"TEXT_COL={name}", f"LABEL_COL={name}",
+                              f"DIGITAL_COL={name}", f"SURE_COL={name}"], capture_output=True, text=True)
+        assert run.returncode == 0 and f"<{name}>" in run.stdout, run.stderr
     assert not list(tmp_path.glob("pwned*"))
+
+
+def test_every_variable_a_target_passes_is_kept_from_the_environment():
+    """A variable outside USER_VARS is exported, and make expands its text to do so."""
+    makefile = (PROJECT_DIR / "Makefile").read_text().replace("\\\n", " ")
+    code = "\n".join(line for line in makefile.splitlines() if not line.lstrip().startswith("#"))
+    user_vars = set(re.search(r"^USER_VARS :=(.*)$", code, re.M).group(1).split())
+    passed = set(re.findall(r"\$\(call (?:opt|flag),[^,]+,(\w+)\)", code)) | set(re.findall(r"\$\(value (\w+)\)", code))
+    assert passed - user_vars == set()
 
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="no make")
