@@ -107,7 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--run", help="model run id or folder (default: models/LATEST)")
     q.add_argument("--models", help="models folder")
     q.add_argument("--labeled-predictions", help="a predictions file whose rows carry their true domain")
-    q.add_argument("--label-col", default="domain", help="its true domain column (default: domain)")
+    q.add_argument("--label-col", default="domain",
+                   help="its true domain column (default: domain, the input's own, which predict keeps as input_domain)")
     q.add_argument("--seed", type=int, default=0, help="seed of the held-out folds and shifted samples "
                                                        "(default 0; the split moves natural errors by about 0.003)")
 

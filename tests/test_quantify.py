@@ -303,6 +303,29 @@ def test_evaluate_quantifier_measures_the_default_method_on_the_run_folds(traine
     assert "period_out" not in result  # the seed set has no years: no year to replay
 
 
+def test_labeled_predictions_are_scored_against_the_hand_label_predict_kept(trained, tmp_path, capsys):
+    """predict keeps a hand label `domain` as input_domain: the default --label-col domain scored the
+    predictions against themselves (total variation 0) and said nothing."""
+    from pipeline.commands.quantify import run_evaluate_quantifier
+
+    texts = ["Réfection de la toiture de l'église", "Achat de livres pour la médiathèque",
+             "Installation de caméras de vidéoprotection", "Création d'un city-stade"] * 3
+    pd.DataFrame({"text": texts, "domain": "culture"}).to_csv(tmp_path / "hand.csv", index=False)
+    pred = tmp_path / "pred.csv"
+    assert main(["--config", trained["config_file"], "-q", "predict", "--input", str(tmp_path / "hand.csv"),
+                 "--output", str(pred)]) == 0
+    out = run_evaluate_quantifier(trained, methods=("PACC",), app_samples=5, n_bootstrap=10,
+                                  labeled_predictions=str(pred))
+    scored = json.loads((out / "quantifier.json").read_text())["labeled_predictions"]
+    predicted = pd.read_csv(pred)["domain"].value_counts(normalize=True)
+    assert scored["raw_tv"] == pytest.approx(1 - predicted.get("culture", 0), abs=1e-4) and scored["raw_tv"] > 0
+    # Without a hand label, `domain` is the prediction: refused, naming the way out.
+    pd.read_csv(pred).drop(columns="input_domain").to_csv(tmp_path / "bare.csv", index=False)
+    assert main(["--config", trained["config_file"], "-q", "evaluate-quantifier",
+                 "--labeled-predictions", str(tmp_path / "bare.csv")]) == 2
+    assert "'domain' holds the predictions" in capsys.readouterr().err
+
+
 def test_using_quapy_leaves_matplotlib_settings_as_they_were():
     """Importing QuaPy set matplotlib's font size to 18 for the whole process: the digital flag's correction
     (QuaPy's ACC) ran before the charts were drawn, and every axis label and tick of the report was at 18 pt."""

@@ -20,7 +20,7 @@ import numpy as np
 from pipeline.domains import load_label_set
 from pipeline.errors import PipelineError
 from pipeline.io.files import read_metrics, write_json
-from pipeline.io.predictions import read_predictions_file
+from pipeline.io.predictions import PREDICTED, read_predictions_file
 from pipeline.io.tables import atomic_folder
 from pipeline.modeling.run_folder import resolve_run
 from pipeline.quantify.evaluate import mean_absolute_error, measure, total_variation, unseen_year_check
@@ -77,8 +77,7 @@ def labeled_check(config: dict, oof, path: str, label_col: str, n_bootstrap: int
     is fitted on every out-of-fold row (the seed set's, for a model trained on it alone)."""
     labels = load_label_set(config["paths"]["labels"])
     frame = prepare_predictions(read_predictions_file(path), labels, path)
-    if label_col not in frame:
-        raise PipelineError(f"{path}: no column {label_col!r} of true domains")
+    label_col = truth_column(frame, label_col, path)
     frame = frame[frame[label_col].isin(labels.codes) & (frame["domain"] != "")]
     truth = frame[label_col].value_counts(normalize=True).reindex(labels.codes, fill_value=0).to_numpy()
     r = adjusted_shares(frame, list(labels.codes), oof, {}, n_bootstrap=n_bootstrap)
@@ -92,6 +91,20 @@ def labeled_check(config: dict, oof, path: str, label_col: str, n_bootstrap: int
             "adjusted_mae": round(mean_absolute_error(adjusted, truth), 4),
             "intervals_held": int(held.sum()), "of": len(labels.codes),
             "mean_width": round(float((d["ci_high"] - d["ci_low"]).mean()), 4)}
+
+
+def truth_column(frame, label_col: str, path: str) -> str:
+    """The column of true domains: predict keeps an input's own `domain` as input_domain, so that
+    `domain` is always the prediction; scored against itself, the shares would match exactly."""
+    if label_col not in PREDICTED:
+        if label_col not in frame:
+            raise PipelineError(f"{path}: no column {label_col!r} of true domains")
+        return label_col
+    kept = f"input_{label_col}"
+    if kept not in frame:
+        raise PipelineError(f"{path}: {label_col!r} holds the predictions, and there is no {kept!r} (the input's own "
+                            f"{label_col!r}, as predict keeps it): name the column of true domains with --label-col")
+    return kept
 
 
 def summary_markdown(result: dict, classes) -> str:
