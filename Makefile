@@ -67,7 +67,7 @@ flag = $(if $(or $(word 2,$(value $(2))),$(filter-out 1 yes true 0 no false,$(ca
 .PHONY: review audit review-simulation
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
 	@echo "  yes/no variables (RAW_CELLS, EXCEL_FR, FORCE): 1, yes, true or 0, no, false (any case); empty = no"
 
 # The exact versions of requirements.lock (made from pyproject.toml's ranges by
@@ -107,7 +107,7 @@ predict: $(STAMP) $(if $(filter dask,$(value ENGINE)),$(DASK_STAMP)) ## label IN
 		$(call opt,--encoding,ENCODING) $(call flag,--raw-cells,RAW_CELLS) $(call flag,--excel-fr,EXCEL_FR) $(call opt,--engine,ENGINE) \
 		$(call opt,--scheduler,SCHEDULER) $(call opt,--workers,WORKERS)
 
-evaluate: $(STAMP) ## score every source within/across sources (EXTRA, default ../shared/data) and the latest model on data/eval/*.csv per split, or the model on LABELED=file [TEXT_COL] [LABEL_COL] [DIGITAL_COL] [SURE_COL] [FORCE=yes|no]
+evaluate: $(STAMP) ## score every source within/across sources (EXTRA, default ../shared/data) and the latest model on data/eval/*.csv per split, or the model on LABELED=file [TEXT_COL] [LABEL_COL] [DIGITAL_COL] [SURE_COL] [FORCE=yes|no] [RUN=id]
 	$(CLI) evaluate $(if $(value LABELED),$(call opt,--labeled,LABELED) $(call opt,--text-col,TEXT_COL) \
 		$(call opt,--label-col,LABEL_COL) $(call opt,--digital-col,DIGITAL_COL) $(call opt,--sure-col,SURE_COL) \
 		$(call opt,--run,RUN) $(call flag,--force,FORCE),$(if \
@@ -130,7 +130,7 @@ review: $(STAMP) ## write the N (200) rows of PREDICTIONS most worth reviewing i
 audit: $(STAMP) ## training rows whose label the model contradicts, into OUTPUT (reports/audit.xlsx) [EXTRA=../shared/data]
 	$(CLI) audit --output $(call quote,$(or $(value OUTPUT),reports/audit.xlsx)) $(call opt,--extra,EXTRA)
 
-review-simulation: $(STAMP) ## the review loop measured on the hand-labeled DGCL titles, into reports/review-simulation/
+review-simulation: $(STAMP) ## the review loop measured on the hand-labeled DGCL titles (EXTRA, default ../shared/data), into reports/review-simulation/
 	$(CLI) simulate-review --extra $(call quote,$(or $(value EXTRA),../shared/data))
 
 test: lint ## lint (ruff), then the test suite (real spaCy model, small data)

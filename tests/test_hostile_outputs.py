@@ -1,6 +1,7 @@
 """Hostile outputs and faults: formula cells, umask, killed runs, impossible paths, permissions,
 the command line's error lines, and the Makefile's variables (see test_hostile_inputs.py for inputs).
 """
+import itertools
 import logging
 import os
 import re
@@ -401,6 +402,19 @@ def test_every_variable_a_target_passes_is_kept_from_the_environment():
     user_vars = set(re.search(r"^USER_VARS :=(.*)$", code, re.M).group(1).split())
     passed = set(re.findall(r"\$\(call (?:opt|flag),[^,]+,(\w+)\)", code)) | set(re.findall(r"\$\(value (\w+)\)", code))
     assert passed - user_vars == set()
+
+
+def test_make_help_names_every_variable_a_target_passes():
+    """`make help` is where a user learns a target's variables: evaluate's RUN and review-simulation's
+    EXTRA were passed but named nowhere."""
+    lines = (PROJECT_DIR / "Makefile").read_text().replace("\\\n", " ").splitlines()
+    for i, line in enumerate(lines):
+        if not (target := re.match(r"^([a-z-]+):(.*)## (.*)$", line)):
+            continue
+        recipe = list(itertools.takewhile(lambda text: text.startswith("\t"), lines[i + 1:]))
+        body = " ".join([target.group(2), *recipe])
+        passed = set(re.findall(r"\$\(call (?:opt|flag),[^,]+,(\w+)\)", body)) | set(re.findall(r"\$\(value (\w+)\)", body))
+        assert {v for v in passed if not re.search(rf"\b{v}\b", target.group(3))} == set(), target.group(1)
 
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="no make")
