@@ -107,8 +107,8 @@ predict: $(STAMP) $(if $(filter dask,$(value ENGINE)),$(DASK_STAMP)) ## label IN
 		$(call opt,--encoding,ENCODING) $(call flag,--raw-cells,RAW_CELLS) $(call flag,--excel-fr,EXCEL_FR) $(call opt,--engine,ENGINE) \
 		$(call opt,--scheduler,SCHEDULER) $(call opt,--workers,WORKERS)
 
-evaluate: $(STAMP) ## score every source within/across sources (EXTRA, default ../shared/data) and the latest model on data/eval/*.csv per split, or the model on LABELED=file [TEXT_COL] [LABEL_COL] [DIGITAL_COL] [SURE_COL] [FORCE=yes|no] [RUN=id]
-	$(CLI) evaluate $(if $(value LABELED),$(call opt,--labeled,LABELED) $(call opt,--text-col,TEXT_COL) \
+evaluate: $(STAMP) ## score every source within/across sources (EXTRA, default ../shared/data) and the latest model on data/eval/*.csv per split, or the model on LABELED=file [SHEET] [TEXT_COL] [LABEL_COL] [DIGITAL_COL] [SURE_COL] [FORCE=yes|no] [RUN=id]
+	$(CLI) evaluate $(if $(value LABELED),$(call opt,--labeled,LABELED) $(call opt,--sheet,SHEET) $(call opt,--text-col,TEXT_COL) \
 		$(call opt,--label-col,LABEL_COL) $(call opt,--digital-col,DIGITAL_COL) $(call opt,--sure-col,SURE_COL) \
 		$(call opt,--run,RUN) $(call flag,--force,FORCE),$(if \
 		$(value EXTRA),$(call opt,--extra,EXTRA),--extra ../shared/data))

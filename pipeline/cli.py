@@ -121,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _review_parsers(sub) -> None:
     v = sub.add_parser("review", help="write the rows of a predictions file most worth a reviewer's time "
                                       "into a review workbook (docs/review.md)")
-    v.add_argument("--predictions", required=True, help="output of predict (CSV or Parquet, with proba_* columns)")
+    v.add_argument("--predictions", required=True, help="output of predict (CSV, TSV, Parquet or Excel, with proba_* columns)")
     v.add_argument("--output", required=True, help="the review workbook (.xlsx)")
     v.add_argument("-n", "--rows", type=int, help="rows to review (default [review] rows)")
     v.add_argument("--text-col", help="text column(s) the predictions were made from (default: detected)")
