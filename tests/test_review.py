@@ -130,6 +130,15 @@ def test_label_issues_are_rows_another_class_confidently_claims():
     assert issues[["suggested", "margin"]].values.tolist() == [["b", pytest.approx(0.6)]]
 
 
+def test_audit_refuses_an_output_that_is_not_a_workbook_before_its_cross_validation(tmp_path, capsys):
+    """The name is checked first: a .csv output was refused only once the minutes of cross-validation were spent
+    (here the empty seed folder would stop it first)."""
+    (tmp_path / "labeled").mkdir()
+    config = {"config_file": str(write_config(tmp_path, labeled=str(tmp_path / "labeled")))}
+    assert cli(config, "audit", "--output", str(tmp_path / "audit.csv")) == 2
+    assert "audit.csv: a review workbook must end in .xlsx" in capsys.readouterr().err
+
+
 # -- the round trip, with the real model --------------------------------------------------------
 
 

@@ -22,7 +22,7 @@ from pipeline.modeling.cv import cross_validated_proba, duplicate_groups
 from pipeline.modeling.settings import TrainSettings
 from pipeline.modeling.train import check_trainable, preprocess_texts, text_kinds
 from pipeline.review.audit import label_issues
-from pipeline.review.workbook import load_guide, review_table, write_workbook
+from pipeline.review.workbook import check_workbook_path, load_guide, review_table, write_workbook
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +46,7 @@ def audit_frame(frame: pd.DataFrame, proba: np.ndarray, classes: np.ndarray) -> 
 
 def run_audit(config: dict, output: str | Path, extra: str | None = None, recipe: str = "svm_balanced") -> Path:
     paths = config["paths"]
+    output = check_workbook_path(output)
     if recipe not in estimators.RECIPES:
         raise PipelineError(f"--recipe {recipe}: not one of {', '.join(estimators.RECIPES)}")
     labels = load_label_set(paths["labels"])
@@ -63,4 +64,4 @@ def run_audit(config: dict, output: str | Path, extra: str | None = None, recipe
     write_workbook(output, table, labels, load_guide(paths["domain_guide"]), {
         "kind": "audit", "recipe": recipe, "cv_folds": settings.cv_folds, "rows": len(frame), "issues": len(table)})
     log.info("%d label issues among %d training rows, by source:\n%s", len(table), len(frame), counts.to_string())
-    return Path(output)
+    return output

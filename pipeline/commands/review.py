@@ -17,7 +17,7 @@ from pipeline.io.tables import find_text_columns
 from pipeline.modeling.cv import duplicate_key
 from pipeline.modeling.predict import output_columns, texts_of
 from pipeline.review.select import margins, select_for_review
-from pipeline.review.workbook import MODEL_COLUMNS, load_guide, review_table, write_workbook
+from pipeline.review.workbook import MODEL_COLUMNS, check_workbook_path, load_guide, review_table, write_workbook
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ def writable(frame: pd.DataFrame, chosen, columns: list[str], path: Path) -> Non
 
 def run_review(config: dict, predictions: str | Path, output: str | Path, rows: int | None = None,
                text_col: str | None = None) -> Path:
-    predictions, output = Path(predictions), Path(output)
+    predictions, output = Path(predictions), check_workbook_path(output)
     if output.resolve() == predictions.resolve():
         raise PipelineError(f"{output}: the workbook would overwrite the predictions; choose another OUTPUT")
     paths, review = config["paths"], config.get("review", {})

@@ -75,14 +75,21 @@ def review_table(inputs: pd.DataFrame, model: pd.DataFrame, row_id, run_id: str)
     return out
 
 
+def check_workbook_path(path: str | Path) -> Path:
+    """`path` as a review workbook's name: checked before the work that fills it (audit's cross-validation
+    takes minutes), not after."""
+    path = Path(path)
+    if path.suffix.lower() != ".xlsx":
+        raise PipelineError(f"{path}: a review workbook must end in .xlsx")
+    return path
+
+
 def write_workbook(path: str | Path, table: pd.DataFrame, labels: LabelSet, guide: dict[str, str],
                    meta: dict) -> Path:
     """Write `table` (see review_table) as a review workbook, atomically."""
     from openpyxl import Workbook
 
-    path = Path(path)
-    if path.suffix.lower() != ".xlsx":
-        raise PipelineError(f"{path}: a review workbook must end in .xlsx")
+    path = check_workbook_path(path)
     # The texts joined from several columns, and audit's training rows: none may be cut silently either.
     refuse_long_texts(table, lambda i: f"{path}, sheet {REVIEW_SHEET!r}, row {i + 2}", "shorten the text in the input")
     wb = Workbook()
