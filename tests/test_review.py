@@ -130,6 +130,19 @@ def test_label_issues_are_rows_another_class_confidently_claims():
     assert issues[["suggested", "margin"]].values.tolist() == [["b", pytest.approx(0.6)]]
 
 
+def test_audit_names_a_suspect_row_by_its_number_in_its_own_file():
+    """row_id was the row's place among every training row (none and empty rows left out, files run
+    together): no file had the row there."""
+    from pipeline.commands.audit import audit_frame
+
+    classes = np.array(["a", "b"])
+    frame = pd.DataFrame({"text": list("pqrs"), "domain": ["a", "a", "a", "b"], "digital": "",
+                          "source": ["seed:x", "seed:x", "seed:y", "seed:y"], "file_row": [1, 2, 5, 7]})
+    proba = np.array([[0.9, 0.1], [0.8, 0.2], [0.1, 0.9], [0.2, 0.8]])   # row 5 of y, labeled a, looks like b
+    table, _ = audit_frame(frame, proba, classes)
+    assert table[["source", "text", "row_id"]].values.tolist() == [["seed:y", "r", 5]]
+
+
 def test_audit_refuses_an_output_that_is_not_a_workbook_before_its_cross_validation(tmp_path, capsys):
     """The name is checked first: a .csv output was refused only once the minutes of cross-validation were spent
     (here the empty seed folder would stop it first)."""

@@ -24,6 +24,18 @@ def test_mapping_drops_left_out_rows_and_counts_them(labels):
     assert frame["weight"].tolist() == [0.5, 0.5]
 
 
+def test_each_training_row_keeps_its_number_in_its_file_past_the_rows_left_out(labels, tmp_path):
+    """Audit names a suspect row by it: the frame's own positions skip the none and empty rows, and run on
+    across the seed folder's files."""
+    (tmp_path / "a.csv").write_text("text,domain,digital\nGymnase,sport_loisirs,no\nMusée,culture,no\n",
+                                    encoding="utf-8")
+    (tmp_path / "b.csv").write_text("text,domain,digital\nFête du village,none,no\n,education,no\n"
+                                    "Piscine,sport_loisirs,no\n", encoding="utf-8")
+    frame, _ = load_training_data(tmp_path, labels)
+    assert frame[["source", "text", "file_row"]].values.tolist() == [
+        ["seed:a", "Gymnase", 1], ["seed:a", "Musée", 2], ["seed:b", "Piscine", 3]]
+
+
 def test_labels_are_read_in_any_spelling_of_a_code_or_its_french_label(labels):
     """As the review workbooks read them: a user's own file may say "TRANSPORT" or "Éducation, enfance et jeunesse"."""
     raw = pd.DataFrame({"titre": ["a", "b", "c", "d", "e"],

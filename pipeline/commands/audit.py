@@ -37,7 +37,8 @@ def audit_frame(frame: pd.DataFrame, proba: np.ndarray, classes: np.ndarray) -> 
                            "margin": issues["margin"]})
     model = pd.DataFrame({"text": rows["text"], "domain": issues["suggested"], "confidence": issues["p_suggested"],
                           "domain_2": classes[p.argmax(axis=1)] if len(p) else [], "digital": rows["digital"]})
-    table = review_table(inputs, model, issues["row"] + 1, "")
+    # row_id: where the row sits in its source's file, not its place among the training rows.
+    table = review_table(inputs, model, rows["file_row"], "")
     counts = (frame.groupby("source").size().rename("rows").to_frame()
               .join(rows.groupby("source").size().rename("issues")).fillna(0).astype(int))
     counts["share"] = (counts["issues"] / counts["rows"]).round(4)

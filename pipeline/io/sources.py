@@ -29,7 +29,9 @@ log = logging.getLogger(__name__)
 # row_id: "<source>:<id>" for sources with an id_column (the locked test set names rows so), else "".
 # period: the row's year (period_column), "" where the source has none.
 # sure: yes or no, whether the annotator was sure of the label (sure_column), "" where not said.
-COLUMNS = ["text", "domain", "digital", "source", "weight", "text_kind", "row_id", "period", "sure"]
+# file_row: the row's number in its source's file (1 = first data row), where a maintainer finds it to fix
+# it: the frame leaves out `none` and empty rows, so its own positions are not the file's.
+COLUMNS = ["text", "domain", "digital", "source", "weight", "text_kind", "row_id", "period", "sure", "file_row"]
 # The kind of text users submit (the seed set and the commune titles): the
 # model's default view (see estimators.KindAdaptedLinearSVC).
 SUBMISSION_KIND = "submission"
@@ -132,7 +134,8 @@ def labeled_rows(raw: pd.DataFrame, spec: SourceSpec, labels: LabelSet, path: Pa
     digital, sure = yes_no_answers(raw, spec.digital_column, path), yes_no_answers(raw, spec.sure_column, path)
     frame = pd.DataFrame({"text": text, "domain": domain, "digital": digital, "source": spec.name,
                           "weight": float(spec.row_weight), "text_kind": spec.text_kind, "row_id": row_id,
-                          "period": period, "sure": sure})
+                          "period": period, "sure": sure,
+                          "file_row": pd.Series(np.arange(1, len(raw) + 1), index=raw.index)})
     # Each row dropped is counted once, so that used + none + empty is the file's rows: a row
     # without text is empty whatever its label.
     empty_text, none = frame["text"] == "", frame["domain"] == NONE_LABEL

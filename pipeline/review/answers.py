@@ -86,7 +86,8 @@ def parse_answers(name: str, header: list[str], body: list[tuple[int, list]], me
         counts.digital += bool(digital)
         rows.append({"text": text, "domain": code, "digital": yes_no(digital),
                      "source": source or f"reviewed:{name}", "weight": float(weight),
-                     "text_kind": SUBMISSION_KIND, "row": number, "proposed": get("domain")})
+                     "text_kind": SUBMISSION_KIND, "file_row": number - 1, "row": number,
+                     "proposed": get("domain")})
     frame = pd.DataFrame(rows, columns=REVIEWED_COLUMNS)
     return frame, counts
 
