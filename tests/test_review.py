@@ -406,6 +406,16 @@ def test_the_simulated_loop_reveals_batches_of_distinct_titles_and_scores_the_li
         assert rows[0]["list_accuracy"] == rows[0]["unreviewed_accuracy"]
 
 
+@pytest.mark.parametrize("option, message", [(["--splits", "0"], "--splits 0: give a number of pool/test splits"),
+                                             (["--jobs", "0"], "--jobs 0: give a number of processes")])
+def test_simulate_review_refuses_a_count_below_one_before_any_work(tmp_path, capsys, option, message):
+    """Both once stopped minutes in, with a traceback's last line (KeyError 'strategy', joblib's ValueError);
+    the empty --extra folder would stop it first here."""
+    config = {"config_file": str(write_config(tmp_path, reports=str(tmp_path / "reports")))}
+    assert cli(config, "simulate-review", "--extra", str(tmp_path), *option) == 2
+    assert message in capsys.readouterr().err
+
+
 def test_input_columns_of_the_sheets_names_are_renamed_without_a_second_clash():
     """An input column of a name the sheet uses is kept as input_<name>, as predict keeps it, even when the
     input already holds an input_<name> (a file predict labeled again): never two columns of one name."""

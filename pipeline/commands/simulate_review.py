@@ -61,6 +61,11 @@ def read_real_titles(extra: Path, codes) -> pd.DataFrame:
 
 def run_simulation(config: dict, extra: str, output: str | None = None, splits: int = 3, random_draws: int = 2,
                    weights=(1.0, 2.0, 3.0), n_jobs: int = 2) -> Path:
+    # Checked before spaCy's pass: --splits 0 ended in a KeyError, --jobs 0 in joblib's ValueError, minutes in.
+    if splits < 1:
+        raise PipelineError(f"--splits {splits}: give a number of pool/test splits of at least 1")
+    if n_jobs < 1:
+        raise PipelineError(f"--jobs {n_jobs}: give a number of processes of at least 1")
     extra = Path(extra)
     paths = config["paths"]
     labels = load_label_set(paths["labels"])
