@@ -281,6 +281,16 @@ def test_a_digital_flag_predict_never_writes_is_refused_naming_its_row(labels):
     assert prepare_predictions(frame.assign(digital=["Oui", "no", ""]), labels)["digital"].tolist() == ["yes", "no", ""]
 
 
+def test_an_empty_probability_on_a_row_with_a_domain_is_refused_naming_its_row(labels):
+    """It stopped the report's share correction on an IndexError; a row without text has its zeros."""
+    frame = pd.DataFrame({"domain": ["culture", "", "culture", "sante_social"], "proba_culture": [0.9, 0.0, None, 0.1],
+                          "proba_sante_social": [0.1, 0.0, 0.2, 0.9]})
+    with pytest.raises(PipelineError, match=r"in\.csv, row 4: no value in column 'proba_culture' of a row with a "
+                                            r"domain \(1 such row\(s\)\)"):
+        prepare_predictions(frame, labels, "in.csv")
+    assert len(prepare_predictions(frame.assign(proba_culture=0.5), labels)) == 4
+
+
 def test_without_type_column_a_row_is_a_communes_only_if_named_so(ref):
     from pipeline.report.communes import name_key
 

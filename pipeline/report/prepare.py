@@ -18,6 +18,7 @@ from pipeline.domains import LabelSet
 from pipeline.errors import PipelineError
 from pipeline.io.cells import as_text, whole_text
 from pipeline.io.predictions import earlier_predictions
+from pipeline.io.rows import row_in_file
 from pipeline.io.sources import yes_no_answers
 from pipeline.report.frformat import plain as _plain
 
@@ -148,7 +149,20 @@ def prepare_predictions(frame: pd.DataFrame, labels: LabelSet, source: str = "pr
     else:
         out["needs_review"] = out["domain"] == ""
     out["model_run_id"] = as_text(out["model_run_id"]) if "model_run_id" in out else ""
+    refuse_missing_probas(out, source)
     return out
+
+
+def refuse_missing_probas(frame: pd.DataFrame, source: str) -> None:
+    """predict fills every proba_ cell (0 on a row without text): an empty one on a row with a domain (a cell
+    cleared by hand) stopped the share correction on an IndexError deep in its arithmetic."""
+    with_domain = (frame["domain"] != "").to_numpy()
+    for column in [c for c in frame.columns if str(c).startswith("proba_")]:
+        empty = pd.to_numeric(frame[column], errors="coerce").isna().to_numpy() & with_domain
+        if empty.any():
+            i = int(empty.nonzero()[0][0])
+            raise PipelineError(f"{source}, {row_in_file(frame, i)}: no value in column {column!r} of a row with a "
+                                f"domain ({int(empty.sum())} such row(s)); give the output of `make predict`")
 
 
 def normalize_year(raw: pd.Series, column: str) -> pd.Series:
