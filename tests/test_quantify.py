@@ -326,6 +326,38 @@ def test_labeled_predictions_are_scored_against_the_hand_label_predict_kept(trai
     assert "'domain' holds the predictions" in capsys.readouterr().err
 
 
+def _labeled_predictions(labels, path, n=130):
+    """A predictions file of `n` rows whose every predicted domain is right, its true domains in
+    column true_domain: every other one spelt as its French label in capitals, the first one none."""
+    codes = list(labels.codes)
+    domain = [codes[i % len(codes)] for i in range(n)]
+    proba = np.full((n, len(codes)), 0.02)
+    proba[np.arange(n), np.arange(n) % len(codes)] = 0.76
+    frame = pd.DataFrame({"intitule": [f"projet {i}" for i in range(n)], "domain": domain, "confidence": 0.76,
+                          **{f"proba_{c}": proba[:, j] for j, c in enumerate(codes)}})
+    frame["true_domain"] = [labels.label(d).upper() if i % 2 else d for i, d in enumerate(domain)]
+    frame.loc[0, "true_domain"] = "none"
+    frame.to_csv(path, index=False)
+    return frame
+
+
+def test_labeled_predictions_read_their_true_domains_in_any_spelling(trained, labels, tmp_path):
+    """A true domain spelt by its French label or in capitals was dropped unsaid: scored on half the rows,
+    or on none (TV 0.0, nothing adjusted, exit 0); an unknown one now stops naming its row."""
+    from pipeline.commands.quantify import labeled_check
+    from pipeline.errors import PipelineError
+
+    models = Path(trained["paths"]["models"])
+    oof = load_oof(models / (models / "LATEST").read_text().strip() / OOF_FILE)
+    frame = _labeled_predictions(labels, tmp_path / "p.csv")
+    result = labeled_check(trained, oof, str(tmp_path / "p.csv"), "true_domain", 10)
+    assert result["n"] == len(frame) - 1 and result["raw_tv"] == 0.0
+    frame.assign(true_domain=frame["true_domain"].mask(frame.index == 5, "ecole")).to_csv(tmp_path / "p.csv",
+                                                                                       index=False)
+    with pytest.raises(PipelineError, match=r"p\.csv, row 7: label 'ecole' in column 'true_domain' is not a domain"):
+        labeled_check(trained, oof, str(tmp_path / "p.csv"), "true_domain", 10)
+
+
 def test_using_quapy_leaves_matplotlib_settings_as_they_were():
     """Importing QuaPy set matplotlib's font size to 18 for the whole process: the digital flag's correction
     (QuaPy's ACC) ran before the charts were drawn, and every axis label and tick of the report was at 18 pt."""

@@ -17,10 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.domains import load_label_set
+from pipeline.domains import NONE_LABEL, load_label_set
 from pipeline.errors import PipelineError
 from pipeline.io.files import read_metrics, write_json
 from pipeline.io.predictions import PREDICTED, read_predictions_file
+from pipeline.io.sources import domain_codes
 from pipeline.io.tables import atomic_folder
 from pipeline.modeling.run_folder import resolve_run
 from pipeline.quantify.evaluate import mean_absolute_error, measure, total_variation, unseen_year_check
@@ -78,7 +79,9 @@ def labeled_check(config: dict, oof, path: str, label_col: str, n_bootstrap: int
     labels = load_label_set(config["paths"]["labels"])
     frame = prepare_predictions(read_predictions_file(path), labels, path)
     label_col = truth_column(frame, label_col, path)
-    frame = frame[frame[label_col].isin(labels.codes) & (frame["domain"] != "")]
+    # Read as a labeled file's: a true domain spelt by its French label or in capitals was dropped unsaid.
+    truth = domain_codes(frame, label_col, labels, path)
+    frame = frame.assign(**{label_col: truth})[(truth != NONE_LABEL).to_numpy() & (frame["domain"] != "").to_numpy()]
     truth = frame[label_col].value_counts(normalize=True).reindex(labels.codes, fill_value=0).to_numpy()
     r = adjusted_shares(frame, list(labels.codes), oof, {}, n_bootstrap=n_bootstrap)
     d = r.domains.set_index("domain").reindex(labels.codes)

@@ -113,19 +113,7 @@ def labeled_rows(raw: pd.DataFrame, spec: SourceSpec, labels: LabelSet, path: Pa
                              spec.period_column, spec.sure_column)):
         if col not in raw.columns:
             raise PipelineError(f"{path}: no column {col!r} (columns: {', '.join(map(str, raw.columns))})")
-    raw_labels = raw[spec.label_column].astype(str).str.strip()
-    # A set's own labels go through its mapping; otherwise a code or French label in any spelling.
-    spellings = label_lookup(labels)
-    domain = (raw_labels.map(spec.mapping) if spec.mapping
-              else raw_labels.map(lambda label: spellings.get(normalize(label), label)))
-    unmapped = domain.isna() | ~(domain.isin(labels.codes) | (domain == NONE_LABEL))
-    if unmapped.any():
-        i = int(unmapped.to_numpy().nonzero()[0][0])
-        what = (f"no label in column {spec.label_column!r} (give a domain code, or {NONE_LABEL} to leave the row out)"
-                if raw_labels.iloc[i] == "" else
-                f"label {raw_labels.iloc[i]!r} in column {spec.label_column!r} is not a domain of the taxonomy"
-                f"{' nor in the mapping of ' + spec.name if spec.mapping else ''}")
-        raise PipelineError(f"{path}, {row_in_file(raw, i)}: {what} ({unmapped.sum()} such rows)")
+    domain = domain_codes(raw, spec.label_column, labels, path, spec.mapping, spec.name)
     text = raw[spec.text_column].fillna("").astype(str).str.strip()
     row_id = (spec.name + ":" + raw[spec.id_column].astype(str).str.strip() if spec.id_column
               else pd.Series("", index=raw.index))
@@ -141,6 +129,25 @@ def labeled_rows(raw: pd.DataFrame, spec: SourceSpec, labels: LabelSet, path: Pa
     empty_text, none = frame["text"] == "", frame["domain"] == NONE_LABEL
     frame = frame[~none & ~empty_text]
     return frame.reset_index(drop=True), int((none & ~empty_text).sum()), int(empty_text.sum())
+
+
+def domain_codes(raw: pd.DataFrame, column: str, labels: LabelSet, path, mapping: dict | None = None,
+                 mapping_name: str = "") -> pd.Series:
+    """A column of hand labels as domain codes or `none`: through `mapping` when given, else a code or French
+    label in any spelling (label_lookup); an empty or unknown label stops with its file, row and column."""
+    raw_labels = raw[column].fillna("").astype(str).str.strip()
+    spellings = label_lookup(labels)
+    domain = (raw_labels.map(mapping) if mapping
+              else raw_labels.map(lambda label: spellings.get(normalize(label), label)))
+    unmapped = domain.isna() | ~(domain.isin(labels.codes) | (domain == NONE_LABEL))
+    if unmapped.any():
+        i = int(unmapped.to_numpy().nonzero()[0][0])
+        what = (f"no label in column {column!r} (give a domain code, or {NONE_LABEL} to leave the row out)"
+                if raw_labels.iloc[i] == "" else
+                f"label {raw_labels.iloc[i]!r} in column {column!r} is not a domain of the taxonomy"
+                f"{' nor in the mapping of ' + mapping_name if mapping else ''}")
+        raise PipelineError(f"{path}, {row_in_file(raw, i)}: {what} ({unmapped.sum()} such rows)")
+    return domain
 
 
 def check_mapping(spec: SourceSpec, labels: LabelSet, sources_file) -> None:
