@@ -309,7 +309,7 @@ def test_labeled_predictions_are_scored_against_the_hand_label_predict_kept(trai
     from pipeline.commands.quantify import run_evaluate_quantifier
 
     texts = ["Réfection de la toiture de l'église", "Achat de livres pour la médiathèque",
-             "Installation de caméras de vidéoprotection", "Création d'un city-stade"] * 3
+             "Installation de caméras de vidéoprotection", "Création d'un city-stade"] * 25
     pd.DataFrame({"text": texts, "domain": "culture"}).to_csv(tmp_path / "hand.csv", index=False)
     pred = tmp_path / "pred.csv"
     assert main(["--config", trained["config_file"], "-q", "predict", "--input", str(tmp_path / "hand.csv"),
@@ -356,6 +356,18 @@ def test_labeled_predictions_read_their_true_domains_in_any_spelling(trained, la
                                                                                        index=False)
     with pytest.raises(PipelineError, match=r"p\.csv, row 7: label 'ecole' in column 'true_domain' is not a domain"):
         labeled_check(trained, oof, str(tmp_path / "p.csv"), "true_domain", 10)
+
+
+def test_labeled_predictions_too_few_to_adjust_are_refused_before_the_measurement(trained, labels, tmp_path):
+    """Under 100 rows nothing is adjusted: the check wrote adjusted TV NaN and "intervals held 0/13", exit 0."""
+    from pipeline.commands.quantify import run_evaluate_quantifier
+    from pipeline.errors import PipelineError
+
+    _labeled_predictions(labels, tmp_path / "p.csv", n=40)
+    with pytest.raises(PipelineError, match=r"p\.csv: 39 rows with a true domain and a predicted one; the "
+                                            r"correction and its intervals need at least 100"):
+        run_evaluate_quantifier(trained, methods=("PACC",), app_samples=2, n_bootstrap=2,
+                                labeled_predictions=str(tmp_path / "p.csv"), label_col="true_domain")
 
 
 def test_using_quapy_leaves_matplotlib_settings_as_they_were():

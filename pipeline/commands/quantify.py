@@ -26,6 +26,7 @@ from pipeline.io.tables import atomic_folder
 from pipeline.modeling.run_folder import resolve_run
 from pipeline.quantify.evaluate import mean_absolute_error, measure, total_variation, unseen_year_check
 from pipeline.quantify.fit import DEFAULT_METHOD, METHODS, binary_proba
+from pipeline.quantify.intervals import MIN_GROUP
 from pipeline.quantify.shares import adjusted_shares, domain_fit_rows
 from pipeline.quantify.store import OOF_FILE, load_oof
 from pipeline.report.prepare import prepare_predictions
@@ -45,6 +46,8 @@ def run_evaluate_quantifier(config: dict, run: str | None = None, methods=METHOD
     test_mask = oof.source == headline if headline in set(oof.source) else np.ones(oof.n, bool)
     y = np.searchsorted(oof.classes, oof.y)
     log.info("quantifier: %d out-of-fold rows, held-out folds of the %d rows of %s", oof.n, test_mask.sum(), headline)
+    # First: a file it cannot score stops the run before the minutes of measurement.
+    labeled = labeled_check(config, oof, labeled_predictions, label_col, n_bootstrap) if labeled_predictions else None
     fit_rows = domain_fit_rows(oof, headline)
     result = {"run": folder.name, "seed": seed, "oof_sources": oof.sources(), "test_source": headline,
               "fit_rows": oof.subset(fit_rows).sources(),
@@ -63,8 +66,8 @@ def run_evaluate_quantifier(config: dict, run: str | None = None, methods=METHOD
         result["digital"] = measure(crisp, (oof.digital[known] == "yes").astype(int), test_mask[known],
                                     ["ACC"], n_folds, app_samples, app_size, n_bootstrap, coverage_method="ACC",
                                     seed=seed)
-    if labeled_predictions:
-        result["labeled_predictions"] = labeled_check(config, oof, labeled_predictions, label_col, n_bootstrap)
+    if labeled:
+        result["labeled_predictions"] = labeled
     out = Path(config["paths"]["reports"]) / "evaluation-quantifier"
     with atomic_folder(out) as tmp:
         write_json(tmp / "quantifier.json", result)
@@ -82,6 +85,9 @@ def labeled_check(config: dict, oof, path: str, label_col: str, n_bootstrap: int
     # Read as a labeled file's: a true domain spelt by its French label or in capitals was dropped unsaid.
     truth = domain_codes(frame, label_col, labels, path)
     frame = frame.assign(**{label_col: truth})[(truth != NONE_LABEL).to_numpy() & (frame["domain"] != "").to_numpy()]
+    if len(frame) < MIN_GROUP:  # as in a report: the shares would not be adjusted, the scores NaN and "0/13 held"
+        raise PipelineError(f"{path}: {len(frame)} rows with a true domain and a predicted one; the correction "
+                            f"and its intervals need at least {MIN_GROUP}")
     truth = frame[label_col].value_counts(normalize=True).reindex(labels.codes, fill_value=0).to_numpy()
     r = adjusted_shares(frame, list(labels.codes), oof, {}, n_bootstrap=n_bootstrap)
     d = r.domains.set_index("domain").reindex(labels.codes)
