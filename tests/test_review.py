@@ -143,6 +143,23 @@ def test_audit_names_a_suspect_row_by_its_number_in_its_own_file():
     assert table[["source", "text", "row_id"]].values.tolist() == [["seed:y", "r", 5]]
 
 
+def test_audit_lists_every_copy_of_a_title_labeled_with_two_domains():
+    """train warns of a title labeled with two domains and points at make audit, but the grouped CV gives
+    the copies one prediction: when the model hesitated between the two, audit listed neither."""
+    from pipeline.commands.audit import audit_frame
+    from pipeline.modeling.cv import duplicate_groups
+
+    classes = np.array(["a", "b"])
+    texts = ["Préau", "Stade", "PREAU", "Gymnase", "Piste", "Piscine"]
+    frame = pd.DataFrame({"text": texts, "domain": ["a", "a", "b", "b", "a", "b"], "digital": "",
+                          "source": "seed:x", "file_row": [1, 2, 3, 4, 5, 6]})
+    proba = np.array([[0.5, 0.5], [0.9, 0.1], [0.5, 0.5], [0.2, 0.8], [0.8, 0.2], [0.1, 0.9]])
+    table, _ = audit_frame(frame, proba, classes, duplicate_groups(texts))
+    assert table[["text", "label", "other_labels", "row_id"]].values.tolist() == [
+        ["Préau", "a", "b", 1], ["PREAU", "b", "a", 3]]
+    assert audit_frame(frame, proba, classes)[0].empty  # without the copies' groups, none is an issue
+
+
 def test_audit_refuses_an_output_that_is_not_a_workbook_before_its_cross_validation(tmp_path, capsys):
     """The name is checked first: a .csv output was refused only once the minutes of cross-validation were spent
     (here the empty seed folder would stop it first)."""

@@ -21,20 +21,28 @@ from pipeline.modeling import estimators
 from pipeline.modeling.cv import cross_validated_proba, duplicate_groups
 from pipeline.modeling.settings import TrainSettings
 from pipeline.modeling.train import check_trainable, preprocess_texts, text_kinds
-from pipeline.review.audit import label_issues
+from pipeline.review.audit import conflict_rows, label_issues, other_labels
 from pipeline.review.workbook import check_workbook_path, load_guide, review_table, write_workbook
 
 log = logging.getLogger(__name__)
 
 
-def audit_frame(frame: pd.DataFrame, proba: np.ndarray, classes: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The review sheet of the label issues, and the count of issues per source."""
-    issues = label_issues(proba, frame["domain"].to_numpy(), classes)
+def audit_frame(frame: pd.DataFrame, proba: np.ndarray, classes: np.ndarray,
+                groups=None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The review sheet of the label issues, then of the other rows of titles labeled with two domains
+    (copies grouped by `groups`, as the CV groups them), and the count of issues per source."""
+    y = frame["domain"].to_numpy()
+    others = other_labels(groups, y) if groups is not None else np.full(len(frame), "", dtype=object)
+    issues = label_issues(proba, y, classes)
+    conflicts = conflict_rows(proba, y, classes, others, issues["row"])
+    if groups is not None:  # the copies of a title side by side
+        conflicts = conflicts.iloc[np.argsort(np.asarray(groups)[conflicts["row"]], kind="stable")]
+    issues = pd.concat([issues, conflicts], ignore_index=True)
     rows = frame.iloc[issues["row"]].reset_index(drop=True)
     p = proba[issues["row"]].copy()
     p[np.arange(len(p)), [list(classes).index(s) for s in issues["suggested"]]] = -1
     inputs = pd.DataFrame({"source": rows["source"], "label": rows["domain"], "p_label": issues["p_label"],
-                           "margin": issues["margin"]})
+                           "margin": issues["margin"], "other_labels": others[issues["row"]]})
     model = pd.DataFrame({"text": rows["text"], "domain": issues["suggested"], "confidence": issues["p_suggested"],
                           "domain_2": classes[p.argmax(axis=1)] if len(p) else [], "digital": rows["digital"]})
     # row_id: where the row sits in its source's file, not its place among the training rows.
@@ -59,9 +67,10 @@ def run_audit(config: dict, output: str | Path, extra: str | None = None, recipe
     texts, y = frame["text"].tolist(), frame["domain"].to_numpy()
     _, lemmas, _ = preprocess_texts(texts, None, settings)
     classes = np.unique(y)
-    proba = cross_validated_proba(lemmas, y, frame["weight"].to_numpy(dtype=float), duplicate_groups(texts), [],
+    groups = duplicate_groups(texts)
+    proba = cross_validated_proba(lemmas, y, frame["weight"].to_numpy(dtype=float), groups, [],
                                   settings.recipe(recipe), settings, classes, text_kinds(frame))
-    table, counts = audit_frame(frame, proba, classes)
+    table, counts = audit_frame(frame, proba, classes, groups)
     write_workbook(output, table, labels, load_guide(paths["domain_guide"]), {
         "kind": "audit", "recipe": recipe, "cv_folds": settings.cv_folds, "rows": len(frame), "issues": len(table)})
     log.info("%d label issues among %d training rows, by source:\n%s", len(table), len(frame), counts.to_string())

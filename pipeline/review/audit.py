@@ -42,3 +42,28 @@ def label_issues(proba: np.ndarray, y, classes) -> pd.DataFrame:
                         "p_label": p_given[idx].round(4), "p_suggested": proba[idx, suggested[idx]].round(4)})
     out["margin"] = (out["p_suggested"] - out["p_label"]).round(4)
     return out.sort_values("margin", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def other_labels(groups, y) -> np.ndarray:
+    """Per row, the other domains the copies of its title carry, comma-separated ("" when none)."""
+    frame = pd.DataFrame({"group": np.asarray(groups), "label": np.asarray(y)})
+    labels_of_group = frame.groupby("group")["label"].agg(lambda s: sorted(set(s)))
+    return np.array([", ".join(other for other in group if other != own)
+                     for group, own in zip(frame["group"].map(labels_of_group), frame["label"])], dtype=object)
+
+
+def conflict_rows(proba: np.ndarray, y, classes, others: np.ndarray, listed) -> pd.DataFrame:
+    """The rows of a title labeled with two domains or more that `listed` (label_issues' rows) leaves out,
+    as label_issues gives its rows, the model's first domain as the suggestion; copies together.
+
+    The grouped CV gives every copy of a title one prediction: at most the copies whose label
+    differs from it can be issues, and none is when the model hesitates between the two."""
+    proba, y, classes = np.asarray(proba, dtype=float), np.asarray(y), np.asarray(classes)
+    idx = np.setdiff1d(np.flatnonzero(others != ""), np.asarray(listed, dtype=np.intp))
+    position = {c: j for j, c in enumerate(classes)}
+    given = np.fromiter((position[v] for v in y[idx]), dtype=np.intp, count=len(idx))
+    first = proba[idx].argmax(axis=1) if len(idx) else np.array([], dtype=np.intp)
+    out = pd.DataFrame({"row": idx, "label": y[idx], "suggested": classes[first],
+                        "p_label": proba[idx, given].round(4), "p_suggested": proba[idx, first].round(4)})
+    out["margin"] = (out["p_suggested"] - out["p_label"]).round(4)
+    return out
