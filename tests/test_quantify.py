@@ -1,5 +1,7 @@
+
 """Shares corrected for the classifier's errors (pipeline/quantify): unit tests on small arrays, then
 the run folder's oof.npz and the report's domain_shares.csv through the real commands."""
+import dataclasses
 import json
 from pathlib import Path
 
@@ -356,6 +358,25 @@ def test_labeled_predictions_read_their_true_domains_in_any_spelling(trained, la
                                                                                        index=False)
     with pytest.raises(PipelineError, match=r"p\.csv, row 7: label 'ecole' in column 'true_domain' is not a domain"):
         labeled_check(trained, oof, str(tmp_path / "p.csv"), "true_domain", 10)
+
+
+def test_labeled_predictions_are_checked_with_the_correction_a_report_publishes(trained, labels, tmp_path):
+    """The check fitted the correction on every out-of-fold row, the report on the headline source and
+    the other sources' non-digital rows: it measured a correction nobody publishes."""
+    from pipeline.commands.quantify import labeled_check
+    from pipeline.quantify.shares import domain_fit_rows
+
+    models = Path(trained["paths"]["models"])
+    oof = load_oof(models / (models / "LATEST").read_text().strip() / OOF_FILE)
+    # Half the rows from a headline source of real titles, a third of the others digital.
+    half = np.arange(oof.n) % 2 == 0
+    oof = dataclasses.replace(oof, source=np.where(half, "random", "seed"),
+                              digital=np.where(~half & (np.arange(oof.n) % 3 == 0), "yes", "no"))
+    _labeled_predictions(labels, tmp_path / "p.csv")
+    headline = "random"
+    result = labeled_check(trained, oof, str(tmp_path / "p.csv"), "true_domain", 10, headline)
+    fit = domain_fit_rows(oof, headline)
+    assert result["fitted_on"] == oof.subset(fit).sources() and 0 < fit.sum() < oof.n
 
 
 def test_labeled_predictions_too_few_to_adjust_are_refused_before_the_measurement(trained, labels, tmp_path):

@@ -47,7 +47,8 @@ def run_evaluate_quantifier(config: dict, run: str | None = None, methods=METHOD
     y = np.searchsorted(oof.classes, oof.y)
     log.info("quantifier: %d out-of-fold rows, held-out folds of the %d rows of %s", oof.n, test_mask.sum(), headline)
     # First: a file it cannot score stops the run before the minutes of measurement.
-    labeled = labeled_check(config, oof, labeled_predictions, label_col, n_bootstrap) if labeled_predictions else None
+    labeled = (labeled_check(config, oof, labeled_predictions, label_col, n_bootstrap, headline)
+               if labeled_predictions else None)
     fit_rows = domain_fit_rows(oof, headline)
     result = {"run": folder.name, "seed": seed, "oof_sources": oof.sources(), "test_source": headline,
               "fit_rows": oof.subset(fit_rows).sources(),
@@ -76,9 +77,10 @@ def run_evaluate_quantifier(config: dict, run: str | None = None, methods=METHOD
     return out
 
 
-def labeled_check(config: dict, oof, path: str, label_col: str, n_bootstrap: int) -> dict:
-    """Raw and adjusted shares of a predictions file against its rows' true domains; the correction
-    is fitted on every out-of-fold row (the seed set's, for a model trained on it alone)."""
+def labeled_check(config: dict, oof, path: str, label_col: str, n_bootstrap: int, headline: str | None = None) -> dict:
+    """Raw and adjusted shares of a predictions file against its rows' true domains; the correction is
+    fitted on the out-of-fold rows a report fits it on (`domain_fit_rows` of the run's `headline` source;
+    every row, the seed set's, for a model trained on it alone)."""
     labels = load_label_set(config["paths"]["labels"])
     frame = prepare_predictions(read_predictions_file(path), labels, path)
     label_col = truth_column(frame, label_col, path)
@@ -89,11 +91,11 @@ def labeled_check(config: dict, oof, path: str, label_col: str, n_bootstrap: int
         raise PipelineError(f"{path}: {len(frame)} rows with a true domain and a predicted one; the correction "
                             f"and its intervals need at least {MIN_GROUP}")
     truth = frame[label_col].value_counts(normalize=True).reindex(labels.codes, fill_value=0).to_numpy()
-    r = adjusted_shares(frame, list(labels.codes), oof, {}, n_bootstrap=n_bootstrap)
+    r = adjusted_shares(frame, list(labels.codes), oof, {}, n_bootstrap=n_bootstrap, headline=headline)
     d = r.domains.set_index("domain").reindex(labels.codes)
     adjusted = d["share_adjusted"].to_numpy()
     held = (d["ci_low"].to_numpy() <= truth) & (truth <= d["ci_high"].to_numpy())
-    return {"file": path, "n": int(len(frame)), "fitted_on": oof.sources(),
+    return {"file": path, "n": int(len(frame)), "fitted_on": r.labeled_sources,
             "raw_tv": round(total_variation(d["share"], truth), 4),
             "adjusted_tv": round(total_variation(adjusted, truth), 4),
             "raw_mae": round(mean_absolute_error(d["share"], truth), 4),
