@@ -433,6 +433,19 @@ def test_simulate_review_refuses_a_count_below_one_before_any_work(tmp_path, cap
     assert message in capsys.readouterr().err
 
 
+def test_the_simulations_summary_says_how_many_splits_and_draws_its_means_are_over():
+    """summary.json gave means without their design: a --splits 1 run read as the documented 3 splits."""
+    from pipeline.commands.simulate_review import summarize
+
+    curves = pd.DataFrame({"strategy": ["random", "random", "margin", "margin"], "weight": 1.0,
+                           "reviewed": [0, 400, 0, 400], "test_accuracy": [0.8, 0.9, 0.8, 0.95],
+                           "test_macro_f1": [0.7, 0.8, 0.7, 0.85], "list_accuracy": [0.8, 0.92, 0.8, 0.96]})
+    design = {"splits": 1, "test_share": 0.3, "random_draws": 2, "margin_weights": [1.0], "curves": 3}
+    summary = summarize(curves, pd.DataFrame(), 10, pd.DataFrame({"text": ["a", "b"]}), design)
+    assert summary["design"] == design and summary["real_titles"] == 2
+    assert summary["rows_to_reach_random_400_test_accuracy"]["margin"] <= 400
+
+
 def test_input_columns_of_the_sheets_names_are_renamed_without_a_second_clash():
     """An input column of a name the sheet uses is kept as input_<name>, as predict keeps it, even when the
     input already holds an input_<name> (a file predict labeled again): never two columns of one name."""

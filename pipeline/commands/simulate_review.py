@@ -101,7 +101,9 @@ def run_simulation(config: dict, extra: str, output: str | None = None, splits: 
                                       for tag, data, s, b, m, w, d in jobs)
     curves = pd.DataFrame([r for tag, rows in results if tag[0] == "curve" for r in rows])
     years = pd.DataFrame([r for tag, rows in results if tag[0] == "year" for r in rows])
-    summary = summarize(curves, years, len(seed), real)
+    design = {"splits": splits, "test_share": 0.3, "random_draws": random_draws, "margin_weights": list(weights),
+              "curves": len(jobs)}
+    summary = summarize(curves, years, len(seed), real, design)
     folder = Path(output) if output else Path(paths["reports"]) / "review-simulation"
     with atomic_folder(folder) as tmp:
         curves.to_csv(tmp / "curves.csv", index=False)
@@ -125,11 +127,15 @@ def mean_curves(curves: pd.DataFrame) -> pd.DataFrame:
     return curves.groupby(["strategy", "weight", "reviewed"])[numbers].mean().round(4).reset_index()
 
 
-def summarize(curves: pd.DataFrame, years: pd.DataFrame, n_seed: int, real: pd.DataFrame) -> dict:
+def summarize(curves: pd.DataFrame, years: pd.DataFrame, n_seed: int, real: pd.DataFrame,
+              design: dict | None = None) -> dict:
+    """summary.json: the run's design (how many splits and draws the means are over), the mean curves,
+    what each strategy needs to reach random review's 400 rows, the year lists'."""
     mean = mean_curves(curves)
     w1 = mean[mean["weight"] == mean["weight"].min()]
     random_400 = w1[(w1["strategy"] == "random") & (w1["reviewed"] == 400)]
-    out = {"seed_rows": n_seed, "real_titles": int(len(real)), "mean_curves": mean.to_dict(orient="records")}
+    out = {"design": design or {}, "seed_rows": n_seed, "real_titles": int(len(real)),
+           "mean_curves": mean.to_dict(orient="records")}
     for metric in ("test_accuracy", "test_macro_f1", "list_accuracy"):
         target = float(random_400[metric].iloc[0]) if len(random_400) else float("nan")
         out[f"random_at_400_{metric}"] = target
