@@ -160,6 +160,17 @@ def test_audit_lists_every_copy_of_a_title_labeled_with_two_domains():
     assert audit_frame(frame, proba, classes)[0].empty  # without the copies' groups, none is an issue
 
 
+def test_audit_leaves_the_locked_test_rows_out(tmp_path):
+    """make audit --extra listed the locked rows' suspect labels too: the errors nobody may read."""
+    from pipeline.commands.audit import without_locked_rows
+
+    frame = pd.DataFrame({"text": list("pqrs"), "domain": "a", "source": ["random"] * 3 + ["seed:x"],
+                          "row_id": ["random:1", "random:2", "random:3", ""]})
+    (tmp_path / "locked.toml").write_text('source = "random"\nids = ["2", "9"]\n', encoding="utf-8")
+    assert without_locked_rows(frame, tmp_path / "locked.toml")["row_id"].tolist() == ["random:1", "random:3", ""]
+    assert len(without_locked_rows(frame, None)) == 4
+
+
 def test_audit_refuses_an_output_that_is_not_a_workbook_before_its_cross_validation(tmp_path, capsys):
     """The name is checked first: a .csv output was refused only once the minutes of cross-validation were spent
     (here the empty seed folder would stop it first)."""
