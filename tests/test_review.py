@@ -258,6 +258,36 @@ def test_a_filled_workbook_is_trained_on_and_counted(trained, workbook, labels, 
         [texts[0], other, "yes"], [texts[1], domains[1], ""], [texts[2], other, "no"]]
 
 
+def test_an_answer_replaces_the_training_rows_that_label_its_title_otherwise(workbook, labels, tmp_path):
+    """An audit workbook's correction of a training row, filed in data/reviewed, joined the training rows
+    beside the row it corrected: the model learned both labels, and train warned of a conflict."""
+    from pipeline.commands.train import add_reviewed
+    from pipeline.io.sources import SourceReport
+
+    path, _ = workbook
+    wb, ws, col = _review_sheet(path)
+    text, proposed = (ws.cell(row=2, column=col[c]).value for c in ("text", "domain"))
+    other = [d for d in labels.codes if d != proposed][0]
+    ws.cell(row=2, column=col["correction"]).value = other
+    ws.cell(row=3, column=col["correction"]).value = "none"
+    reviewed = tmp_path / "reviewed"
+    reviewed.mkdir()
+    wb.save(reviewed / "audit.xlsx")
+    none_text = ws.cell(row=3, column=col["text"]).value
+    frame = pd.DataFrame({"text": [text, text.upper() + " !", text, "Autre titre", none_text],
+                          "domain": [proposed, proposed, other, proposed, proposed], "digital": "",
+                          "source": ["a", "b", "b", "a", "a"], "weight": 1.0, "text_kind": "submission",
+                          "row_id": "", "period": "", "sure": "", "file_row": [1, 1, 2, 2, 3]})
+    reports = [SourceReport("a", "a.csv", "", 3, 3, 0, 0), SourceReport("b", "b.csv", "", 2, 2, 0, 0)]
+    config = {"paths": {"reviewed": str(reviewed)}, "review": {}}
+    out, reports, _ = add_reviewed(config, frame, reports, labels)
+    # Both copies labeled otherwise give way; the copy that agrees stays; a none answer removes nothing.
+    assert out[["text", "domain", "source"]].values.tolist()[:3] == [
+        [text, other, "b"], ["Autre titre", proposed, "a"], [none_text, proposed, "a"]]
+    assert out["source"].tolist()[3:] == ["reviewed:audit.xlsx"]
+    assert [(r.name, r.rows_used, r.gave_way) for r in reports[:2]] == [("a", 2, 1), ("b", 1, 1)]
+
+
 def test_a_workbook_where_only_the_digital_flag_is_answered_gives_training_rows(workbook, labels, tmp_path):
     path, _ = workbook
     wb, ws, col = _review_sheet(path)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import pandas as pd
@@ -17,6 +17,7 @@ from pipeline.modeling.settings import TrainSettings
 from pipeline.modeling.train import OOF_KEY, train
 from pipeline.quantify.evaluate import unseen_year_check
 from pipeline.quantify.store import OOF_FILE, OutOfFold, save_oof
+from pipeline.review.answers import answers_win
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,12 @@ def add_reviewed(config: dict, frame, reports: list, labels, extra_paths=None):
         return frame, reports, {"rows_reviewed": 0, "rows_trained": 0, "workbooks": []}
     weight = float(config.get("review", {}).get("reviewed_weight", 1.0))
     rows, more, summary = load_reviewed(files, labels, weight)
+    frame, gave_way = answers_win(frame, rows)
+    if gave_way:
+        log.info("%d training row(s) of titles the reviewed workbooks answer with another domain give way to "
+                 "the answer (by source: %s)", sum(gave_way.values()), gave_way)
+        reports = [replace(r, rows_used=r.rows_used - gave_way.get(r.name, 0), gave_way=gave_way.get(r.name, 0))
+                   for r in reports]
     log.info("%d reviewed rows from %d workbook(s) join the training data", len(rows), len(files))
     return pd.concat([frame, rows], ignore_index=True), reports + more, summary
 

@@ -78,6 +78,7 @@ class SourceReport:
     rows_used: int
     left_out: int
     empty_text: int
+    gave_way: int = 0  # rows of a title a reviewed workbook answers with another domain (not in rows_used)
 
 
 @dataclass(frozen=True)

@@ -102,6 +102,9 @@ def model_card(metadata: dict, metrics: dict, labels: LabelSet) -> str:
     locked_line += certainty_line(d.get("by_certainty"))
     pool = metadata.get("unlabeled_sources") or []
     n_pseudo = metrics.get("n_pseudo_labeled") or 0
+    gave_way = {s["name"]: s["gave_way"] for s in metadata["sources"] if s.get("gave_way")}
+    gave_way_line = ("\nRows of a title that a reviewed workbook answers with another domain gave way to the answer "
+                     f"(not counted above): {', '.join(f'{k} {v}' for k, v in gave_way.items())}.\n" if gave_way else "")
     pool_line = (f"\nSelf-training: of the {sum(s['rows_used'] for s in pool):,} unlabeled titles of "
                  f"{', '.join(s['name'] for s in pool)}, {n_pseudo:,} that a first model labeled with a clear margin "
                  f"joined the training rows with their predicted domain, at a fraction of a labeled row's weight.\n"
@@ -140,7 +143,7 @@ Chosen because: {metrics['chosen_because']}.
 | source | rows used | left out (`none`) | left out (no text) | sha256 |
 |---|---|---|---|---|
 {sources}
-{pool_line}
+{gave_way_line}{pool_line}
 ## Evaluation
 Grouped, stratified {metrics['cv_folds']}-fold cross-validation of {evaluated}
 (copies of a title stay in one fold and never train the fold that tests them),

@@ -121,3 +121,19 @@ def _text(value) -> str:
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     return str(value).strip()
+
+
+def answers_win(frame: pd.DataFrame, answers: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
+    """The training rows less those of a title (copies as the CV groups them) that a reviewed workbook
+    answers with another domain, and how many gave way, by source.
+
+    The analyst's answer is the title's label: an audit workbook's corrections so fix the training
+    rows (an outside source's file cannot be edited), and a title reviewed in this year's list
+    overrides an older label instead of teaching both. A `none` answer trains nothing and removes nothing."""
+    from pipeline.modeling.cv import duplicate_key  # modeling imports sklearn: only when training
+
+    answer_of = dict(zip(answers["text"].map(duplicate_key), answers["domain"]))
+    answer = frame["text"].map(duplicate_key).map(answer_of)
+    gives_way = (answer.notna() & (answer != frame["domain"])).to_numpy()
+    counts = frame.loc[gives_way, "source"].value_counts()
+    return frame[~gives_way], {str(s): int(n) for s, n in counts.items()}
