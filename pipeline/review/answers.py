@@ -17,6 +17,7 @@ from pipeline.domains import NONE_LABEL, LabelSet, label_lookup, yes_no
 from pipeline.errors import PipelineError
 from pipeline.features.text import normalize
 from pipeline.io.sources import COLUMNS, SUBMISSION_KIND
+from pipeline.modeling.cv import duplicate_key
 from pipeline.review.workbook import FORMAT, META_SHEET, REQUIRED_COLUMNS, REVIEW_SHEET, label_fingerprint
 
 
@@ -130,8 +131,6 @@ def answers_win(frame: pd.DataFrame, answers: pd.DataFrame) -> tuple[pd.DataFram
     The analyst's answer is the title's label: an audit workbook's corrections so fix the training
     rows (an outside source's file cannot be edited), and a title reviewed in this year's list
     overrides an older label instead of teaching both. A `none` answer trains nothing and removes nothing."""
-    from pipeline.modeling.cv import duplicate_key  # modeling imports sklearn: only when training
-
     answer_of = dict(zip(answers["text"].map(duplicate_key), answers["domain"]))
     answer = frame["text"].map(duplicate_key).map(answer_of)
     gives_way = (answer.notna() & (answer != frame["domain"])).to_numpy()
