@@ -13,6 +13,7 @@ def figures(results: dict, path: tuple[str, ...] = ()) -> dict[tuple[str, ...], 
     """Every compared figure of a results.json, by its path of keys."""
     out = {}
     for key, value in results.items():
+        key = str(key)  # as JSON writes it: this run's memory section is keyed by rows (ints), the baseline's by text
         if isinstance(value, dict):
             out.update(figures(value, path + (key,)))
         elif key in COMPARED and isinstance(value, (int, float)) and not isinstance(value, bool):

@@ -36,3 +36,17 @@ def test_a_baseline_run_is_printed_beside_this_one_figure_by_figure():
     assert rows == [["seconds", 200.0, 100.0, 0.5],
                     ["throughput / predict / 2 processes / predict_s", 4.0, 3.0, 0.75],
                     ["throughput / predict / 2 processes / max_rss_mb", 500.0, 550.0, 1.1]]
+
+
+def test_a_baseline_read_from_its_json_matches_this_runs_figures_keyed_by_rows():
+    import json
+
+    from bench.compare import side_by_side
+
+    current = {"memory": {10000: {"predict_s": 2.0, "max_rss_mb": 400.0}, 30000: {"predict_s": 6.0}}}
+    baseline = json.loads(json.dumps({"memory": {10000: {"predict_s": 4.0, "max_rss_mb": 400.0}}}))
+
+    rows = side_by_side(baseline, current)
+
+    assert rows == [["memory / 10000 / predict_s", 4.0, 2.0, 0.5],
+                    ["memory / 10000 / max_rss_mb", 400.0, 400.0, 1.0]]
