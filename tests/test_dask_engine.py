@@ -3,6 +3,11 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
+import signal
+import subprocess
+import sys
+import time
 
 import pandas as pd
 import pytest
@@ -11,6 +16,7 @@ pytest.importorskip("distributed", reason="the dask extra is not installed (pip 
 
 from pipeline.cli import main  # noqa: E402
 from pipeline.commands.predict import PredictSettings, run_predict  # noqa: E402
+from pipeline.config import PROJECT_DIR  # noqa: E402
 from pipeline.engines.dask_engine import label_with_dask  # noqa: E402
 from pipeline.errors import PipelineError  # noqa: E402
 from pipeline.modeling.run_folder import resolve_run  # noqa: E402
@@ -56,6 +62,27 @@ def test_cli_on_a_cluster_gives_the_local_engine_output_row_for_row(trained, clu
     assert result["code"].tolist() == [f"{i:05d}" for i in range(300)]  # files 1, 2, 10 in order, zeros kept
     pd.testing.assert_frame_equal(result, local_output)
     assert [p.name for p in tmp_path.iterdir()] == ["out.parquet"]  # no temporary file left
+
+
+def test_sigterm_stops_the_run_and_leaves_no_half_written_output(trained, cluster, seed, tmp_path):
+    """By default SIGTERM ended the client at once, leaving its temporary output; it now stops as Ctrl-C does."""
+    source = tmp_path / "big.csv"
+    texts = seed["text"].tolist()
+    pd.DataFrame({"text": [f"{texts[i % len(texts)]} {i}" for i in range(100_000)]}).to_csv(source, index=False)
+    out = tmp_path / "out.parquet"
+    run = subprocess.Popen([sys.executable, "-m", "pipeline", "--config", str(trained["config_file"]), "-q",
+                            "predict", "--engine", "dask", "--scheduler", cluster[0].scheduler_address,
+                            "--input", str(source), "--output", str(out)],
+                           cwd=PROJECT_DIR, env={**os.environ, "PYTHONPATH": str(PROJECT_DIR)},
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120  # a loaded machine: the client starts within seconds
+    while not list(tmp_path.glob(".out.parquet.*")) and run.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    assert run.poll() is None, run.stderr.read()  # labeling: its temporary output is there
+    run.send_signal(signal.SIGTERM)
+    err = run.communicate(timeout=60)[1]
+    assert run.returncode == 143 and err.strip() == "interrupted: nothing was written", err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.csv"]
 
 
 def test_files_cut_into_many_partitions_and_a_folder_output_keep_the_order(trained, cluster, inputs,

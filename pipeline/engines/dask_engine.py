@@ -21,12 +21,14 @@ import contextlib
 import logging
 import os
 import pickle
+import signal
 import uuid
 from pathlib import Path
 
 import pandas as pd
 from distributed.diagnostics.plugin import WorkerPlugin
 
+from pipeline import interrupt
 from pipeline.engines.dask_input import (
     BLOCK_BYTES,
     PARQUET_SUFFIXES,
@@ -162,6 +164,9 @@ def label_with_dask(folder: Path, input_spec: str | Path, output_path: str | Pat
              len(files), len(pieces), text_columns, model.run_id)
 
     with contextlib.ExitStack() as stack:
+        # SIGTERM stops the run as Ctrl-C does (as in the local engine): the temporary output removed, the
+        # cluster closed; by default it would end this process at once and leave both behind.
+        stack.enter_context(interrupt.stop_on(signal.SIGTERM))
         if client is None:
             client = stack.enter_context(dask_client(scheduler, workers))
         log.info("Dask dashboard: %s", client.dashboard_link)
