@@ -85,6 +85,17 @@ def test_sigterm_stops_the_run_and_leaves_no_half_written_output(trained, cluste
     assert sorted(p.name for p in tmp_path.iterdir()) == ["big.csv"]
 
 
+@pytest.mark.parametrize("address", ["http://127.0.0.1:8786", "127.0.0.1"])
+def test_a_scheduler_address_of_no_dask_scheme_is_the_users_error(trained, inputs, tmp_path, capsys, address):
+    """Dask's ValueError was an unexpected failure (exit 1, a crash log); it is the user's input (exit 2)."""
+    out = tmp_path / "out.parquet"
+    assert main(["--config", trained["config_file"], "-q", "predict", "--input", str(inputs / "all.csv"),
+                 "--output", str(out), "--engine", "dask", "--scheduler", address]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"error: --scheduler {address}: not a Dask scheduler address ("), err
+    assert "give tcp://HOST:PORT" in err and not out.exists()
+
+
 def test_files_cut_into_many_partitions_and_a_folder_output_keep_the_order(trained, cluster, inputs,
                                                                           local_output, tmp_path):
     settings = PredictSettings.from_config(trained)

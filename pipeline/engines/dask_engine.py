@@ -98,6 +98,9 @@ def dask_client(scheduler: str | None, workers: int):
             client = Client(scheduler, timeout="20s")
         except (OSError, TimeoutError) as exc:
             raise PipelineError(f"--scheduler {scheduler}: cannot connect ({exc})") from None
+        except ValueError as exc:  # no address at all: another scheme (http://), no port
+            raise PipelineError(f"--scheduler {scheduler}: not a Dask scheduler address ({exc}); "
+                                f"give tcp://HOST:PORT, as `dask scheduler` prints it") from None
         with client:
             yield client
         return
