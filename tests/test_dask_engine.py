@@ -96,6 +96,16 @@ def test_a_scheduler_address_of_no_dask_scheme_is_the_users_error(trained, input
     assert "give tcp://HOST:PORT" in err and not out.exists()
 
 
+def test_a_negative_number_of_workers_is_refused(trained, inputs, tmp_path, capsys):
+    """A LocalCluster of -1 workers started none, and the run waited for them forever."""
+    out = tmp_path / "out.parquet"
+    assert main(["--config", trained["config_file"], "-q", "predict", "--input", str(inputs / "all.csv"),
+                 "--output", str(out), "--engine", "dask", "--workers", "-1"]) == 2
+    assert capsys.readouterr().err.strip() == ("error: --workers -1: give a number of worker processes "
+                                               "(0 or none: one per core)")
+    assert not out.exists()
+
+
 def test_files_cut_into_many_partitions_and_a_folder_output_keep_the_order(trained, cluster, inputs,
                                                                           local_output, tmp_path):
     settings = PredictSettings.from_config(trained)

@@ -66,6 +66,8 @@ def run_predict(config: dict, input_path: str | Path, output_path: str | Path, t
     engine "dask": on a Dask cluster (`scheduler`, else `workers` local processes), see engines/dask_engine.py.
     """
     settings = PredictSettings.from_config(config, n_jobs=n_jobs, text_kind=text_kind)
+    if workers is not None and workers < 0:  # a LocalCluster of no worker would wait forever
+        raise PipelineError(f"--workers {workers}: give a number of worker processes (0 or none: one per core)")
     if engine == "dask":
         try:
             from pipeline.engines.dask_engine import label_with_dask
