@@ -161,6 +161,22 @@ def test_a_bad_file_of_a_glob_is_named_and_nothing_is_written(trained, cluster, 
     assert not out.parent.exists() or not list(out.parent.iterdir())
 
 
+def test_a_parquet_input_is_read_as_the_local_engine_reads_it(trained, cluster, seed, tmp_path):
+    """Dask read Parquet with pandas' metadata: a saved index was lost (every input column is kept locally),
+    a categorical column stayed categorical, integers with a null became Int64."""
+    source = tmp_path / "in.parquet"
+    pd.DataFrame({"code": pd.array([1004, None, 75056, 2], dtype="Int64"),
+                  "kind": pd.Categorical(["a", "b", None, "a"]), "text": seed["text"].head(4).tolist()},
+                 index=pd.Index(["r1", "r2", "r3", "r4"], name="ref")).to_parquet(source)
+    local, out = tmp_path / "local.parquet", tmp_path / "out.parquet"
+    run_predict(trained, source, local, n_jobs=1)
+    label_with_dask(resolve_run(trained["paths"]["models"]), source, out, PredictSettings.from_config(trained),
+                    client=cluster[1])
+    expected = pd.read_parquet(local)
+    assert list(expected.columns[:3]) == ["ref", "code", "kind"]
+    pd.testing.assert_frame_equal(pd.read_parquet(out), expected)
+
+
 def test_a_model_sent_by_bytes_is_refused_by_a_worker_with_other_library_versions(trained, cluster):
     """The worker checks the versions the model was made with, as load_run does (here, faked older)."""
     from pipeline.engines.dask_engine import ship_model

@@ -15,6 +15,8 @@ and a separator ending the lines (or a value after the last column) handled
 as the local engine handles it, decided on the first file's first chunk.
 Like Dask's own read_csv, cutting a CSV file assumes no quoted field spans
 lines; a file whose fields do is read whole with a blocksize of 0.
+Parquet rows are converted as the local reader converts them (io/read.py's
+parquet_frame: a saved pandas index kept as columns, categories as values).
 """
 from __future__ import annotations
 
@@ -32,6 +34,7 @@ from pipeline.errors import PipelineError
 from pipeline.io.csvfile import (
     TRAILING,
     CsvLayout,
+    check_unique,
     csv_layout,
     layout_like,
     pandas_options,
@@ -39,6 +42,7 @@ from pipeline.io.csvfile import (
     read_csv,
     trailing_field,
 )
+from pipeline.io.read import parquet_frame, parquet_index
 from pipeline.io.rows import place_rows
 from pipeline.io.tables import CSV_SUFFIXES
 
@@ -223,11 +227,13 @@ def _read(piece: Piece, kind: str, read: CsvRead | None) -> pd.DataFrame:
     import pyarrow.parquet as pq
 
     path = Path(piece.path)
-
     try:
-        frame = pq.ParquetFile(path).read_row_groups(list(range(piece.start, piece.end))).to_pandas()
+        file = pq.ParquetFile(path)
+        table = file.read_row_groups(list(range(piece.start, piece.end)))
     except Exception as exc:
         raise PipelineError(f"{path}: cannot be read as Parquet ({exc})") from None
+    check_unique(file.schema_arrow.names, path)
+    frame = parquet_frame(table, parquet_index(file.schema_arrow))  # as the local engine reads it
     for key, value in piece.hive:
         if key not in frame.columns:
             frame[key] = pd.Series(value, index=frame.index, dtype="str")

@@ -135,8 +135,7 @@ def _parquet(path: Path, chunk_size: int | None) -> Iterator[pd.DataFrame]:
         raise PipelineError(f"{path}: not a readable Parquet file ({exc})") from None
     names = pf.schema_arrow.names
     check_unique(names, path)
-    meta = pf.schema_arrow.pandas_metadata or {}
-    index = [c for c in meta.get("index_columns", []) if isinstance(c, str) and c in names]
+    index = parquet_index(pf.schema_arrow)
     if pf.metadata.num_rows == 0:
         yield pd.DataFrame(columns=names)
         return
@@ -149,16 +148,23 @@ def _parquet(path: Path, chunk_size: int | None) -> Iterator[pd.DataFrame]:
             raise PipelineError(f"{path}: the Parquet file is damaged ({exc})") from None
         if batch is None:
             return
-        # integer_object_nulls: an integer column with a null stays integers (as float64 it would be written
-        # "1004.0", and a code past 2**53 would change).
-        frame = batch.to_pandas(ignore_metadata=True, integer_object_nulls=True)
-        yield place_rows(_tidy_parquet(frame, index), first_row, of_table=True)
+        yield place_rows(parquet_frame(batch, index), first_row, of_table=True)
         first_row += batch.num_rows
 
 
-def _tidy_parquet(frame: pd.DataFrame, index: list[str]) -> pd.DataFrame:
-    """A pandas index saved in the file becomes the first column(s) (named `index` when it had no name);
+def parquet_index(schema) -> list[str]:
+    """The columns of a Parquet file (its pyarrow `schema`) that hold a pandas index saved with it."""
+    meta = schema.pandas_metadata or {}
+    return [c for c in meta.get("index_columns", []) if isinstance(c, str) and c in schema.names]
+
+
+def parquet_frame(data, index: list[str]) -> pd.DataFrame:
+    """Rows of a Parquet file (a pyarrow batch or table) as every engine reads them: a pandas index saved in
+    the file (`index`: parquet_index) becomes the first column(s) (named `index` when it had no name);
     categorical columns become plain values (their nulls stay nulls)."""
+    # integer_object_nulls: an integer column with a null stays integers (as float64 it would be written
+    # "1004.0", and a code past 2**53 would change).
+    frame = data.to_pandas(ignore_metadata=True, integer_object_nulls=True)
     if index:
         frame = frame[index + [c for c in frame.columns if c not in index]]
         frame = frame.rename(columns={c: "index" if c == "__index_level_0__" else c for c in index})
