@@ -67,6 +67,8 @@ def main(argv=None) -> int:
             baseline = json.loads(Path(a.baseline).read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             ap.error(f"--baseline {a.baseline}: not a readable results.json ({exc})")
+        if not isinstance(baseline, dict):  # JSON, but not this script's: compared only after the whole run
+            ap.error(f"--baseline {a.baseline}: not a results.json of bench/run.py (no object of figures)")
     ctx = Ctx()
     ctx.quick, ctx.data = a.quick, Path(a.data).resolve()
     ctx.sizes = [int(s) for s in (a.sizes or ("10000,30000,100000" if a.quick else "10000,100000,1000000")).split(",")]

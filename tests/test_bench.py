@@ -50,3 +50,19 @@ def test_a_baseline_read_from_its_json_matches_this_runs_figures_keyed_by_rows()
 
     assert rows == [["memory / 10000 / predict_s", 4.0, 2.0, 0.5],
                     ["memory / 10000 / max_rss_mb", 400.0, 400.0, 1.0]]
+
+
+def test_a_baseline_that_is_not_a_results_json_stops_the_run_before_it_starts(tmp_path, capsys):
+    """JSON of another shape passed the check, and the comparison failed only after the whole run."""
+    import pytest
+
+    from bench.run import main
+
+    baseline = tmp_path / "other.json"
+    baseline.write_text("[1, 2]", encoding="utf-8")
+    with pytest.raises(SystemExit) as stop:
+        main(["--only", "memory", "--model", str(tmp_path), "--data", str(tmp_path), "--baseline", str(baseline),
+              "--out", str(tmp_path / "results.json")])
+    assert stop.value.code == 2
+    assert f"--baseline {baseline}: not a results.json of bench/run.py" in capsys.readouterr().err
+    assert not (tmp_path / "results.json").exists()
