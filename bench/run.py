@@ -33,6 +33,7 @@ from bench.report import TARGETS, table, verdicts  # noqa: E402
 from bench.throughput import throughput_section  # noqa: E402
 from bench.train import train_section  # noqa: E402
 from pipeline.features.lemma_cache import CACHE_ENV  # noqa: E402
+from pipeline.modeling.run_folder import MODEL_FILE  # noqa: E402
 
 SECTIONS = ("throughput", "train", "memory", "dedup", "f1")
 # Run in this order, after train; each gets the context and returns its part of results.json.
@@ -69,6 +70,9 @@ def main(argv=None) -> int:
             ap.error(f"--baseline {a.baseline}: not a readable results.json ({exc})")
         if not isinstance(baseline, dict):  # JSON, but not this script's: compared only after the whole run
             ap.error(f"--baseline {a.baseline}: not a results.json of bench/run.py (no object of figures)")
+    # A model that is not there would fail only at the first predict, after the sections before it.
+    if a.model and not (Path(a.model) / MODEL_FILE).is_file():
+        ap.error(f"--model {a.model}: not a trained run folder (no {MODEL_FILE} in it)")
     ctx = Ctx()
     ctx.quick, ctx.data = a.quick, Path(a.data).resolve()
     ctx.sizes = [int(s) for s in (a.sizes or ("10000,30000,100000" if a.quick else "10000,100000,1000000")).split(",")]

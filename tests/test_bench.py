@@ -66,3 +66,17 @@ def test_a_baseline_that_is_not_a_results_json_stops_the_run_before_it_starts(tm
     assert stop.value.code == 2
     assert f"--baseline {baseline}: not a results.json of bench/run.py" in capsys.readouterr().err
     assert not (tmp_path / "results.json").exists()
+
+
+def test_a_model_folder_that_holds_no_model_stops_the_run_before_it_starts(tmp_path, capsys):
+    """It failed at the first predict, with a traceback naming --run, after any section before it."""
+    import pytest
+
+    from bench.run import main
+
+    with pytest.raises(SystemExit) as stop:
+        main(["--only", "memory", "--model", str(tmp_path / "no-run"), "--data", str(tmp_path),
+              "--out", str(tmp_path / "results.json")])
+    assert stop.value.code == 2
+    assert f"--model {tmp_path / 'no-run'}: not a trained run folder (no model.joblib in it)" in capsys.readouterr().err
+    assert not (tmp_path / "results.json").exists()
