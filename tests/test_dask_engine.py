@@ -131,6 +131,20 @@ def test_files_cut_into_many_partitions_and_a_folder_output_keep_the_order(train
     pd.testing.assert_frame_equal(result.drop(columns="batch"), local_output)
 
 
+def test_a_folder_output_replaces_an_earlier_runs_parts_but_never_other_files(trained, cluster, inputs, tmp_path):
+    """The new folder was swapped in whole: a file of the user's in OUTPUT was deleted without a word."""
+    folder, settings = resolve_run(trained["paths"]["models"]), PredictSettings.from_config(trained)
+    out = tmp_path / "labeled"
+    label_with_dask(folder, inputs / "part-1.csv", out, settings, client=cluster[1])
+    label_with_dask(folder, inputs / "part-*.csv", out, settings, client=cluster[1])  # its own parts: replaced
+    assert sum(len(pd.read_parquet(p)) for p in out.iterdir()) == 300
+    (out / "notes.txt").write_text("kept", encoding="utf-8")
+    with pytest.raises(PipelineError, match=r"labeled holds files predict --engine dask does not write \(notes.txt\)"):
+        label_with_dask(folder, inputs / "part-1.csv", out, settings, client=cluster[1])
+    assert (out / "notes.txt").read_text(encoding="utf-8") == "kept"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["labeled"]
+
+
 def test_a_review_threshold_that_flags_only_empty_texts_is_warned_of(trained, cluster, inputs, tmp_path, caplog):
     settings = dataclasses.replace(PredictSettings.from_config(trained), review_threshold=0.0)
     with caplog.at_level(logging.WARNING):

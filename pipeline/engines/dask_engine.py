@@ -21,6 +21,7 @@ import contextlib
 import logging
 import os
 import pickle
+import re
 import signal
 import uuid
 from pathlib import Path
@@ -42,6 +43,7 @@ from pipeline.engines.dask_input import (
 from pipeline.errors import PipelineError
 from pipeline.io import options as io_options
 from pipeline.io.tables import TableWriter, atomic_folder, atomic_output, find_text_columns, warn_unused_options
+from pipeline.io.write import check_replaceable
 from pipeline.modeling.metrics import review_threshold_warning
 from pipeline.modeling.predict import applied_review_threshold, label_frame
 from pipeline.modeling.run_folder import MODEL_FILE, check_versions, load_run
@@ -51,6 +53,8 @@ log = logging.getLogger(__name__)
 # A task that raised is run again this many times (a flaky disk or network); a task whose
 # worker died is rescheduled by Dask on its own, up to distributed.scheduler.allowed-failures.
 RETRIES = 2
+# The files of a folder output (part-00000.parquet...): the only ones a run may replace.
+PART_NAME = re.compile(r"part-\d{5,}\.parquet")
 
 
 class ModelPlugin(WorkerPlugin):
@@ -148,6 +152,9 @@ def label_with_dask(folder: Path, input_spec: str | Path, output_path: str | Pat
     files, root = input_files(input_spec)
     if any(output_path.resolve() == f.resolve() or output_path.resolve() in f.resolve().parents for f in files):
         raise PipelineError(f"{output_path}: the output would overwrite the input; choose another OUTPUT")
+    if not suffix and output_path.is_dir():  # the new folder replaces it whole: only an earlier run's parts may go
+        check_replaceable(output_path, True, {p.name for p in output_path.iterdir() if PART_NAME.fullmatch(p.name)},
+                          "predict --engine dask", "")
     kind = "parquet" if files[0].suffix.lower() in PARQUET_SUFFIXES else "csv"
     warn_unused_options(files[0], kind, sep, encoding, io_options.current().sheet)
     if kind == "csv":
