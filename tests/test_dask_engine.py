@@ -145,6 +145,26 @@ def test_a_folder_output_replaces_an_earlier_runs_parts_but_never_other_files(tr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["labeled"]
 
 
+@pytest.mark.parametrize("output", ["out.parquet", "out"])
+def test_the_last_line_counts_the_rows_flagged_needs_review_as_the_local_engine(trained, cluster, inputs, tmp_path,
+                                                                                 caplog, output):
+    """The Dask engine's last line gave the rows only, not how many were flagged needs_review."""
+    def last_line(run) -> str:
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="pipeline"):
+            run()
+        return [r.getMessage() for r in caplog.records if "rows labeled into" in r.getMessage()][-1]
+
+    local = last_line(lambda: run_predict(trained, inputs / "all.csv", tmp_path / "local.parquet", n_jobs=1))
+    dask = last_line(lambda: label_with_dask(resolve_run(trained["paths"]["models"]), inputs / "part-*.csv",
+                                             tmp_path / output, PredictSettings.from_config(trained),
+                                             client=cluster[1]))
+    flagged = int(pd.read_parquet(tmp_path / "local.parquet")["needs_review"].sum())
+    assert flagged >= 3  # the empty texts at least
+    assert dask == local.replace("local.parquet", output)
+    assert f"300 rows labeled into {tmp_path / output}; {flagged} flagged needs_review" in dask
+
+
 def test_a_review_threshold_that_flags_only_empty_texts_is_warned_of(trained, cluster, inputs, tmp_path, caplog):
     settings = dataclasses.replace(PredictSettings.from_config(trained), review_threshold=0.0)
     with caplog.at_level(logging.WARNING):

@@ -130,11 +130,16 @@ def label_file(model: BarometerModel, input_path: str | Path, output_path: str |
         if "columns" not in state:
             raise PipelineError(f"{input_path}: the file has a header but no rows")
     threshold = applied_review_threshold(model, settings.review_threshold)
-    log.info("%d rows labeled into %s; %d flagged needs_review (confidence below %.2f, or no text)", rows,
-             output_path, flagged, threshold)
+    log_labeled(rows, output_path, flagged, threshold)
     if warning := review_threshold_warning(threshold, settings.review_threshold is not None):
         log.warning(warning)
     return output_path
+
+
+def log_labeled(rows: int, output_path, flagged: int, threshold: float) -> None:
+    """The last line of a run, the same for every engine."""
+    log.info("%d rows labeled into %s; %d flagged needs_review (confidence below %.2f, or no text)", rows,
+             output_path, flagged, threshold)
 
 
 def use_text_kind(model: BarometerModel, kind: str) -> None:

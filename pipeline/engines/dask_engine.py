@@ -85,9 +85,14 @@ def _label_partition(frame: pd.DataFrame, plugin: str, text_columns: list[str],
     return label_frame(get_worker().plugins[plugin].model, frame, text_columns, review_threshold, warn=False)
 
 
-def _write_part(frame: pd.DataFrame, path: str) -> int:
+def _write_part(frame: pd.DataFrame, path: str) -> tuple[int, int]:
     frame.to_parquet(path, index=False)
-    return len(frame)
+    return _counts(frame)
+
+
+def _counts(frame: pd.DataFrame) -> tuple[int, int]:
+    """Rows of a labeled partition, and those flagged needs_review."""
+    return len(frame), int(frame["needs_review"].sum())
 
 
 @contextlib.contextmanager
@@ -142,7 +147,7 @@ def label_with_dask(folder: Path, input_spec: str | Path, output_path: str | Pat
     `settings`: the PredictSettings of the local engine (text kind, review threshold, text
     column names); `client`: an open Client to use instead of `scheduler`/`workers`.
     """
-    from pipeline.commands.predict import use_text_kind
+    from pipeline.commands.predict import log_labeled, use_text_kind
 
     output_path = Path(output_path)
     suffix = output_path.suffix.lower()
@@ -168,7 +173,8 @@ def label_with_dask(folder: Path, input_spec: str | Path, output_path: str | Pat
     model, metadata = load_run(folder)  # here too: checks versions before any worker starts, and gives the output's types
     use_text_kind(model, text_kind)
     out_meta = label_frame(model, meta, text_columns, review_threshold)
-    if warning := review_threshold_warning(applied_review_threshold(model, review_threshold), review_threshold is not None):
+    threshold = applied_review_threshold(model, review_threshold)
+    if warning := review_threshold_warning(threshold, review_threshold is not None):
         log.warning(warning)
     log.info("labeling %d file(s), %d partition(s), text from column(s) %s, model %s, with Dask",
              len(files), len(pieces), text_columns, model.run_id)
@@ -193,10 +199,10 @@ def label_with_dask(folder: Path, input_spec: str | Path, output_path: str | Pat
         labeled = frame.map_partitions(_label_partition, plugin, text_columns, review_threshold, meta=out_meta)
         parts = labeled.to_delayed()
         if suffix:
-            rows = _gather_to_file(client, parts, pieces, output_path)
+            rows, flagged = _gather_to_file(client, parts, pieces, output_path)
         else:
-            rows = _write_folder(client, parts, pieces, output_path)
-    log.info("%d rows labeled into %s", rows, output_path)
+            rows, flagged = _write_folder(client, parts, pieces, output_path)
+    log_labeled(rows, output_path, flagged, threshold)
     return output_path
 
 
@@ -206,10 +212,11 @@ def _forget_plugin(client, name: str) -> None:
         client.unregister_worker_plugin(name)
 
 
-def _gather_to_file(client, parts, pieces, output_path: Path) -> int:
-    """Gather the labeled partitions here and append them to one Parquet file, in order."""
+def _gather_to_file(client, parts, pieces, output_path: Path) -> tuple[int, int]:
+    """Gather the labeled partitions here and append them to one Parquet file, in order; the rows, and
+    those flagged needs_review."""
     with atomic_output(output_path) as tmp, TableWriter(tmp, "parquet") as writer:
-        rows, ready = 0, {}
+        rows, flagged, ready = 0, 0, {}
         futures = client.compute(parts, retries=RETRIES)
         index = {f.key: i for i, f in enumerate(futures)}
         next_part = 0
@@ -221,17 +228,19 @@ def _gather_to_file(client, parts, pieces, output_path: Path) -> int:
                 part = ready.pop(next_part)
                 writer.write(part)
                 rows += len(part)
+                flagged += _counts(part)[1]
                 next_part += 1
-    return rows
+    return rows, flagged
 
 
-def _write_folder(client, parts, pieces, output_path: Path) -> int:
+def _write_folder(client, parts, pieces, output_path: Path) -> tuple[int, int]:
     """Let each worker write its partitions as part-NNNNN.parquet into a temporary folder, renamed at the end."""
     import dask
 
     with atomic_folder(output_path) as tmp:
         writes = [dask.delayed(_write_part)(part, str(tmp / f"part-{i:05d}.parquet")) for i, part in enumerate(parts)]
-        return sum(f.result() for f in _progress(client.compute(writes, retries=RETRIES), pieces))
+        counts = [f.result() for f in _progress(client.compute(writes, retries=RETRIES), pieces)]
+    return sum(c[0] for c in counts), sum(c[1] for c in counts)
 
 
 def _progress(futures, pieces):
