@@ -165,6 +165,20 @@ def test_the_last_line_counts_the_rows_flagged_needs_review_as_the_local_engine(
     assert f"300 rows labeled into {tmp_path / output}; {flagged} flagged needs_review" in dask
 
 
+def test_key_value_folders_of_csv_files_become_columns_as_for_parquet(trained, cluster, inputs, tmp_path):
+    """Only a Parquet folder's key=value folders became columns: CSV rows lost their partition's key."""
+    for year, name in (("2024", "part-1.csv"), ("2025", "part-2.csv")):
+        (tmp_path / "in" / f"year={year}").mkdir(parents=True)
+        (tmp_path / "in" / f"year={year}" / name).write_bytes((inputs / name).read_bytes())
+    out = tmp_path / "out.parquet"
+    label_with_dask(resolve_run(trained["paths"]["models"]), tmp_path / "in", out,
+                    PredictSettings.from_config(trained), client=cluster[1])
+    result = pd.read_parquet(out)
+    assert list(result.columns[:4]) == ["code", "text", "note", "year"]
+    assert result["year"].tolist() == ["2024"] * 100 + ["2025"] * 120
+    assert result["code"].tolist() == [f"{i:05d}" for i in range(220)]
+
+
 def test_a_review_threshold_that_flags_only_empty_texts_is_warned_of(trained, cluster, inputs, tmp_path, caplog):
     settings = dataclasses.replace(PredictSettings.from_config(trained), review_threshold=0.0)
     with caplog.at_level(logging.WARNING):

@@ -39,6 +39,7 @@ from pipeline.engines.dask_input import (
     parquet_meta,
     parquet_pieces,
     read_piece,
+    with_hive,
 )
 from pipeline.errors import PipelineError
 from pipeline.io import options as io_options
@@ -164,7 +165,8 @@ def label_with_dask(folder: Path, input_spec: str | Path, output_path: str | Pat
     warn_unused_options(files[0], kind, sep, encoding, io_options.current().sheet)
     if kind == "csv":
         read, meta = csv_read(files[0], sep, encoding, settings.chunk_size)
-        pieces = csv_pieces(files, blocksize, whole=read.layout.encoding.lower().startswith("utf-16"))
+        pieces = csv_pieces(files, blocksize, whole=read.layout.encoding.lower().startswith("utf-16"), root=root)
+        meta = with_hive(meta, pieces[0])
     else:
         pieces = parquet_pieces(files, root)
         read, meta = None, parquet_meta(pieces[0])

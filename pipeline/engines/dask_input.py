@@ -1,6 +1,6 @@
 """The input of `predict --engine dask` as a Dask DataFrame, one partition per piece of a file.
 
-INPUT is a file, a glob or a folder (Parquet partitioned as `key=value/`
+INPUT is a file, a glob or a folder (partitioned as `key=value/`
 folders included) of CSV or Parquet files. Files are taken in natural name
 order (part.2 before part.10), a CSV file is cut into byte ranges at line
 ends, a Parquet file into runs of row groups, and the partitions follow
@@ -92,15 +92,21 @@ def input_files(spec: str | Path) -> tuple[list[Path], Path | None]:
     return files, root
 
 
-def csv_pieces(files: list[Path], blocksize: int, whole: bool = False) -> list[Piece]:
-    """Byte ranges of at most `blocksize` (0, or `whole`: one piece per file)."""
+def _hive(f: Path, root: Path | None) -> tuple[tuple[str, str], ...]:
+    """The key=value folders between `root` (a folder INPUT) and the file `f`."""
+    return () if root is None else tuple(tuple(p.split("=", 1)) for p in f.relative_to(root).parts[:-1] if "=" in p)
+
+
+def csv_pieces(files: list[Path], blocksize: int, whole: bool = False, root: Path | None = None) -> list[Piece]:
+    """Byte ranges of at most `blocksize` (0, or `whole`: one piece per file); the key=value folders under
+    `root` as columns."""
     pieces = []
     for f in files:
         size = f.stat().st_size
         if size == 0:
             raise PipelineError(f"{f}: the file is empty")
         step = size if whole or blocksize <= 0 else blocksize
-        pieces += [Piece(str(f), start, min(start + step, size)) for start in range(0, size, step)]
+        pieces += [Piece(str(f), start, min(start + step, size), _hive(f, root)) for start in range(0, size, step)]
     return pieces
 
 
@@ -110,8 +116,7 @@ def parquet_pieces(files: list[Path], root: Path | None, rows: int = PARQUET_ROW
 
     pieces = []
     for f in files:
-        hive = () if root is None else tuple(tuple(p.split("=", 1)) for p in f.relative_to(root).parts[:-1]
-                                             if "=" in p)
+        hive = _hive(f, root)
         try:
             meta = pq.ParquetFile(f).metadata
         except Exception as exc:  # not Parquet, or truncated: say which file
@@ -222,8 +227,18 @@ def read_piece(piece: Piece, kind: str, read: CsvRead | None, expected: list[str
 
 
 def _read(piece: Piece, kind: str, read: CsvRead | None) -> pd.DataFrame:
-    if kind == "csv":
-        return _parse_csv(piece, read)
+    return with_hive(_parse_csv(piece, read) if kind == "csv" else _read_parquet(piece), piece)
+
+
+def with_hive(frame: pd.DataFrame, piece: Piece) -> pd.DataFrame:
+    """`frame` with the piece's key=value folders as text columns (a column of the file's own name wins)."""
+    for key, value in piece.hive:
+        if key not in frame.columns:
+            frame[key] = pd.Series(value, index=frame.index, dtype="str")
+    return frame
+
+
+def _read_parquet(piece: Piece) -> pd.DataFrame:
     import pyarrow.parquet as pq
 
     path = Path(piece.path)
@@ -233,11 +248,7 @@ def _read(piece: Piece, kind: str, read: CsvRead | None) -> pd.DataFrame:
     except Exception as exc:
         raise PipelineError(f"{path}: cannot be read as Parquet ({exc})") from None
     check_unique(file.schema_arrow.names, path)
-    frame = parquet_frame(table, parquet_index(file.schema_arrow))  # as the local engine reads it
-    for key, value in piece.hive:
-        if key not in frame.columns:
-            frame[key] = pd.Series(value, index=frame.index, dtype="str")
-    return frame
+    return parquet_frame(table, parquet_index(file.schema_arrow))  # as the local engine reads it
 
 
 def check_columns(path, found: list, expected: list, text_columns: list[str]) -> None:
