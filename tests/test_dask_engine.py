@@ -96,6 +96,15 @@ def test_a_scheduler_address_of_no_dask_scheme_is_the_users_error(trained, input
     assert "give tcp://HOST:PORT" in err and not out.exists()
 
 
+def test_workers_given_with_a_scheduler_are_said_to_be_ignored(trained, cluster, inputs, tmp_path, caplog):
+    """--workers only sizes a local cluster: with --scheduler it was dropped without a word."""
+    with caplog.at_level(logging.WARNING):
+        run_predict(trained, inputs / "part-1.csv", tmp_path / "out.parquet", engine="dask",
+                    scheduler=cluster[0].scheduler_address, workers=4)
+    assert (f"--workers 4 ignored: the cluster at --scheduler {cluster[0].scheduler_address} runs its own workers"
+            in caplog.text)
+
+
 def test_a_negative_number_of_workers_is_refused(trained, inputs, tmp_path, capsys):
     """A LocalCluster of -1 workers started none, and the run waited for them forever."""
     out = tmp_path / "out.parquet"

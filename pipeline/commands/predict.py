@@ -69,6 +69,8 @@ def run_predict(config: dict, input_path: str | Path, output_path: str | Path, t
     if workers is not None and workers < 0:  # a LocalCluster of no worker would wait forever
         raise PipelineError(f"--workers {workers}: give a number of worker processes (0 or none: one per core)")
     if engine == "dask":
+        if scheduler and workers:  # a running cluster has the workers it was started with
+            log.warning("--workers %d ignored: the cluster at --scheduler %s runs its own workers", workers, scheduler)
         try:
             from pipeline.engines.dask_engine import label_with_dask
         except ModuleNotFoundError as exc:
