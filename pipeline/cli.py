@@ -65,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scheduler", help="with --engine dask: address of a running Dask scheduler "
                                        "(default: a local cluster)")
     p.add_argument("--workers", type=int, help="with --engine dask and no --scheduler: worker processes "
-                                               "(default: one per core)")
+                                               "(default or 0: --jobs, else one per core)")
 
     e = sub.add_parser("evaluate", help="score every labeled source within and across sources, or the current "
                                         "model on a hand-labeled file (--labeled), into reports/evaluation/sources/ "
