@@ -43,7 +43,8 @@ AFTER_TRAIN = {"throughput": throughput_section, "memory": memory_section, "dedu
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="smaller sizes and samples (about 4 minutes)")
+    ap.add_argument("--quick", action="store_true", help="smaller sizes and samples: the seed set only for "
+                    "training, a tenth of the titles for spaCy, one run of each predict")
     ap.add_argument("--only", help=f"comma-separated sections among {','.join(SECTIONS)} (train always runs "
                                    f"when another section needs a model)")
     ap.add_argument("--data", default=str(PROJECT.parent / "shared" / "data"), help="the shared data folder")
