@@ -499,3 +499,21 @@ def test_input_columns_of_the_sheets_names_are_renamed_without_a_second_clash():
     assert not table.columns.duplicated().any()
     assert table.loc[0, "input_input_domain"] == "hand label" and table.loc[0, "input_domain"] == "older hand label"
     assert table.loc[0, "domain"] == "culture"
+
+
+def test_copies_of_a_title_answered_with_two_domains_are_refused():
+    """Copies as the CV groups them (case, accents, punctuation, numbers aside) are one title to
+    answers_win: two domains for them once trained both, silently, the last one deciding which
+    training rows gave way."""
+    a, _ = parse_answers("audit.xlsx", HEADER, [(3, ["", "Fresque murale, tranche 1", "culture", 1, "", "culture",
+                                                     "", ""])], meta(), LABELS)
+    b, _ = parse_answers("r.xlsx", HEADER, [(8, ["", "FRESQUE MURALE - tranche 2", "culture", 1, "", "education",
+                                                 "", ""])], meta(), LABELS)
+    with pytest.raises(PipelineError, match=r"reviewed:audit.xlsx row 3 and reviewed:r.xlsx row 8: the same text "
+                                            r"'Fresque murale, tranche 1' \(and its copy 'FRESQUE MURALE - tranche 2'"
+                                            r".*two answers \(domain culture and education\)"):
+        check_conflicts(pd.concat([a, b], ignore_index=True))
+    # The same answer for both copies: two rows, both trained
+    c, _ = parse_answers("r.xlsx", HEADER, [(8, ["", "FRESQUE MURALE - tranche 2", "culture", 1, "", "culture",
+                                                 "yes", ""])], meta(), LABELS)
+    assert len(check_conflicts(pd.concat([a, c], ignore_index=True))) == 2

@@ -97,23 +97,27 @@ def check_conflicts(frame: pd.DataFrame) -> pd.DataFrame:
     """Refuse one text given two answers (within or across workbooks); keep one row per text.
 
     Two answers: two domains, or both a yes and a no as digital; a row that
-    leaves digital empty agrees with one that fills it.
+    leaves digital empty agrees with one that fills it. The domain is checked over
+    the copies of a title as the CV groups them (answers_win gives the title one
+    answer: two would leave the model learning both); the digital flag per text.
     """
     if frame.empty:
         return frame
-    keyed = frame.assign(key=frame["text"].map(normalize))
-    for _, group in keyed[keyed["key"].duplicated(keep=False)].groupby("key", sort=False):
-        for column in ("domain", "digital"):
+    keyed = frame.assign(key=frame["text"].map(normalize), title=frame["text"].map(duplicate_key))
+    for column, key in (("domain", "title"), ("digital", "key")):
+        for _, group in keyed[keyed[key].duplicated(keep=False)].groupby(key, sort=False):
             given = group[group[column] != ""].drop_duplicates(column)
             if len(given) > 1:
                 a, b = given.iloc[0], given.iloc[1]
+                copy = "" if a["key"] == b["key"] else (f" (and its copy {b['text'][:60]!r}: case, accents, "
+                                                          "punctuation and numbers aside)")
                 raise PipelineError(f"{a['source']} row {a['row']} and {b['source']} row {b['row']}: the same text "
-                                    f"{a['text'][:60]!r} reviewed twice with two answers ({column} {a[column]} "
-                                    f"and {b[column]})")
+                                    f"{a['text'][:60]!r}{copy} reviewed twice with two answers ({column} "
+                                    f"{a[column]} and {b[column]})")
     # One row per text, the one that gives a digital answer when there is one.
     keyed = keyed.assign(no_digital=keyed["digital"] == "").sort_values(["key", "no_digital"], kind="stable")
     kept = keyed.drop_duplicates("key").sort_index()
-    return kept.drop(columns=["key", "no_digital"]).reset_index(drop=True)
+    return kept.drop(columns=["key", "title", "no_digital"]).reset_index(drop=True)
 
 
 def _text(value) -> str:
