@@ -517,3 +517,16 @@ def test_copies_of_a_title_answered_with_two_domains_are_refused():
     c, _ = parse_answers("r.xlsx", HEADER, [(8, ["", "FRESQUE MURALE - tranche 2", "culture", 1, "", "culture",
                                                  "yes", ""])], meta(), LABELS)
     assert len(check_conflicts(pd.concat([a, c], ignore_index=True))) == 2
+
+
+def test_a_locked_test_row_never_gives_way_to_an_answer(tmp_path):
+    """A title of this year's list reviewed with another domain than a locked test row's copy removed that
+    row from the locked test set, silently: its figure was then measured on fewer rows."""
+    from pipeline.review.answers import answers_win
+
+    frame = pd.DataFrame({"text": ["Fresque murale", "FRESQUE MURALE !", "Autre titre"],
+                          "domain": ["culture", "culture", "culture"], "source": ["random", "seed:x", "seed:x"]})
+    answers = pd.DataFrame({"text": ["fresque murale"], "domain": ["education"]})
+    kept, gave_way = answers_win(frame, answers, locked=[True, False, False])
+    assert kept["text"].tolist() == ["Fresque murale", "Autre titre"] and gave_way == {"seed:x": 1}
+    assert answers_win(frame, answers)[1] == {"random": 1, "seed:x": 1}  # no locked set: both copies give way

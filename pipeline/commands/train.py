@@ -36,7 +36,7 @@ def add_reviewed(config: dict, frame, reports: list, labels, extra_paths=None):
         return frame, reports, {"rows_reviewed": 0, "rows_trained": 0, "workbooks": []}
     weight = float(config.get("review", {}).get("reviewed_weight", 1.0))
     rows, more, summary = load_reviewed(files, labels, weight)
-    frame, gave_way = answers_win(frame, rows)
+    frame, gave_way = answers_win(frame, rows, locked_rows(frame, config["paths"].get("locked_test")))
     if gave_way:
         log.info("%d training row(s) of titles the reviewed workbooks answer with another domain give way to "
                  "the answer (by source: %s)", sum(gave_way.values()), gave_way)

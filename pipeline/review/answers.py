@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from pipeline.domains import NONE_LABEL, LabelSet, label_lookup, yes_no
@@ -128,15 +129,19 @@ def _text(value) -> str:
     return str(value).strip()
 
 
-def answers_win(frame: pd.DataFrame, answers: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
+def answers_win(frame: pd.DataFrame, answers: pd.DataFrame, locked=None) -> tuple[pd.DataFrame, dict[str, int]]:
     """The training rows less those of a title (copies as the CV groups them) that a reviewed workbook
     answers with another domain, and how many gave way, by source.
 
     The analyst's answer is the title's label: an audit workbook's corrections so fix the training
     rows (an outside source's file cannot be edited), and a title reviewed in this year's list
-    overrides an older label instead of teaching both. A `none` answer trains nothing and removes nothing."""
+    overrides an older label instead of teaching both. A `none` answer trains nothing and removes nothing.
+    `locked` (a mask of `frame`'s rows): the locked test set's rows, which are test rows, never training
+    rows: they never give way, or a title reviewed in a year's list would silently shrink the locked set."""
     answer_of = dict(zip(answers["text"].map(duplicate_key), answers["domain"]))
     answer = frame["text"].map(duplicate_key).map(answer_of)
     gives_way = (answer.notna() & (answer != frame["domain"])).to_numpy()
+    if locked is not None:
+        gives_way = gives_way & ~np.asarray(locked, dtype=bool)
     counts = frame.loc[gives_way, "source"].value_counts()
     return frame[~gives_way], {str(s): int(n) for s, n in counts.items()}
