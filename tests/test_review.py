@@ -314,6 +314,8 @@ def test_a_workbook_filed_twice_is_counted_once(workbook, labels, tmp_path):
     assert {k: summary[k] for k in ("rows_reviewed", "rows_trained", "confirmed", "corrected", "none")} == {
         "rows_reviewed": 3, "rows_trained": 2, "confirmed": 1, "corrected": 1, "none": 1}
     assert sum(r.rows_used for r in reports) == 2
+    # The none answer filed twice is left out once (metadata's rows_left_out_none once counted 2)
+    assert sum(r.left_out for r in reports) == 1
     assert [w["reviewed"] for w in summary["workbooks"]] == [3, 3]  # what each workbook holds
 
 

@@ -57,8 +57,10 @@ def load_reviewed(files: list[Path], labels: LabelSet, weight: float = 1.0) -> t
     # The totals count each text once, as trained: a text in two workbooks (a copy filed twice) is one row.
     none = rows["domain"] == "none"
     trained = rows[~none]
-    used = trained["source"].value_counts()
-    reports = [replace(r, rows_used=int(used.get(r.name, 0))) for r in reports]
+    used, left_out = trained["source"].value_counts(), rows.loc[none, "source"].value_counts()
+    # A `none` answer filed twice is left out once, as the summary counts it (metadata's rows_left_out_none).
+    reports = [replace(r, rows_used=int(used.get(r.name, 0)), left_out=int(left_out.get(r.name, 0)))
+               for r in reports]
     summary = {"rows_reviewed": int(len(rows)), "rows_trained": int(len(trained)),
                "confirmed": int((rows["domain"] == rows["proposed"]).sum()),
                "corrected": int((~none & (rows["domain"] != rows["proposed"])).sum()), "none": int(none.sum()),
