@@ -10,7 +10,7 @@ import pandas as pd
 from pipeline.domains import digital_known, load_label_set
 from pipeline.io.files import git_commit
 from pipeline.io.reviewed import load_reviewed, review_files
-from pipeline.io.sources import load_training_data, load_unlabeled_texts, locked_rows
+from pipeline.io.sources import load_training_data, load_unlabeled_texts, locked_ids, locked_rows
 from pipeline.modeling import card, run_folder
 from pipeline.modeling.estimators import RECIPES
 from pipeline.modeling.settings import TrainSettings
@@ -36,7 +36,9 @@ def add_reviewed(config: dict, frame, reports: list, labels, extra_paths=None):
         return frame, reports, {"rows_reviewed": 0, "rows_trained": 0, "workbooks": []}
     weight = float(config.get("review", {}).get("reviewed_weight", 1.0))
     rows, more, summary = load_reviewed(files, labels, weight)
-    frame, gave_way = answers_win(frame, rows, locked_rows(frame, config["paths"].get("locked_test")))
+    # The locked rows never give way; run_train finds (and logs) them once the reviewed rows are in.
+    locked = frame["row_id"].isin(locked_ids(config["paths"].get("locked_test"))[1]).to_numpy()
+    frame, gave_way = answers_win(frame, rows, locked)
     if gave_way:
         log.info("%d training row(s) of titles the reviewed workbooks answer with another domain give way to "
                  "the answer (by source: %s)", sum(gave_way.values()), gave_way)

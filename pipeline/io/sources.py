@@ -234,23 +234,28 @@ def load_training_data(labeled_dir: str | Path, labels: LabelSet, extra_dir: str
     return frame, reports
 
 
-def locked_rows(frame: pd.DataFrame, locked_file: str | Path | None) -> np.ndarray:
-    """The rows of the locked test set (config/locked_test.toml: a source and the ids of its rows).
-
-    Absent file or source (a fresh clone trains on the seed set alone): no row is locked.
-    """
-    locked = np.zeros(len(frame), dtype=bool)
+def locked_ids(locked_file: str | Path | None) -> tuple[str, set[str]]:
+    """The locked test set's source and its rows' ids as training frames write them ("<source>:<id>");
+    no file: ("", an empty set)."""
     if not locked_file:
-        return locked
+        return "", set()
     path = Path(locked_file)
     try:
         spec = tomllib.loads(path.read_text(encoding="utf-8"))
         source, ids = spec["source"], spec["ids"]
     except (OSError, tomllib.TOMLDecodeError, KeyError) as exc:
         raise PipelineError(f"{path}: not a locked test set file ({exc})") from None
-    if not (frame["source"] == source).any():
-        return locked
-    wanted = {f"{source}:{i}" for i in ids}
+    return source, {f"{source}:{i}" for i in ids}
+
+
+def locked_rows(frame: pd.DataFrame, locked_file: str | Path | None) -> np.ndarray:
+    """The rows of the locked test set (config/locked_test.toml: a source and the ids of its rows).
+
+    Absent file or source (a fresh clone trains on the seed set alone): no row is locked.
+    """
+    source, wanted = locked_ids(locked_file)
+    if not wanted or not (frame["source"] == source).any():
+        return np.zeros(len(frame), dtype=bool)
     locked = frame["row_id"].isin(wanted).to_numpy()
     found = set(frame["row_id"][locked])
     log.info("locked test set: %d rows of %s kept out of every choice (%d of its ids are none or empty rows)",
