@@ -225,6 +225,9 @@ def test_the_model_card_counts_each_sources_rows_without_text(trained, labels):
     meta, metrics = (json.loads((folder / f).read_text()) for f in ("metadata.json", "metrics.json"))
     meta["sources"] = [{**meta["sources"][0], "rows_used": 40, "left_out": 2, "empty_text": 3}]
     assert f"| {meta['sources'][0]['name']} | 40 | 2 | 3 |" in model_card(meta, metrics, labels)
+    # A reviewed workbook's rows nobody answered and its repeated answers are said too.
+    meta["sources"].append({**meta["sources"][0], "name": "reviewed:a.xlsx", "not_answered": 7, "repeated": 2})
+    assert "7 nobody answered, 2 answering a text" in model_card(meta, metrics, labels)
 
 
 def test_the_model_card_gives_the_headline_sources_digital_f1_per_shuffle(trained, labels):

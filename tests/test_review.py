@@ -317,6 +317,10 @@ def test_a_workbook_filed_twice_is_counted_once(workbook, labels, tmp_path):
     # The none answer filed twice is left out once (metadata's rows_left_out_none once counted 2)
     assert sum(r.left_out for r in reports) == 1
     assert [w["reviewed"] for w in summary["workbooks"]] == [3, 3]  # what each workbook holds
+    # Every row read is counted once: the copy's three answers are repeated, the rows nobody answered too.
+    assert [(r.repeated, r.not_answered) for r in reports] == [(0, ws.max_row - 4), (3, ws.max_row - 4)]
+    for r in reports:
+        assert r.rows_read == r.rows_used + r.left_out + r.empty_text + r.gave_way + r.not_answered + r.repeated
 
 
 def test_a_correction_given_by_a_formula_no_spreadsheet_computed_is_refused(workbook, labels, tmp_path):

@@ -48,7 +48,8 @@ def load_reviewed(files: list[Path], labels: LabelSet, weight: float = 1.0) -> t
         frame, counts = parse_answers(name, header, body, meta, labels, weight)
         sha = sha256_of(path)
         frames.append(frame)
-        reports.append(SourceReport(f"reviewed:{name}", str(path), sha, counts.rows, 0, counts.none, 0))
+        reports.append(SourceReport(f"reviewed:{name}", str(path), sha, counts.rows, 0, counts.none, 0,
+                                    not_answered=counts.rows - counts.reviewed))
         workbooks.append({"path": str(path), "sha256": sha, "kind": meta.get("kind", ""),
                           "model_run_id": meta.get("model_run_id", ""), **asdict(counts)})
         log.info("%s: %d rows reviewed of %d (%d confirmed, %d corrected, %d none)", name, counts.reviewed,
@@ -58,8 +59,10 @@ def load_reviewed(files: list[Path], labels: LabelSet, weight: float = 1.0) -> t
     none = rows["domain"] == "none"
     trained = rows[~none]
     used, left_out = trained["source"].value_counts(), rows.loc[none, "source"].value_counts()
-    # A `none` answer filed twice is left out once, as the summary counts it (metadata's rows_left_out_none).
-    reports = [replace(r, rows_used=int(used.get(r.name, 0)), left_out=int(left_out.get(r.name, 0)))
+    # A `none` answer filed twice is left out once, as the summary counts it (metadata's rows_left_out_none);
+    # the other copies are `repeated`.
+    reports = [replace(r, rows_used=int(used.get(r.name, 0)), left_out=int(left_out.get(r.name, 0)),
+                       repeated=r.rows_read - r.not_answered - int(used.get(r.name, 0)) - int(left_out.get(r.name, 0)))
                for r in reports]
     summary = {"rows_reviewed": int(len(rows)), "rows_trained": int(len(trained)),
                "confirmed": int((rows["domain"] == rows["proposed"]).sum()),

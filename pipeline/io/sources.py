@@ -79,6 +79,10 @@ class SourceReport:
     left_out: int
     empty_text: int
     gave_way: int = 0  # rows of a title a reviewed workbook answers with another domain (not in rows_used)
+    # A reviewed workbook's rows nobody answered, and answers to a text an earlier row already answered
+    # (a copy filed twice): with them, every row read is counted once.
+    not_answered: int = 0
+    repeated: int = 0
 
 
 @dataclass(frozen=True)

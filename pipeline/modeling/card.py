@@ -105,6 +105,10 @@ def model_card(metadata: dict, metrics: dict, labels: LabelSet) -> str:
     gave_way = {s["name"]: s["gave_way"] for s in metadata["sources"] if s.get("gave_way")}
     gave_way_line = ("\nRows of a title that a reviewed workbook answers with another domain gave way to the answer "
                      f"(not counted above): {', '.join(f'{k} {v}' for k, v in gave_way.items())}.\n" if gave_way else "")
+    unanswered, repeated = (sum(s.get(k, 0) for s in metadata["sources"]) for k in ("not_answered", "repeated"))
+    if unanswered or repeated:
+        gave_way_line += (f"\nRows of the reviewed workbooks not counted above: {unanswered} nobody answered, "
+                          f"{repeated} answering a text another row already answered (a copy filed twice).\n")
     pool_line = (f"\nSelf-training: of the {sum(s['rows_used'] for s in pool):,} unlabeled titles of "
                  f"{', '.join(s['name'] for s in pool)}, {n_pseudo:,} that a first model labeled with a clear margin "
                  f"joined the training rows with their predicted domain, at a fraction of a labeled row's weight.\n"
