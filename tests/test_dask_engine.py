@@ -96,6 +96,21 @@ def test_a_scheduler_address_of_no_dask_scheme_is_the_users_error(trained, input
     assert "give tcp://HOST:PORT" in err and not out.exists()
 
 
+def test_a_scheduler_address_where_nothing_listens_is_refused_at_once(trained, inputs, tmp_path, capsys):
+    """Client retried the refused connection for its whole 20 s timeout before saying it could not connect."""
+    import socket
+
+    with socket.socket() as free:  # a port nothing listens on once closed
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    out = tmp_path / "out.parquet"
+    assert main(["--config", trained["config_file"], "-q", "predict", "--input", str(inputs / "all.csv"),
+                 "--output", str(out), "--engine", "dask", "--scheduler", f"tcp://127.0.0.1:{port}"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"error: --scheduler tcp://127.0.0.1:{port}: nothing listens at 127.0.0.1:{port}"), err
+    assert not out.exists()
+
+
 def test_workers_given_with_a_scheduler_are_said_to_be_ignored(trained, cluster, inputs, tmp_path, caplog):
     """--workers only sizes a local cluster: with --scheduler it was dropped without a word."""
     with caplog.at_level(logging.WARNING):

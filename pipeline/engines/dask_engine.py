@@ -23,6 +23,7 @@ import os
 import pickle
 import re
 import signal
+import socket
 import uuid
 from pathlib import Path
 
@@ -104,6 +105,7 @@ def dask_client(scheduler: str | None, workers: int):
     # The scheduler of a LocalCluster runs in this process: its INFO lines would drown ours.
     logging.getLogger("distributed").setLevel(logging.WARNING)
     if scheduler:
+        _refuse_a_closed_port(scheduler)
         try:
             client = Client(scheduler, timeout="20s")
         except (OSError, TimeoutError) as exc:
@@ -117,6 +119,28 @@ def dask_client(scheduler: str | None, workers: int):
     with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0",
                       silence_logs=logging.WARNING) as cluster, Client(cluster) as client:
         yield client
+
+
+def _refuse_a_closed_port(scheduler: str) -> None:
+    """Stop at once when nothing listens at a tcp:// scheduler's address: Client retries a refused
+    connection until its timeout, 20 s of silence before the same error."""
+    from distributed.comm import parse_address
+    from distributed.comm.addressing import parse_host_port
+
+    try:
+        scheme, location = parse_address(scheduler)
+        host, port = parse_host_port(location)
+    except ValueError:
+        return  # Client says what is wrong with the address
+    if scheme != "tcp":
+        return
+    try:
+        socket.create_connection((host, port), timeout=5).close()
+    except ConnectionRefusedError:
+        raise PipelineError(f"--scheduler {scheduler}: nothing listens at {host}:{port} (connection refused); "
+                            f"start the scheduler (`dask scheduler`) or give the address it prints") from None
+    except OSError:
+        return  # unreachable or slow: Client waits its timeout and says so
 
 
 def ship_model(client, folder: Path, model, metadata: dict, text_kind: str, how: str = "auto") -> str:
