@@ -45,6 +45,9 @@ class CsvLayout:
     errors: str
     sep: str
     names: list[str]
+    # The file whose encoding this one is read with, when not its own: a later file of a Dask input
+    # takes the first file's (a decoding error says so).
+    encoding_from: Path | None = None
 
     def open_text(self):
         return io.TextIOWrapper(open_bytes(self.path, self.compression), encoding=self.encoding,
@@ -69,12 +72,15 @@ def csv_layout(path: Path, compression: str | None, sep: str | None, encoding: s
 
 
 def layout_like(first: CsvLayout, path: Path) -> CsvLayout:
-    """The layout of `path`, another file of the same input: `first`'s encoding and separator, its own names."""
-    return _layout(path, first.compression, first.encoding, first.errors, first.sep)
+    """The layout of `path`, another file of the same input: `first`'s encoding and separator, its own names.
+    A first file of one column has no separator to share: the file's own is found."""
+    sep = None if first.sep == ONE_COLUMN else first.sep
+    return _layout(path, first.compression, first.encoding, first.errors, sep, first.encoding_from or first.path)
 
 
-def _layout(path: Path, compression: str | None, encoding: str, errors: str, sep: str | None) -> CsvLayout:
-    layout = CsvLayout(path, compression, encoding, errors, ",", [])
+def _layout(path: Path, compression: str | None, encoding: str, errors: str, sep: str | None,
+            encoding_from: Path | None = None) -> CsvLayout:
+    layout = CsvLayout(path, compression, encoding, errors, ",", [], encoding_from)
     try:
         with layout.open_text() as fh:
             sample = fh.read(SAMPLE_CHARS)
@@ -86,7 +92,7 @@ def _layout(path: Path, compression: str | None, encoding: str, errors: str, sep
     if not records or not any(records[0]):
         raise PipelineError(f"{path}: the first line is empty; it must name the columns")
     names = column_names(records[0], records[1] if len(records) > 1 else None, path)
-    return CsvLayout(path, compression, encoding, errors, sep, names)
+    return CsvLayout(path, compression, encoding, errors, sep, names, encoding_from)
 
 
 def _records(sample: str, sep: str, truncated: bool) -> list[list[str]]:
@@ -237,4 +243,6 @@ def malformed_csv(path, sep: str, exc: pd.errors.ParserError, lines_before: int 
 
 def _decode_problem(layout: CsvLayout, exc: UnicodeError) -> str:
     problem = decode_problem(layout.path, layout.compression, layout.encoding, exc, layout.errors)
+    if layout.encoding_from:
+        problem += f" (the encoding of {layout.encoding_from}, which every file of the input is read with)"
     return f"{problem}; re-export the file as UTF-8 or give its encoding with --encoding"

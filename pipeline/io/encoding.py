@@ -119,7 +119,7 @@ def first_bad_line(path: Path, compression: str | None, encoding: str, errors: s
                 line.decode(encoding, errors)
             except UnicodeDecodeError as exc:
                 return (f"{path}, line {lineno}: byte {line[exc.start:exc.start + 1]!r} cannot be decoded as "
-                        f"{encoding}")
+                        f"{shown_encoding(encoding)}")
     return None
 
 
@@ -131,7 +131,12 @@ def decode_problem(path: Path, compression: str | None, encoding: str, exc: Unic
         problem = first_bad_line(path, compression, encoding, errors)
         if problem:
             return problem
-    return f"{path}: cannot be decoded as {encoding} ({exc})"
+    return f"{path}: cannot be decoded as {shown_encoding(encoding)} ({exc})"
+
+
+def shown_encoding(encoding: str) -> str:
+    """The encoding as the user names it: UTF-8 is read as utf-8-sig (a BOM stripped) whether it has one or not."""
+    return "utf-8" if codecs.lookup(encoding).name == "utf-8-sig" else encoding
 
 
 def _is_utf8(path: Path, compression: str | None) -> bool:
