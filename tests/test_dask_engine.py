@@ -213,7 +213,9 @@ def test_a_review_threshold_that_flags_only_empty_texts_is_warned_of(trained, cl
 
 @pytest.mark.parametrize("bad, message", [
     ("missing", "no column 'text'"),
-    ("undecodable", "cannot be decoded as utf-8"),
+    # The first file's encoding reads every file: the error says so, and names it as the user knows it
+    # (it said utf-8-sig, the codec that strips a BOM).
+    ("undecodable", "cannot be decoded as utf-8 (the encoding of "),
 ])
 def test_a_bad_file_of_a_glob_is_named_and_nothing_is_written(trained, cluster, inputs, tmp_path, bad, message):
     for name in ("part-1.csv", "part-2.csv", "part-10.csv"):
@@ -231,6 +233,29 @@ def test_a_bad_file_of_a_glob_is_named_and_nothing_is_written(trained, cluster, 
     assert "part-2.csv" in str(error.value) and message in str(error.value)
     assert "\n" not in str(error.value)
     assert not out.parent.exists() or not list(out.parent.iterdir())
+
+
+def test_the_workers_do_not_repeat_the_inputs_error_with_a_traceback(trained, inputs, tmp_path, capfd):
+    """Each worker logged the input's error again as "Compute Failed" with a traceback, once per retry,
+    above the one clear line."""
+    frame = pd.read_csv(inputs / "part-2.csv", sep=";", dtype=str, encoding="utf-8-sig")
+    (tmp_path / "part-1.csv").write_bytes((inputs / "part-1.csv").read_bytes())
+    frame.rename(columns={"text": "texte"}).to_csv(tmp_path / "part-2.csv", sep=";", index=False)
+    assert main(["--config", trained["config_file"], "-q", "predict", "--input", str(tmp_path / "part-*.csv"),
+                 "--output", str(tmp_path / "out.parquet"), "--engine", "dask", "--workers", "1"]) == 2
+    err = capfd.readouterr().err
+    assert "part-2.csv: no column 'text'" in err and "Compute Failed" not in err and "Traceback" not in err, err
+
+
+def test_a_later_file_is_split_at_its_own_separator_when_the_first_has_one_column(trained, cluster, seed, tmp_path):
+    """A first file of one column has no separator: the later file's header was read whole, and the error
+    said it had no column 'text' while listing it."""
+    pd.DataFrame({"text": seed["text"].head(3)}).to_csv(tmp_path / "a.csv", index=False)
+    pd.DataFrame({"text": seed["text"].head(3), "code": ["01", "02", "03"]}).to_csv(tmp_path / "b.csv", index=False)
+    with pytest.raises(PipelineError) as error:
+        label_with_dask(resolve_run(trained["paths"]["models"]), tmp_path / "*.csv", tmp_path / "out.parquet",
+                        PredictSettings.from_config(trained), client=cluster[1])
+    assert str(error.value) == f"{tmp_path / 'b.csv'}: its columns (text, code) differ from the first file's (text)"
 
 
 def test_a_parquet_input_is_read_as_the_local_engine_reads_it(trained, cluster, seed, tmp_path):

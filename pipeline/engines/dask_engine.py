@@ -78,6 +78,22 @@ class ModelPlugin(WorkerPlugin):
             model, _ = load_run(Path(self.folder))
         use_text_kind(model, self.text_kind)
         self.model = model.load()  # spaCy's tokenizer now, not in the first partition
+        _quiet_user_errors()
+
+
+class _UserErrorFilter(logging.Filter):
+    """Drops a worker's "Compute Failed" report of a PipelineError: the input's fault, which the client
+    raises as one clear line; the worker's own report repeats it with a traceback, once per retry."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not (message.startswith("Compute Failed") and "PipelineError(" in message)
+
+
+def _quiet_user_errors() -> None:
+    worker_log = logging.getLogger("distributed.worker")
+    if not any(isinstance(f, _UserErrorFilter) for f in worker_log.filters):
+        worker_log.addFilter(_UserErrorFilter())
 
 
 def _label_partition(frame: pd.DataFrame, plugin: str, text_columns: list[str],
