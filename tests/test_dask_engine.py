@@ -126,7 +126,7 @@ def test_a_negative_number_of_workers_is_refused(trained, inputs, tmp_path, caps
     assert main(["--config", trained["config_file"], "-q", "predict", "--input", str(inputs / "all.csv"),
                  "--output", str(out), "--engine", "dask", "--workers", "-1"]) == 2
     assert capsys.readouterr().err.strip() == ("error: --workers -1: give a number of worker processes "
-                                               "(0 or none: one per core)")
+                                               "(0 or none: as many as --jobs, one per core by default)")
     assert not out.exists()
 
 

@@ -67,7 +67,8 @@ def run_predict(config: dict, input_path: str | Path, output_path: str | Path, t
     """
     settings = PredictSettings.from_config(config, n_jobs=n_jobs, text_kind=text_kind)
     if workers is not None and workers < 0:  # a LocalCluster of no worker would wait forever
-        raise PipelineError(f"--workers {workers}: give a number of worker processes (0 or none: one per core)")
+        raise PipelineError(f"--workers {workers}: give a number of worker processes "
+                            f"(0 or none: as many as --jobs, one per core by default)")
     if engine == "dask":
         if scheduler and workers:  # a running cluster has the workers it was started with
             log.warning("--workers %d ignored: the cluster at --scheduler %s runs its own workers", workers, scheduler)
