@@ -649,3 +649,35 @@ def test_title_subtitle_and_source_are_shown_as_typed_in_the_markdown(setup):
     text = html.unescape(re.sub(r"<[^>]+>", "", rendered))
     assert title in text and subtitle in text and f"Source : {source}" in text
     assert "**L'essentiel" not in text and "<strong>" in rendered  # the report's own bold marks still work
+
+
+def _page_texts(page: str) -> list[str]:
+    """The text of each printed page of `page` (WeasyPrint's layout, as the PDF is written)."""
+    from weasyprint import HTML
+
+    def texts(box):
+        return [box.text] if hasattr(box, "text") else [t for child in getattr(box, "children", []) for t in texts(child)]
+
+    return [" ".join(texts(p._page_box)) for p in HTML(string=page, base_url=None).render().pages]
+
+
+def test_the_printed_page_splits_a_long_table_under_its_caption_and_leaves_no_near_blank_page():
+    """A long table was kept whole: after a page of text it jumped to the next page and left its caption
+    alone on the page before; and the first section always began a new page, so that a first page a few
+    lines too long left a page of those few lines."""
+    from pipeline.report.document import Document, Section, Table
+    from pipeline.report.render import to_html
+
+    words = "Une phrase de remplissage qui tient une ligne et demie sur la page imprimée du baromètre. " * 4
+    rows = pd.DataFrame({"Domaine": [f"ligne{i:02d}" for i in range(30)], "Part": ["1,0 %"] * 30})
+    table = Table("longue", "Tableau long", rows, rows)
+    doc = Document("Titre", "", [Section("Premiere section", [words] * 6 + [table], anchor="a"),
+                                 Section("Seconde section", ["Fin."], anchor="b")],
+                   findings={}, summary={}, source="Source : essai", notes=[f"Note{i:02d} " + words for i in range(12)])
+    pages = _page_texts(to_html(doc))
+    where = {key: next(i for i, text in enumerate(pages) if key in text)
+             for key in ("Note11", "Premiere section", "Tableau long", "ligne00", "ligne29", "Seconde section")}
+    assert where["Note11"] > 0, "the notes must overflow the first page for this test"
+    assert where["Premiere section"] == where["Note11"]  # no page of a few lines
+    assert where["Tableau long"] == where["ligne00"] and where["ligne29"] > where["ligne00"]  # split, with its caption
+    assert where["Seconde section"] == where["ligne29"] + 1  # the other sections still begin a page
