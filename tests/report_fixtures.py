@@ -59,6 +59,11 @@ def _row(domain, code="", kind="commune", name="", digital="no", review=False, y
             "model_run_id": RUN_ID}
 
 
+def as_read(text: str) -> str:
+    """A page's text with its no-break spaces (French typography: « x », a : b, 5 %) as plain spaces."""
+    return text.replace("\u00a0", " ")
+
+
 def predictions() -> pd.DataFrame:
     rows = [_row("urbanisme", "1001", name="Alpha")]
     rows += [_row("education", "01002", name="Beta"), _row("education", "01099", name="Beta-le-Vieux"),

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from report_fixtures import RUN_ID, communes_csv, predictions, report_config
+from report_fixtures import RUN_ID, as_read, communes_csv, predictions, report_config
 
 from pipeline.cli import main
 from pipeline.commands.report import ReportSettings, default_name, expand_predictions, run_report
@@ -56,8 +56,8 @@ def test_report_of_several_files_writes_every_part(setup, capsys):
     domains = pd.read_csv(folder / "tables" / "domaines.csv")
     assert domains.set_index("domaine").loc["education", "initiatives"] == 7
     raw = (folder / "rapport.html").read_text()
-    page = html.unescape(raw)  # the templates escape quotes and apostrophes
-    markdown = (folder / "rapport.md").read_text()
+    page = as_read(html.unescape(raw))  # the templates escape quotes and apostrophes
+    markdown = as_read((folder / "rapport.md").read_text())
     for text in ("Éducation, enfance et jeunesse", "ρ de Spearman = 0,900", "(3 tirage(s))",
                  "sur les 890 titres réels de dgcl-random (les 910 textes d'entraînement moins ceux du pli "
                  "testé) : macro-F1 0,821, exactitude 0,871 ; drapeau numérique F1(oui) 0,851",
@@ -69,7 +69,7 @@ def test_report_of_several_files_writes_every_part(setup, capsys):
                  "hésitait (88\u00a0% des erreurs), 0,662.", RUN_ID,
                  "Licence Ouverte", "99999", "code postal de Beta (code INSEE 01002)",
                  "pas de données d'âge"):
-        assert text in page and text in markdown, text
+        assert as_read(text) in page and as_read(text) in markdown, text
     assert raw.count('<img src="data:image/png;base64,') == len(list((folder / "figures").glob("*.png")))
     assert "<script" not in raw and "http://" not in raw.replace("https://", "")
     # A model trained before the certainty was scored (or on sources that do not say it) adds no sentence.
@@ -200,7 +200,7 @@ def test_title_source_pdf_workbook_and_no_local_path(setup, capsys):
                "--title", "Baromètre 2023-2024 de l'Ain", "--subtitle", "Édition de test",
                "--source", "DGCL, dotations DETR et DSIL (data.gouv.fr) ; traitement : barometre", pdf=True) == 0
     folder = tmp / "reports" / "publie"
-    page = html.unescape((folder / "rapport.html").read_text())
+    page = as_read(html.unescape((folder / "rapport.html").read_text()))
     assert "<title>Baromètre 2023-2024 de l'Ain</title>" in page and "Édition de test" in page
     source = "Source : DGCL, dotations DETR et DSIL (data.gouv.fr) ; traitement : barometre"
     charts = list((folder / "figures").glob("*.png"))
@@ -603,7 +603,7 @@ def test_resume_json_gives_the_tiles_the_page_shows_once_adjusted(tmp_path):
     page = html.unescape((folder / "rapport.html").read_text())
     shown = re.findall(r'<div class="tile-value">(.*?)</div><div class="tile-label">(.*?)</div>', page)
     summary = json.loads((folder / "resume.json").read_text())
-    assert [(t["value"], t["label"]) for t in summary["tiles"]] == shown
+    assert [(as_read(t["value"]), as_read(t["label"])) for t in summary["tiles"]] == [tuple(map(as_read, t)) for t in shown]
     adjusted = [t for t in summary["tiles"] if t["ci_low"]]
     assert len(adjusted) == 2 and all(t["detail"].startswith("corrigé des erreurs du modèle") for t in adjusted)
     top = max(summary["domain_shares"]["domains"], key=lambda d: d["n"])
@@ -626,7 +626,7 @@ def test_a_report_of_fewer_rows_than_a_group_needs_says_its_shares_are_not_adjus
     folder = tmp_path / "reports" / "few"
     shares = json.loads((folder / "resume.json").read_text())["domain_shares"]
     assert shares["adjusted"] is False and "40 initiatives seulement ont un domaine" in shares["why_not"]
-    page = (folder / "rapport.md").read_text()
+    page = as_read((folder / "rapport.md").read_text())
     assert "Attention : parts par domaine non ajustées.** 40 initiatives seulement" in page
     assert "ne sont pas connues" not in page  # the model's errors are known: the rows are too few
     assert "premières parts sont" not in page and "points noirs" not in page  # no chart of adjusted shares
@@ -646,7 +646,7 @@ def test_title_subtitle_and_source_are_shown_as_typed_in_the_markdown(setup):
     rendered = MarkdownIt("commonmark", {"html": True}).enable("table").render(markdown)
     assert "<script" not in rendered and "<img src=x" not in rendered and "<b>" not in rendered
     assert "<em>provisoire" not in rendered and 'href="http://x"' not in rendered
-    text = html.unescape(re.sub(r"<[^>]+>", "", rendered))
+    text = as_read(html.unescape(re.sub(r"<[^>]+>", "", rendered)))
     assert title in text and subtitle in text and f"Source : {source}" in text
     assert "**L'essentiel" not in text and "<strong>" in rendered  # the report's own bold marks still work
 
@@ -681,3 +681,19 @@ def test_the_printed_page_splits_a_long_table_under_its_caption_and_leaves_no_ne
     assert where["Premiere section"] == where["Note11"]  # no page of a few lines
     assert where["Tableau long"] == where["ligne00"] and where["ligne29"] > where["ligne00"]  # split, with its caption
     assert where["Seconde section"] == where["ligne29"] + 1  # the other sections still begin a page
+
+
+def test_guillemets_and_the_signs_french_spaces_never_start_a_line_of_the_page():
+    """« and » and : ; ? ! were set with plain spaces: a tile broke a line between « and its word."""
+    from pipeline.report.document import Document, Section, Tile
+    from pipeline.report.render import to_html, to_markdown
+
+    doc = Document("Baromètre : l'Ain", "", [Section("Domaines", ["Parts : « Culture » ; voir **« Annexe »** ?"],
+                                                       anchor="d")],
+                   findings={}, summary={}, source="Source : essai",
+                   tiles=[Tile("52,5 %", "des initiatives numériques : « Sécurité et prévention »")])
+    page, markdown = html.unescape(to_html(doc)), to_markdown(doc)
+    for text in ("numériques\u00a0: «\u00a0Sécurité et prévention\u00a0»", "Parts\u00a0: «\u00a0Culture\u00a0»\u00a0; voir",
+                 "<strong>«\u00a0Annexe\u00a0»</strong>\u00a0?", "<title>Baromètre\u00a0: l'Ain"):
+        assert text in page, text
+    assert "Parts\u00a0: «\u00a0Culture\u00a0»" in markdown and "« " not in markdown and " :" not in markdown

@@ -12,7 +12,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from report_fixtures import predictions, report_config
+from report_fixtures import as_read, predictions, report_config
 
 from pipeline.cli import main
 
@@ -71,7 +71,7 @@ def test_the_page_loads_in_chromium_with_every_chart_shown(tmp_path):
     broken = [i["alt"] for i in result["images"] if not (i["complete"] and i["width"] > 0 and i["height"] > 0
                                                          and i["shown"] > 0)]
     assert not broken, f"images not shown: {broken}"
-    assert [i["source"] for i in result["images"]] == [source] * len(charts)
+    assert [as_read(i["source"]) for i in result["images"]] == [source] * len(charts)
     # Charts at print quality: a 10-inch figure at 200 dpi is at least 1,500 pixels wide.
     assert min(i["width"] for i in result["images"]) >= 1500
     pdf = (folder / "rapport.pdf").read_bytes()

@@ -8,6 +8,15 @@ import unicodedata
 NBSP = "\u00a0"  # no-break space: thousands separator and before % and €
 
 
+# French sets a no-break space inside « » and before : ; ? ! so that a line never starts with one of them.
+_SPACE_BEFORE = re.compile(r" ([»:;?!])")
+
+
+def fr_spaces(text: str) -> str:
+    """`text` with the spaces French typography keeps unbroken: « Culture », « à revoir », « Verdicts : »."""
+    return _SPACE_BEFORE.sub(NBSP + r"\1", text.replace("« ", "«" + NBSP))
+
+
 def _missing(x) -> bool:
     try:
         return x is None or math.isnan(float(x))
