@@ -688,12 +688,14 @@ def test_guillemets_and_the_signs_french_spaces_never_start_a_line_of_the_page()
     from pipeline.report.document import Document, Section, Tile
     from pipeline.report.render import to_html, to_markdown
 
-    doc = Document("Baromètre : l'Ain", "", [Section("Domaines", ["Parts : « Culture » ; voir **« Annexe »** ?"],
+    doc = Document("Baromètre : l'Ain", "", [Section("Domaines", ["Parts : « Culture » ; voir **« Annexe »** ?",
+                                                                   "« 100 000 et plus » en 2018 2019, 1 2345"],
                                                        anchor="d")],
                    findings={}, summary={}, source="Source : essai",
                    tiles=[Tile("52,5 %", "des initiatives numériques : « Sécurité et prévention »")])
     page, markdown = html.unescape(to_html(doc)), to_markdown(doc)
     for text in ("numériques\u00a0: «\u00a0Sécurité et prévention\u00a0»", "Parts\u00a0: «\u00a0Culture\u00a0»\u00a0; voir",
-                 "<strong>«\u00a0Annexe\u00a0»</strong>\u00a0?", "<title>Baromètre\u00a0: l'Ain"):
+                 "<strong>«\u00a0Annexe\u00a0»</strong>\u00a0?", "<title>Baromètre\u00a0: l'Ain",
+                 "«\u00a0100\u00a0000 et plus\u00a0» en 2018 2019, 1 2345"):  # years stay apart
         assert text in page, text
     assert "Parts\u00a0: «\u00a0Culture\u00a0»" in markdown and "« " not in markdown and " :" not in markdown

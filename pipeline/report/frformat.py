@@ -8,13 +8,15 @@ import unicodedata
 NBSP = "\u00a0"  # no-break space: thousands separator and before % and €
 
 
-# French sets a no-break space inside « » and before : ; ? ! so that a line never starts with one of them.
+# French sets a no-break space inside « » and before : ; ? ! so that a line never starts with one of them,
+# and between the groups of a number ("100 000 et plus", a size band written as text).
 _SPACE_BEFORE = re.compile(r" ([»:;?!])")
+_DIGIT_GROUP = re.compile(r"(?<=\d) (?=\d{3}(?!\d))")
 
 
 def fr_spaces(text: str) -> str:
-    """`text` with the spaces French typography keeps unbroken: « Culture », « à revoir », « Verdicts : »."""
-    return _SPACE_BEFORE.sub(NBSP + r"\1", text.replace("« ", "«" + NBSP))
+    """`text` with the spaces French typography keeps unbroken: « Culture », « Verdicts : », 100 000."""
+    return _DIGIT_GROUP.sub(NBSP, _SPACE_BEFORE.sub(NBSP + r"\1", text.replace("« ", "«" + NBSP)))
 
 
 def _missing(x) -> bool:
