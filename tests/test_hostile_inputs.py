@@ -289,6 +289,35 @@ def test_a_code_typed_as_a_number_under_a_format_of_zeros_keeps_the_zeros_the_sh
     assert frame["siren"].tolist() == ["012345678", "7.5"]  # a number with decimals is left as it is
 
 
+def test_a_title_above_a_sheets_header_is_left_out_and_rows_keep_their_numbers(tmp_path, caplog):
+    """A title row (merged across the table) above the header was taken for the header: the columns came out
+    as the title and "Unnamed: n", and the error asked for a header line the sheet had."""
+    import openpyxl
+
+    from pipeline.io.rows import row_in_file
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "Projets"
+    sheet.append(["Subventions 2023"])
+    sheet.merge_cells("A1:C1")
+    sheet.append(["source : préfecture"])
+    sheet.append([])
+    sheet.append(["code", "intitule", "montant"])
+    for code, title in zip(["01004", "2A004"], TITLES):
+        sheet.append([code, title, 1200])
+    book.save(tmp_path / "titled.xlsx")
+    with caplog.at_level(logging.WARNING):
+        frame = read_table(tmp_path / "titled.xlsx")
+    assert list(frame.columns) == ["code", "intitule", "montant"] and frame["intitule"].tolist() == TITLES
+    assert "row(s) 1, 2 above the header" in caplog.text and "the header is row 4" in caplog.text
+    assert row_in_file(frame, 1) == "sheet 'Projets', row 6"
+
+    # A one-column sheet has no title to tell from its header: its first row is the header.
+    pd.DataFrame({"intitule": TITLES}).to_excel(tmp_path / "one.xlsx", index=False)
+    assert read_table(tmp_path / "one.xlsx")["intitule"].tolist() == TITLES
+
+
 def _with_sheet_xml(source, target, edit) -> None:
     """A copy of the .xlsx `source` whose first sheet's XML went through `edit` (what a spreadsheet would save)."""
     with zipfile.ZipFile(source) as old, zipfile.ZipFile(target, "w") as new:

@@ -75,6 +75,17 @@ def test_a_first_line_of_data_is_named_as_a_missing_header():
     assert "'2012-06-25', 'Convention de partenariat" in str(refused.value) and "no header line" in str(refused.value)
 
 
+def test_a_title_line_above_a_csv_header_is_named_as_such(tmp_path):
+    """A sheet with a title row saved as CSV: its title line became the header, and the error said nothing
+    of it (a workbook's title row is left out: test_hostile_inputs.py)."""
+    (tmp_path / "in.csv").write_text("Subventions 2023;;\ncode;intitule;montant\n01004;Salle des fêtes;12\n",
+                                     encoding="utf-8")
+    frame = read_table(tmp_path / "in.csv")
+    with pytest.raises(PipelineError, match=r"first line holds one value \('Subventions 2023'\): if it is a title "
+                                            r"above the header, remove that line"):
+        find_text_columns(frame.columns, None, ["intitule"], tmp_path / "in.csv")
+
+
 @pytest.mark.parametrize("sep, shown", [(",", "','"), (";", "';'"), ("\t", "'\\t'"), ("|", "'|'")])
 def test_a_wrong_separator_is_named_with_the_one_the_header_seems_to_use(tmp_path, sep, shown):
     """--sep given wrong: the header is one name holding the file's separator; the error says which."""

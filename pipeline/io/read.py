@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 ARCHIVE_ERRORS = (OSError, EOFError, zipfile.BadZipFile, lzma.LZMAError, RuntimeError, NotImplementedError)
 WORKBOOK_ENGINES = {"xlsx": "openpyxl", "xls": "xlrd", "ods": "odf"}
 ENGINE_PACKAGES = {"openpyxl": "openpyxl", "xlrd": "xlrd", "odf": "odfpy"}
+TITLE_ROWS = 5  # rows of one value above a sheet's header that are read as its title, at most
 
 
 def _check_file(path: Path) -> None:
@@ -198,10 +199,8 @@ def _workbook(path: Path, fmt: str, sheet: str | None) -> pd.DataFrame:
                                    if len(names) > 1 else "")
     (log.warning if len(names) > 1 and sheet is None else log.info)("%s: reading %s", path, where)
     holds = raw.notna() & raw.ne("")  # an empty cell is "" (an error value such as #N/A, NaN)
-    filled = holds.any(axis=1).to_numpy().nonzero()[0]
-    if not len(filled):
-        raise PipelineError(f"{path}: {where} is empty")
-    raw, holds = raw.iloc[filled[0]:], holds.iloc[filled[0]:]  # the header is the first row with a value
+    top = header_row(holds, path, where)
+    raw, holds = raw.iloc[top:], holds.iloc[top:]
     header = ["" if pd.isna(v) else str(v).strip() for v in raw.iloc[0]]
     # Columns with neither a name nor a value are formatting leftovers, not data.
     keep = [h != "" or holds.iloc[1:, i].any() for i, h in enumerate(header)]
@@ -214,8 +213,27 @@ def _workbook(path: Path, fmt: str, sheet: str | None) -> pd.DataFrame:
     if len(raw) == 1:
         raise PipelineError(f"{path}: {where} has a header but no rows")
     table = raw.iloc[1:].set_axis(header, axis=1).reset_index(drop=True).fillna("")
-    # The header may sit below empty rows: its own row number, read from the sheet, is filled[0] + 1.
-    return place_rows(table, int(filled[0]) + 2, chosen)
+    # The header may sit below empty rows or a title: its own row number, read from the sheet, is top + 1.
+    return place_rows(table, top + 2, chosen)
+
+
+def header_row(holds: pd.DataFrame, path: Path, where: str) -> int:
+    """Where a sheet's header is (from 0; `holds`: which cells hold a value): its first row holding a value,
+    unless the few rows above the first holding several hold one each, the row after it holding no more than
+    it does: those are a title, a subtitle or a source line (often merged across the table), not the header."""
+    counts = holds.sum(axis=1).to_numpy()
+    filled = counts.nonzero()[0]
+    if not len(filled):
+        raise PipelineError(f"{path}: {where} is empty")
+    for at, row in enumerate(filled[:TITLE_ROWS + 1]):
+        if counts[row] > 1:
+            if at and at + 1 < len(filled) and counts[filled[at + 1]] <= counts[row]:
+                titles = ", ".join(str(r + 1) for r in filled[:at])
+                log.warning("%s, %s: row(s) %s above the header hold one value each, read as a title and left out; "
+                            "the header is row %d", path, where, titles, row + 1)
+                return int(row)
+            break
+    return int(filled[0])
 
 
 
@@ -278,6 +296,9 @@ def _header_hint(columns: list[str], path) -> str:
         sep = max(SEPARATORS, key=columns[0].count)
         if sep in columns[0]:
             return f"; the file seems separated by {sep!r}: drop --sep or pass --sep {sep!r}"
+    if len(columns) > 1 and all(c.startswith("Unnamed: ") for c in columns[1:]):
+        return (f"; its first line holds one value ({columns[0]!r}): if it is a title above the header, "
+                "remove that line")
     data_like = [c for c in columns if _looks_like_a_value(c)]
     return (f"; its first line looks like data, not column names ({', '.join(map(repr, data_like[:2]))}): "
             "if the file has no header line, add one that names the columns" if data_like else "")
