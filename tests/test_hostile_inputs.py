@@ -318,6 +318,23 @@ def test_a_title_above_a_sheets_header_is_left_out_and_rows_keep_their_numbers(t
     assert read_table(tmp_path / "one.xlsx")["intitule"].tolist() == TITLES
 
 
+def test_a_date_cell_of_a_workbook_keeps_no_time_it_never_had(tmp_path):
+    """A date cell was read "2023-03-01 00:00:00": a time the sheet never showed was added to every date."""
+    import datetime
+
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    book.active.append(["date", "heure", "note", "intitule"])
+    book.active.append([datetime.date(2023, 3, 1), datetime.datetime(2023, 3, 1, 14, 30), "2023-03-01 00:00:00",
+                        TITLES[0]])
+    book.active["A2"].number_format = "dd/mm/yyyy"
+    book.save(tmp_path / "dates.xlsx")
+    frame = read_table(tmp_path / "dates.xlsx")
+    # A time the cell holds is kept, and so is a text that only looks like a date.
+    assert frame.iloc[0].tolist() == ["2023-03-01", "2023-03-01 14:30:00", "2023-03-01 00:00:00", TITLES[0]]
+
+
 def _with_sheet_xml(source, target, edit) -> None:
     """A copy of the .xlsx `source` whose first sheet's XML went through `edit` (what a spreadsheet would save)."""
     with zipfile.ZipFile(source) as old, zipfile.ZipFile(target, "w") as new:

@@ -6,6 +6,8 @@ name something (a year, a code) are compared as text, so they are read back whol
 """
 from __future__ import annotations
 
+import datetime
+
 import pandas as pd
 
 
@@ -23,3 +25,12 @@ def whole_number_text(series: pd.Series) -> pd.Series:
 def whole_text(series: pd.Series) -> pd.Series:
     """Codes and years as text in upper case ("2a004" is 2A004), "" where missing, read back whole."""
     return whole_number_text(series).str.upper()
+
+
+def sheet_cell_text(value):
+    """A workbook cell (as pandas reads it, untyped) as the text pandas' dtype=str gives, except that a date
+    without a time is the date alone: "2023-03-01", not "2023-03-01 00:00:00", a time the sheet never showed.
+    Empty cells stay as they are."""
+    if isinstance(value, datetime.datetime) and value.time() == datetime.time() and value.tzinfo is None:
+        return value.date().isoformat()
+    return value if isinstance(value, str) or pd.isna(value) else str(value)

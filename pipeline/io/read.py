@@ -20,6 +20,7 @@ import pandas as pd
 
 from pipeline.errors import PipelineError
 from pipeline.io import options
+from pipeline.io.cells import sheet_cell_text
 from pipeline.io.csvfile import SEPARATORS, check_unique, csv_layout, read_csv
 from pipeline.io.encoding import file_format, open_bytes
 from pipeline.io.formulas import restore_frame
@@ -183,8 +184,8 @@ def _workbook(path: Path, fmt: str, sheet: str | None) -> pd.DataFrame:
                 names = [str(n) for n in book.sheet_names]
                 chosen = pick_sheet(names, sheet, path)
                 # keep_default_na=False: a cell holding the text "NA", "N/A", "null" or "None" is that text, not empty.
-                raw = pd.read_excel(book, sheet_name=book.sheet_names[names.index(chosen)], header=None, dtype=str,
-                                    keep_default_na=False)
+                raw = pd.read_excel(book, sheet_name=book.sheet_names[names.index(chosen)], header=None,
+                                    dtype=object, keep_default_na=False).map(sheet_cell_text)
             if fmt == "xlsx":  # what the sheet's cells hold beside what pandas reads of them
                 refuse_unsaved_formulas(path, book.sheet_names[names.index(chosen)])
                 raw = show_zero_padding(raw, path, book.sheet_names[names.index(chosen)])
