@@ -35,6 +35,21 @@ def test_one_cp1252_line_in_a_utf8_file_keeps_every_accent_and_is_named(tmp_path
     assert "line 4" in caplog.text  # the lines read as cp1252 are named
 
 
+def test_a_mac_roman_file_with_apostrophes_is_read_as_mac_roman(tmp_path, caplog):
+    """Excel for Mac's CSV: "’é" is D5 8E in Mac Roman, a valid UTF-8 pair, so such lines were taken for UTF-8
+    ones and the file refused as "not UTF-8 (nor UTF-8)"; and its apostrophes, not letters, made the Mac Roman
+    reading look untrustworthy."""
+    titles = ["Rénovation de l’école", "Éclairage de l’église «Saint-Jean»", "Fête de l’été – 2023", "Crèche"]
+    path = write(tmp_path, "mac.csv", ("code;intitule\n" + "".join(f"{i};{t}\n" for i, t in enumerate(titles)))
+                 .encode("mac_roman"))
+    with caplog.at_level(logging.WARNING):
+        assert read_table(path)["intitule"].tolist() == titles
+    assert "encoding mac_roman" in caplog.text
+    # A UTF-8 line whose only mark is "n°" is still UTF-8 evidence beside a cp1252 line.
+    path = write(tmp_path, "mixed.csv", "intitule\nSalle n° 2\n".encode() + "École\n".encode("cp1252"))
+    assert read_table(path)["intitule"].tolist() == ["Salle n° 2", "École"]
+
+
 def test_lines_joining_a_utf8_cell_and_a_cp1252_one_keep_every_accent(tmp_path, caplog):
     """With no line wholly UTF-8, the file was read as cp1252: the UTF-8 accents came out as "Ã©", silently."""
     lines = [("Rénovation de l’église", "Noël"), ("Vidéoprotection", "Fête de l'été")]

@@ -34,9 +34,10 @@ log = logging.getLogger(__name__)
 EIGHT_BIT = ["cp1252", "cp850", "mac_roman"]
 FALLBACK = "cp1252"
 MIXED_ERRORS = "barometre-cp1252-fallback"
-# UTF-8's French accents (é is C3 A9, œ C5 93, ’ and € E2 80 ..): read as cp1252 they are "Ã©", "Å“", "â€™",
-# which no French text holds. A line with one is UTF-8 evidence even when another of its bytes is not UTF-8.
-UTF8_ACCENT = re.compile(rb"[\xc3\xc5][\x80-\xbf]|\xe2[\x80-\xbf]{2}")
+# UTF-8's French accents and marks (é is C3 A9, œ C5 93, ’ and € E2 80 .., « and ° C2 AB, C2 B0): read as cp1252
+# they are "Ã©", "Å“", "â€™", "Â«", which no French text holds. A line with one is UTF-8 evidence even when
+# another of its bytes is not UTF-8.
+UTF8_ACCENT = re.compile(rb"[\xc3\xc5][\x80-\xbf]|\xc2[\xa0-\xbf]|\xe2[\x80-\xbf]{2}")
 _MAGIC = [(b"PAR1", "parquet"), (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "xls"), (b"\x1f\x8b", "gzip"),
           (b"BZh", "bz2"), (b"\xfd7zXZ\x00", "xz"), (b"PK\x03\x04", "zip"), (b"PK\x05\x06", "zip")]
 
@@ -183,12 +184,16 @@ def detect_decoding(path: Path, compression: str | None = None) -> tuple[str, st
                 continue
             try:
                 line.decode("utf-8")
-                utf8_lines += 1
+                whole = True
             except UnicodeDecodeError:
                 other_lines.append(lineno)
-                utf8_lines += bool(UTF8_ACCENT.search(line))  # a UTF-8 cell beside a cp1252 one
-                if sum(map(len, evidence)) < 1 << 18:
-                    evidence.append(line)
+                whole = False
+            # UTF-8 evidence is an accent, whole line UTF-8 or not (a UTF-8 cell beside a cp1252 one): an 8-bit
+            # line may decode as UTF-8 by chance (Mac Roman's "’é", D5 8E, is a valid pair: "Վ").
+            accent = bool(UTF8_ACCENT.search(line))
+            utf8_lines += accent
+            if not (whole and accent) and sum(map(len, evidence)) < 1 << 18:
+                evidence.append(line)
     if utf8_lines or head.startswith(codecs.BOM_UTF8):
         shown = ", ".join(map(str, other_lines[:10])) + (" ..." if len(other_lines) > 10 else "")
         log.warning("%s: UTF-8, but %d line(s) are not (read as %s): line %s", path, len(other_lines), FALLBACK, shown)
@@ -247,7 +252,12 @@ def _dos_accents(sample: bytes) -> bool:
     return bool(high) and high <= set(DOS_ACCENTS) and bool(_DOS_IN_A_WORD.search(sample))
 
 
+# Non-ASCII characters a French text holds besides letters: its apostrophe, quotes, dashes, ellipsis, degree,
+# no-break space, euro.
+FRENCH_MARKS = set("’‘«»“”–—…°\xa0€")
+
+
 def _accented_text(sample: bytes, encoding: str) -> bool:
-    """Enough non-ASCII characters, nearly all letters, to trust a guess over a stray byte."""
+    """Enough non-ASCII characters, nearly all letters or French punctuation, to trust a guess over a stray byte."""
     chars = [c for c in sample.decode(encoding, "replace") if ord(c) > 127]
-    return len(chars) >= 3 and sum(c.isalpha() for c in chars) >= 0.9 * len(chars)
+    return len(chars) >= 3 and sum(c.isalpha() or c in FRENCH_MARKS for c in chars) >= 0.9 * len(chars)
