@@ -61,6 +61,13 @@ def test_lines_joining_a_utf8_cell_and_a_cp1252_one_keep_every_accent(tmp_path, 
     assert "line 2, 3" in caplog.text
 
 
+def test_the_8bit_encoding_a_csv_is_read_with_is_named(tmp_path, caplog):
+    """A cp1252 file was read as cp1252 without a word: nothing let the user check the guess."""
+    with caplog.at_level(logging.INFO):
+        assert read_table(write(tmp_path, "win.csv", ROWS.encode("cp1252")))["intitule"].tolist() == TITLES
+    assert "win.csv: encoding cp1252 (not UTF-8" in caplog.text
+
+
 def test_utf8_bom_over_a_cp1252_body_keeps_the_first_column_name(tmp_path):
     frame = read_table(write(tmp_path, "bom.csv", b"\xef\xbb\xbf" + ROWS.encode("cp1252")))
     assert list(frame.columns) == ["code", "intitule"]

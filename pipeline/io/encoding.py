@@ -211,8 +211,10 @@ def detect_decoding(path: Path, compression: str | None = None) -> tuple[str, st
             return guess, "strict"
         hint = f" (it reads as {guess}: give --encoding {guess} if that is right)" if guess != FALLBACK else ""
         raise PipelineError(f"{problem}{hint}; re-export the file as UTF-8 or give its encoding with --encoding")
-    if encoding != FALLBACK:
-        log.info("%s: encoding %s (detected by charset-normalizer over its non-ASCII lines)", path, encoding)
+    # Said even for cp1252, the usual case: a latin-1 or Mac export read as it would go unnoticed otherwise.
+    how = ("detected by charset-normalizer over its non-ASCII lines" if encoding != FALLBACK else
+           "not UTF-8: read as Windows' 8-bit encoding, Excel's; give --encoding if that is wrong")
+    log.info("%s: encoding %s (%s)", path, encoding, how)
     return encoding, "strict"
 
 
