@@ -454,3 +454,16 @@ def test_excel_fr_writes_french_excels_csv_dialect(trained, tmp_path):
     back = pd.read_csv(out, sep=";", decimal=",", encoding="utf-8-sig", dtype={"titre": str})
     assert back["titre"].tolist() == ["'=cmd|'/c calc'!A1", "Réfection de la voirie"]  # still neutralised
     assert back["confidence"].dtype == float and "," in raw.decode("utf-8-sig").splitlines()[1]
+
+
+def test_writing_options_the_output_has_no_use_for_are_warned_of(tmp_path, caplog):
+    """--excel-fr on a workbook or Parquet output, --raw-cells on a Parquet one, were ignored without a word."""
+    cases = [("out.xlsx", "--excel-fr and --raw-cells ignored: the output is a workbook (.xlsx)"),
+             ("out.parquet", "--excel-fr and --raw-cells ignored: the output is a Parquet file"),
+             ("out.tsv", "--excel-fr ignored: the output is a TSV file"), ("out.csv", None)]
+    for name, message in cases:
+        caplog.clear()
+        with caplog.at_level(logging.WARNING), io_options(excel_fr=True, raw_cells=True), \
+                TableWriter(tmp_path / name, TableWriter.kind_of(name)) as writer:
+            writer.write(pd.DataFrame({"titre": ["=1+1"]}))
+        assert (message in caplog.text) if message else "ignored" not in caplog.text, caplog.text

@@ -136,6 +136,17 @@ def csv_cells(frame: pd.DataFrame) -> pd.DataFrame:
     return frame if options.current().raw_cells else neutralise_frame(frame)
 
 
+def warn_unused_output_options(path: Path, kind: str) -> None:
+    """--excel-fr shapes a CSV only, --raw-cells a CSV or TSV (a workbook keeps such cells as text, Parquet
+    holds data): given for another output, they are named in a warning, as unused reading options are."""
+    unused = [name for name, given, used in (("--excel-fr", options.current().excel_fr, kind == "csv"),
+                                             ("--raw-cells", options.current().raw_cells, kind in ("csv", "tsv")))
+              if given and not used]
+    if unused:
+        log.warning("%s: %s ignored: the output is %s", path, " and ".join(unused),
+                    {"tsv": "a TSV file", "parquet": "a Parquet file", "xlsx": "a workbook (.xlsx)"}.get(kind, kind))
+
+
 def shown_name(path: Path) -> Path:
     """The output a temporary file of atomic_output stands for (for messages)."""
     owner = temp_owner(path.name)
@@ -160,6 +171,7 @@ class TableWriter:
     def __init__(self, path: Path, kind: str):
         self.path, self.kind, self._parquet, self._book, self._first = path, kind, None, None, True
         self.rows = 0
+        warn_unused_output_options(shown_name(path), kind)
 
     @staticmethod
     def kind_of(path: str | Path) -> str:
