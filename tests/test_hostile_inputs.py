@@ -424,3 +424,14 @@ def test_parquet_keeps_its_index_and_plain_values(tmp_path):
     assert list(read.columns) == ["code_insee", "titre", "2024"]  # names as text, the index first
     assert read["code_insee"].tolist() == ["75056", "13055", "69123"]
     assert read["titre"].fillna("").tolist() == ["a", "", "b"]  # was a Categorical: fillna("") raised
+
+
+@pytest.mark.parametrize("comma_in", ["every row", "one row"])
+def test_a_wrong_sep_is_named_with_the_separator_the_file_seems_to_use(tmp_path, comma_in):
+    """--sep ',' on a ';' file whose texts hold commas stopped on pandas' field count alone."""
+    rows = [f"Travaux de voirie{',' if comma_in == 'every row' else ''} tranche {i};0{i}001;12" for i in range(1, 9)]
+    path = write(tmp_path, "semi.csv", "\n".join(["titre;code;montant", *rows, "Voirie, rue A, rue B;01;3"]).encode())
+    with pytest.raises(PipelineError, match=r"semi.csv: .*; the file seems separated by ';': drop --sep or pass "
+                                            r"--sep ';'$"):
+        read_table(path, sep=",")
+    assert read_table(path)["code"].tolist()[-1] == "01"  # its own separator found, it reads

@@ -223,10 +223,11 @@ def parsing_errors(layout: CsvLayout, lines_before: Callable[[], int] | None = N
     except pd.errors.EmptyDataError:
         raise PipelineError(f"{path}: the file has no header and no rows") from None
     except pd.errors.ParserError as exc:
-        raise PipelineError(malformed_csv(path, layout.sep, exc, lines_before() if lines_before else 0)) from None
+        raise PipelineError(malformed_csv(path, layout.sep, exc, lines_before() if lines_before else 0)
+                            + _other_separator(layout)) from None
     except pd.errors.ParserWarning:
         raise PipelineError(f"{path}: some rows have more fields than the header names columns "
-                            f"({len(layout.names)}, separator {layout.sep!r})") from None
+                            f"({len(layout.names)}, separator {layout.sep!r})" + _other_separator(layout)) from None
     except UnicodeError as exc:
         raise PipelineError(_decode_problem(layout, exc)) from None
 
@@ -239,6 +240,16 @@ def malformed_csv(path, sep: str, exc: pd.errors.ParserError, lines_before: int 
     if lines_before:
         problem = re.sub(r"\b(line|row) (\d+)", lambda m: f"{m[1]} {int(m[2]) + lines_before}", problem)
     return f"{path}: malformed CSV (separator {sep!r}): {problem}"
+
+
+def _other_separator(layout: CsvLayout) -> str:
+    """A hint when the file's own separator is not the one it was read with (a --sep given wrongly)."""
+    with layout.open_text() as fh:
+        sample = fh.read(SAMPLE_CHARS)
+        truncated = bool(fh.read(1))
+    found = sniff_separator(sample, truncated)
+    return (f"; the file seems separated by {found!r}: drop --sep or pass --sep {found!r}"
+            if found not in (layout.sep, ONE_COLUMN) else "")
 
 
 def _decode_problem(layout: CsvLayout, exc: UnicodeError) -> str:
