@@ -536,3 +536,26 @@ def test_a_locked_test_row_never_gives_way_to_an_answer(tmp_path):
     kept, gave_way = answers_win(frame, answers, locked=[True, False, False])
     assert kept["text"].tolist() == ["Fresque murale", "Autre titre"] and gave_way == {"seed:x": 1}
     assert answers_win(frame, answers)[1] == {"random": 1, "seed:x": 1}  # no locked set: both copies give way
+
+
+def test_the_next_workbook_of_the_same_predictions_leaves_out_the_titles_already_answered(trained, workbook, labels,
+                                                                                          tmp_path, caplog):
+    """A second `make review` of the same predictions gave the analyst the rows they had just answered."""
+    path, _ = workbook
+    wb, ws, col = _review_sheet(path)
+    for r, answer in ((2, labels.codes[0]), (3, "none")):
+        ws.cell(row=r, column=col["correction"]).value = answer
+    reviewed = tmp_path / "reviewed"
+    reviewed.mkdir()
+    wb.save(reviewed / "lot1.xlsx")
+    answered = {ws.cell(row=r, column=col["text"]).value for r in (2, 3)}
+    config = load_config(write_config(tmp_path, labeled=trained["paths"]["labeled"], models=trained["paths"]["models"],
+                                      reviewed=str(reviewed)))
+    with caplog.at_level("INFO"):
+        assert cli(config, "review", "--predictions", str(path.parent / "predictions.csv"), "--output",
+                   str(tmp_path / "lot2.xlsx"), "-n", "40") == 0
+    _, second, col2 = _review_sheet(tmp_path / "lot2.xlsx")
+    texts = [second.cell(row=r, column=col2["text"]).value for r in range(2, second.max_row + 1)]
+    first = [ws.cell(row=r, column=col["text"]).value for r in range(4, ws.max_row + 1)]
+    assert not answered & set(texts) and set(first) <= set(texts) and len(texts) == 40
+    assert "2 row(s) of titles already answered in" in caplog.text

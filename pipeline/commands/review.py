@@ -12,6 +12,7 @@ from pipeline.errors import PipelineError
 from pipeline.io.files import sha256_of
 from pipeline.io.formulas import refuse_unholdable
 from pipeline.io.predictions import earlier_predictions, read_predictions_file
+from pipeline.io.reviewed import answered_titles, review_files
 from pipeline.io.rows import row_in_file
 from pipeline.io.tables import find_text_columns
 from pipeline.modeling.cv import duplicate_key
@@ -63,11 +64,17 @@ def run_review(config: dict, predictions: str | Path, output: str | Path, rows: 
     text = texts_of(frame, find_text_columns(inputs, text_col, list(config["predict"]["text_columns"]), predictions))
     proba = frame[[f"proba_{c}" for c in labels.codes]].to_numpy(float)  # numbers: read_predictions_file
     domain = frame["domain"].fillna("").astype(str)
-    eligible = (text != "").to_numpy() & (domain != "").to_numpy()
-    chosen = select_for_review(proba, domain.to_numpy(), text.map(duplicate_key).to_numpy(), n,
-                               review.get("max_domain_share"), eligible)
+    keys = text.map(duplicate_key)
+    # A title an analyst already answered (data/reviewed/) is not asked again: the next workbook of the same
+    # predictions is the next batch, not the same rows.
+    answered = keys.isin(answered_titles(review_files(paths.get("reviewed")), labels)).to_numpy()
+    if answered.any():
+        log.info("%d row(s) of titles already answered in %s left out", answered.sum(), paths.get("reviewed"))
+    eligible = (text != "").to_numpy() & (domain != "").to_numpy() & ~answered
+    chosen = select_for_review(proba, domain.to_numpy(), keys.to_numpy(), n, review.get("max_domain_share"), eligible)
     if len(chosen) == 0:
-        raise PipelineError(f"{predictions}: no row with a text and a predicted domain to review")
+        raise PipelineError(f"{predictions}: no row with a text and a predicted domain to review"
+                            + (f" that {paths.get('reviewed')} does not already answer" if answered.any() else ""))
     picked = frame.iloc[chosen]
     writable(frame, chosen, [*inputs, *MODEL_COLUMNS, "model_run_id"], predictions)
     model = pd.DataFrame({c: picked[c].to_numpy() if c in picked else "" for c in MODEL_COLUMNS

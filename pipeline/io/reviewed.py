@@ -16,6 +16,7 @@ from pipeline.domains import LabelSet
 from pipeline.errors import PipelineError
 from pipeline.io.files import sha256_of
 from pipeline.io.sources import COLUMNS, SourceReport
+from pipeline.modeling.cv import duplicate_key
 from pipeline.review.answers import REVIEWED_COLUMNS, check_conflicts, parse_answers
 from pipeline.review.workbook import read_workbook
 
@@ -35,6 +36,16 @@ def review_files(folder: str | Path | None, extra_paths=()) -> list[Path]:
     # Excel's lock files (~$name.xlsx) sit beside an open workbook: never data.
     files = [f for f in files if not f.name.startswith(("~$", ".~lock"))]
     return list(dict.fromkeys(f.resolve() for f in files))
+
+
+def answered_titles(files: list[Path], labels: LabelSet) -> set[str]:
+    """The titles the workbooks answer (a domain or `none`), as the CV groups copies (duplicate_key)."""
+    keys: set[str] = set()
+    for path in files:
+        header, body, meta = read_workbook(path)
+        frame, _ = parse_answers(path.name, header, body, meta, labels)
+        keys.update(frame["text"].map(duplicate_key))
+    return keys
 
 
 def load_reviewed(files: list[Path], labels: LabelSet, weight: float = 1.0) -> tuple[pd.DataFrame, list, dict]:
