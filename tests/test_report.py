@@ -577,7 +577,7 @@ def test_the_domain_charts_draw_the_adjusted_shares_intervals(tmp_path, monkeypa
     year_table, _, year_groups = by["annee"][:3]
     assert year_groups == ["2023", "2024"] and year_table.loc[year_table["group"] == "2024",
                                                               "share_adjusted"].isna().all()
-    page = (folder / "rapport.md").read_text()
+    page = as_read((folder / "rapport.md").read_text())
     assert "Part ajustée de chaque domaine par tranche de taille de commune, intervalle de confiance à 95 %" in page
     assert "exactitude 0,871, macro-F1 0,821" in page  # the model's scores, from that one read
 
@@ -689,13 +689,13 @@ def test_guillemets_and_the_signs_french_spaces_never_start_a_line_of_the_page()
     from pipeline.report.render import to_html, to_markdown
 
     doc = Document("Baromètre : l'Ain", "", [Section("Domaines", ["Parts : « Culture » ; voir **« Annexe »** ?",
-                                                                   "« 100 000 et plus » en 2018 2019, 1 2345"],
+                                                                   "« 100 000 et plus » en 2018 2019, 1 2345, IC 95 %"],
                                                        anchor="d")],
                    findings={}, summary={}, source="Source : essai",
                    tiles=[Tile("52,5 %", "des initiatives numériques : « Sécurité et prévention »")])
     page, markdown = html.unescape(to_html(doc)), to_markdown(doc)
     for text in ("numériques\u00a0: «\u00a0Sécurité et prévention\u00a0»", "Parts\u00a0: «\u00a0Culture\u00a0»\u00a0; voir",
                  "<strong>«\u00a0Annexe\u00a0»</strong>\u00a0?", "<title>Baromètre\u00a0: l'Ain",
-                 "«\u00a0100\u00a0000 et plus\u00a0» en 2018 2019, 1 2345"):  # years stay apart
+                 "«\u00a0100\u00a0000 et plus\u00a0» en 2018 2019, 1 2345, IC 95\u00a0%"):  # years stay apart
         assert text in page, text
     assert "Parts\u00a0: «\u00a0Culture\u00a0»" in markdown and "« " not in markdown and " :" not in markdown

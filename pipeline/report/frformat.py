@@ -8,9 +8,9 @@ import unicodedata
 NBSP = "\u00a0"  # no-break space: thousands separator and before % and €
 
 
-# French sets a no-break space inside « » and before : ; ? ! so that a line never starts with one of them,
+# French sets a no-break space inside « » and before : ; ? ! % so that a line never starts with one of them,
 # and between the groups of a number ("100 000 et plus", a size band written as text).
-_SPACE_BEFORE = re.compile(r" ([»:;?!])")
+_SPACE_BEFORE = re.compile(r" ([»:;?!%])")
 _DIGIT_GROUP = re.compile(r"(?<=\d) (?=\d{3}(?!\d))")
 
 
