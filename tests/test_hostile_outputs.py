@@ -364,6 +364,37 @@ def test_a_training_set_of_one_domain_is_one_line(tmp_path, capsys):
     one_line_error(capsys, "seed.csv: one domain only ('transport')")
 
 
+
+@pytest.mark.parametrize("command", ["train", "audit"])
+@pytest.mark.parametrize("where, value", [("cli", "1"), ("cli", "0"), ("cli", "-2"), ("config", "1"),
+                                          ("config", '"5"')])
+def test_a_number_of_folds_cv_cannot_run_is_refused_at_once(trained, tmp_path, capsys, command, where, value):
+    """One fold once searched forever for the titles a domain needs: the command never ended."""
+    import signal
+
+    config = dict(trained)
+    if where == "config":
+        text = open(trained["config_file"], encoding="utf-8").read()
+        (tmp_path / "c.toml").write_text(text.replace("cv_folds = 5", f"cv_folds = {value}"), encoding="utf-8")
+        config["config_file"] = str(tmp_path / "c.toml")
+    options = ["--cv-folds", value] if where == "cli" else []
+    if command == "audit":
+        options += ["--output", str(tmp_path / "audit.xlsx")]
+
+    def hung(*_):
+        raise TimeoutError(f"{command} with {value} folds did not end")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(60)
+    try:
+        assert cli(config, command, *options) == 2
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    one_line_error(capsys, f"cv_folds = {value}".replace('"', "'"), "give a whole number of at least 2")
+    assert not (tmp_path / "audit.xlsx").exists()
+
+
 # -- the Makefile ---------------------------------------------------------------------------------
 HOSTILE_NAMES = ["$(touch {m}1)", "`touch {m}2`", "$(shell touch {m}3)", "x'; touch {m}4; echo '", "a b,c $$HOME"]
 

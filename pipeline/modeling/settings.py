@@ -52,7 +52,8 @@ class TrainSettings:
         lemma_mode = p.get("lemma_mode", "lookup")
         if lemma_mode not in MODES:
             raise PipelineError(f"[preprocess] lemma_mode = {lemma_mode!r}: use one of {', '.join(MODES)}")
-        return cls(cv_folds=t["cv_folds"], cv_repeats=t.get("cv_repeats", 1), random_state=t["random_state"],
+        return cls(cv_folds=_count(t["cv_folds"], 2, "cv_folds", "--cv-folds", config),
+                   cv_repeats=_count(t.get("cv_repeats", 1), 1, "cv_repeats", None, config), random_state=t["random_state"],
                    spacy_model=p["spacy_model"], lemma_mode=lemma_mode, batch_size=p["batch_size"],
                    n_process=p["n_process"], recipes=tuple(t["recipes"]), select_on=_as_tuple(t["select_on"]),
                    review_accuracy=t["review_accuracy"], n_jobs=process_count(t.get("n_jobs", 0)),
@@ -71,6 +72,16 @@ def digital_recipe(section: dict, cues_path=None) -> DigitalRecipe:
         raise PipelineError(f"[digital] in pipeline.toml: unknown setting(s) {', '.join(unknown)}; "
                             f"use {', '.join(sorted(known))}")
     return DigitalRecipe(**section, cues=load_cues(cues_path) if cues_path else ())
+
+
+def _count(value, least: int, key: str, option: str | None, config: dict) -> int:
+    """[train] `key` as a whole number of at least `least`: cross-validation cannot run on fewer
+    (one fold once searched forever for the titles a domain needs)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < least:
+        given = f"{option} or " if option else ""
+        raise PipelineError(f"{key} = {value!r} ({given}[train] {key} of {config.get('config_file', 'pipeline.toml')}): "
+                            f"give a whole number of at least {least}")
+    return value
 
 
 def _as_tuple(value) -> tuple[str, ...]:
