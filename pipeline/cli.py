@@ -25,8 +25,30 @@ from pipeline.errors import PipelineError, WorkerDied
 EXCEL_FR_HELP = "CSV outputs in French Excel's dialect: ';' between fields, decimal comma, UTF-8 with a BOM"
 
 
+class StoreOnce(argparse._StoreAction):
+    """An option taking a value may be given once: argparse keeps the last of two silently, so that
+    `--predictions a --predictions b` reported b alone and `--input a --input b` labeled b alone."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        given = namespace.__dict__.setdefault("_values_given", {})
+        if self.dest in given:
+            parser.error(f"{option_string} given twice ({given[self.dest]!r}, then {values!r}): give it once"
+                         + (", followed by all its values" if self.nargs in ("+", "*") else ""))
+        given[self.dest] = values
+        super().__call__(parser, namespace, values, option_string)
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse's parser, whose options taking a value refuse to be given twice (StoreOnce)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.register("action", None, StoreOnce)
+        self.register("action", "store", StoreOnce)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="barometre", description=__doc__.splitlines()[0])
+    parser = Parser(prog="barometre", description=__doc__.splitlines()[0])
     parser.add_argument("--config", help="TOML config file (default: config/pipeline.toml)")
     parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
     parser.add_argument("--debug", action="store_true", help="show the traceback of an error")

@@ -395,6 +395,21 @@ def test_a_number_of_folds_cv_cannot_run_is_refused_at_once(trained, tmp_path, c
     assert not (tmp_path / "audit.xlsx").exists()
 
 
+
+@pytest.mark.parametrize("args, named", [
+    (["predict", "--input", "a.csv", "--input", "b.csv"], "--input given twice ('a.csv', then 'b.csv')"),
+    (["report", "--predictions", "a.csv", "b.csv", "--predictions", "c.csv"], "--predictions given twice"),
+    (["--config", "a.toml", "--config", "b.toml", "train"], "--config given twice"),
+    (["evaluate", "--labeled", "x.csv", "--label-col", "domain", "--label-col=domaine"], "--label-col given twice"),
+])
+def test_an_option_given_twice_is_refused_not_the_last_one_kept(capsys, args, named):
+    with pytest.raises(SystemExit) as stop:
+        main(args)
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert named in err and "give it once" in err and "Traceback" not in err, err
+
+
 # -- the Makefile ---------------------------------------------------------------------------------
 HOSTILE_NAMES = ["$(touch {m}1)", "`touch {m}2`", "$(shell touch {m}3)", "x'; touch {m}4; echo '", "a b,c $$HOME"]
 
