@@ -12,6 +12,19 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = PROJECT_DIR / "config" / "pipeline.toml"
 
 
+def read_settings_text(path: str | Path) -> str:
+    """A settings file's text (pipeline.toml, sources.toml, domains.csv, the product and cue lists...):
+    UTF-8, with the byte-order mark that Excel and Notepad put at its start taken off (it made the first
+    name unreadable: "expected columns code,label_fr"). Another encoding is named, with its first line."""
+    data = Path(path).read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise PipelineError(f"{path}, line {line}: not UTF-8 text (byte {data[exc.start]:#x}): save the file "
+                            "as UTF-8 (in Excel: CSV UTF-8; in an editor: encoding UTF-8)") from None
+
+
 def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> dict:
     """Read the TOML config and apply `overrides` given as {"section.key": value}.
 
@@ -23,7 +36,7 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
     if not path.is_file():
         raise PipelineError(f"config file not found: {path}")
     try:
-        config = tomllib.loads(path.read_text(encoding="utf-8"))
+        config = tomllib.loads(read_settings_text(path))
     except tomllib.TOMLDecodeError as exc:
         raise PipelineError(f"{path}: not valid TOML: {exc}") from exc
     config = copy.deepcopy(config)

@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import csv
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from pipeline.config import read_settings_text
 from pipeline.errors import PipelineError
 from pipeline.features.text import normalize
 
@@ -48,8 +50,7 @@ def load_label_set(path: str | Path) -> LabelSet:
     path = Path(path)
     if not path.is_file():
         raise PipelineError(f"label set not found: {path}")
-    with path.open(encoding="utf-8", newline="") as fh:
-        rows = list(csv.DictReader(fh))
+    rows = list(csv.DictReader(io.StringIO(read_settings_text(path), newline="")))
     if not rows or {"code", "label_fr"} - set(rows[0]):
         raise PipelineError(f"{path}: expected columns code,label_fr")
     codes = tuple(r["code"].strip() for r in rows)

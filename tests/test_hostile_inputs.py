@@ -8,11 +8,13 @@ import gzip
 import logging
 import lzma
 import os
+import re
 import zipfile
 
 import pandas as pd
 import pytest
 
+from pipeline.config import PROJECT_DIR
 from pipeline.errors import PipelineError
 from pipeline.io.tables import atomic_output, find_text_columns, iter_table, read_table
 
@@ -435,3 +437,40 @@ def test_a_wrong_sep_is_named_with_the_separator_the_file_seems_to_use(tmp_path,
                                             r"--sep ';'$"):
         read_table(path, sep=",")
     assert read_table(path)["code"].tolist()[-1] == "01"  # its own separator found, it reads
+
+
+# -- settings files -------------------------------------------------------------------------------
+def _settings_loaders():
+    from pipeline.config import load_config
+    from pipeline.domains import load_label_set
+    from pipeline.features.cues import load_cues
+    from pipeline.features.products import load_products
+    from pipeline.io.sources import load_source_specs
+    from pipeline.review.workbook import load_guide
+
+    domains = ("culture", "transport")
+    return {
+        "domains.csv": ("code,label_fr\nculture,Culture et patrimoine\ntransport,Transport et mobilité\n",
+                        lambda p: load_label_set(p).codes),
+        "domain_guide.csv": ("code,what_belongs\nculture,Musées et théâtres\n", load_guide),
+        "products.csv": ("product,domain\n# logiciels\nBibliothèque-Plus,culture\n",
+                         lambda p: load_products(p, domains)),
+        "digital_cues.txt": ("# mots\nnumérique\nlogiciel*\n", load_cues),
+        "sources.toml": ('[[source]]\nname = "ville"\npath = "ville.csv"\ntext_column = "intitulé"\n'
+                         'label_column = "domaine"\n', lambda p: [s.name for s in load_source_specs(p)]),
+        "pipeline.toml": ((PROJECT_DIR / "config" / "pipeline.toml").read_text(encoding="utf-8"),
+                          lambda p: load_config(p)["train"]["cv_folds"]),
+    }
+
+
+@pytest.mark.parametrize("name", ["domains.csv", "domain_guide.csv", "products.csv", "digital_cues.txt",
+                                  "sources.toml", "pipeline.toml"])
+def test_a_settings_file_saved_with_a_bom_reads_as_without_and_another_encoding_is_named(tmp_path, name):
+    """Excel and Notepad start a UTF-8 file with a byte-order mark: it made the first name unreadable."""
+    text, load = _settings_loaders()[name]
+    plain = load(write(tmp_path, name, text.encode("utf-8")))
+    assert load(write(tmp_path, "bom-" + name, b"\xef\xbb\xbf" + text.encode("utf-8"))) == plain
+    latin = write(tmp_path, "latin-" + name, text.encode("cp1252"))
+    line = next(n for n, l in enumerate(text.splitlines(), start=1) if not l.isascii())
+    with pytest.raises(PipelineError, match=rf"latin-{re.escape(name)}, line {line}: not UTF-8 text.*save the file as UTF-8"):
+        load(latin)

@@ -17,6 +17,7 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
+from pipeline.config import read_settings_text
 from pipeline.errors import PipelineError
 from pipeline.features.text import normalize
 
@@ -31,7 +32,7 @@ def load_cues(path: str | Path) -> tuple[str, ...]:
     if not path.is_file():
         raise PipelineError(f"digital cue list not found: {path} ([paths] digital_cues of pipeline.toml)")
     cues = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, line in enumerate(read_settings_text(path).splitlines(), start=1):
         cue = line.split("#", 1)[0].strip()
         if not cue:
             continue

@@ -19,6 +19,7 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
+from pipeline.config import read_settings_text
 from pipeline.errors import PipelineError
 from pipeline.features.cues import LemmaStringsIn
 from pipeline.features.text import normalize
@@ -42,7 +43,7 @@ def load_products(path: str | Path, domains) -> tuple[tuple[str, str], ...]:
     path = Path(path)
     if not path.is_file():
         raise PipelineError(f"product list not found: {path} ([paths] products of pipeline.toml)")
-    lines = [(n, line) for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
+    lines = [(n, line) for n, line in enumerate(read_settings_text(path).splitlines(), start=1)
              if line.strip() and not line.lstrip().startswith("#")]
     reader = csv.DictReader([line for _, line in lines])
     if not {"product", "domain"} <= set(reader.fieldnames or ()):

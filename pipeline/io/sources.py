@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from pipeline.config import read_settings_text
 from pipeline.domains import NONE_LABEL, LabelSet, label_lookup, yes_no
 from pipeline.errors import PipelineError
 from pipeline.features.text import normalize
@@ -101,7 +102,7 @@ def load_source_specs(path: str | Path, kind: str = "source") -> list:
     path = Path(path)
     spec_class = SourceSpec if kind == "source" else UnlabeledSpec
     try:
-        entries = tomllib.loads(path.read_text(encoding="utf-8")).get(kind, [])
+        entries = tomllib.loads(read_settings_text(path)).get(kind, [])
     except FileNotFoundError:
         raise PipelineError(f"sources file not found: {path}") from None
     except tomllib.TOMLDecodeError as exc:
@@ -245,7 +246,7 @@ def locked_ids(locked_file: str | Path | None) -> tuple[str, set[str]]:
         return "", set()
     path = Path(locked_file)
     try:
-        spec = tomllib.loads(path.read_text(encoding="utf-8"))
+        spec = tomllib.loads(read_settings_text(path))
         source, ids = spec["source"], spec["ids"]
     except (OSError, tomllib.TOMLDecodeError, KeyError) as exc:
         raise PipelineError(f"{path}: not a locked test set file ({exc})") from None

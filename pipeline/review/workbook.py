@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
 
+from pipeline.config import read_settings_text
 from pipeline.domains import DIGITAL_VALUES, NONE_LABEL, NONE_LABEL_FR, LabelSet
 from pipeline.errors import PipelineError
 from pipeline.io.formulas import refuse_long_texts, texts_as_text
@@ -55,8 +57,8 @@ def load_guide(path: str | Path) -> dict[str, str]:
     """What belongs in each domain (config/domain_guide.csv: code,what_belongs)."""
     path = Path(path)
     try:
-        with path.open(encoding="utf-8", newline="") as fh:
-            return {r["code"].strip(): r["what_belongs"].strip() for r in csv.DictReader(fh)}
+        rows = csv.DictReader(io.StringIO(read_settings_text(path), newline=""))
+        return {r["code"].strip(): r["what_belongs"].strip() for r in rows}
     except (OSError, KeyError) as exc:
         raise PipelineError(f"{path}: cannot read the domain guide (columns code,what_belongs): {exc}") from None
 
