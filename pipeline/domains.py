@@ -50,13 +50,21 @@ def load_label_set(path: str | Path) -> LabelSet:
     path = Path(path)
     if not path.is_file():
         raise PipelineError(f"label set not found: {path}")
-    rows = list(csv.DictReader(io.StringIO(read_settings_text(path), newline="")))
-    if not rows or {"code", "label_fr"} - set(rows[0]):
+    reader = csv.DictReader(io.StringIO(read_settings_text(path), newline=""), restval="")
+    if {"code", "label_fr"} - {name.strip() for name in reader.fieldnames or ()}:
         raise PipelineError(f"{path}: expected columns code,label_fr")
-    codes = tuple(r["code"].strip() for r in rows)
-    if len(set(codes)) != len(codes):
-        raise PipelineError(f"{path}: a domain code is listed twice")
-    return LabelSet(codes, {r["code"].strip(): r["label_fr"].strip() for r in rows})
+    labels_fr = {}
+    for row in reader:
+        cells = {(name or "").strip(): (value if isinstance(value, str) else "").strip() for name, value in row.items()}
+        if not any(cells.values()):  # a line of spaces or commas (an editor's last line)
+            continue
+        code, label = cells["code"], cells["label_fr"]
+        if not code or not label:
+            raise PipelineError(f"{path}, line {reader.line_num}: give a code and its French label (code,label_fr)")
+        if code in labels_fr:
+            raise PipelineError(f"{path}, line {reader.line_num}: the domain code {code!r} is listed twice")
+        labels_fr[code] = label
+    return LabelSet(tuple(labels_fr), labels_fr)
 
 
 def label_lookup(labels: LabelSet) -> dict[str, str]:

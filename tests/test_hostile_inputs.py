@@ -474,3 +474,21 @@ def test_a_settings_file_saved_with_a_bom_reads_as_without_and_another_encoding_
     line = next(n for n, l in enumerate(text.splitlines(), start=1) if not l.isascii())
     with pytest.raises(PipelineError, match=rf"latin-{re.escape(name)}, line {line}: not UTF-8 text.*save the file as UTF-8"):
         load(latin)
+
+
+@pytest.mark.parametrize("body, error", [
+    ("code,label_fr\nculture,Culture et patrimoine\n   \n\n", None),
+    ("code,label_fr\nculture,Culture et patrimoine\n,\n", None),
+    ("code,label_fr\nculture,Culture et patrimoine\nsport\n", r"d\.csv, line 3: give a code and its French label"),
+    ("code,label_fr\nculture,Culture\nculture,Musées\n", r"d\.csv, line 3: the domain code 'culture' is listed twice"),
+])
+def test_the_label_set_skips_blank_lines_and_names_the_line_of_a_broken_one(tmp_path, body, error):
+    """A last line of spaces, as editors leave, once crashed the label set's reading."""
+    from pipeline.domains import load_label_set
+
+    path = write(tmp_path, "d.csv", body.encode("utf-8"))
+    if error is None:
+        assert load_label_set(path).labels_fr == {"culture": "Culture et patrimoine"}
+    else:
+        with pytest.raises(PipelineError, match=error):
+            load_label_set(path)
