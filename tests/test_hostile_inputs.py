@@ -492,3 +492,34 @@ def test_the_label_set_skips_blank_lines_and_names_the_line_of_a_broken_one(tmp_
     else:
         with pytest.raises(PipelineError, match=error):
             load_label_set(path)
+
+
+@pytest.mark.parametrize("change, error", [
+    (("cv_folds = 5", "cv_fold = 5"), r"unknown setting \[train\] cv_fold \(a typo of cv_folds\?\)"),
+    (("[predict]", "[predicts]"), r"unknown section \[predicts\] \(a typo of predict\?\)"),
+    (("chunk_size = 20000", 'chunk_size = "20000"'), r"\[predict\] chunk_size = '20000' is a quoted text; give a number"),
+    (("rows = 200", "rows = [200]"), r"\[review\] rows = \[200\] is a list \[\.\.\.\]; give a number"),
+    (("balanced = false", 'balanced = "no"'), r"\[digital\] balanced = 'no' is a quoted text; give true or false"),
+])
+def test_a_config_file_with_a_typo_or_a_value_of_the_wrong_kind_is_one_line(tmp_path, capsys, change, error):
+    """An unknown key was taken silently, a missing or mistyped one was a crash in the middle of a run."""
+    from pipeline.cli import main
+
+    text = (PROJECT_DIR / "config" / "pipeline.toml").read_text(encoding="utf-8")
+    assert change[0] in text
+    config = write(tmp_path, "mine.toml", text.replace(change[0], change[1], 1).encode("utf-8"))
+    assert main(["--config", str(config), "predict", "--output", str(tmp_path / "o.csv")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and re.search(re.escape(str(config)) + ": " + error, err), err
+    assert not (tmp_path / "o.csv").exists()
+
+
+def test_a_setting_missing_from_the_config_is_named_with_its_close_names(tmp_path):
+    from pipeline.config import load_config
+
+    text = (PROJECT_DIR / "config" / "pipeline.toml").read_text(encoding="utf-8")
+    config = load_config(write(tmp_path, "mine.toml", text.replace("chunk_size = 20000\n", "").encode("utf-8")))
+    with pytest.raises(PipelineError, match=r"mine\.toml: no setting \[predict\] chunk_size: add it"):
+        config["predict"]["chunk_size"]
+    with pytest.raises(PipelineError, match=r"mine\.toml: no section \[predicts\] \(a typo of predict\?\)"):
+        config["predicts"]
