@@ -56,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("train", help="train on data/labeled (and --extra sources), write models/<run>/")
     t.add_argument("--extra", help="folder holding the outside labeled sets listed in config/sources.toml")
-    t.add_argument("--sources", help="sources file (default: config/sources.toml)")
+    t.add_argument("--sources", help="sources file, with --extra (default: config/sources.toml)")
     t.add_argument("--cv-folds", type=int)
     t.add_argument("--models", help="models folder")
     t.add_argument("--reviewed", nargs="+", metavar="PATH", help="review workbooks (files or folders) read besides "
@@ -152,7 +152,7 @@ def _review_parsers(sub) -> None:
                                      "into a review workbook")
     a.add_argument("--output", required=True, help="the audit workbook (.xlsx)")
     a.add_argument("--extra", help="folder holding the outside labeled sets listed in config/sources.toml")
-    a.add_argument("--sources", help="sources file (default: config/sources.toml)")
+    a.add_argument("--sources", help="sources file, with --extra (default: config/sources.toml)")
     a.add_argument("--recipe", default="svm_balanced", help="recipe of the out-of-fold model (default svm_balanced)")
     a.add_argument("--cv-folds", type=int)
     s = sub.add_parser("simulate-review", help="measure the review loop on the hand-labeled DGCL titles, "
@@ -252,6 +252,9 @@ def _dispatch(args) -> int:
         "predict.review_threshold": getattr(args, "threshold", None),
         "predict.n_jobs": getattr(args, "jobs", None),
     }
+    if getattr(args, "sources", None) and not args.extra:
+        raise PipelineError(f"--sources {args.sources}: a sources file is read only with --extra (EXTRA=), the "
+                            "folder its paths are relative to; add --extra FOLDER, or drop --sources")
     config = load_config(args.config, overrides)
     if args.command == "train":
         run_train(config, args.extra, args.reviewed)

@@ -410,6 +410,17 @@ def test_an_option_given_twice_is_refused_not_the_last_one_kept(capsys, args, na
     assert named in err and "give it once" in err and "Traceback" not in err, err
 
 
+
+@pytest.mark.parametrize("command", ["train", "audit"])
+def test_a_sources_file_without_extra_is_refused_not_ignored(trained, tmp_path, capsys, command):
+    """--sources without --extra trained on the seed set alone, saying nothing of the file."""
+    runs = sorted(os.listdir(trained["paths"]["models"]))
+    options = ["--output", str(tmp_path / "audit.xlsx")] if command == "audit" else []
+    assert cli(trained, command, "--sources", str(tmp_path / "mine.toml"), *options) == 2
+    one_line_error(capsys, "mine.toml: a sources file is read only with --extra", "add --extra FOLDER")
+    assert sorted(os.listdir(trained["paths"]["models"])) == runs and not (tmp_path / "audit.xlsx").exists()
+
+
 # -- the Makefile ---------------------------------------------------------------------------------
 HOSTILE_NAMES = ["$(touch {m}1)", "`touch {m}2`", "$(shell touch {m}3)", "x'; touch {m}4; echo '", "a b,c $$HOME"]
 
