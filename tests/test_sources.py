@@ -115,6 +115,20 @@ def test_missing_column_is_named(labels):
         labeled_rows(raw, spec(), labels, "t.csv")
 
 
+def test_a_missing_column_lists_the_columns_closest_to_it_first(labels, tmp_path, capsys):
+    """--label-col domain on a file of 'domaine': the column meant heads the list, not the file's order."""
+    raw = pd.DataFrame({"annee": ["2024"], "commune": ["X"], "Domaine": ["culture"], "titre": ["a"]})
+    with pytest.raises(PipelineError, match=r"t.csv: no column 'domain' \(columns, closest first: 'Domaine', "
+                                            r"'annee', 'commune', 'titre'\)"):
+        labeled_rows(raw, SourceSpec(name="t", path="t.csv", text_column="titre", label_column="domain"), labels,
+                     "t.csv")
+    from pipeline.report.prepare import Columns
+
+    with pytest.raises(PipelineError, match=r"no column 'code_inse' \(--code-col\) \(columns, closest first: "
+                                            r"'code_insee', 'commune'"):
+        Columns.detect(["commune", "code_insee", "domain"], "code_inse")
+
+
 def test_seed_set_covers_every_domain_with_60_rows(labels, seed):
     counts = seed["domain"].value_counts()
     assert set(counts.index) == set(labels.codes)

@@ -19,6 +19,7 @@ import numpy as np
 
 from pipeline.domains import NONE_LABEL, load_label_set
 from pipeline.errors import PipelineError
+from pipeline.io.columns import no_column
 from pipeline.io.files import read_metrics, write_json
 from pipeline.io.predictions import PREDICTED, read_predictions_file
 from pipeline.io.sources import domain_codes
@@ -109,7 +110,7 @@ def truth_column(frame, label_col: str, path: str) -> str:
     `domain` is always the prediction; scored against itself, the shares would match exactly."""
     if label_col not in PREDICTED:
         if label_col not in frame:
-            raise PipelineError(f"{path}: no column {label_col!r} of true domains")
+            raise no_column(path, label_col, frame.columns, "of true domains (--label-col)")
         return label_col
     kept = f"input_{label_col}"
     if kept not in frame:

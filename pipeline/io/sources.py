@@ -21,6 +21,7 @@ from pipeline.domains import NONE_LABEL, LabelSet, label_lookup, yes_no
 from pipeline.errors import PipelineError
 from pipeline.features.text import normalize
 from pipeline.io.cells import whole_number_text
+from pipeline.io.columns import no_column
 from pipeline.io.files import sha256_of
 from pipeline.io.rows import row_in_file
 from pipeline.io.tables import read_table
@@ -118,7 +119,7 @@ def labeled_rows(raw: pd.DataFrame, spec: SourceSpec, labels: LabelSet, path: Pa
     for col in filter(None, (spec.text_column, spec.label_column, spec.digital_column, spec.id_column,
                              spec.period_column, spec.sure_column)):
         if col not in raw.columns:
-            raise PipelineError(f"{path}: no column {col!r} (columns: {', '.join(map(str, raw.columns))})")
+            raise no_column(path, col, raw.columns)
     domain = domain_codes(raw, spec.label_column, labels, path, spec.mapping, spec.name)
     text = raw[spec.text_column].fillna("").astype(str).str.strip()
     row_id = (spec.name + ":" + raw[spec.id_column].astype(str).str.strip() if spec.id_column
@@ -275,7 +276,7 @@ def load_unlabeled_texts(extra_dir: str | Path, sources_file: str | Path) -> tup
         path = Path(extra_dir) / spec.path
         raw = read_table(path, sep=spec.sep, encoding=spec.encoding)
         if spec.text_column not in raw.columns:
-            raise PipelineError(f"{path}: no column {spec.text_column!r} (columns: {', '.join(raw.columns)})")
+            raise no_column(path, spec.text_column, raw.columns)
         column = raw[spec.text_column].astype(str).str.strip()
         texts += column[column != ""].tolist()
         reports.append(SourceReport(spec.name, str(path), sha256_of(path), len(raw), int((column != "").sum()), 0,

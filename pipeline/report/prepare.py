@@ -17,6 +17,7 @@ import pandas as pd
 from pipeline.domains import LabelSet
 from pipeline.errors import PipelineError
 from pipeline.io.cells import as_text, whole_text
+from pipeline.io.columns import no_column
 from pipeline.io.predictions import earlier_predictions
 from pipeline.io.rows import row_in_file
 from pipeline.io.sources import yes_no_answers
@@ -71,7 +72,7 @@ class Columns:
     def detect(cls, columns, code: str | None = None) -> "Columns":
         columns = [str(c) for c in columns]
         if code and code not in columns:
-            raise PipelineError(f"no column {code!r} in the predictions (columns: {', '.join(columns)})")
+            raise no_column("the predictions", code, columns, "(--code-col)")
         return cls(code=code or find_column(columns, CODE_COLUMNS), type=find_column(columns, TYPE_COLUMNS),
                    name=find_column(columns, NAME_COLUMNS), year=find_column(columns, YEAR_COLUMNS),
                    departement=find_column(columns, DEP_COLUMNS), cost=find_column(columns, COST_COLUMNS),
