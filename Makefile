@@ -139,5 +139,10 @@ test: lint ## lint (ruff), then the test suite (real spaCy model, small data)
 bench: $(STAMP) ## speed, memory and macro-F1 of train and predict, into bench/results.json [BENCH_ARGS=--quick]
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(PY) bench/run.py $(call quoted_words,$(value BENCH_ARGS))
 
-clean: ## remove generated models, predictions and reports (keeps .venv)
-	rm -rf models/2* models/LATEST data/predicted reports
+# The workbooks at the top of reports/ (make audit's reports/audit.xlsx, a review OUTPUT put there) are
+# filled in by hand before they go to data/reviewed/: clean keeps them, and says so.
+clean: ## remove generated models, predictions and reports (keeps .venv, data/reviewed/ and the workbooks reports/*.xlsx)
+	rm -rf models/2* models/LATEST data/predicted
+	test ! -d reports || find reports -mindepth 1 -maxdepth 1 ! -name '*.xlsx' -exec rm -rf {} +
+	@kept="$$(find reports -maxdepth 1 -type f -name '*.xlsx' 2>/dev/null)"; test -z "$$kept" || \
+		echo "kept (workbooks filled by hand; file them in data/reviewed/ or delete them):" $$kept

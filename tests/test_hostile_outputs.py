@@ -364,7 +364,6 @@ def test_a_training_set_of_one_domain_is_one_line(tmp_path, capsys):
     one_line_error(capsys, "seed.csv: one domain only ('transport')")
 
 
-
 @pytest.mark.parametrize("command", ["train", "audit"])
 @pytest.mark.parametrize("where, value", [("cli", "1"), ("cli", "0"), ("cli", "-2"), ("config", "1"),
                                           ("config", "0")])
@@ -395,7 +394,6 @@ def test_a_number_of_folds_cv_cannot_run_is_refused_at_once(trained, tmp_path, c
     assert not (tmp_path / "audit.xlsx").exists()
 
 
-
 @pytest.mark.parametrize("args, named", [
     (["predict", "--input", "a.csv", "--input", "b.csv"], "--input given twice ('a.csv', then 'b.csv')"),
     (["report", "--predictions", "a.csv", "b.csv", "--predictions", "c.csv"], "--predictions given twice"),
@@ -410,7 +408,6 @@ def test_an_option_given_twice_is_refused_not_the_last_one_kept(capsys, args, na
     assert named in err and "give it once" in err and "Traceback" not in err, err
 
 
-
 @pytest.mark.parametrize("command", ["train", "audit"])
 def test_a_sources_file_without_extra_is_refused_not_ignored(trained, tmp_path, capsys, command):
     """--sources without --extra trained on the seed set alone, saying nothing of the file."""
@@ -423,6 +420,24 @@ def test_a_sources_file_without_extra_is_refused_not_ignored(trained, tmp_path, 
 
 # -- the Makefile ---------------------------------------------------------------------------------
 HOSTILE_NAMES = ["$(touch {m}1)", "`touch {m}2`", "$(shell touch {m}3)", "x'; touch {m}4; echo '", "a b,c $$HOME"]
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="no make")
+def test_make_clean_keeps_the_workbooks_filled_by_hand(tmp_path):
+    """make audit writes reports/audit.xlsx to be filled in: clean removed it with the generated reports."""
+    shutil.copy(PROJECT_DIR / "Makefile", tmp_path / "Makefile")
+    kept = ["reports/audit.xlsx", "data/reviewed/r.xlsx", "data/labeled/seed.csv", "models/.gitkeep"]
+    gone = ["reports/bilan/rapport.html", "reports/bilan/classeur.xlsx", "reports/evaluation/scores.json",
+            "data/predicted/p.csv", "models/20261201T000000Z-abc/model.joblib", "models/LATEST"]
+    for name in kept + gone:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("x")
+    done = subprocess.run(["make", "-s", "clean"], cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert [n for n in kept if not (tmp_path / n).exists()] == []
+    assert [n for n in gone if (tmp_path / n).exists()] == []
+    assert "kept (workbooks filled by hand" in done.stdout and "reports/audit.xlsx" in done.stdout
+    assert subprocess.run(["make", "-s", "clean"], cwd=tmp_path).returncode == 0  # twice: nothing left to remove
 
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="no make")
