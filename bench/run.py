@@ -74,9 +74,21 @@ def main(argv=None) -> int:
     # A model that is not there would fail only at the first predict, after the sections before it.
     if a.model and not (Path(a.model) / MODEL_FILE).is_file():
         ap.error(f"--model {a.model}: not a trained run folder (no {MODEL_FILE} in it)")
+    # Every option is checked before the temporary folder is made and the first model trained.
+    sections = a.only.split(",") if a.only else list(SECTIONS)
+    unknown = set(sections) - set(SECTIONS)
+    if unknown:
+        ap.error(f"unknown section(s): {', '.join(sorted(unknown))}")
+    sizes = (a.sizes or ("10000,30000,100000" if a.quick else "10000,100000,1000000")).split(",")
+    if not all(s.strip().isdigit() and int(s) > 0 for s in sizes):
+        ap.error(f"--sizes {a.sizes}: give row counts above 0, comma-separated (10000,100000)")
+    if a.repeats is not None and a.repeats < 1:
+        ap.error(f"--repeats {a.repeats}: give a number of runs of at least 1")
+    if not Path(a.data).is_dir() and not (sections == ["train"] and a.quick):
+        ap.error(f"--data {a.data}: no such folder (the shared data, holding the DGCL lists)")
     ctx = Ctx()
     ctx.quick, ctx.data = a.quick, Path(a.data).resolve()
-    ctx.sizes = [int(s) for s in (a.sizes or ("10000,30000,100000" if a.quick else "10000,100000,1000000")).split(",")]
+    ctx.sizes = [int(s) for s in sizes]
     ctx.f1_classifiers = ["svm", "svm_balanced"] if a.f1_all_recipes else ["svm"]
     ctx.repeats = a.repeats or (1 if a.quick else 3)
     ctx.tmp = Path(tempfile.mkdtemp(prefix="barometre-bench-"))
@@ -86,10 +98,6 @@ def main(argv=None) -> int:
     ctx.config_path.write_text("\n".join(f'models = "{ctx.models}"' if line.split("=")[0].strip() == "models"
                                          else line for line in text.splitlines()) + "\n", encoding="utf-8")
     os.environ[CACHE_ENV] = "off"
-    sections = a.only.split(",") if a.only else list(SECTIONS)
-    unknown = set(sections) - set(SECTIONS)
-    if unknown:
-        ap.error(f"unknown section(s): {', '.join(sorted(unknown))}")
     started = time.perf_counter()
     results = {"command": "python bench/run.py " + " ".join(sys.argv[1:] if argv is None else argv),
                "quick": a.quick, "machine": machine(), "targets": TARGETS, "load_start": load_avg(),

@@ -80,3 +80,30 @@ def test_a_model_folder_that_holds_no_model_stops_the_run_before_it_starts(tmp_p
     assert stop.value.code == 2
     assert f"--model {tmp_path / 'no-run'}: not a trained run folder (no model.joblib in it)" in capsys.readouterr().err
     assert not (tmp_path / "results.json").exists()
+
+
+def test_options_the_run_cannot_use_stop_it_before_its_temporary_folder_and_training(tmp_path, capsys, monkeypatch):
+    """--sizes abc was a traceback; --data of no folder or --repeats 0 failed after training a model; an
+    unknown --only section left the temporary folder behind."""
+    import tempfile
+
+    import pytest
+
+    from bench.run import main
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "model.joblib").write_bytes(b"")
+    given = ["--model", str(tmp_path / "run"), "--out", str(tmp_path / "results.json")]
+    for args, message in [(["--only", "nope"], "unknown section(s): nope"),
+                          (["--sizes", "abc"], "--sizes abc: give row counts above 0"),
+                          (["--sizes", "10,0"], "--sizes 10,0: give row counts above 0"),
+                          (["--repeats", "0", "--only", "throughput"], "--repeats 0: give a number of runs of at least 1"),
+                          (["--data", str(tmp_path / "no-data"), "--only", "throughput"],
+                           f"--data {tmp_path / 'no-data'}: no such folder")]:
+        with pytest.raises(SystemExit) as stop:
+            main([*args, *given])
+        assert stop.value.code == 2
+        assert message in capsys.readouterr().err
+    assert list((tmp_path / "tmp").iterdir()) == [] and not (tmp_path / "results.json").exists()
