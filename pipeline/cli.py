@@ -22,6 +22,7 @@ from pipeline import interrupt
 from pipeline.config import load_config
 from pipeline.errors import PipelineError, WorkerDied
 
+CV_FOLDS_HELP = "folds of the grouped cross-validation, at least 2 (default [train] cv_folds of the config)"
 EXCEL_FR_HELP = "CSV outputs in French Excel's dialect: ';' between fields, decimal comma, UTF-8 with a BOM"
 
 
@@ -57,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train on data/labeled (and --extra sources), write models/<run>/")
     t.add_argument("--extra", help="folder holding the outside labeled sets listed in config/sources.toml")
     t.add_argument("--sources", help="sources file, with --extra (default: config/sources.toml)")
-    t.add_argument("--cv-folds", type=int)
+    t.add_argument("--cv-folds", type=int, help=CV_FOLDS_HELP)
     t.add_argument("--models", help="models folder")
     t.add_argument("--reviewed", nargs="+", metavar="PATH", help="review workbooks (files or folders) read besides "
                                                                  "data/reviewed/*.xlsx")
@@ -154,13 +155,14 @@ def _review_parsers(sub) -> None:
     a.add_argument("--extra", help="folder holding the outside labeled sets listed in config/sources.toml")
     a.add_argument("--sources", help="sources file, with --extra (default: config/sources.toml)")
     a.add_argument("--recipe", default="svm_balanced", help="recipe of the out-of-fold model (default svm_balanced)")
-    a.add_argument("--cv-folds", type=int)
+    a.add_argument("--cv-folds", type=int, help=CV_FOLDS_HELP)
     s = sub.add_parser("simulate-review", help="measure the review loop on the hand-labeled DGCL titles, "
                                                "into reports/review-simulation/")
-    s.add_argument("--extra", default="../shared/data", help="folder holding dgcl/annotated*.csv")
+    s.add_argument("--extra", default="../shared/data", help="folder holding dgcl/annotated*.csv "
+                                                             "(default ../shared/data)")
     s.add_argument("--output", help="output folder (default reports/review-simulation)")
-    s.add_argument("--splits", type=int, default=3, help="pool/test splits averaged")
-    s.add_argument("--jobs", type=int, default=2, help="processes")
+    s.add_argument("--splits", type=int, default=3, help="pool/test splits averaged (default 3)")
+    s.add_argument("--jobs", type=int, default=2, help="processes running the learning curves (default 2)")
 
 
 def main(argv: list[str] | None = None) -> int:

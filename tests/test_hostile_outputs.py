@@ -418,6 +418,19 @@ def test_a_sources_file_without_extra_is_refused_not_ignored(trained, tmp_path, 
     assert sorted(os.listdir(trained["paths"]["models"])) == runs and not (tmp_path / "audit.xlsx").exists()
 
 
+
+def test_every_option_of_every_command_says_what_it_does_in_help():
+    """--cv-folds showed no text at all in train's and audit's --help."""
+    import argparse
+
+    from pipeline.cli import build_parser
+
+    commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices
+    silent = [f"{name} {a.option_strings[-1]}" for name, parser in commands.items() for a in parser._actions
+              if a.option_strings and not a.help]
+    assert silent == []
+
+
 # -- the Makefile ---------------------------------------------------------------------------------
 HOSTILE_NAMES = ["$(touch {m}1)", "`touch {m}2`", "$(shell touch {m}3)", "x'; touch {m}4; echo '", "a b,c $$HOME"]
 
