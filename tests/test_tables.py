@@ -122,3 +122,15 @@ def test_parquet_output_appends_chunks(tmp_path):
     assert pd.read_parquet(out)["a"].tolist() == ["x", "y"]
     with pytest.raises(PipelineError, match=r"must end in \.csv, \.tsv, \.parquet or \.xlsx"):
         TableWriter.kind_of("out.json")
+
+
+def test_a_mistyped_text_column_is_listed_first_among_the_files_columns():
+    """TEXT_COL=intitul listed 'intitule' sixth among the file's columns, in the file's order."""
+    columns = ["annee", "code_insee", "departement", "beneficiaire", "dispositif", "intitule", "cout"]
+    with pytest.raises(PipelineError, match=r"f.csv: no column 'intitul' \(columns, closest first: 'intitule', "):
+        find_text_columns(columns, "intitul", [], "f.csv")
+    pytest.importorskip("distributed", reason="the dask extra is not installed")
+    from pipeline.engines.dask_input import check_columns
+
+    with pytest.raises(PipelineError, match=r"part-2.csv: no column 'intitul' \(columns, closest first: 'intitule', "):
+        check_columns("part-2.csv", columns, columns, ["intitul"])

@@ -31,6 +31,7 @@ from typing import NamedTuple
 import pandas as pd
 
 from pipeline.errors import PipelineError
+from pipeline.io.columns import no_column
 from pipeline.io.csvfile import (
     TRAILING,
     CsvLayout,
@@ -254,6 +255,8 @@ def _read_parquet(piece: Piece) -> pd.DataFrame:
 def check_columns(path, found: list, expected: list, text_columns: list[str]) -> None:
     found = [str(c) for c in found]
     missing = [c for c in text_columns if c not in found]
+    if len(missing) == 1:
+        raise no_column(path, missing[0], found)
     if missing:
         raise PipelineError(f"{path}: no column {', '.join(map(repr, missing))} (columns: {', '.join(found)})")
     if found != expected:

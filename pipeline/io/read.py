@@ -21,6 +21,7 @@ import pandas as pd
 from pipeline.errors import PipelineError
 from pipeline.io import options
 from pipeline.io.cells import sheet_cell_text
+from pipeline.io.columns import no_column
 from pipeline.io.csvfile import SEPARATORS, check_unique, csv_layout, read_csv
 from pipeline.io.encoding import file_format, open_bytes
 from pipeline.io.formulas import restore_frame
@@ -278,6 +279,8 @@ def find_text_columns(columns, requested: str | None, candidates: list[str], pat
             return [requested]
         wanted = [c.strip() for c in next(csv.reader([requested], skipinitialspace=True)) if c.strip()]
         missing = [c for c in wanted if c not in columns]
+        if len(missing) == 1:  # a typo: its column first
+            raise PipelineError(f"{no_column(path, missing[0], columns)}{_header_hint(columns, path)}")
         if missing:
             raise PipelineError(f"{path}: no column {', '.join(map(repr, missing))} "
                                 f"(columns: {', '.join(map(repr, columns))}){_header_hint(columns, path)}")
