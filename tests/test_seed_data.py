@@ -152,6 +152,8 @@ def test_reviewed_workbooks_are_the_users_own_data_not_the_projects():
     import subprocess
 
     tracked = subprocess.run(["git", "ls-files", "data/reviewed"], cwd=PROJECT_DIR, capture_output=True, text=True)
-    assert tracked.returncode != 0 or tracked.stdout.strip() == ""  # no user workbook committed (outside git: skip)
+    # no user workbook committed, only the placeholder that makes the folder exist in a fresh clone, so that
+    # docs/review.md's `mv review-2024.xlsx data/reviewed/` files it rather than failing (outside git: skip)
+    assert tracked.returncode != 0 or tracked.stdout.split() == ["data/reviewed/.gitkeep"]
     ignored = (PROJECT_DIR / ".gitignore").read_text(encoding="utf-8").splitlines()
-    assert "data/reviewed/" in ignored
+    assert "data/reviewed/*" in ignored and "!data/reviewed/.gitkeep" in ignored
