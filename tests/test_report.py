@@ -58,7 +58,7 @@ def test_report_of_several_files_writes_every_part(setup, capsys):
     raw = (folder / "rapport.html").read_text()
     page = as_read(html.unescape(raw))  # the templates escape quotes and apostrophes
     markdown = as_read((folder / "rapport.md").read_text())
-    for text in ("Éducation, enfance et jeunesse", "ρ de Spearman = 0,900", "(3 tirage(s))",
+    for text in ("Éducation, enfance et jeunesse", "ρ de Spearman = 0,900", "(3 tirages)",
                  "sur les 890 titres réels de dgcl-random (les 910 textes d'entraînement moins ceux du pli "
                  "testé) : macro-F1 0,821, exactitude 0,871 ; drapeau numérique F1(oui) 0,851",
                  "Sur une année que le modèle n'a pas vue (chaque année de ses 890 titres notée par un modèle "
@@ -71,6 +71,7 @@ def test_report_of_several_files_writes_every_part(setup, capsys):
                  "pas de données d'âge"):
         assert as_read(text) in page and as_read(text) in markdown, text
     assert raw.count('<img src="data:image/png;base64,') == len(list((folder / "figures").glob("*.png")))
+    assert "(s)" not in page  # French agrees its nouns and verbs: "0,67 initiative", "2 domaines sur 13 ont"
     assert "<script" not in raw and "http://" not in raw.replace("https://", "")
     # A model trained before the certainty was scored (or on sources that do not say it) adds no sentence.
     from pipeline.report.compose import _certainty

@@ -470,3 +470,8 @@ def test_a_count_under_two_takes_the_singular():
     assert [fr_count(n, "initiative") for n in (0, 1, 2, 1000)] == [
         "0 initiative", "1 initiative", "2 initiatives", f"1{NBSP}000 initiatives"]
     assert fr_noun(1, "portée") == "portée" and fr_noun(3, "portée") == "portées"
+    # a mean takes the noun of the number written ("1,46 initiative", "5,56 initiatives"), a count that of
+    # the whole number shown
+    assert [fr_noun(x, "initiative") for x in (1.46, 1.99, 2.0, 5.56)] == [
+        "initiative", "initiative", "initiatives", "initiatives"]
+    assert fr_count(1.6, "initiative") == "2 initiatives"

@@ -143,7 +143,8 @@ def methods_section(data: ReportData, labels: LabelSet, meta: dict) -> Section:
         if m.get("metrics"):
             x = m["metrics"]
             models.append(f"Modèle {m['run_id']} : {x.get('chosen', '?')}, validation croisée groupée à "
-                          f"{x.get('cv_folds', '?')} plis ({x.get('cv_repeats') or 1} tirage(s)) {_evaluated_rows(x)} : "
+                          f"{x.get('cv_folds', '?')} plis ({fr_count(x.get('cv_repeats') or 1, 'tirage')}) "
+                          f"{_evaluated_rows(x)} : "
                           f"macro-F1 {fr_num(x.get('macro_f1'), 3)}, exactitude "
                           f"{fr_num(x.get('accuracy'), 3)} ; drapeau "
                           f"numérique F1(oui) {fr_num(x.get('digital_f1_yes'), 3)} ({fr_int(m['rows'])} lignes)."

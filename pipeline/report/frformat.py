@@ -33,13 +33,14 @@ def fr_int(x) -> str:
 
 
 def fr_noun(x, noun: str) -> str:
-    """The noun a count takes, singular under 2 as French has it: 0 initiative, 1 initiative, 2 initiatives."""
-    return noun if not _missing(x) and abs(round(float(x))) < 2 else noun + "s"
+    """The noun a number takes, singular under 2 as French has it: 0 initiative, 1,46 initiative, 2 initiatives."""
+    return noun if not _missing(x) and abs(float(x)) < 2 else noun + "s"
 
 
 def fr_count(x, noun: str) -> str:
-    """A count and its noun: "0 initiative", "2 initiatives", "1 000 initiatives"."""
-    return f"{fr_int(x)} {fr_noun(x, noun)}"
+    """A count and its noun: "0 initiative", "2 initiatives", "1 000 initiatives" (the noun agrees with the
+    whole number shown)."""
+    return f"{fr_int(x)} {fr_noun(x if _missing(x) else round(float(x)), noun)}"
 
 
 def fr_num(x, digits: int = 2) -> str:

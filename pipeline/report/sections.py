@@ -83,8 +83,9 @@ def years_section(data: ReportData, labels: LabelSet) -> Section | None:
     sentence = (f"De {first} à {last}, les plus fortes évolutions : " + ", ".join(
         f"« {r.libelle} » {fr_signed(r.evolution_points)} points" for r in moved.head(3).itertuples()) + ".")
     if len(sure) < len(ch):
-        sentence += (f" {len(ch) - len(sure)} domaine(s) sur {len(ch)} ont une évolution dont l'intervalle à 95 % "
-                     f"contient zéro : elle peut tenir au hasard.")
+        chance = len(ch) - len(sure)
+        sentence += (f" {fr_count(chance, 'domaine')} sur {len(ch)} {'a' if chance < 2 else 'ont'} une évolution "
+                     f"dont l'intervalle à 95 % contient zéro : elle peut tenir au hasard.")
     spec = [("libelle", "Domaine", txt)] + [(f"part_{y}", y, pct) for y in years] + [
         ("evolution_points", f"Évolution {first}–{last} (points)", fr_signed),
         ("ci_low", "IC 95 % bas", fr_signed), ("ci_high", "IC 95 % haut", fr_signed)]

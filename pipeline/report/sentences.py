@@ -12,7 +12,7 @@ import pandas as pd
 
 from pipeline.domains import LabelSet
 from pipeline.report.analysis import GroupAnalysis, ReportData
-from pipeline.report.frformat import fr_int, fr_num, fr_p, fr_pct, fr_rate
+from pipeline.report.frformat import fr_int, fr_noun, fr_num, fr_p, fr_pct, fr_rate
 from pipeline.report.verdicts import DOMAIN_GAP, relation_verdict, sameness_verdict, strength
 
 
@@ -45,8 +45,9 @@ def correlation_sentence(g: GroupAnalysis, claim: str, measure: str, group_word:
         a, b = g.rates.loc[first], g.rates.loc[last]
         per_commune_up = b["initiatives_par_commune"] > a["initiatives_par_commune"]
         per_capita_up = b["initiatives_pour_1000_hab"] > a["initiatives_pour_1000_hab"]
-        plain = (f"Une commune {group_word} « {last} » porte en moyenne {fr_num(b['initiatives_par_commune'], 2)} "
-                 f"initiative(s){_per(years)}, une commune {group_word} « {first} » "
+        per_commune = round(float(b["initiatives_par_commune"]), 2)  # the noun agrees with the number shown
+        plain = (f"Une commune {group_word} « {last} » porte en moyenne {fr_num(per_commune, 2)} "
+                 f"{fr_noun(per_commune, 'initiative')}{_per(years)}, une commune {group_word} « {first} » "
                  f"{fr_num(a['initiatives_par_commune'], 2)}. Rapporté au nombre d'habitants, "
                  + ("c'est l'inverse" if per_commune_up != per_capita_up else "l'écart va dans le même sens")
                  + f" : {_rate(b['initiatives_pour_1000_hab'])} initiatives pour 1 000 habitants contre "
