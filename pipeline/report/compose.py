@@ -140,18 +140,20 @@ def methods_section(data: ReportData, labels: LabelSet, meta: dict) -> Section:
     ]
     models = []
     for m in meta["models"]:
+        # The rows this model labeled in these predictions, said beside its name: placed after the digital
+        # flag's F1 they read as the rows that F1 was measured on.
+        labeled = f"Modèle {m['run_id'] or 'inconnu'} ({fr_count(m['rows'], 'ligne')} {fr_noun(m['rows'], 'prédite')})"
         if m.get("metrics"):
             x = m["metrics"]
-            models.append(f"Modèle {m['run_id']} : {x.get('chosen', '?')}, validation croisée groupée à "
+            models.append(f"{labeled} : {x.get('chosen', '?')}, validation croisée groupée à "
                           f"{x.get('cv_folds', '?')} plis ({fr_count(x.get('cv_repeats') or 1, 'tirage')}) "
                           f"{_evaluated_rows(x)} : "
                           f"macro-F1 {fr_num(x.get('macro_f1'), 3)}, exactitude "
                           f"{fr_num(x.get('accuracy'), 3)} ; drapeau "
-                          f"numérique F1(oui) {fr_num(x.get('digital_f1_yes'), 3)} ({fr_int(m['rows'])} lignes)."
+                          f"numérique F1(oui) {fr_num(x.get('digital_f1_yes'), 3)}."
                           + _year_out(x) + _certainty(x))
         else:
-            models.append(f"Modèle {m['run_id'] or 'inconnu'} : métriques inconnues ({m.get('why', '')}) "
-                          f"({fr_int(m['rows'])} lignes).")
+            models.append(f"{labeled} : métriques inconnues ({m.get('why', '')}).")
     blocks.append(models or ["Aucun identifiant de modèle dans le fichier (colonne model_run_id) : "
                              "métriques inconnues."])
     cols = data.columns
