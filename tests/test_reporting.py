@@ -353,6 +353,18 @@ def test_domain_gaps_name_the_domain_that_drives_a_difference():
     assert within.loc["x", "a"] == pytest.approx(2 / 3) and within.loc["x", "b"] == pytest.approx(1 / 3)
 
 
+def test_the_methods_name_every_column_read_the_funding_scheme_too(pred, ref, labels):
+    """The scheme column feeds the confounder paragraph: the methods list it with the others, French-spaced."""
+    from pipeline.report.compose import methods_section
+
+    data = build_report(pred.assign(dispositif="DETR"), labels, ref, Columns.detect([*pred.columns, "dispositif"]))
+    meta = {"inputs": [{"name": "p.csv", "rows": 18, "sha256": "0" * 64}], "models": [], "date_fr": "1 janvier 2026",
+            "git_commit": "x"}
+    text = " ".join(b for b in methods_section(data, labels, meta).blocks if isinstance(b, str))
+    assert ("Colonnes utilisées : code commune : beneficiaire_code_insee ; type de bénéficiaire : "
+            "beneficiaire_type ;") in text and "; subvention : subvention ; dispositif : dispositif." in text
+
+
 def test_the_page_escapes_what_it_is_given_and_the_markdown_comes_from_the_same_document(pred, ref, labels):
     data = build_report(pred, labels, ref, Columns.detect(pred.columns))
     meta = {"name": "t", "inputs": [{"name": "p.csv", "rows": 18, "sha256": "0" * 64}], "models": [],

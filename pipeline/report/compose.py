@@ -160,8 +160,8 @@ def methods_section(data: ReportData, labels: LabelSet, meta: dict) -> Section:
     used = [f"{what} : {c}" for what, c in (("code commune", cols.code), ("type de bénéficiaire", cols.type),
                                             ("nom du bénéficiaire", cols.name), ("année", cols.year),
                                             ("département", cols.departement), ("coût", cols.cost),
-                                            ("subvention", cols.subsidy)) if c]
-    blocks.append("Colonnes utilisées : " + ("; ".join(used) if used else "aucune en dehors des prédictions") + ".")
+                                            ("subvention", cols.subsidy), ("dispositif", cols.scheme)) if c]
+    blocks.append("Colonnes utilisées : " + (" ; ".join(used) if used else "aucune en dehors des prédictions") + ".")
     if cols.code and not cols.type:
         blocks.append("Sans colonne de type de bénéficiaire, une ligne est celle d'une commune si son code est un "
                       "code commune et que le nom du bénéficiaire" + (" est celui de cette commune (ou d'une de ses "
