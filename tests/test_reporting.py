@@ -338,6 +338,11 @@ def test_year_changes_and_digital_share_by_year(pred, ref, labels):
     assert ch.loc["education", "evolution_points"] == pytest.approx(100 * (2 / 5 - 5 / 12))
     assert ch.loc["education", "ci_low"] < ch.loc["education", "evolution_points"] < ch.loc["education", "ci_high"]
     assert data.digital_by_year.loc["2024", "part_numeriques"] == pytest.approx(1 / 5)  # Gamma's securite
+    # 2023 holds the row without text (no flag): counted among the year's initiatives, as in the table by year,
+    # but not in the share's denominator
+    assert data.digital_by_year["initiatives"].to_dict() == data.years["initiatives"].to_dict() == {
+        "2023": 13, "2024": 5}
+    assert data.digital_by_year.loc["2023", "part_numeriques"] == pytest.approx(2 / 12)
 
 
 def test_domain_gaps_name_the_domain_that_drives_a_difference():

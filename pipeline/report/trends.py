@@ -64,13 +64,18 @@ def year_changes(table: pd.DataFrame, labels: LabelSet) -> pd.DataFrame:
 
 
 def digital_by(pred: pd.DataFrame, group: pd.Series, order: list[str] | None = None) -> pd.DataFrame:
-    """Per group: initiatives whose digital flag is known, the digital ones, and their share."""
-    known = digital_known(pred["digital"]) & (group.notna() & (group.astype(str) != "")).to_numpy()
-    frame = pd.DataFrame({"g": group[known].astype(str), "yes": pred.loc[known, "digital"] == "yes"})
-    agg = frame.groupby("g")["yes"].agg(initiatives="size", numeriques="sum")
+    """Per group: its initiatives, the digital ones, and their share among those whose flag is known.
+
+    `initiatives` counts every row of the group, as the other tables by size, age or year do: a row
+    without text (no flag) left out of it made the same group two counts on one page."""
+    grouped = (group.notna() & (group.astype(str) != "")).to_numpy()
+    known = digital_known(pred["digital"])
+    frame = pd.DataFrame({"g": group[grouped].astype(str), "known": known[grouped],
+                          "yes": (pred["digital"] == "yes").to_numpy()[grouped]})
+    agg = frame.groupby("g").agg(initiatives=("known", "size"), connus=("known", "sum"), numeriques=("yes", "sum"))
     keys = order if order is not None else year_order(agg.index)
-    agg = agg.reindex([k for k in keys if k in agg.index])
+    agg = agg.reindex([k for k in keys if k in agg.index and agg.at[k, "connus"] > 0])  # no flag read: no share
     agg["numeriques"] = agg["numeriques"].astype(int)
-    agg["part_numeriques"] = agg["numeriques"] / agg["initiatives"]
+    agg["part_numeriques"] = agg["numeriques"] / agg.pop("connus")
     agg.index.name = "groupe"
     return agg
