@@ -73,6 +73,7 @@ def test_report_of_several_files_writes_every_part(setup, capsys):
     assert raw.count('<img src="data:image/png;base64,') == len(list((folder / "figures").glob("*.png")))
     # the rows a model labeled are said beside its name, not after the flag's F1 (read as its test rows)
     assert as_read(f"Modèle {RUN_ID} (18 lignes prédites) : ") in page and "F1(oui) 0,851." in page
+    assert "Part numérique<" in page and "Part numériques" not in page  # one heading, in every table
     assert "(s)" not in page  # French agrees its nouns and verbs: "0,67 initiative", "2 domaines sur 13 ont"
     assert "<script" not in raw and "http://" not in raw.replace("https://", "")
     # A model trained before the certainty was scored (or on sources that do not say it) adds no sentence.

@@ -139,7 +139,7 @@ def territories_section(data: ReportData, labels: LabelSet, contours: dict | Non
 def summary_table(name: str, caption: str, table: pd.DataFrame, header: str) -> Table:
     return Table(name, caption, table.reset_index(), shown(table, [
         ("groupe", header, txt), ("initiatives", "Initiatives", integer), ("part", "Part", pct),
-        ("part_numeriques", "Part numériques", pct), ("part_a_revoir", "Part à revoir", pct),
+        ("part_numeriques", "Part numérique", pct), ("part_a_revoir", "Part à revoir", pct),
         ("domaine_principal", "Domaine principal", txt), ("part_domaine_principal", "Sa part", pct)],
         index="groupe"))
 
