@@ -245,7 +245,8 @@ def test_the_quantifier_reads_the_flag_as_predict_cuts_it():
     assert OutOfFold(*(getattr(oof, f) for f in FIELDS)).digital_said_yes().tolist() == [1.0, 1.0, 0.0, 1.0]
 
 
-def test_training_stores_the_out_of_fold_rows_and_the_report_publishes_domain_shares(trained, labels, tmp_path):
+def test_training_stores_the_out_of_fold_rows_and_the_report_publishes_domain_shares(trained, labels, tmp_path,
+                                                                                     caplog):
     models = Path(trained["paths"]["models"])
     folder = models / (models / "LATEST").read_text().strip()
     oof = load_oof(folder / OOF_FILE)
@@ -276,6 +277,9 @@ def test_training_stores_the_out_of_fold_rows_and_the_report_publishes_domain_sh
     page = (report / "rapport.md").read_text()
     # On the first screen: in the synthesis, before the domains section.
     assert page.index("parts par domaine non ajustées") < page.index("Chaque initiative reçoit un domaine")
+    # in the page's French, no command-line word; the log, which the analyst reads, says how to adjust them
+    assert "--extra" not in page and "clone" not in page and "jeu d'amorçage du projet" in page
+    assert "domain shares not adjusted" in caplog.text and "EXTRA=../shared/data" in caplog.text
     assert "confiance sous 0,33" in page  # the threshold predict applied, not the model's
 
     # Rows counted as real titles (as dgcl-random's are): the shares are adjusted, with intervals.

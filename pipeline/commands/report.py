@@ -280,6 +280,10 @@ def adjusted_domain_shares(config: dict, frame: pd.DataFrame, data, labels: Labe
     headline = (scores or {}).get("source") or next(
         (s for s in select_on if oof is not None and s in set(oof.source)), None)
     result = adjusted_shares(frame, list(labels.codes), oof, groups, why_not=why_not, headline=headline)
+    if not result.adjusted:  # the page says it in French; the analyst reading the log learns it and the way out
+        log.warning("domain shares not adjusted for the model's errors, published as counted without intervals: "
+                    "%s (docs/quantification.md; a model of the seed set alone needs real labeled titles: "
+                    "make train EXTRA=../shared/data)", result.why_not)
     return result, share_section(result, labels, scores)
 
 

@@ -122,6 +122,6 @@ def load_for_report(models_dir: str | Path, run_ids: list[str], real_sources,
         scores = None
     real = np.isin(oof.source, list(real_sources))
     if not real.any():
-        return None, ("modèle entraîné sans titres réels étiquetés (jeu d'amorçage seul, par exemple un clone "
-                      "neuf sans --extra)"), None
+        # Read by the report's readers: no command line here (the report's log says how to adjust them).
+        return None, "modèle entraîné sans titres réels étiquetés (sur le seul jeu d'amorçage du projet)", None
     return oof.subset(real), "", scores
