@@ -2,6 +2,7 @@
 import html
 import io
 import json
+import logging
 import os
 import re
 import subprocess
@@ -36,7 +37,7 @@ def cli(config, *args, pdf=False):
     return main(["--config", str(config), "-q", "report", *args, *([] if pdf else ["--no-pdf"])])
 
 
-def test_report_of_several_files_writes_every_part(setup, capsys):
+def test_report_of_several_files_writes_every_part(setup, capsys, caplog):
     config, tmp = setup
     assert cli(config, "--predictions", str(tmp / "pred" / "tiny-*")) == 0
     folder = tmp / "reports" / "tiny-2023-2024"
@@ -74,6 +75,8 @@ def test_report_of_several_files_writes_every_part(setup, capsys):
     # the rows a model labeled are said beside its name, not after the flag's F1 (read as its test rows)
     assert as_read(f"Modèle {RUN_ID} (18 lignes prédites) : ") in page and "F1(oui) 0,851." in page
     assert "Part numérique<" in page and "Part numériques" not in page  # one heading, in every table
+    # no age data in Etalab's package: the page says so in French, the log how to add them
+    assert "--communes" not in page and "COMMUNES=... for make, --communes" in caplog.text
     assert "(s)" not in page  # French agrees its nouns and verbs: "0,67 initiative", "2 domaines sur 13 ont"
     assert "<script" not in raw and "http://" not in raw.replace("https://", "")
     # A model trained before the certainty was scored (or on sources that do not say it) adds no sentence.
@@ -81,11 +84,15 @@ def test_report_of_several_files_writes_every_part(setup, capsys):
     assert _certainty({"by_certainty": None}) == "" and _certainty({}) == ""
 
 
-def test_a_communes_csv_with_age_data_adds_the_age_findings(setup):
+def test_a_communes_csv_with_age_data_adds_the_age_findings(setup, caplog):
     config, tmp = setup
     csv = communes_csv(tmp / "communes.csv")
+    caplog.set_level(logging.INFO)
     assert cli(config, "--predictions", str(tmp / "pred" / "tiny-2023.csv"), str(tmp / "pred" / "tiny-2024.parquet"),
                "--communes", str(csv), "--name", "avec-age") == 0
+    # the CSV is the reference, Etalab's package only its former codes: one "commune reference" line, no age warning
+    assert caplog.text.count("commune reference:") == 1 and "former commune codes and postcodes: @etalab" in caplog.text
+    assert "no age data" not in caplog.text
     summary = json.loads((tmp / "reports" / "avec-age" / "resume.json").read_text())
     assert summary["findings"]["age_count"]["figures"]["rho"] == pytest.approx(-0.8)
     assert summary["join"]["lignes de communes:former"] == 1  # former codes still come from Etalab's package

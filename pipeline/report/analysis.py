@@ -215,9 +215,9 @@ def build_report(pred: pd.DataFrame, labels: LabelSet, ref: CommuneReference | N
                 data.age.within = share_within(pred, data.age.gaps.index[0], row_groups, joined["taille"], order,
                                                SIZE_LABELS, MIN_GROUP)
         else:
+            # Read by the report's readers: no command line here (the report's log says how to add them).
             data.age_note = ("le référentiel des communes utilisé n'a pas de données d'âge (le paquet d'Etalab "
-                             "n'en contient pas) : donner un CSV qui en a avec --communes, par exemple "
-                             "../shared/data/communes/communes-2026-pop2023.csv")
+                             "n'en contient pas)")
 
     if columns.cost or columns.subsidy:
         data.amounts, data.amounts_info = amounts_by_domain(pred, columns, labels)

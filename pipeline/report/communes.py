@@ -211,8 +211,11 @@ def read_installed(folder: Path) -> dict:
         return {}
 
 
-def load_etalab(folder: str | Path, expected_version: str | None = None) -> CommuneReference:
-    """Read the installed package; an error tells to run `make communes` when it is missing or another version."""
+def load_etalab(folder: str | Path, expected_version: str | None = None,
+                former_codes_only: bool = False) -> CommuneReference:
+    """Read the installed package; an error tells to run `make communes` when it is missing or another version.
+
+    former_codes_only: read beside a communes CSV, which stays the reference (the log says so)."""
     folder = Path(folder)
     data = folder / "data"
     missing = [name for name in ETALAB_FILES if not (data / name).is_file()]
@@ -238,9 +241,22 @@ def load_etalab(folder: str | Path, expected_version: str | None = None) -> Comm
         "attribution": "Etalab, « Découpage administratif » d'après l'INSEE (Code officiel géographique, "
                        "populations légales) et la DGCL (périmètre des EPCI)",
     })
-    log.info("commune reference: %s (%d current communes, %d former or district codes)",
-             ref.sources[-1]["name"], len(ref.communes), len(ref.former))
+    if former_codes_only:
+        log.info("former commune codes and postcodes: %s (%d former or district codes)",
+                 ref.sources[-1]["name"], len(ref.former))
+    else:
+        log.info("commune reference: %s (%d current communes, %d former or district codes)",
+                 ref.sources[-1]["name"], len(ref.communes), len(ref.former))
+        _warn_without_age(ref)
     return ref
+
+
+def _warn_without_age(ref: CommuneReference) -> None:
+    """The page says the age section is missing; the analyst reading the log learns how to get it."""
+    if not ref.has_age:
+        log.warning("no age data in the commune reference: the section by age is left out; give a communes CSV "
+                    "that has it (COMMUNES=... for make, --communes), such as "
+                    "../shared/data/communes/communes-2026-pop2023.csv")
 
 
 def load_csv(path: str | Path, etalab_folder: str | Path | None = None) -> CommuneReference:
@@ -253,7 +269,7 @@ def load_csv(path: str | Path, etalab_folder: str | Path | None = None) -> Commu
     etalab = None
     if etalab_folder is not None:
         try:
-            etalab = load_etalab(etalab_folder)
+            etalab = load_etalab(etalab_folder, former_codes_only=True)
         except PipelineError as exc:
             log.warning("former commune codes unavailable (%s): merged communes' old codes will not join", exc)
     ref = reference_from_csv(frame, path, etalab.former if etalab else None, etalab.aliases if etalab else None)
@@ -273,4 +289,5 @@ def load_csv(path: str | Path, etalab_folder: str | Path | None = None) -> Commu
                            for s in etalab.sources)
     log.info("commune reference: %s (%d communes, age data: %s, %d former codes)", path, len(ref.communes),
              "yes" if ref.has_age else "no", len(ref.former))
+    _warn_without_age(ref)
     return ref
