@@ -1,3 +1,4 @@
+import logging
 from dataclasses import replace
 
 import numpy as np
@@ -192,7 +193,7 @@ def test_digital_settings_are_read_from_the_config_and_unknown_ones_refused():
         TrainSettings.from_config(config)
 
 
-def test_digital_cv_scores_are_the_mean_of_its_shuffles_and_its_probabilities_the_first():
+def test_digital_cv_scores_are_the_mean_of_its_shuffles_and_its_probabilities_the_first(caplog):
     """As the domain's: one shuffle of a few digital titles is one draw, so cv_repeats shuffles are averaged."""
     from pipeline.modeling.cv import digital_cv
 
@@ -203,8 +204,14 @@ def test_digital_cv_scores_are_the_mean_of_its_shuffles_and_its_probabilities_th
     frame = pd.DataFrame({"text": texts, "digital": digital, "source": ["real-a", "real-b"] * 30})
     groups = duplicate_groups(frame["text"])
     one = [digital_cv(frame, texts, groups, TrainSettings(cv_folds=3, random_state=s, n_jobs=1)) for s in (7, 8, 9)]
+    caplog.clear()
+    caplog.set_level(logging.INFO)
     mask, proba, metrics = digital_cv(frame, texts, groups, TrainSettings(cv_folds=3, cv_repeats=3, random_state=7,
                                                                           n_jobs=1))
+    # each shuffle's log line says which it is, then their mean
+    lines = [m for m in caplog.messages if m.startswith("digital flag")]
+    assert [m.split(" rows")[-1] for m in lines[:3]] == [", shuffle 1 of 3", ", shuffle 2 of 3", ", shuffle 3 of 3"]
+    assert len(lines) == 4 and lines[3].endswith("mean of 3 shuffles")
     assert metrics["f1_yes_per_repeat"] == [m["f1_yes"] for _, _, m in one]
     assert metrics["f1_yes"] == pytest.approx(np.mean(metrics["f1_yes_per_repeat"]), abs=1e-4)
     assert metrics["by_source"]["real-a"]["f1_yes_per_repeat"] == [m["by_source"]["real-a"]["f1_yes"]

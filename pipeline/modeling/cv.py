@@ -148,7 +148,10 @@ def digital_cv(frame: pd.DataFrame, lemmas: list[str], groups, settings: TrainSe
     the scores averaged over `settings.cv_repeats` shuffles of the folds, as the domain's: 33 digital
     titles of dgcl-random move from 0.81 to 0.90 between shuffles (docs/model.md)."""
     runs = [digital_oof(frame, lemmas, groups, s, unlabeled, locked) for s in repeat_settings(settings)]
-    each = [digital_scores(frame, mask, proba_yes, settings.digital.threshold) for mask, proba_yes in runs]
+    # each shuffle's line says which it is: three bare "CV F1(yes)" lines read as three different measures
+    each = [digital_scores(frame, mask, proba_yes, settings.digital.threshold,
+                           f", shuffle {i} of {len(runs)}" if len(runs) > 1 else "")
+            for i, (mask, proba_yes) in enumerate(runs, 1)]
     metrics = mean_scores(each)
     if metrics["trained"]:
         metrics["f1_yes_per_repeat"] = [e["f1_yes"] for e in each]
@@ -217,8 +220,9 @@ def _self_trained_flag(X: list, y: np.ndarray, unlabeled, recipe: estimators.Dig
     return estimators.digital_classifier(recipe, word_counts).fit(X, y, clf__sample_weight=weights), int(sure.sum())
 
 
-def digital_scores(frame: pd.DataFrame, mask: np.ndarray, proba_yes, threshold: float) -> dict:
-    """Scores of the out-of-fold digital predictions (cut at `threshold`, as `predict` cuts them)."""
+def digital_scores(frame: pd.DataFrame, mask: np.ndarray, proba_yes, threshold: float, which: str = "") -> dict:
+    """Scores of the out-of-fold digital predictions (cut at `threshold`, as `predict` cuts them); `which`
+    ends the log line (", shuffle 2 of 3")."""
     if proba_yes is None:
         log.warning("no digital yes/no labels: the digital flag is not trained")
         return {"trained": False}
@@ -228,6 +232,6 @@ def digital_scores(frame: pd.DataFrame, mask: np.ndarray, proba_yes, threshold: 
     per_source = {s: {"f1_yes": round(float(f1_score(g["digital"], g["pred"], pos_label="yes", zero_division=0)), 4),
                       "n": int(len(g))} for s, g in sub.groupby("source")}
     f1_yes = f1_score(y, pred, pos_label="yes")
-    log.info("digital flag: CV F1(yes) %.3f on %d rows", f1_yes, len(y))
+    log.info("digital flag: CV F1(yes) %.3f on %d rows%s", f1_yes, len(y), which)
     return {"trained": True, "n": int(len(y)), "f1_yes": round(float(f1_yes), 4),
             "accuracy": round(float(accuracy_score(y, pred)), 4), "by_source": per_source}
