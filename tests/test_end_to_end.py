@@ -1,4 +1,5 @@
 """Train on a small slice, predict, and check every output's contract, through the real CLI."""
+import io
 import json
 import logging
 import re
@@ -64,6 +65,23 @@ def test_predict_keeps_every_input_row_and_column_then_appends_predictions(train
     assert (result.loc[empty, "domain"] == "").all()
     assert set(result["digital"][~empty]) <= {"yes", "no"}
     assert result["model_run_id"].nunique() == 1
+
+
+def test_predicts_progress_bar_ends_at_the_rows_labeled_when_cells_span_lines(trained, tmp_path, monkeypatch):
+    """Its total is counted from the CSV's lines: 3 rows on 5 lines must still end at 3 of 3, not 3 of 4."""
+    import pipeline.commands.predict as predict_command
+
+    bars = []
+
+    class Recorded(predict_command.tqdm):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **{**kwargs, "disable": False, "file": io.StringIO()})
+            bars.append(self)
+
+    monkeypatch.setattr(predict_command, "tqdm", Recorded)
+    (tmp_path / "in.csv").write_text('intitule\n"Rénovation\nde l\'école"\n"Piste\ncyclable"\nStade\n', encoding="utf-8")
+    assert cli(trained, "predict", "--input", str(tmp_path / "in.csv"), "--output", str(tmp_path / "o.csv")) == 0
+    assert (bars[0].n, bars[0].total) == (3, 3)
 
 
 def test_predict_warns_when_its_review_threshold_flags_only_empty_texts(trained, tmp_path, caplog):

@@ -130,6 +130,10 @@ def label_file(model: BarometerModel, input_path: str | Path, output_path: str |
                 rows += len(chunk)
                 flagged += int(labeled["needs_review"].sum())
                 bar.update(len(chunk))
+            # The total was counted from a CSV's lines: a quoted cell spanning lines made it larger than the rows,
+            # and the bar stopped at 98 % of a finished run. It ends at the rows labeled.
+            bar.total = rows
+            bar.refresh()
         if "columns" not in state:
             raise PipelineError(f"{input_path}: the file has a header but no rows")
     threshold = applied_review_threshold(model, settings.review_threshold)
