@@ -558,4 +558,4 @@ def test_the_next_workbook_of_the_same_predictions_leaves_out_the_titles_already
     texts = [second.cell(row=r, column=col2["text"]).value for r in range(2, second.max_row + 1)]
     first = [ws.cell(row=r, column=col["text"]).value for r in range(4, ws.max_row + 1)]
     assert not answered & set(texts) and set(first) <= set(texts) and len(texts) == 40
-    assert "2 row(s) of titles already answered in" in caplog.text
+    assert "2 row(s) of 2 title(s) already answered in" in caplog.text

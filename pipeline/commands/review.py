@@ -69,7 +69,8 @@ def run_review(config: dict, predictions: str | Path, output: str | Path, rows: 
     # predictions is the next batch, not the same rows.
     answered = keys.isin(answered_titles(review_files(paths.get("reviewed")), labels)).to_numpy()
     if answered.any():
-        log.info("%d row(s) of titles already answered in %s left out", answered.sum(), paths.get("reviewed"))
+        log.info("%d row(s) of %d title(s) already answered in %s left out", answered.sum(),
+                 keys[answered].nunique(), paths.get("reviewed"))
     eligible = (text != "").to_numpy() & (domain != "").to_numpy() & ~answered
     chosen = select_for_review(proba, domain.to_numpy(), keys.to_numpy(), n, review.get("max_domain_share"), eligible)
     if len(chosen) == 0:
@@ -85,8 +86,8 @@ def run_review(config: dict, predictions: str | Path, output: str | Path, rows: 
     write_workbook(output, table, labels, load_guide(paths["domain_guide"]), {
         "kind": "review", "model_run_id": ",".join(run_ids), "predictions": predictions.name,
         "predictions_sha256": sha256_of(predictions), "rows": len(chosen)})
-    spread = pd.Series(domain.to_numpy()[chosen]).value_counts().to_dict()
+    spread = pd.Series(domain.to_numpy()[chosen]).value_counts()
     margin = margins(proba[chosen])
-    log.info("%d rows of %d to review (margins %.2f to %.2f), by predicted domain %s", len(chosen), len(frame),
-             margin.min(), margin.max(), spread)
+    log.info("%d rows of %d to review (margins %.2f to %.2f), by predicted domain: %s", len(chosen), len(frame),
+             margin.min(), margin.max(), ", ".join(f"{d} {k}" for d, k in spread.items()))
     return output
