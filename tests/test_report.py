@@ -641,6 +641,10 @@ def test_a_report_of_fewer_rows_than_a_group_needs_says_its_shares_are_not_adjus
     assert "Attention : parts par domaine non ajustées.** 40 initiatives seulement" in page
     assert "ne sont pas connues" not in page  # the model's errors are known: the rows are too few
     assert "premières parts sont" not in page and "points noirs" not in page  # no chart of adjusted shares
+    # Said once, under its own title: no sentence per domain, no groups table of « non calculé » cells
+    assert "## Parts par domaine non ajustées" in page and "Parts ajustées et intervalles" not in page
+    assert "part brute, non ajustée" not in page and "Parts ajustées par groupe" not in page
+    assert (folder / "tables" / "domain_shares.csv").exists()
 
 
 def test_title_subtitle_and_source_are_shown_as_typed_in_the_markdown(setup):

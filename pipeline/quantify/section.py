@@ -55,10 +55,8 @@ def _shown(table: pd.DataFrame, labels: LabelSet, first: str = "Domaine") -> pd.
 
 
 def share_sentences(result: AdjustedShares, labels: LabelSet) -> list[str]:
-    """One "Domaine : 15,1 % (14,2 à 16,0)" per domain, largest first, then the digital flag."""
-    t = result.domains.sort_values("share_adjusted" if result.adjusted else "share", ascending=False)
-    if not result.adjusted:
-        return [f"{labels.label(r.domain)} : {fr_pct(r.share)} (part brute, non ajustée)" for r in t.itertuples()]
+    """One "Domaine : 15,1 % (14,2 à 16,0)" per domain, largest first, then the digital flag (adjusted shares)."""
+    t = result.domains.sort_values("share_adjusted", ascending=False)
     out = [f"{labels.label(r.domain)} : {interval_text(r.share_adjusted, r.ci_low, r.ci_high)}"
            for r in t.itertuples()]
     if result.digital:
@@ -140,14 +138,16 @@ GROUP_NAMES = {"taille": "taille de commune", "annee": "année"}
 
 
 def share_section(result: AdjustedShares, labels: LabelSet, scores: dict | None) -> Section:
-    blocks: list = []
-    if result.adjusted:
-        blocks.append("Parts par domaine corrigées des erreurs connues du modèle, avec leur intervalle de "
-                      "confiance à 95 % :")
-    blocks.append(share_sentences(result, labels))
     data = result.domains[COLUMNS]
-    blocks.append(Table("domain_shares", "Parts brutes et ajustées par domaine (IC 95 %)", data,
-                        _shown(data, labels)))
+    table = Table("domain_shares", "Parts brutes et ajustées par domaine (IC 95 %)", data, _shown(data, labels))
+    if not result.adjusted:
+        # Said once, with the table (its CSV for the record): not a sentence per domain and a groups table of
+        # « non calculé » cells.
+        return Section("Parts par domaine non ajustées", [
+            methods_text(result, scores) + " Les parts publiées sont celles comptées sur les domaines prédits "
+            "(section « Domaines »), sans intervalle de confiance.", table])
+    blocks: list = ["Parts par domaine corrigées des erreurs connues du modèle, avec leur intervalle de "
+                    "confiance à 95 % :", share_sentences(result, labels), table]
     # The intervals are drawn on the domains chart (report/charts.domain_bars), not in a second chart.
     if result.groups is not None and len(result.groups):
         g = result.groups
