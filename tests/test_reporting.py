@@ -252,6 +252,11 @@ def test_amounts_per_domain(pred, labels):
     assert table.loc["education", "subvention_totale"] == pytest.approx(4 * 250 + 3 * 1000.5)
     assert table.loc["education", "taux_subvention"] == pytest.approx((1000 + 3001.5) / (4000 + 65001))
     assert info["cost_unreadable"] == 0 and info["subsidy_read"] == 17
+    # The row without text has no domain: its amounts are not in the totals, and the list of what was left
+    # out says so (it named the shares and crosstabs only)
+    assert info["rows"] == 17 and {"what": "lignes sans texte (aucun domaine prédit)", "rows": 1, "where":
+                                   "parts par domaine, croisements, montants (comptées dans « à revoir »)"} in \
+        build_report(pred, labels, None, Columns.detect(pred.columns)).left_out
 
 
 def test_without_commune_codes_the_commune_sections_say_so(pred, labels):

@@ -141,7 +141,7 @@ def build_report(pred: pd.DataFrame, labels: LabelSet, ref: CommuneReference | N
                       confidence=pred.loc[pred["domain"] != "", "confidence"].dropna())
     if ov["without_domain"]:
         data.left_out.append({"what": "lignes sans texte (aucun domaine prédit)", "rows": ov["without_domain"],
-                              "where": "parts par domaine, croisements (comptées dans « à revoir »)"})
+                              "where": "parts par domaine, croisements, montants (comptées dans « à revoir »)"})
 
     dated = pd.Series(True, index=pred.index)  # the rows the annual rates count
     if columns.year:
