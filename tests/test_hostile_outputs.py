@@ -1,6 +1,8 @@
 """Hostile outputs and faults: formula cells, umask, killed runs, impossible paths, permissions,
 the command line's error lines, and the Makefile's variables (see test_hostile_inputs.py for inputs).
 """
+import contextlib
+import errno
 import itertools
 import logging
 import os
@@ -19,7 +21,7 @@ from pipeline.cli import main
 from pipeline.config import PROJECT_DIR
 from pipeline.errors import PipelineError
 from pipeline.io.options import io_options
-from pipeline.io.tables import TableWriter, atomic_output, read_output, read_table
+from pipeline.io.tables import TableWriter, atomic_folder, atomic_output, read_output, read_table
 
 
 def write(tmp_path, name, data: bytes):
@@ -121,6 +123,49 @@ with atomic_output({str(tmp_path / "o.parquet")!r}) as tmp, TableWriter(tmp, "pa
     with atomic_output(tmp_path / "o.parquet") as tmp:
         TableWriter(tmp, "parquet").write(pd.DataFrame({"t": ["x"]}))
     assert [p.name for p in tmp_path.iterdir()] == ["o.parquet"]
+
+
+def _disk_full(*args, **kwargs):
+    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))  # what the system says, naming no file
+
+
+def test_a_full_disk_is_one_line_naming_the_output_and_the_earlier_one_is_kept(trained, tmp_path, capsys,
+                                                                              monkeypatch):
+    out = tmp_path / "out.csv"
+    out.write_text("earlier,run\n")
+    monkeypatch.setattr(pd.DataFrame, "to_csv", _disk_full)
+    assert cli(trained, "predict", "--input", str(PROJECT_DIR / "data" / "raw" / "submissions-sample.csv"),
+               "--output", str(out)) == 2
+    one_line_error(capsys, f"{out}: no space left on the device")
+    assert out.read_text() == "earlier,run\n" and [p.name for p in tmp_path.iterdir()] == ["out.csv"]
+    folder = tmp_path / "report"
+    with pytest.raises(PipelineError, match=f"{folder}: no space left on the device"):
+        with atomic_folder(folder) as tmp:
+            _disk_full(tmp / "page.html")
+    assert [p.name for p in tmp_path.iterdir()] == ["out.csv"]
+
+
+@contextlib.contextmanager
+def small_tmpfs(tmp_path, size="64k"):
+    """A tmpfs of `size` at tmp_path/small, unmounted after; the test skips where mounting is not permitted."""
+    point = tmp_path / "small"
+    point.mkdir()
+    if shutil.which("mount") is None or subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs",
+                                                        str(point)], capture_output=True).returncode != 0:
+        pytest.skip("mounting a tmpfs is not permitted here")
+    try:
+        yield point
+    finally:
+        subprocess.run(["umount", str(point)], check=True)
+
+
+def test_a_real_full_disk_is_one_line_naming_the_output(tmp_path):
+    with small_tmpfs(tmp_path) as small:
+        out = small / "o.csv"
+        with pytest.raises(PipelineError, match=f"{out}: no space left on the device"):
+            with atomic_output(out) as tmp:
+                TableWriter(tmp, "csv").write(pd.DataFrame({"a": ["x" * 1000] * 200}))
+        assert list(small.iterdir()) == []
 
 
 @pytest.mark.parametrize("make_output, message", [

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import errno
 import logging
 import os
 import shutil
@@ -59,6 +60,18 @@ def _temp_in(folder: Path, make):
         raise PipelineError(f"{folder}: cannot write in this folder ({exc.strerror})") from None
 
 
+# A full disk or quota: the system's bare "No space left on device" names no file.
+NO_SPACE = {errno.ENOSPC, errno.EDQUOT}
+
+
+def _no_space(exc: BaseException, path: Path) -> None:
+    """Raise one line naming `path` for a write that ran out of space (the temporary is gone by then)."""
+    if isinstance(exc, OSError) and exc.errno in NO_SPACE:
+        raise PipelineError(f"{path}: no space left on the device ({exc.strerror or 'disk full'}); nothing was "
+                            f"written and an earlier {path.name} is unchanged: free some space or write "
+                            f"elsewhere") from None
+
+
 @contextlib.contextmanager
 def atomic_output(path: str | Path):
     """Yield a temporary path beside `path`; move it into place only if the block succeeds.
@@ -76,9 +89,10 @@ def atomic_output(path: str | Path):
         os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp makes it 0600; an output follows the umask
         yield Path(tmp)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        _no_space(exc, path)
         raise
 
 
@@ -97,8 +111,9 @@ def atomic_folder(folder: str | Path):
         os.chmod(tmp, 0o777 & ~current_umask())  # mkdtemp's 0700 would outlive the rename
         yield tmp
         swap_folder(tmp, folder, old)
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
+        _no_space(exc, folder)
         raise
     shutil.rmtree(old, ignore_errors=True)
 
