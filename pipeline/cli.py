@@ -175,10 +175,11 @@ def main(argv: list[str] | None = None) -> int:
     from pipeline.io.options import io_options
 
     # Ctrl-C noted as it comes: pandas turns one caught mid-read into a ParserError ("malformed CSV").
-    # predict also stops so on SIGTERM (pipeline/commands/predict.py).
+    # SIGTERM (kill, a scheduler stopping the job) stops every command the same way: at its default it
+    # ended the process at once, leaving train's or report's half-written folder under a temporary name.
     interrupt.received.clear()
     try:
-        with interrupt.stop_on(signal.SIGINT), io_options(
+        with interrupt.stop_on(signal.SIGINT, signal.SIGTERM), io_options(
                 sheet=getattr(args, "sheet", None), raw_cells=getattr(args, "raw_cells", None) or None,
                 excel_fr=getattr(args, "excel_fr", None) or None):
             return _dispatch(args)

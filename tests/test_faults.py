@@ -215,6 +215,41 @@ def test_workers_end_when_predict_is_killed(trained, seed, tmp_path, how, jobs):
                 os.kill(pid, signal.SIGKILL)
 
 
+@pytest.mark.parametrize("how", ["sigterm", "sigterm to the group", "ctrl-c"])
+def test_a_training_stopped_while_writing_its_run_folder_leaves_nothing_and_latest_as_it_was(models, seed, tmp_path,
+                                                                                          how):
+    """A scheduler's SIGTERM once killed train outright, leaving its half-written run folder under models/."""
+    (tmp_path / "labeled").mkdir()
+    seed.groupby("domain", group_keys=False).head(8).to_csv(tmp_path / "labeled" / "seed.csv", index=False)
+    config = write_config(tmp_path, models=str(models), labeled=str(tmp_path / "labeled"))
+    before = sorted(p.name for p in models.iterdir())
+    latest_before = (models / LATEST).read_text()
+    # The model card's writer waits, so that the signal lands with model.joblib written, the folder not renamed.
+    script = ("import sys, time\nfrom pipeline.modeling import card\n"
+              "def waits(*args):\n    print('writing', flush=True)\n    time.sleep(120)\n"
+              "card.model_card = waits\nfrom pipeline.cli import main\n"
+              "sys.exit(main(['--config', sys.argv[1], '-q', 'train', '--cv-folds', '2']))\n")
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_DIR)}
+    train = subprocess.Popen([sys.executable, "-c", script, str(config)], cwd=PROJECT_DIR, env=env, text=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        assert train.stdout.readline() == "writing\n", train.stderr.read()
+        assert any(p.name.endswith(".part") for p in models.iterdir())  # the run folder, half-written
+        if how == "sigterm":
+            train.send_signal(signal.SIGTERM)
+        else:
+            os.killpg(train.pid, signal.SIGTERM if how == "sigterm to the group" else signal.SIGINT)
+        err = train.communicate(timeout=60)[1]
+    finally:
+        if train.poll() is None:
+            train.kill()
+    assert train.returncode == (130 if how == "ctrl-c" else 143), err
+    assert err.strip().splitlines()[-1] == "interrupted: nothing was written", err  # after training's warnings
+    assert sorted(p.name for p in models.iterdir()) == before  # no temporary folder left
+    assert (models / LATEST).read_text() == latest_before
+    load_model(models)  # and the run it names still loads
+
+
 def _workers_killed_sending_results(then: str) -> subprocess.CompletedProcess:
     """Run `then` in a fresh process, after killing a bare pool's workers while they send large results: each
     leaves half a message in the results pipe, and the pool's thread waits forever for the rest."""
