@@ -69,6 +69,20 @@ def check(wait: float = 0) -> None:
         raise KeyboardInterrupt
 
 
+@contextlib.contextmanager
+def held():
+    """Within the block Ctrl-C and SIGTERM wait, blocked by the system, and act on leaving it: two steps
+    that belong together (moving a folder aside, renaming its replacement into place) are never parted."""
+    if not hasattr(signal, "pthread_sigmask"):  # not on Windows: there the block is left to chance
+        yield
+        return
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
+
+
 def exit_code() -> int:
     """The shell's code for a stopped run: 128 + the signal (130 for Ctrl-C, 143 for SIGTERM)."""
     return 128 + (received[0] if received else signal.SIGINT)

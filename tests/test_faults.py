@@ -368,6 +368,27 @@ def test_concurrent_writes_of_one_folder_leave_one_whole_folder(tmp_path):
     assert a == b  # both files from one and the same write
 
 
+def test_a_stop_between_moving_the_old_folder_aside_and_renaming_the_new_one_loses_neither(tmp_path, monkeypatch):
+    """Ctrl-C landing right after `report --force` moved the previous report aside: no report was left in
+    place, and the previous one, under a temporary name, was removed as a killed run's by the next run."""
+    folder = tmp_path / "reports" / "r"
+    with atomic_folder(folder) as tmp:
+        (tmp / "page.html").write_text("earlier")
+    real_replace = os.replace
+
+    def stopped_after_the_first_rename(src, dst):
+        real_replace(src, dst)
+        if Path(src) == folder:  # the previous folder now aside: Ctrl-C comes
+            os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(os, "replace", stopped_after_the_first_rename)
+    with pytest.raises(KeyboardInterrupt):
+        with atomic_folder(folder) as tmp:
+            (tmp / "page.html").write_text("new")
+    monkeypatch.undo()
+    assert (folder / "page.html").read_text() == "new"  # the swap ended before the stop acted
+
+
 def test_each_evaluate_writes_its_own_folder(trained, seed, tmp_path):
     text = Path(trained["config_file"]).read_text()
     text = text.replace("cv_repeats = 3", "cv_repeats = 1").replace("cv_folds = 5", "cv_folds = 3")

@@ -14,6 +14,8 @@ import shutil
 import time
 from pathlib import Path
 
+from pipeline import interrupt
+
 
 def temp_prefix(path: Path) -> str:
     """The start of this process's temporary names for `path` (tempfile adds the random part)."""
@@ -68,7 +70,14 @@ def swap_folder(tmp: Path, folder: Path, old: Path) -> None:
 
     Two runs writing the same folder at once: the one that renames second finds
     the other's new folder in place and moves it aside in turn, so the last wins.
+    A stop signal waits for the end: one between the two renames left no folder in
+    place, and the previous one, moved aside, was removed as a killed run's.
     """
+    with interrupt.held():
+        _swap(tmp, folder, old)
+
+
+def _swap(tmp: Path, folder: Path, old: Path) -> None:
     for attempt in range(100):
         with contextlib.suppress(FileNotFoundError):
             os.replace(folder, old)
