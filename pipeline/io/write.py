@@ -67,9 +67,9 @@ NO_SPACE = {errno.ENOSPC, errno.EDQUOT}
 def _no_space(exc: BaseException, path: Path) -> None:
     """Raise one line naming `path` for a write that ran out of space (the temporary is gone by then)."""
     if isinstance(exc, OSError) and exc.errno in NO_SPACE:
-        raise PipelineError(f"{path}: no space left on the device ({exc.strerror or 'disk full'}); nothing was "
-                            f"written and an earlier {path.name} is unchanged: free some space or write "
-                            f"elsewhere") from None
+        quota = " (disk quota exceeded)" if exc.errno == errno.EDQUOT else ""
+        raise PipelineError(f"{path}: no space left on the device{quota}; nothing was written and an earlier "
+                            f"{path.name} is unchanged: free some space or write elsewhere") from None
 
 
 @contextlib.contextmanager
@@ -116,6 +116,30 @@ def atomic_folder(folder: str | Path):
         _no_space(exc, folder)
         raise
     shutil.rmtree(old, ignore_errors=True)
+
+
+def save_workbook(book, path: Path) -> None:
+    """book.save(path), but a failed save (a full disk) leaves nothing to print at exit.
+
+    openpyxl leaves its zip archive open when a write fails; closed by the garbage
+    collector, the archive writes again, fails again, and a traceback followed the
+    run's one error line.
+    """
+    from datetime import UTC, datetime
+    from zipfile import ZIP_DEFLATED, ZipFile
+
+    from openpyxl.writer.excel import ExcelWriter
+
+    if book.write_only and not book.worksheets:
+        book.create_sheet()
+    book.properties.modified = datetime.now(UTC).replace(tzinfo=None)
+    archive = ZipFile(path, "w", ZIP_DEFLATED, allowZip64=True)
+    try:
+        ExcelWriter(book, archive).save()  # what book.save does, with the archive in hand
+    except BaseException:
+        with contextlib.suppress(Exception):
+            archive.close()  # fails again on a full disk, but is closed now
+        raise
 
 
 def check_replaceable(folder: Path, force: bool, ours, what: str, advice: str, not_ours=lambda folder: []) -> None:
@@ -277,4 +301,4 @@ class TableWriter:
         if self._parquet is not None:
             self._parquet.close()
         if self._book is not None:
-            self._book.save(self.path)
+            save_workbook(self._book, self.path)

@@ -24,7 +24,7 @@ from pipeline.domains import DIGITAL_VALUES, NONE_LABEL, NONE_LABEL_FR, LabelSet
 from pipeline.errors import PipelineError
 from pipeline.io.formulas import refuse_long_texts, texts_as_text
 from pipeline.io.predictions import kept_name
-from pipeline.io.tables import atomic_output
+from pipeline.io.tables import atomic_output, save_workbook
 from pipeline.io.unsaved_formulas import refuse_unsaved_formulas
 
 REVIEW_SHEET, GUIDE_SHEET, META_SHEET = "Relecture", "Guide", "meta"
@@ -107,7 +107,7 @@ def write_workbook(path: str | Path, table: pd.DataFrame, labels: LabelSet, guid
         info.append([key, str(value)])
     texts_as_text(wb)  # a title starting with "=" stays a title: read back as written, never run
     with atomic_output(path) as tmp:
-        wb.save(tmp)
+        save_workbook(wb, tmp)
     return path
 
 
