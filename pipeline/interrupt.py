@@ -71,16 +71,23 @@ def check(wait: float = 0) -> None:
 
 @contextlib.contextmanager
 def held():
-    """Within the block Ctrl-C and SIGTERM wait, blocked by the system, and act on leaving it: two steps
-    that belong together (moving a folder aside, renaming its replacement into place) are never parted."""
-    if not hasattr(signal, "pthread_sigmask"):  # not on Windows: there the block is left to chance
+    """Within the block Ctrl-C and SIGTERM wait, and act on leaving it: two steps that belong together
+    (moving a folder aside, renaming its replacement into place) are never parted. Their handlers are
+    swapped for one that notes them (Python runs handlers in the main thread, whichever thread the
+    system gave the signal to: a signal mask would hold it back from this thread only)."""
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
-    before = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    waiting: list[int] = []
+    before = {s: signal.signal(s, lambda signum, frame: waiting.append(signum))
+              for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, before)
+        for signum, handler in before.items():
+            signal.signal(signum, handler)
+        for signum in waiting:
+            signal.raise_signal(signum)  # now, to the handler the run had
 
 
 def exit_code() -> int:
