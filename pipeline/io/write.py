@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import errno
+import io
 import logging
 import os
 import shutil
@@ -119,27 +120,15 @@ def atomic_folder(folder: str | Path):
 
 
 def save_workbook(book, path: Path) -> None:
-    """book.save(path), but a failed save (a full disk) leaves nothing to print at exit.
+    """book.save(path), but a failed write (a full disk) leaves nothing to print at exit.
 
-    openpyxl leaves its zip archive open when a write fails; closed by the garbage
-    collector, the archive writes again, fails again, and a traceback followed the
-    run's one error line.
+    openpyxl leaves its zip archive open when writing to a file fails; closed by the
+    garbage collector, the archive wrote again, failed again, and a traceback followed
+    the run's one error line. The workbook is made in memory, then written at once.
     """
-    from datetime import UTC, datetime
-    from zipfile import ZIP_DEFLATED, ZipFile
-
-    from openpyxl.writer.excel import ExcelWriter
-
-    if book.write_only and not book.worksheets:
-        book.create_sheet()
-    book.properties.modified = datetime.now(UTC).replace(tzinfo=None)
-    archive = ZipFile(path, "w", ZIP_DEFLATED, allowZip64=True)
-    try:
-        ExcelWriter(book, archive).save()  # what book.save does, with the archive in hand
-    except BaseException:
-        with contextlib.suppress(Exception):
-            archive.close()  # fails again on a full disk, but is closed now
-        raise
+    buffer = io.BytesIO()
+    book.save(buffer)
+    Path(path).write_bytes(buffer.getbuffer())
 
 
 def check_replaceable(folder: Path, force: bool, ours, what: str, advice: str, not_ours=lambda folder: []) -> None:
