@@ -146,3 +146,13 @@ def test_intervals_score_each_resample_as_scores_does_and_average_the_shuffles()
     assert wide["accuracy"][0] <= scores(truth, first, labels)["accuracy"] <= wide["accuracy"][1]
     assert 0 <= wide["macro_f1"][0] < wide["macro_f1"][1] <= 1
     assert intervals(truth, [truth], labels)["macro_f1"] == [1.0, 1.0]
+
+
+def test_a_domain_named_for_no_true_row_counts_at_f1_zero_in_macro_f1():
+    """Two true classes, and one row sent to a third: macro-F1 is over three classes, as scikit-learn's default."""
+    truth = np.array(["a", "a", "b", "b"])
+    predicted = np.array(["a", "a", "b", "c"])
+    got = scores(truth, predicted, ["a", "b", "c"])
+    assert got["per_class"]["c"]["f1-score"] == 0.0 and got["per_class"]["c"]["support"] == 0
+    assert got["macro_f1"] == pytest.approx((1 + 2 / 3 + 0) / 3, abs=1e-4)
+    assert intervals(truth, [predicted], ["a", "b", "c"], resamples=1, seed=3)["macro_f1"][0] < 0.67

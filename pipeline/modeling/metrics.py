@@ -9,8 +9,15 @@ from pipeline.domains import digital_known
 
 
 def scores(y_true, y_pred, labels: list[str]) -> dict:
-    """Macro-F1, accuracy and per-class precision/recall/F1 over the labels present in y_true."""
-    present = [l for l in labels if l in set(y_true)]
+    """Macro-F1, accuracy and per-class precision/recall/F1 over the labels in y_true or y_pred.
+
+    A domain the model names for no true row still counts, at F1 0, as in scikit-learn's
+    default: leaving it out would hide the rows wrongly sent there from macro-F1 (a year's
+    titles without a citoyennete project, one of them labeled citoyennete). Labels outside
+    `labels` (a stale model's) count in accuracy only.
+    """
+    seen = set(y_true) | set(y_pred)
+    present = [l for l in labels if l in seen]
     report = classification_report(y_true, y_pred, labels=present, output_dict=True, zero_division=0)
     return {
         "macro_f1": round(float(f1_score(y_true, y_pred, labels=present, average="macro", zero_division=0)), 4),
@@ -44,7 +51,7 @@ def intervals(y_true, predictions: list, labels: list[str], level: float = 0.95,
         hits, said = counts @ (truth * predicted), counts @ predicted
         with np.errstate(invalid="ignore", divide="ignore"):
             f1 = np.where(support + said > 0, 2 * hits / (support + said), 0.0)
-        present = (support > 0) & in_labels  # macro over the classes the resample holds, as `scores` does
+        present = ((support > 0) | (said > 0)) & in_labels  # the classes the resample holds or names, as `scores`
         macro_f1 += (f1 * present).sum(1) / present.sum(1) / len(predictions)
         accuracy += hits.sum(1) / len(y_true) / len(predictions)
     tails = [100 * (1 - level) / 2, 100 * (1 + level) / 2]
