@@ -218,14 +218,20 @@ def _end_at_once(pool: ProcessPoolExecutor) -> None:
     thread. So the workers are killed, and this process closes its own copy of the
     pipe's writing end: the thread then reads an end of file and ends. Private
     attributes of CPython's pool (read on 3.11): it has no public way to do this.
+    The thread is then waited for, briefly: Python's exit wakes it through a pipe the
+    thread closes as it ends, and on 3.11 the two race ("Exception ignored in
+    threading._shutdown ... Bad file descriptor" after the run's last line).
     """
     processes = _workers(pool)
     results = getattr(pool, "_result_queue", None)
+    thread = getattr(pool, "_executor_manager_thread", None)
     pool.shutdown(wait=False, cancel_futures=True)
     for process in processes:
         process.kill()
     if results is not None:
         results._writer.close()
+    if thread is not None:
+        thread.join(timeout=STOP_GRACE)
 
 
 class _Ready:
