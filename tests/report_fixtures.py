@@ -141,3 +141,15 @@ def report_config(tmp: Path) -> Path:
 
 
 LABELS_CSV = PROJECT_DIR / "config" / "domains.csv"
+
+
+def contrast(a: str, b: str) -> float:
+    """WCAG 2.1's contrast ratio of two colours ("#1f5fa8", "white", an RGB tuple): 4.5 for text, 3 for marks."""
+    from matplotlib.colors import to_rgb
+
+    def luminance(color):
+        r, g, b = (c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in to_rgb(color))
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+    high, low = sorted((luminance(a), luminance(b)), reverse=True)
+    return (high + 0.05) / (low + 0.05)

@@ -714,3 +714,22 @@ def test_guillemets_and_the_signs_french_spaces_never_start_a_line_of_the_page()
                  "«\u00a0100\u00a0000 et plus\u00a0» en 2018 2019, 1 2345, IC 95\u00a0%"):  # years stay apart
         assert text in page, text
     assert "Parts\u00a0: «\u00a0Culture\u00a0»" in markdown and "« " not in markdown and " :" not in markdown
+
+
+# --- Accessibility (RGAA 4.1, i.e. WCAG 2.1 AA): docs/report.md, "Accessibilité" ---------------------------
+
+def test_every_verdict_badge_is_legible_white_on_its_colour():
+    """White on the "Nuancé" orange (#b26a00) was 4.2:1 and on the grey of the other verdicts (#777) 4.48:1:
+    a badge's small bold text needs 4.5:1 (WCAG 1.4.3; axe's color-contrast flagged it)."""
+    from report_fixtures import contrast
+
+    from pipeline.report.render import TEMPLATES
+
+    css = (TEMPLATES / "rapport.css").read_text(encoding="utf-8")
+    base = re.search(r"^\.verdict \{([^}]*)\}", css, re.M).group(1)
+    ink = re.search(r"(?<![-\w])color: (#\w+)", base).group(1)
+    backgrounds = {"(autres)": re.search(r"background: (#\w+)", base).group(1)}
+    backgrounds |= dict(re.findall(r"\.v-([\w-]+) \.verdict \{ background: (#\w+); \}", css))
+    assert {"verifie", "nuance", "contredit"} <= set(backgrounds)
+    low = {name: round(contrast(ink, bg), 2) for name, bg in backgrounds.items() if contrast(ink, bg) < 4.5}
+    assert not low, low
