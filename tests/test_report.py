@@ -733,3 +733,65 @@ def test_every_verdict_badge_is_legible_white_on_its_colour():
     assert {"verifie", "nuance", "contredit"} <= set(backgrounds)
     low = {name: round(contrast(ink, bg), 2) for name, bg in backgrounds.items() if contrast(ink, bg) < 4.5}
     assert not low, low
+
+
+class _Element:
+    def __init__(self, tag, attrs, parents):
+        self.tag, self.attrs, self.parents, self.children, self.text = tag, dict(attrs), parents, [], ""
+
+    def find(self, tag):
+        return [e for c in self.children for e in ([c] if c.tag == tag else []) + c.find(tag)]
+
+
+def _tree(page: str) -> _Element:
+    """The page as a tree of elements (stdlib html.parser), each with its tags above and its text."""
+    from html.parser import HTMLParser
+
+    void = {"meta", "img", "br", "hr", "link", "input"}
+    root = _Element("#document", {}, [])
+
+    class Parser(HTMLParser):
+        stack = [root]
+
+        def handle_starttag(self, tag, attrs):
+            element = _Element(tag, attrs, [e.tag for e in self.stack])
+            self.stack[-1].children.append(element)
+            if tag not in void:
+                self.stack.append(element)
+
+        def handle_endtag(self, tag):
+            while len(self.stack) > 1 and self.stack.pop().tag != tag:
+                pass
+
+        def handle_data(self, data):
+            for element in self.stack:
+                element.text += data
+
+    Parser().feed(page)
+    return root
+
+
+@pytest.fixture(scope="module")
+def tiny_page(tmp_path_factory):
+    """The tiny report, with its PDF, made once for the accessibility tests: (its folder, its page's tree)."""
+    tmp = tmp_path_factory.mktemp("a11y")
+    config = report_config(tmp)
+    predictions().to_parquet(tmp / "tiny.parquet", index=False)
+    assert cli(config, "--predictions", str(tmp / "tiny.parquet"), "--title", "Baromètre de l'Ain", pdf=True) == 0
+    folder = tmp / "reports" / "tiny"
+    return folder, _tree((folder / "rapport.html").read_text(encoding="utf-8"))
+
+
+def test_the_page_has_a_main_landmark_a_skip_link_and_a_named_table_of_contents(tiny_page):
+    """Every part of the page sat outside landmarks (axe's landmark-one-main and region) and no link led past
+    the header to the content (RGAA 12.6, 12.7)."""
+    _, page = tiny_page
+    body = page.find("body")[0]
+    main = body.find("main")
+    assert len(main) == 1 and main[0].attrs.get("id")
+    first_link = body.find("a")[0]
+    assert first_link.attrs["href"] == "#" + main[0].attrs["id"] and first_link.text.strip()
+    outside = [e.tag for e in body.children if e.tag not in ("header", "main", "nav", "footer") and e is not first_link]
+    assert not outside, f"outside the landmarks: {outside}"
+    nav = body.find("nav")
+    assert len(nav) == 1 and nav[0].attrs.get("aria-labelledby") in {h.attrs.get("id") for h in nav[0].find("h2")}
