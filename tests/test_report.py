@@ -795,3 +795,22 @@ def test_the_page_has_a_main_landmark_a_skip_link_and_a_named_table_of_contents(
     assert not outside, f"outside the landmarks: {outside}"
     nav = body.find("nav")
     assert len(nav) == 1 and nav[0].attrs.get("aria-labelledby") in {h.attrs.get("id") for h in nav[0].find("h2")}
+
+
+def test_every_table_has_a_caption_and_headers_scoped_to_their_column_or_row(tiny_page):
+    """The headers had no scope and the rows no header: a screen reader could not say which domain or group a
+    figure belongs to (RGAA 5.6, 5.7). A column's header has scope="col"; the cells naming the row (its first
+    one, or the first few where several name it) are <th scope="row">."""
+    _, page = tiny_page
+    tables = page.find("table")
+    assert len(tables) >= 8
+    for table in tables:
+        caption = table.find("caption")
+        assert len(caption) == 1 and caption[0].text.strip(), table.attrs
+        assert [th.attrs.get("scope") for th in table.find("thead")[0].find("th")] == ["col"] * len(
+            table.find("thead")[0].find("th")), table.attrs["id"]
+        for row in table.find("tbody")[0].find("tr"):
+            assert row.children[0].tag == "th" and row.children[0].attrs.get("scope") == "row", table.attrs["id"]
+            assert all(c.attrs.get("scope") == "row" for c in row.children if c.tag == "th"), table.attrs["id"]
+    joins = next(t for t in tables if t.attrs["id"] == "t-rapprochement").find("tbody")[0].find("tr")[0]
+    assert [c.tag for c in joins.children][:3] == ["th", "th", "td"]  # the group and the category name the row

@@ -155,7 +155,7 @@ def share_section(result: AdjustedShares, labels: LabelSet, scores: dict | None)
         shown.insert(0, "Groupe", g["group"].to_numpy())
         shown.insert(0, "Par", g["group_by"].map(GROUP_NAMES).fillna(g["group_by"]).to_numpy())
         blocks.append(Table("domain_shares_groups", "Parts ajustées par groupe (« non calculé » : moins de "
-                            f"{MIN_GROUP} initiatives dans le groupe)", g, shown))
+                            f"{MIN_GROUP} initiatives dans le groupe)", g, shown, row_headers=3))
     blocks.append(methods_text(result, scores))
     return Section("Parts ajustées et intervalles de confiance", blocks)
 

@@ -14,7 +14,7 @@ def _join_table(data: ReportData) -> Table:
     j = data.join_summary
     return Table("rapprochement", "Lignes par type de bénéficiaire, et lignes de communes selon leur code", j,
                  shown(j, [("groupe", "Groupe", txt), ("libelle", "Catégorie", txt), ("lignes", "Lignes", integer),
-                           ("part", "Part du groupe", pct)]))
+                           ("part", "Part du groupe", pct)]), row_headers=2)
 
 
 def quality_section(data: ReportData, meta: dict) -> Section:

@@ -28,6 +28,7 @@ class Table:
     caption: str
     data: pd.DataFrame      # what the CSV holds (raw numbers)
     shown: pd.DataFrame     # the same, formatted in French, with French headers
+    row_headers: int = 1    # leading columns of `shown` that name the row (the page's <th scope="row">)
 
     @property
     def csv_name(self) -> str:
