@@ -814,3 +814,28 @@ def test_every_table_has_a_caption_and_headers_scoped_to_their_column_or_row(tin
             assert all(c.attrs.get("scope") == "row" for c in row.children if c.tag == "th"), table.attrs["id"]
     joins = next(t for t in tables if t.attrs["id"] == "t-rapprochement").find("tbody")[0].find("tr")[0]
     assert [c.tag for c in joins.children][:3] == ["th", "th", "td"]  # the group and the category name the row
+
+
+def test_every_chart_has_a_text_alternative_naming_the_table_of_its_figures(tiny_page):
+    """A chart was a PNG whose alt repeated its caption (the map's named its contours' licence): a reader who
+    cannot see it had neither what it shows nor its figures (RGAA 1.3, 1.6, 1.9). Now each chart's figures are
+    a table of the page (the map's and the confidence histogram's are new), linked under the chart and named
+    in its alt; the figure is named by its caption."""
+    folder, page = tiny_page
+    tables = {t.attrs["id"] for t in page.find("table")}
+    figures = page.find("figure")
+    assert len(figures) == len(list((folder / "figures").glob("*.png"))) >= 6
+    for figure in figures:
+        caption = figure.find("figcaption")[0].text.strip()
+        alt = figure.find("img")[0].attrs.get("alt", "").strip()
+        assert figure.attrs.get("role") == "figure" and as_read(figure.attrs.get("aria-label", "")) == as_read(caption)
+        assert alt and alt != caption and "chiffres" in alt, (caption, alt)
+        links = [a.attrs["href"] for p in figure.find("p") if p.attrs.get("class") == "chart-data" for a in p.find("a")]
+        assert links and all(href[1:] in tables for href in links), (caption, links)
+    names = {f.attrs["id"] for f in figures}
+    assert {"f-carte_departements", "f-confiance"} <= names
+    rates = pd.read_csv(folder / "tables" / "departements_taux.csv", dtype={"departement": str}).set_index("departement")
+    # Aisne: 6 initiatives in two years, 150,000 inhabitants: 0.02 a year per 1,000 inhabitants
+    assert rates.loc["01", "initiatives"] == 10 and round(rates.loc["02", "pour_1000_hab_par_an"], 4) == 0.02
+    bins = pd.read_csv(folder / "tables" / "confiance.csv")
+    assert len(bins) == 40 and bins["initiatives"].sum() == 17  # every row with a domain

@@ -1,6 +1,9 @@
 """The annexes, after the body: data quality, unjoined commune codes, detailed tables."""
 from __future__ import annotations
 
+import numpy as np
+import pandas as pd
+
 from pipeline.domains import LabelSet
 from pipeline.report import charts
 from pipeline.report.analysis import ReportData
@@ -17,6 +20,27 @@ def _join_table(data: ReportData) -> Table:
                            ("part", "Part du groupe", pct)]), row_headers=2)
 
 
+def _confidence_table(data: ReportData) -> Table:
+    """The histogram's bars as a table: initiatives per bin of confidence."""
+    counts, edges = np.histogram(np.clip(data.confidence.to_numpy(float), 0, 1), bins=charts.CONFIDENCE_BINS)
+    bins = pd.DataFrame({"de": edges[:-1], "a": edges[1:], "initiatives": counts})
+    return Table("confiance", "Initiatives par tranche de confiance (les barres de l'histogramme)", bins,
+                 shown(bins, [("de", "Confiance de", lambda v: fr_num(v, 3)), ("a", "à", lambda v: fr_num(v, 3)),
+                              ("initiatives", "Initiatives", integer)]), row_headers=2)
+
+
+def _rates_table(data: ReportData) -> Table:
+    """The map's figures: each département's initiatives per 1,000 inhabitants."""
+    r = data.departement_rates
+    per = " par an" if data.years_count > 1 else ""
+    named = r.assign(nom=(r.index + " " + r["nom"]).str.strip() if "nom" in r else r.index)  # "01 Ain", as elsewhere
+    return Table("departements_taux", f"Initiatives pour 1 000 habitants{per}, par département (la carte)",
+                 r.reset_index(), shown(named, [
+                     ("nom", "Département", txt), ("initiatives", "Initiatives", integer),
+                     ("population", "Population", integer),
+                     ("pour_1000_hab_par_an", f"Pour 1 000 habitants{per}", lambda v: fr_num(v, 2))]))
+
+
 def quality_section(data: ReportData, meta: dict) -> Section:
     """How far the figures can be trusted: the model's confidence, the rows joined, the rows left out."""
     ov = data.overview
@@ -31,7 +55,8 @@ def quality_section(data: ReportData, meta: dict) -> Section:
     else:
         blocks.append(f"Médiane de la confiance (probabilité du domaine choisi) : {fr_num(ov['confidence_median'], 2)}.")
         blocks.append(Chart("confiance", "Distribution de la confiance du modèle",
-                            charts.confidence_histogram(data.confidence, threshold)))
+                            charts.confidence_histogram(data.confidence, threshold), data=("confiance",)))
+        blocks.append(_confidence_table(data))
     if data.join_summary is not None:
         j = data.joined["jointure"]
         communes = int((data.joined["entite"] == "commune").sum())
@@ -60,6 +85,8 @@ def detail_section(data: ReportData, labels: LabelSet) -> Section | None:
     if data.departements is not None:
         blocks.append(summary_table("departements", "Initiatives par département", data.departements,
                                     "Département"))
+    if data.departement_rates is not None:
+        blocks.append(_rates_table(data))
     return Section("Tableaux détaillés", blocks, annex=True) if blocks else None
 
 

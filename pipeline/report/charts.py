@@ -20,6 +20,7 @@ from pipeline.report.frformat import decimals_of_step, fr_int, fr_num, fr_pct, f
 BLUE = "#1f5fa8"
 ORANGE = "#d9822b"
 DPI = 200  # print quality: a 10-inch chart is 2,000 pixels wide
+CONFIDENCE_BINS = np.linspace(0, 1, 41)  # the confidence histogram's bars (and its table in the annex)
 
 
 def _png(fig: Figure) -> bytes:
@@ -129,7 +130,7 @@ def confidence_histogram(confidence: pd.Series, threshold: float | None) -> byte
     """Histogram of the chosen domain's probability, with the review threshold."""
     fig = Figure(figsize=(10, 4.6))
     ax = fig.add_subplot()
-    heights, _, _ = ax.hist(np.clip(confidence.to_numpy(dtype=float), 0, 1), bins=np.linspace(0, 1, 41),
+    heights, _, _ = ax.hist(np.clip(confidence.to_numpy(dtype=float), 0, 1), bins=CONFIDENCE_BINS,
                             color=BLUE, edgecolor="white", linewidth=0.5)
     ax.set_ylim(0, max(float(np.max(heights)) if len(heights) else 1, 1) * 1.3)  # room for the label
     if threshold is not None:

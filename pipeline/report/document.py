@@ -20,6 +20,7 @@ class Chart:
     title: str
     png: bytes
     alt: str = ""           # what the chart shows, for readers who cannot see it (default: the title)
+    data: tuple[str, ...] = ()  # the tables holding the figures it draws: its text alternative (RGAA 1.6)
 
 
 @dataclass
@@ -92,6 +93,19 @@ class Document:
     @property
     def charts(self) -> list[Chart]:
         return [b for s in self.sections for b in s.blocks if isinstance(b, Chart)]
+
+    def chart_tables(self, chart: Chart) -> list[tuple[Table, bool]]:
+        """The tables holding a chart's figures, each with whether it is in the annexes."""
+        where = {b.name: (b, s.annex) for s in self.sections for b in s.blocks if isinstance(b, Table)}
+        return [where[name] for name in chart.data if name in where]
+
+    def chart_alt(self, chart: Chart) -> str:
+        """The chart's text alternative: what it shows, and where its figures are written out."""
+        tables = self.chart_tables(chart)
+        if not tables:
+            return chart.alt or chart.title
+        named = " et ".join(f"« {t.caption} »" + (" (annexe)" if annex else "") for t, annex in tables)
+        return f"{chart.alt or chart.title} ; chiffres : tableau{'x' if len(tables) > 1 else ''} {named}"
 
 
 # --- Tables formatted for reading -------------------------------------------------------------

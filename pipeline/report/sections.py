@@ -32,7 +32,7 @@ def domains_section(data: ReportData, labels: LabelSet) -> Section:
         Chart("domaines", "Part des initiatives par domaine" + (" (part ajustée et son intervalle de confiance à "
                                                                 "95 % : points noirs)" if adjusted else ""),
               charts.domain_bars(names, d["initiatives"], "Part des initiatives par domaine — toutes les initiatives",
-                                 adjusted=d if adjusted else None)),
+                                 adjusted=d if adjusted else None), data=("domaines",)),
         table,
     ])
 
@@ -64,11 +64,12 @@ def digital_section(data: ReportData, labels: LabelSet) -> Section:
     if panels:
         blocks.append(Chart("numerique_groupes", "Part des initiatives numériques, par " + ", par ".join(
             p[0].lower() for p in panels), charts.share_panels(panels, "Part des initiatives numériques",
-                                                               "Part des initiatives (%)")))
+                                                               "Part des initiatives (%)"),
+            data=tuple(t.name for t in tables)))
     blocks.append(Chart("domaines_numeriques", "Domaines des initiatives numériques",
                         charts.domain_bars(domain_labels(d.index, labels), d["numeriques"],
                                            "Part des initiatives par domaine — initiatives numériques seulement",
-                                           color=charts.ORANGE)))
+                                           color=charts.ORANGE), data=("domaines",)))
     return Section("Services numériques", blocks + tables)
 
 
@@ -95,10 +96,11 @@ def years_section(data: ReportData, labels: LabelSet) -> Section | None:
         Chart("annees_evolution", f"Évolution de la part de chaque domaine, {first} → {last}",
               charts.change_bars(list(ch["libelle"]), ch["evolution_points"], ch["ci_low"], ch["ci_high"],
                                  f"Évolution de la part de chaque domaine de {first} à {last} (points de "
-                                 f"pourcentage, intervalle à 95 %)", "Évolution (points de pourcentage)")),
+                                 f"pourcentage, intervalle à 95 %)", "Évolution (points de pourcentage)"),
+              data=("annees_evolution",)),
         Chart("annees_domaines", "Part de chaque domaine par année", charts.heatmap(
             column_shares(ct), domain_labels(ct.index, labels),
-            "Part de chaque domaine dans les initiatives de l'année (%)", "Année")),
+            "Part de chaque domaine dans les initiatives de l'année (%)", "Année"), data=("annees_evolution",)),
         adjusted_groups_chart(data, labels, "annee", years, "annees_domaines_ajustees", "année", "Année"),
         Table("annees_evolution", f"Part de chaque domaine par année et évolution de {first} à {last}",
               ch.reset_index(), shown(ch, spec, index="domaine")),
@@ -121,7 +123,7 @@ def territories_section(data: ReportData, labels: LabelSet, contours: dict | Non
             Chart("carte_departements", f"Initiatives pour 1 000 habitants{per}, par département",
                   departement_map(contours, rates["pour_1000_hab_par_an"], f"Initiatives pour 1 000 habitants"
                                   f"{per}, par département", f"Initiatives pour 1 000 habitants{per}", digits=2),
-                  alt=f"Carte des départements ; {MAP_CREDIT}"),
+                  alt=f"Carte des départements : initiatives pour 1 000 habitants{per}", data=("departements_taux",)),
             f"{MAP_CREDIT}.",
         ]
     elif rates is not None:
@@ -130,7 +132,7 @@ def territories_section(data: ReportData, labels: LabelSet, contours: dict | Non
     regions = data.regions.drop(index="(non renseigné)", errors="ignore")
     blocks += [
         Chart("regions", "Initiatives par région", charts.group_bars(
-            regions["initiatives"], "Initiatives par région", "Région")),
+            regions["initiatives"], "Initiatives par région", "Région"), data=("regions",)),
         summary_table("regions", "Initiatives par région", data.regions, "Région"),
     ]
     return Section("Territoires", blocks)
@@ -158,7 +160,7 @@ def amounts_section(data: ReportData, labels: LabelSet) -> Section | None:
     ]
     if cols.subsidy and a["subvention_totale"].notna().any():
         blocks.append(Chart("montants", "Subventions par domaine", charts.amount_bars(
-            list(a["libelle"]), a["subvention_totale"], "Subventions accordées par domaine")))
+            list(a["libelle"]), a["subvention_totale"], "Subventions accordées par domaine"), data=("montants",)))
     blocks.append(Table("montants", "Coûts et subventions par domaine (euros)", a.reset_index(), shown(a, [
         ("libelle", "Domaine", txt), ("montants_lus", "Montants lus", integer),
         ("cout_total", "Coût total", lambda v: fr_euros(v, True)), ("cout_median", "Coût médian", fr_euros),

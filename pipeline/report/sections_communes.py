@@ -27,7 +27,8 @@ def adjusted_groups_chart(data: ReportData, labels: LabelSet, group_by: str, ord
     groups = [x for x in order if x in set(g["group"])] + sorted(set(g["group"]) - set(order))
     domains = [(c, labels.label(c)) for c in data.domains.index if c in set(g["domain"])]
     return Chart(name, f"Part ajustée de chaque domaine par {what}, intervalle de confiance à 95 %",
-                 charts.group_intervals(g, domains, groups, f"Part ajustée de chaque domaine par {what}", axis_label))
+                 charts.group_intervals(g, domains, groups, f"Part ajustée de chaque domaine par {what}", axis_label),
+                 data=("domain_shares_groups",))
 
 
 def rates_table(name: str, caption: str, rates: pd.DataFrame, group_header: str) -> Table:
@@ -58,12 +59,13 @@ def _group_blocks(prefix: str, g: GroupAnalysis, found_count: dict, found_domain
     return [
         Finding(found_count),
         Chart(f"{prefix}_taux", f"Initiatives par commune et pour 1 000 habitants{per}, par {what}",
-              charts.rate_bars(g.rates, f"Initiatives{per} par {what}", axis_label)),
+              charts.rate_bars(g.rates, f"Initiatives{per} par {what}", axis_label), data=(prefix,)),
         rates_table(prefix, f"Initiatives par {what}", g.rates, group_header),
         Finding(found_domains),
         Chart(f"{prefix}_domaines", f"Part de chaque domaine par {what}",
               charts.heatmap(column_shares(g.crosstab), domain_labels(g.crosstab.index, labels),
-                             f"Part de chaque domaine dans les initiatives, par {what} (%)", axis_label)),
+                             f"Part de chaque domaine dans les initiatives, par {what} (%)", axis_label),
+              data=(f"{prefix}_domaines",)),
         *[c for c in [adjusted] if c is not None],
     ]
 
