@@ -194,15 +194,19 @@ def test_a_failed_run_leaves_no_half_written_folder_and_keeps_the_old_report(set
     assert (first / "resume.json").read_text() == before
 
 
-def _pdf_pages(data: bytes) -> int:
-    """Pages of a PDF whose objects may sit in compressed object streams (as WeasyPrint writes them)."""
+def _pdf_objects(data: bytes) -> bytes:
+    """A PDF's bytes with its compressed streams (object streams, as WeasyPrint writes them) unpacked."""
     text = data
     for stream in re.findall(rb"stream\r?\n(.*?)\r?\nendstream", data, re.S):
         try:
             text += zlib.decompress(stream)
         except zlib.error:
             pass
-    return len(re.findall(rb"/Type\s*/Page(?![s\w])", text))
+    return text
+
+
+def _pdf_pages(data: bytes) -> int:
+    return len(re.findall(rb"/Type\s*/Page(?![s\w])", _pdf_objects(data)))
 
 
 def test_title_source_pdf_workbook_and_no_local_path(setup, capsys):
@@ -893,3 +897,18 @@ def test_the_charts_text_and_marks_stand_out_from_what_is_behind_them(monkeypatc
             marks += [c for col in ax.collections for c in col.get_edgecolor()]
             low += [(name, "mark", tuple(c)) for c in marks if contrast(tuple(c[:3]), "white") < 3]
     assert not low, sorted(set(low))[:12]
+
+
+def test_the_pdf_is_tagged_in_french_with_its_title_and_every_chart_s_alternative(tiny_page):
+    """The PDF was untagged (no structure tree, /MarkInfo absent): a screen reader got its text in drawing
+    order, no headings, no tables, no chart alternatives (RGAA 13.3: a downloadable document is accessible).
+    WeasyPrint's pdf_tags writes the structure of the page, the alt of each image, /Lang and the title shown."""
+    folder, page = tiny_page
+    pdf = _pdf_objects((folder / "rapport.pdf").read_bytes())
+    assert re.search(rb"/MarkInfo\s*<<\s*/Marked true", pdf) and b"/StructTreeRoot" in pdf
+    assert re.search(rb"/Lang \(fr\)", pdf) and re.search(rb"/DisplayDocTitle true", pdf)
+    title = re.search(rb"/Title <feff([0-9a-f]+)>", pdf).group(1)
+    assert as_read(bytes.fromhex(title.decode()).decode("utf-16-be")) == "Baromètre de l'Ain"
+    for tag in (b"/S /H1", b"/S /H2", b"/S /Table", b"/S /TH", b"/S /Caption"):
+        assert tag in pdf, tag
+    assert len(re.findall(rb"/S /Figure", pdf)) == len(re.findall(rb"/Alt <feff", pdf)) == len(page.find("img"))

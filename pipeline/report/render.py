@@ -94,4 +94,7 @@ def to_pdf(page: str) -> bytes:
     from weasyprint.urls import URLFetcher
 
     # The page embeds everything (data: URLs): nothing is fetched from the disk or the network.
-    return HTML(string=page, base_url=None, url_fetcher=URLFetcher(allowed_protocols=["data"])).write_pdf()
+    # Tagged (pdf_tags): the page's headings, tables, lists and the images' alt as a structure tree, with its
+    # language and title, for a screen reader (same layout, pages and look; no PDF/UA claim, unverified).
+    return HTML(string=page, base_url=None, url_fetcher=URLFetcher(allowed_protocols=["data"])).write_pdf(
+        pdf_tags=True)
