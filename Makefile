@@ -64,7 +64,7 @@ flag = $(if $(or $(word 2,$(value $(2))),$(filter-out 1 yes true 0 no false,$(ca
 .DEFAULT_GOAL := help
 .PHONY: help install install-dask lock lint train predict test bench clean
 .PHONY: communes report evaluate
-.PHONY: review audit review-simulation
+.PHONY: review audit review-simulation axe-core
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -132,6 +132,9 @@ audit: $(STAMP) ## training rows whose label the model contradicts, into OUTPUT 
 
 review-simulation: $(STAMP) ## the review loop measured on the hand-labeled DGCL titles (EXTRA, default ../shared/data), into reports/review-simulation/
 	$(CLI) simulate-review --extra $(call quote,$(or $(value EXTRA),../shared/data))
+
+axe-core: $(STAMP) ## install the pinned axe-core (npm, checksum verified) into .cache/ for the page's accessibility test
+	$(PY) tests/axe_core.py
 
 test: lint ## lint (ruff), then the test suite (real spaCy model, small data)
 	$(PY) -m pytest -q
