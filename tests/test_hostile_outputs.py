@@ -137,12 +137,16 @@ def test_a_full_disk_is_one_line_naming_the_output_and_the_earlier_one_is_kept(t
     monkeypatch.setattr(pd.DataFrame, "to_csv", _disk_full)
     assert cli(trained, "predict", "--input", str(PROJECT_DIR / "data" / "raw" / "submissions-sample.csv"),
                "--output", str(out)) == 2
-    one_line_error(capsys, f"{out}: no space left on the device")
+    one_line_error(capsys, f"{out}: no space left on the device; nothing was written and the earlier out.csv "
+                           "is unchanged")
     assert out.read_text() == "earlier,run\n" and [p.name for p in tmp_path.iterdir()] == ["out.csv"]
     folder = tmp_path / "report"
-    with pytest.raises(PipelineError, match=f"{folder}: no space left on the device"):
+    with pytest.raises(PipelineError) as raised:
         with atomic_folder(folder) as tmp:
             _disk_full(tmp / "page.html")
+    # A new output has no earlier one: a training's new run folder once claimed "an earlier <run id> is unchanged".
+    assert str(raised.value) == (f"{folder}: no space left on the device; nothing was written: free some space "
+                                 "or write elsewhere")
     assert [p.name for p in tmp_path.iterdir()] == ["out.csv"]
 
 

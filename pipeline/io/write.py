@@ -66,11 +66,13 @@ NO_SPACE = {errno.ENOSPC, errno.EDQUOT}
 
 
 def _no_space(exc: BaseException, path: Path) -> None:
-    """Raise one line naming `path` for a write that ran out of space (the temporary is gone by then)."""
+    """Raise one line naming `path` for a write that ran out of space (the temporary is gone by then). An
+    earlier `path` is named only when there is one: a new output (a training's run folder) has none."""
     if isinstance(exc, OSError) and exc.errno in NO_SPACE:
         quota = " (disk quota exceeded)" if exc.errno == errno.EDQUOT else ""
-        raise PipelineError(f"{path}: no space left on the device{quota}; nothing was written and an earlier "
-                            f"{path.name} is unchanged: free some space or write elsewhere") from None
+        kept = f" and the earlier {path.name} is unchanged" if path.exists() else ""
+        raise PipelineError(f"{path}: no space left on the device{quota}; nothing was written{kept}: "
+                            "free some space or write elsewhere") from None
 
 
 @contextlib.contextmanager
