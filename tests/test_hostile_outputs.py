@@ -151,11 +151,13 @@ def test_a_full_disk_is_one_line_naming_the_output_and_the_earlier_one_is_kept(t
 
 
 @contextlib.contextmanager
-def small_tmpfs(tmp_path, size="64k"):
-    """A tmpfs of `size` at tmp_path/small, unmounted after; the test skips where mounting is not permitted."""
+def small_tmpfs(tmp_path, size="64k", read_only=False):
+    """A tmpfs of `size` at tmp_path/small (`read_only`: mounted so, refused even to root), unmounted after;
+    the test skips where mounting is not permitted."""
     point = tmp_path / "small"
     point.mkdir()
-    if shutil.which("mount") is None or subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs",
+    options = f"size={size}" + (",ro" if read_only else "")
+    if shutil.which("mount") is None or subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs",
                                                         str(point)], capture_output=True).returncode != 0:
         pytest.skip("mounting a tmpfs is not permitted here")
     try:
@@ -171,6 +173,42 @@ def test_a_real_full_disk_is_one_line_naming_the_output(tmp_path):
             with atomic_output(out) as tmp:
                 TableWriter(tmp, "csv").write(pd.DataFrame({"a": ["x" * 1000] * 200}))
         assert list(small.iterdir()) == []
+
+
+# Each command that writes only at its end, the option naming its output, and what its computation starts with.
+WRITE_AT_THE_END = [
+    (["train"], lambda folder: ["--models", str(folder)], "pipeline.commands.train.load_training_data"),
+    (["audit"], lambda folder: ["--output", str(folder / "audit.xlsx")], "pipeline.commands.audit.load_training_data"),
+    (["evaluate"], None, "pipeline.commands.evaluate.load_training_data"),
+    (["evaluate-quantifier"], None, "pipeline.commands.quantify.load_oof"),
+    (["simulate-review", "--extra", "."], lambda folder: ["--output", str(folder / "sim")],
+     "pipeline.commands.simulate_review.load_training_data"),
+]
+
+
+@pytest.mark.parametrize("command, output, starts", WRITE_AT_THE_END, ids=[c[0][0] for c in WRITE_AT_THE_END])
+@pytest.mark.parametrize("fault", ["read-only", "full"])
+def test_a_folder_that_cannot_be_written_stops_a_long_command_before_it_computes(trained, tmp_path, capsys,
+                                                                                 monkeypatch, command, output,
+                                                                                 starts, fault):
+    """train said so only at its end, after the training (with --extra, a quarter of an hour later); audit,
+    evaluate, evaluate-quantifier and simulate-review likewise. Checked by writing there, as root too."""
+    from tests.conftest import write_config
+
+    def computing(*args, **kwargs):
+        raise AssertionError("the computation started before the output was checked")
+
+    monkeypatch.setattr(starts, computing)
+    with small_tmpfs(tmp_path, read_only=fault == "read-only") as folder:
+        if fault == "full":
+            (folder / "filler").write_bytes(b"x" * 64 * 1024)
+        config = write_config(tmp_path, labeled=trained["paths"]["labeled"], models=trained["paths"]["models"],
+                              reports=str(folder))
+        options = output(folder) if output else []
+        assert main(["--config", str(config), "-q", *command, *options]) == 2
+        err = one_line_error(capsys, str(folder))
+        assert ("Read-only file system" if fault == "read-only" else "no space left on the device") in err, err
+        assert [p.name for p in folder.rglob("*") if p.is_file()] == ([] if fault == "read-only" else ["filler"])
 
 
 def test_a_workbook_that_fills_the_disk_is_one_line_and_nothing_printed_after(tmp_path, monkeypatch):

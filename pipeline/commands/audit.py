@@ -17,6 +17,7 @@ from pipeline.commands.train import add_reviewed
 from pipeline.domains import load_label_set
 from pipeline.errors import PipelineError
 from pipeline.io.sources import load_training_data, locked_rows
+from pipeline.io.tables import check_writable
 from pipeline.modeling import estimators
 from pipeline.modeling.cv import cross_validated_proba, duplicate_groups
 from pipeline.modeling.settings import TrainSettings
@@ -67,6 +68,7 @@ def run_audit(config: dict, output: str | Path, extra: str | None = None, recipe
     output = check_workbook_path(output)
     if recipe not in estimators.RECIPES:
         raise PipelineError(f"--recipe {recipe}: not one of {', '.join(estimators.RECIPES)}")
+    check_writable(output)  # now, not after the minutes of cross-validation
     labels = load_label_set(paths["labels"])
     frame, reports = load_training_data(paths["labeled"], labels, extra, paths["sources"])
     frame, _, _ = add_reviewed(config, frame, reports, labels)

@@ -22,7 +22,7 @@ from pipeline.domains import load_label_set
 from pipeline.errors import PipelineError
 from pipeline.io.files import read_metrics, write_json
 from pipeline.io.sources import SourceSpec, labeled_rows, load_training_data
-from pipeline.io.tables import atomic_folder, find_text_columns, read_table
+from pipeline.io.tables import atomic_folder, check_writable, find_text_columns, read_table
 from pipeline.io.write import check_replaceable, csv_cells
 from pipeline.modeling import estimators
 from pipeline.modeling.eval_sets import check_splits, eval_sets_markdown, split_scores
@@ -55,6 +55,8 @@ def run_evaluate(config: dict, extra: str | None, recipe_name: str | None = None
     settings = TrainSettings.from_config(config)
     if recipe_name not in estimators.RECIPES:
         raise PipelineError(f"unknown recipe {recipe_name!r}; known: {', '.join(estimators.RECIPES)}")
+    folder = Path(paths["reports"]) / "evaluation" / "sources"
+    check_writable(folder)  # now, not after the minutes of evaluation
     frame, _ = load_training_data(paths["labeled"], labels, extra, paths["sources"])
     unlabeled_texts, _ = self_training_pool(config, extra, [recipe_name])
     _, lemmas, unlabeled = preprocess_texts(frame["text"].tolist(), unlabeled_texts, settings)
@@ -62,7 +64,6 @@ def run_evaluate(config: dict, extra: str | None, recipe_name: str | None = None
     result = evaluate_sources(frame, lemmas, unlabeled, settings.recipe(recipe_name), settings, order)
     result["extra"] = str(extra) if extra else None
     result["eval_sets"] = score_eval_sets(config)
-    folder = Path(paths["reports"]) / "evaluation" / "sources"
     with atomic_folder(folder) as tmp:
         write_json(tmp / "evaluation.json", result)
         table = summary_table(result)
@@ -193,6 +194,7 @@ def run_evaluate_labeled(config: dict, labeled: str, text_col: str | None, label
     path = Path(labeled)
     folder = Path(config["paths"]["reports"]) / "evaluation" / f"labeled-{path.stem}"
     check_replaceable(folder, force, LABELED_FILES, "an evaluation", "give --force (make: FORCE=yes) to replace it")
+    check_writable(folder)
     raw = read_table(path)
     text_cols = find_text_columns(raw.columns, text_col, config["predict"]["text_columns"], path)
     spec = SourceSpec(name=path.stem, path=path.name, text_column=text_cols[0], label_column=label_col,

@@ -23,7 +23,7 @@ from pipeline.io.columns import no_column
 from pipeline.io.files import read_metrics, write_json
 from pipeline.io.predictions import PREDICTED, read_predictions_file
 from pipeline.io.sources import domain_codes
-from pipeline.io.tables import atomic_folder
+from pipeline.io.tables import atomic_folder, check_writable
 from pipeline.modeling.run_folder import resolve_run
 from pipeline.quantify.evaluate import mean_absolute_error, measure, total_variation, unseen_year_check
 from pipeline.quantify.fit import DEFAULT_METHOD, METHODS, binary_proba
@@ -41,6 +41,8 @@ def run_evaluate_quantifier(config: dict, run: str | None = None, methods=METHOD
     folder = resolve_run(config["paths"]["models"], run)
     if not (folder / OOF_FILE).is_file():
         raise PipelineError(f"{folder / OOF_FILE} not found: the model predates oof.npz, run `make train` again")
+    out = Path(config["paths"]["reports"]) / "evaluation-quantifier"
+    check_writable(out)  # now, not after the minutes of measurement
     oof = load_oof(folder / OOF_FILE)
     metrics = read_metrics(folder)
     headline = metrics.get("headline_source") or "all rows"
@@ -70,7 +72,6 @@ def run_evaluate_quantifier(config: dict, run: str | None = None, methods=METHOD
                                     seed=seed)
     if labeled:
         result["labeled_predictions"] = labeled
-    out = Path(config["paths"]["reports"]) / "evaluation-quantifier"
     with atomic_folder(out) as tmp:
         write_json(tmp / "quantifier.json", result)
         (tmp / "SUMMARY.md").write_text(summary_markdown(result, oof.classes), encoding="utf-8")

@@ -20,7 +20,7 @@ from pipeline.domains import NONE_LABEL, load_label_set
 from pipeline.errors import PipelineError
 from pipeline.io.files import write_json
 from pipeline.io.sources import load_training_data
-from pipeline.io.tables import atomic_folder, read_table
+from pipeline.io.tables import atomic_folder, check_writable, read_table
 from pipeline.modeling import estimators
 from pipeline.modeling.cv import duplicate_key
 from pipeline.modeling.settings import TrainSettings
@@ -68,6 +68,8 @@ def run_simulation(config: dict, extra: str, output: str | None = None, splits: 
         raise PipelineError(f"--jobs {n_jobs}: give a number of processes of at least 1")
     extra = Path(extra)
     paths = config["paths"]
+    folder = Path(output) if output else Path(paths["reports"]) / "review-simulation"
+    check_writable(folder)  # now, not after the minutes of learning curves
     labels = load_label_set(paths["labels"])
     order = list(labels.codes)
     seed, _ = load_training_data(paths["labeled"], labels)
@@ -104,7 +106,6 @@ def run_simulation(config: dict, extra: str, output: str | None = None, splits: 
     design = {"splits": splits, "test_share": 0.3, "random_draws": random_draws, "margin_weights": list(weights),
               "curves": len(jobs)}
     summary = summarize(curves, years, len(seed), real, design)
-    folder = Path(output) if output else Path(paths["reports"]) / "review-simulation"
     with atomic_folder(folder) as tmp:
         curves.to_csv(tmp / "curves.csv", index=False)
         years.to_csv(tmp / "year_lists.csv", index=False)

@@ -11,6 +11,7 @@ from pipeline.domains import digital_known, load_label_set
 from pipeline.io.files import git_commit
 from pipeline.io.reviewed import load_reviewed, review_files
 from pipeline.io.sources import load_training_data, load_unlabeled_texts, locked_ids, locked_rows
+from pipeline.io.tables import check_writable
 from pipeline.modeling import card, run_folder
 from pipeline.modeling.estimators import RECIPES
 from pipeline.modeling.settings import TrainSettings
@@ -52,6 +53,9 @@ def run_train(config: dict, extra: str | None = None, reviewed: list[str] | None
     """Train on the seed set (plus the sources under `extra`, plus the review workbooks
     of data/reviewed/ and `reviewed`) and write a run folder."""
     paths = config["paths"]
+    run_id = run_folder.new_run_id()
+    # Now, not after the minutes of training: a read-only or full models folder, in the line save_run would give.
+    check_writable(Path(paths["models"]) / run_id)
     labels = load_label_set(paths["labels"])
     frame, reports = load_training_data(paths["labeled"], labels, extra, paths["sources"])
     frame, reports, reviewed_summary = add_reviewed(config, frame, reports, labels, reviewed)
@@ -65,7 +69,7 @@ def run_train(config: dict, extra: str | None = None, reviewed: list[str] | None
                                    "n_digital": int(digital_known(oof["digital"]).sum())}
     # The report's correction replayed on each year the model never saw: what its intervals are worth.
     metrics["shares_period_out"] = unseen_year_check(OutOfFold.from_arrays(oof), metrics["headline_source"])
-    model.run_id = run_folder.new_run_id()
+    model.run_id = run_id
     metadata = {
         "run_id": model.run_id,
         "spacy_model": settings.spacy_model,

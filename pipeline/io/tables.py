@@ -15,8 +15,8 @@ from pipeline.io.read import (
     read_table,
     warn_unused_options,
 )
-from pipeline.io.write import CSV_SUFFIXES, TableWriter, atomic_folder, atomic_output, save_workbook
+from pipeline.io.write import CSV_SUFFIXES, TableWriter, atomic_folder, atomic_output, check_writable, save_workbook
 
-__all__ = ["CSV_SUFFIXES", "TableWriter", "atomic_folder", "atomic_output", "check_sep", "count_rows",
+__all__ = ["CSV_SUFFIXES", "TableWriter", "atomic_folder", "atomic_output", "check_sep", "check_writable", "count_rows",
            "detect_encoding", "find_text_columns", "iter_table", "neutralise", "pick_sheet", "read_output",
            "read_table", "save_workbook", "sniff_separator", "warn_unused_options"]

@@ -75,6 +75,26 @@ def _no_space(exc: BaseException, path: Path) -> None:
                             "free some space or write elsewhere") from None
 
 
+def check_writable(path: str | Path) -> None:
+    """Stop now, with the line the write at the end would give, when the output `path` (a file or a folder)
+    cannot be written: its folder read-only or refused, or the disk full. For the commands that write only
+    after minutes of computation. A temporary file is made, written and removed beside `path`, as the
+    output's own would be: os.access misses a read-only mount and a full disk, and root passes it always."""
+    path = Path(path)
+    _output_folder(path)
+    fd, tmp = _temp_in(path.parent, lambda: tempfile.mkstemp(prefix=temp_prefix(path), suffix=".part",
+                                                             dir=path.parent))
+    try:
+        os.write(fd, b"\n")
+        os.fsync(fd)  # a disk that fills at the flush (a network folder) says so here
+    except OSError as exc:
+        _no_space(exc, path)
+        raise
+    finally:
+        os.close(fd)
+        os.unlink(tmp)
+
+
 @contextlib.contextmanager
 def atomic_output(path: str | Path):
     """Yield a temporary path beside `path`; move it into place only if the block succeeds.
