@@ -178,6 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     # SIGTERM (kill, a scheduler stopping the job) stops every command the same way: at its default it
     # ended the process at once, leaving train's or report's half-written folder under a temporary name.
     interrupt.received.clear()
+    interrupt.written.clear()
     try:
         with interrupt.stop_on(signal.SIGINT, signal.SIGTERM), io_options(
                 sheet=getattr(args, "sheet", None), raw_cells=getattr(args, "raw_cells", None) or None,
@@ -196,8 +197,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _interrupted_exit() -> int:
-    """The temporary outputs are gone (atomic_output): one line, and the shell's code (130 Ctrl-C, 143 SIGTERM)."""
-    print("interrupted: nothing was written", file=sys.stderr)
+    """The temporary outputs are gone (atomic_output): one line, and the shell's code (130 Ctrl-C, 143 SIGTERM).
+    The outputs put in place before the stop are named: a stop during a folder's swap waits for its end."""
+    done = f"{', '.join(interrupt.written)} written in full before the stop; nothing else was written" \
+        if interrupt.written else "nothing was written"
+    print(f"interrupted: {done}", file=sys.stderr)
     return interrupt.exit_code()
 
 

@@ -15,6 +15,9 @@ import time
 
 # The stop signals of this run, in the order they came.
 received: list[int] = []
+# The outputs this run put in place, whole: a stop that comes after one (one waiting for a folder's swap
+# to end, `held`) says so, where "nothing was written" would be false.
+written: list[str] = []
 _deferring = 0
 
 _DEFAULTS = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: signal.SIG_DFL}

@@ -401,6 +401,32 @@ def test_a_stop_between_moving_the_old_folder_aside_and_renaming_the_new_one_los
     assert (folder / "page.html").read_text() == "new"  # the swap ended before the stop acted
 
 
+def test_a_stop_during_a_folders_swap_says_the_folder_was_written(trained, seed, tmp_path, capsys, monkeypatch):
+    """The stop waits for the swap to end, so the new folder is in place: the line said "nothing was written",
+    and the previous folder, moved aside, stayed under a temporary name."""
+    from pipeline.io import temps
+
+    config = write_config(tmp_path, models=trained["paths"]["models"], reports=str(tmp_path / "reports"))
+    hand = tmp_path / "hand.csv"
+    seed.groupby("domain", group_keys=False).nth([30, 31]).to_csv(hand, index=False)
+    run = ["--config", str(config), "-q", "evaluate", "--labeled", str(hand), "--force"]
+    assert main(run) == 0
+    real_swap = temps._swap
+
+    def stopped_in_the_swap(*args):
+        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C while the folders are swapped
+        real_swap(*args)
+
+    monkeypatch.setattr(temps, "_swap", stopped_in_the_swap)
+    capsys.readouterr()
+    assert main(run) == 130
+    folder = tmp_path / "reports" / "evaluation" / "labeled-hand"
+    assert capsys.readouterr().err.strip() == (f"interrupted: {folder} written in full before the stop; "
+                                               "nothing else was written")
+    assert [p.name for p in folder.parent.iterdir()] == ["labeled-hand"]  # no previous folder left aside
+    assert sorted(p.name for p in folder.iterdir()) == ["predictions.csv", "scores.json"]
+
+
 def test_each_evaluate_writes_its_own_folder(trained, seed, tmp_path):
     text = Path(trained["config_file"]).read_text()
     text = text.replace("cv_repeats = 3", "cv_repeats = 1").replace("cv_folds = 5", "cv_folds = 3")

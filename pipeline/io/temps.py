@@ -75,6 +75,7 @@ def swap_folder(tmp: Path, folder: Path, old: Path) -> None:
     """
     with interrupt.held():
         _swap(tmp, folder, old)
+        interrupt.written.append(str(folder))  # before a stop that waited acts
 
 
 def _swap(tmp: Path, folder: Path, old: Path) -> None:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from pipeline import interrupt
 from pipeline.errors import PipelineError
 from pipeline.io import options
 from pipeline.io.formulas import neutralise_frame, refuse_unholdable, text_cell
@@ -112,6 +113,7 @@ def atomic_output(path: str | Path):
         os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp makes it 0600; an output follows the umask
         yield Path(tmp)
         os.replace(tmp, path)
+        interrupt.written.append(str(path))
     except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
@@ -138,7 +140,8 @@ def atomic_folder(folder: str | Path):
         shutil.rmtree(tmp, ignore_errors=True)
         _no_space(exc, folder)
         raise
-    shutil.rmtree(old, ignore_errors=True)
+    finally:  # a stop that waited for the swap acts after it: the previous folder goes all the same
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def save_workbook(book, path: Path) -> None:

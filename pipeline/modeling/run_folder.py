@@ -21,6 +21,7 @@ from pathlib import Path
 
 import joblib
 
+from pipeline import interrupt
 from pipeline.errors import PipelineError
 from pipeline.io.files import METRICS_FILE, RUN_ID, sha256_of, write_json
 from pipeline.io.tables import atomic_folder
@@ -81,6 +82,7 @@ def write_latest(models_dir: Path, run_id: str) -> None:
         with open(tmp, "x", encoding="utf-8") as fh:  # created with the umask's mode, as any output
             fh.write(run_id + "\n")
         os.replace(tmp, pointer)
+        interrupt.written.append(str(pointer))
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
