@@ -107,10 +107,12 @@ predict: $(STAMP) $(if $(filter dask,$(value ENGINE)),$(DASK_STAMP)) ## label IN
 		$(call opt,--encoding,ENCODING) $(call flag,--raw-cells,RAW_CELLS) $(call flag,--excel-fr,EXCEL_FR) $(call opt,--engine,ENGINE) \
 		$(call opt,--scheduler,SCHEDULER) $(call opt,--workers,WORKERS)
 
+# The labeled file's variables are passed with or without LABELED: without it, evaluate refuses them
+# (FORCE=yes, ignored, once started the long evaluation of every source). RUN alone goes to evaluate-quantifier.
 evaluate: $(STAMP) ## score every source within/across sources (EXTRA, default ../shared/data) and the latest model on data/eval/*.csv per split, or the model on LABELED=file [SHEET] [TEXT_COL] [LABEL_COL] [DIGITAL_COL] [SURE_COL] [FORCE=yes|no] [RUN=id]
-	$(CLI) evaluate $(if $(value LABELED),$(call opt,--labeled,LABELED) $(call opt,--sheet,SHEET) $(call opt,--text-col,TEXT_COL) \
+	$(CLI) evaluate $(call opt,--labeled,LABELED) $(call opt,--sheet,SHEET) $(call opt,--text-col,TEXT_COL) \
 		$(call opt,--label-col,LABEL_COL) $(call opt,--digital-col,DIGITAL_COL) $(call opt,--sure-col,SURE_COL) \
-		$(call opt,--run,RUN) $(call flag,--force,FORCE),$(if \
+		$(call flag,--force,FORCE) $(if $(value LABELED),$(call opt,--run,RUN),$(if \
 		$(value EXTRA),$(call opt,--extra,EXTRA),--extra ../shared/data))
 	$(if $(value LABELED),,$(CLI) evaluate-quantifier $(call opt,--run,RUN))
 

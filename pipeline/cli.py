@@ -98,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
                                     "model chose, else svm)")
     e.add_argument("--labeled", help="a hand-labeled CSV/Excel/Parquet file to score the current model on")
     e.add_argument("--text-col", help="its text column(s) (default: detected)")
-    e.add_argument("--label-col", default="domain", help="its domain column (default: domain)")
+    e.add_argument("--label-col", help="its domain column (default: domain)")
     e.add_argument("--digital-col", help="its yes/no digital column, if any")
     e.add_argument("--sure-col", help="its yes/no column saying whether the annotator was sure of the label: "
                                       "the rows they were sure of are also scored apart from the others")
@@ -259,6 +259,8 @@ def _dispatch(args) -> int:
         "predict.review_threshold": getattr(args, "threshold", None),
         "predict.n_jobs": getattr(args, "jobs", None),
     }
+    if args.command == "evaluate":
+        check_labeled_options(args)
     if getattr(args, "sources", None) and not args.extra:
         raise PipelineError(f"--sources {args.sources}: a sources file is read only with --extra (EXTRA=), the "
                             "folder its paths are relative to; add --extra FOLDER, or drop --sources")
@@ -282,11 +284,26 @@ def _dispatch(args) -> int:
         from pipeline.commands.evaluate import run_evaluate, run_evaluate_labeled
 
         if args.labeled:
-            print(run_evaluate_labeled(config, args.labeled, args.text_col, args.label_col, args.digital_col,
+            print(run_evaluate_labeled(config, args.labeled, args.text_col, args.label_col or "domain", args.digital_col,
                                        args.run, args.sure_col, args.force))
         else:
             print(run_evaluate(config, args.extra, args.recipe))
     return 0
+
+
+# evaluate's options that describe the hand-labeled file of --labeled (and the model scored on it).
+LABELED_ONLY = ("text_col", "label_col", "digital_col", "sure_col", "sheet", "run", "force")
+
+
+def check_labeled_options(args) -> None:
+    """Without --labeled, evaluate scores every source of --extra: an option of the labeled file given then
+    was ignored, and `make evaluate FORCE=yes` started the long evaluation of every source."""
+    given = ["--" + name.replace("_", "-") for name in LABELED_ONLY if getattr(args, name)]
+    if given and not args.labeled:
+        raise PipelineError(f"evaluate {' '.join(given)}: for a hand-labeled file only: add --labeled FILE "
+                            f"(make: LABELED=file), or drop {'it' if len(given) == 1 else 'them'}; without "
+                            "--labeled, evaluate scores every source of --extra (EXTRA=) and always replaces "
+                            "reports/evaluation/sources/")
 
 
 def _dispatch_report(args) -> int:

@@ -660,6 +660,25 @@ def test_writing_options_the_output_has_no_use_for_are_warned_of(tmp_path, caplo
         assert (message in caplog.text) if message else "ignored" not in caplog.text, caplog.text
 
 
+@pytest.mark.parametrize("options, named, drop", [(["--force"], "--force", "it"),
+                                                   (["--sheet", "2", "--label-col", "d"], "--label-col --sheet", "them")])
+def test_evaluate_refuses_the_labeled_files_options_without_labeled(trained, capsys, monkeypatch, options, named,
+                                                                    drop):
+    """`make evaluate FORCE=yes` without LABELED dropped FORCE and started the long evaluation of every source."""
+    def evaluates(*args, **kwargs):
+        raise AssertionError("the evaluation of every source started")
+
+    monkeypatch.setattr("pipeline.commands.evaluate.run_evaluate", evaluates)
+    assert cli(trained, "evaluate", *options) == 2
+    one_line_error(capsys, f"evaluate {named}: for a hand-labeled file only: add --labeled FILE",
+                   f"drop {drop}")
+    if shutil.which("make"):  # make passes FORCE without LABELED too, for the command to refuse it
+        base = ["make", "-s", "-C", str(PROJECT_DIR), "STAMP=/nonexistent/stamp", "-o", "/nonexistent/stamp",
+                "CLI=echo"]
+        shown = subprocess.run([*base, "evaluate", "FORCE=yes"], capture_output=True, text=True).stdout
+        assert "evaluate --force --extra ../shared/data" in " ".join(shown.split()), shown
+
+
 @pytest.mark.skipif(shutil.which("make") is None, reason="no make")
 def test_make_report_without_predictions_gives_its_usage_before_installing_the_communes():
     """It downloaded the commune reference first (or failed on the network) before saying what to give."""
