@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import copy
-import difflib
 import tomllib
 from pathlib import Path
 from typing import Any
 
 from pipeline.errors import PipelineError
+from pipeline.io.columns import closest
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = PROJECT_DIR / "config" / "pipeline.toml"
@@ -40,8 +40,8 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
         config = tomllib.loads(read_settings_text(path))
     except tomllib.TOMLDecodeError as exc:
         raise PipelineError(f"{path}: not valid TOML: {exc}") from exc
-    if path.resolve() != DEFAULT_CONFIG.resolve() and DEFAULT_CONFIG.is_file():
-        check_settings(config, tomllib.loads(read_settings_text(DEFAULT_CONFIG)), path)
+    shipped = path.resolve() == DEFAULT_CONFIG.resolve() or not DEFAULT_CONFIG.is_file()
+    check_settings(config, path, None if shipped else tomllib.loads(read_settings_text(DEFAULT_CONFIG)))
     config = copy.deepcopy(config)
     for dotted, value in (overrides or {}).items():
         if value is None:
@@ -71,21 +71,40 @@ class Settings(dict):
                             "config/pipeline.toml, as shipped, lists every setting)")
 
 
+# Every setting the code reads, by section: the one list of their names. A config file, the shipped
+# config/pipeline.toml as much as a --config one, holds no other: a misspelt name (review_treshold) would be
+# taken silently and its setting left at its value or default. tests/test_hostile_inputs.py checks that the
+# shipped file sets each of them and [digital] those of DigitalRecipe.
+SETTINGS = {
+    "paths": ("labels", "digital_cues", "products", "sources", "locked_test", "labeled", "eval_sets", "domain_guide",
+              "reviewed", "raw_sample", "predicted", "models", "reports", "external"),
+    "preprocess": ("spacy_model", "lemma_mode", "batch_size", "n_process"),
+    "train": ("cv_folds", "cv_repeats", "random_state", "recipes", "select_on", "review_accuracy", "n_jobs",
+              "product_weight"),
+    "digital": ("C", "balanced", "pseudo_threshold", "pseudo_weight", "threshold", "word_counts_C", "cue_weight",
+                "word_counts_cue_weight"),
+    "predict": ("review_threshold", "text_kind", "chunk_size", "n_jobs", "text_columns"),
+    "review": ("rows", "max_domain_share", "reviewed_weight"),
+    "report": ("etalab_package", "etalab_version", "etalab_integrity"),
+}
 # Settings whose value may be of another kind than config/pipeline.toml's: a word or a number.
 EITHER_KIND = {("predict", "review_threshold")}
 
 
-def check_settings(config: dict, reference: dict, path) -> None:
-    """A config other than config/pipeline.toml holds only its sections and settings, each of the kind
-    the shipped file gives it (a number, a word, a list, true/false): a typo or a quoted number is
-    named here, not taken silently or met as a crash in the middle of a run."""
+def check_settings(config: dict, path, reference: dict | None = None) -> None:
+    """A config holds only the sections and settings of SETTINGS and, when it is not the shipped file
+    (`reference`, config/pipeline.toml), each of the kind that file gives it (a number, a word, a list,
+    true/false): a typo or a quoted number is named here, not taken silently or met as a crash in the
+    middle of a run."""
     for section, values in config.items():
-        if section not in reference or not isinstance(values, dict):
-            raise PipelineError(f"{path}: unknown section [{section}]{_typo_hint(section, reference)}; "
-                                f"the sections are {', '.join(f'[{s}]' for s in reference)}")
+        if section not in SETTINGS or not isinstance(values, dict):
+            raise PipelineError(f"{path}: unknown section [{section}]{_typo_hint(section, SETTINGS)}; "
+                                f"the sections are {', '.join(f'[{s}]' for s in SETTINGS)}")
         for key, value in values.items():
-            if key not in reference[section]:
-                raise PipelineError(f"{path}: unknown setting [{section}] {key}{_typo_hint(key, reference[section])}")
+            if key not in SETTINGS[section]:
+                raise PipelineError(f"{path}: unknown setting [{section}] {key}{_typo_hint(key, SETTINGS[section])}")
+            if reference is None or key not in reference.get(section, {}):
+                continue
             expected = reference[section][key]
             if (section, key) not in EITHER_KIND and _kind(value) != _kind(expected):
                 raise PipelineError(f"{path}: [{section}] {key} = {value!r} is {_kind(value)}; give {_kind(expected)}, "
@@ -101,7 +120,7 @@ def _kind(value) -> str:
 
 
 def _typo_hint(name: str, names) -> str:
-    close = difflib.get_close_matches(str(name), [str(n) for n in names], n=2, cutoff=0.6)
+    close = closest(name, names, n=2)
     return f" (a typo of {' or '.join(close)}?)" if close else ""
 
 

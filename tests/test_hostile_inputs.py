@@ -514,6 +514,32 @@ def test_a_config_file_with_a_typo_or_a_value_of_the_wrong_kind_is_one_line(tmp_
     assert not (tmp_path / "o.csv").exists()
 
 
+def test_a_typo_in_the_shipped_config_itself_is_one_line_naming_it(tmp_path, monkeypatch):
+    """Only a second --config file was checked: `review_treshold = 0.8` added to config/pipeline.toml itself
+    was taken silently, and the review threshold stayed "model"."""
+    import pipeline.config
+
+    text = (PROJECT_DIR / "config" / "pipeline.toml").read_text(encoding="utf-8")
+    shipped = write(tmp_path, "pipeline.toml", text.replace('review_threshold = "model"\n',
+                                                            'review_threshold = "model"\nreview_treshold = 0.8\n').encode())
+    monkeypatch.setattr(pipeline.config, "DEFAULT_CONFIG", shipped)
+    with pytest.raises(PipelineError) as raised:
+        pipeline.config.load_config()
+    assert str(raised.value) == f"{shipped}: unknown setting [predict] review_treshold (a typo of review_threshold?)"
+
+
+def test_the_settings_the_code_knows_are_those_the_shipped_config_sets():
+    """pipeline/config.py SETTINGS is the one list of names: the shipped file sets each, [digital] is DigitalRecipe."""
+    import tomllib
+
+    from pipeline.config import SETTINGS
+    from pipeline.modeling.estimators import DigitalRecipe
+
+    shipped = tomllib.loads((PROJECT_DIR / "config" / "pipeline.toml").read_text(encoding="utf-8"))
+    assert {s: sorted(v) for s, v in shipped.items()} == {s: sorted(v) for s, v in SETTINGS.items()}
+    assert set(SETTINGS["digital"]) == set(DigitalRecipe.__dataclass_fields__) - {"cues"}
+
+
 def test_a_setting_missing_from_the_config_is_named_with_its_close_names(tmp_path):
     from pipeline.config import load_config
 
