@@ -50,6 +50,13 @@ quote = '$(subst ','\'',$(1))'
 opt   = $(if $(value $(2)),$(1) $(call quote,$(value $(2))))
 # $(call quoted_words,$(value VAR)): each word of VAR quoted alone (several files, several options)
 quoted_words = $(foreach _w,$(1),$(call quote,$(_w)))
+# $(call opts,--flag=VAR ...): `--flag 'text of VAR'` for each VAR set, one space apart (the VARs set are found
+# first: a value's own spaces are kept). A recipe of many options then echoes one readable line, where
+# backslash-newlines between $(call opt,...) echoed a `\` line for each line of options left empty.
+opt_flag = $(firstword $(subst =, ,$(1)))
+opt_var  = $(lastword $(subst =, ,$(1)))
+opts_set = $(strip $(foreach _p,$(1),$(if $(value $(call opt_var,$(_p))),$(_p))))
+opts     = $(foreach _o,$(call opts_set,$(1)),$(call opt,$(call opt_flag,$(_o)),$(call opt_var,$(_o))))
 # $(call flag,--flag,VAR), for the yes/no variables (RAW_CELLS, EXCEL_FR, FORCE): `--flag` when VAR is 1, yes
 # or true, nothing when it is empty, 0, no or false (any case); any other value stops make, naming VAR
 # (`RAW_CELLS=0` must not switch the option on, as any non-empty value once did).
@@ -60,6 +67,8 @@ flag_value = $(call lower,$(strip $(value $(1))))
 flag = $(if $(or $(word 2,$(value $(2))),$(filter-out 1 yes true 0 no false,$(call flag_value,$(2)))),$(error \
        $(2)=$(value $(2)): give 1, yes or true ($(1)), or 0, no, false or nothing (without it)),$(if \
        $(filter 1 yes true,$(call flag_value,$(2))),$(1)))
+# $(call flags,--flag=VAR ...): those of the yes/no VARs switched on, one space apart
+flags = $(strip $(foreach _p,$(1),$(call flag,$(call opt_flag,$(_p)),$(call opt_var,$(_p)))))
 
 .DEFAULT_GOAL := help
 .PHONY: help install install-dask lock lint train predict test bench clean
@@ -102,18 +111,16 @@ train: $(STAMP) ## train on data/labeled (EXTRA=../shared/data adds the sources 
 	$(CLI) train $(call opt,--extra,EXTRA)
 
 predict: $(STAMP) $(if $(filter dask,$(value ENGINE)),$(DASK_STAMP)) ## label INPUT (default: data/raw sample) into OUTPUT [TEXT_COL=col[,col]] [RUN=id] [SHEET SEP ENCODING RAW_CELLS=yes|no EXCEL_FR=yes|no] [ENGINE=dask [SCHEDULER=address] [WORKERS=n]]
-	$(CLI) predict $(call opt,--input,INPUT) $(call opt,--output,OUTPUT) \
-		$(call opt,--text-col,TEXT_COL) $(call opt,--run,RUN) $(call opt,--sheet,SHEET) $(call opt,--sep,SEP) \
-		$(call opt,--encoding,ENCODING) $(call flag,--raw-cells,RAW_CELLS) $(call flag,--excel-fr,EXCEL_FR) $(call opt,--engine,ENGINE) \
-		$(call opt,--scheduler,SCHEDULER) $(call opt,--workers,WORKERS)
+	$(CLI) predict $(call opts,--input=INPUT --output=OUTPUT --text-col=TEXT_COL --run=RUN --sheet=SHEET --sep=SEP \
+		--encoding=ENCODING --engine=ENGINE --scheduler=SCHEDULER --workers=WORKERS) $(call flags,--raw-cells=RAW_CELLS \
+		--excel-fr=EXCEL_FR)
 
 # The labeled file's variables are passed with or without LABELED: without it, evaluate refuses them
 # (FORCE=yes, ignored, once started the long evaluation of every source). RUN alone goes to evaluate-quantifier.
 evaluate: $(STAMP) ## score every source within/across sources (EXTRA, default ../shared/data) and the latest model on data/eval/*.csv per split, or the model on LABELED=file [SHEET] [TEXT_COL] [LABEL_COL] [DIGITAL_COL] [SURE_COL] [FORCE=yes|no] [RUN=id]
-	$(CLI) evaluate $(call opt,--labeled,LABELED) $(call opt,--sheet,SHEET) $(call opt,--text-col,TEXT_COL) \
-		$(call opt,--label-col,LABEL_COL) $(call opt,--digital-col,DIGITAL_COL) $(call opt,--sure-col,SURE_COL) \
-		$(call flag,--force,FORCE) $(if $(value LABELED),$(call opt,--run,RUN),$(if \
-		$(value EXTRA),$(call opt,--extra,EXTRA),--extra ../shared/data))
+	$(CLI) evaluate $(call opts,--labeled=LABELED --sheet=SHEET --text-col=TEXT_COL --label-col=LABEL_COL \
+		--digital-col=DIGITAL_COL --sure-col=SURE_COL) $(call flags,--force=FORCE) $(if $(value LABELED), \
+		$(call opt,--run,RUN),$(if $(value EXTRA),$(call opt,--extra,EXTRA),--extra ../shared/data))
 	$(if $(value LABELED),,$(CLI) evaluate-quantifier $(call opt,--run,RUN))
 
 communes: $(STAMP) ## install Etalab's commune reference and the départements' contours (npm, pinned, checksum verified) into data/external/
@@ -121,13 +128,13 @@ communes: $(STAMP) ## install Etalab's commune reference and the départements' 
 
 report: $(STAMP) $(if $(value PREDICTIONS),communes) ## write the barometer of PREDICTIONS (files or a glob) into reports/<NAME>/ [COMMUNES=csv] [TITLE=..] [SUBTITLE=..] [SOURCE=..] [FORCE=yes|no] [EXCEL_FR=yes|no]
 	@$(if $(value PREDICTIONS),true,echo "usage: make report PREDICTIONS=data/predicted/file.parquet [NAME=name] [COMMUNES=csv] [TITLE=...] [SOURCE=...] [FORCE=yes]"; exit 2)
-	$(CLI) report --predictions $(call quoted_words,$(value PREDICTIONS)) $(call opt,--name,NAME) $(call opt,--communes,COMMUNES) \
-		$(call opt,--title,TITLE) $(call opt,--subtitle,SUBTITLE) $(call opt,--source,SOURCE) $(call flag,--force,FORCE) $(call flag,--excel-fr,EXCEL_FR)
+	$(CLI) report --predictions $(call quoted_words,$(value PREDICTIONS)) $(call opts,--name=NAME --communes=COMMUNES \
+		--title=TITLE --subtitle=SUBTITLE --source=SOURCE) $(call flags,--force=FORCE --excel-fr=EXCEL_FR)
 
 review: $(STAMP) ## write the N (200) rows of PREDICTIONS most worth reviewing into the workbook OUTPUT [TEXT_COL]
 	@$(if $(and $(value PREDICTIONS),$(value OUTPUT)),true,echo "usage: make review PREDICTIONS=file OUTPUT=review.xlsx [N=200] [TEXT_COL=col]"; exit 2)
-	$(CLI) review --predictions $(call quote,$(value PREDICTIONS)) --output $(call quote,$(value OUTPUT)) \
-		$(call opt,-n,N) $(call opt,--text-col,TEXT_COL)
+	$(CLI) review --predictions $(call quote,$(value PREDICTIONS)) --output $(call quote,$(value OUTPUT)) $(call opts,-n=N \
+		--text-col=TEXT_COL)
 
 audit: $(STAMP) ## training rows whose label the model contradicts, into OUTPUT (reports/audit.xlsx) [EXTRA=../shared/data]
 	$(CLI) audit --output $(call quote,$(or $(value OUTPUT),reports/audit.xlsx)) $(call opt,--extra,EXTRA)

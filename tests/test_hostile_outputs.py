@@ -586,13 +586,19 @@ def test_makefile_variables_never_run_as_code(tmp_path):
     assert not list(tmp_path.glob("pwned*"))
 
 
+def passed_variables(text: str) -> set[str]:
+    """The variables a Makefile text passes: $(call opt,--flag,VAR), $(call opts,--flag=VAR ...), $(value VAR)."""
+    return (set(re.findall(r"\$\(call (?:opt|flag),[^,]+,(\w+)\)", text)) | set(re.findall(r"\$\(value (\w+)\)", text))
+            | set(re.findall(r"(?<![\w-])-{1,2}[a-z][\w-]*=([A-Z_]+)\b", text)))
+
+
 def test_every_variable_a_target_passes_is_kept_from_the_environment():
     """A variable outside USER_VARS is exported, and make expands its text to do so."""
     makefile = (PROJECT_DIR / "Makefile").read_text().replace("\\\n", " ")
     code = "\n".join(line for line in makefile.splitlines() if not line.lstrip().startswith("#"))
     user_vars = set(re.search(r"^USER_VARS :=(.*)$", code, re.M).group(1).split())
-    passed = set(re.findall(r"\$\(call (?:opt|flag),[^,]+,(\w+)\)", code)) | set(re.findall(r"\$\(value (\w+)\)", code))
-    assert passed - user_vars == set()
+    assert {"INPUT", "TEXT_COL", "SURE_COL", "FORCE", "N"} <= passed_variables(code)
+    assert passed_variables(code) - user_vars == set()
 
 
 def test_make_help_names_every_variable_a_target_passes():
@@ -604,8 +610,28 @@ def test_make_help_names_every_variable_a_target_passes():
             continue
         recipe = list(itertools.takewhile(lambda text: text.startswith("\t"), lines[i + 1:]))
         body = " ".join([target.group(2), *recipe])
-        passed = set(re.findall(r"\$\(call (?:opt|flag),[^,]+,(\w+)\)", body)) | set(re.findall(r"\$\(value (\w+)\)", body))
+        passed = passed_variables(body)
         assert {v for v in passed if not re.search(rf"\b{v}\b", target.group(3))} == set(), target.group(1)
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="no make")
+@pytest.mark.parametrize("target, variables, command", [
+    ("predict", [], "predict"),
+    ("predict", ["INPUT=in put.csv", "OUTPUT=o.csv", "RAW_CELLS=yes"],
+     "predict --input 'in put.csv' --output 'o.csv' --raw-cells"),
+    ("evaluate", ["LABELED=l.csv", "SURE_COL=sure", "FORCE=yes", "RUN=r"],
+     "evaluate --labeled 'l.csv' --sure-col 'sure' --force --run 'r'"),
+    ("review", ["PREDICTIONS=p.csv", "OUTPUT=r.xlsx", "N=5"], "review --predictions 'p.csv' --output 'r.xlsx' -n '5'"),
+    ("report", ["PREDICTIONS=p.csv", "TITLE=a  b"], "report --predictions 'p.csv' --title 'a  b'"),
+])
+def test_make_echoes_a_command_of_many_options_as_one_line(target, variables, command):
+    """The options left empty echoed a line holding only a backslash each: `make predict` showed three."""
+    run = subprocess.run(["make", "-n", "-C", str(PROJECT_DIR), "-o", ".venv/.installed", "-o", "communes", target,
+                          *variables], capture_output=True, text=True)
+    lines = [line for line in run.stdout.splitlines() if "-m pipeline " + target in line]
+    assert len(lines) == 1 and "\\" not in run.stdout, run.stdout
+    assert " ".join(lines[0].split()).endswith(" ".join(["-m pipeline", *command.split()])), lines
+    assert "'a  b'" in lines[0] or "TITLE=a  b" not in variables, lines  # a value's own spaces are kept
 
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="no make")
