@@ -912,3 +912,27 @@ def test_the_pdf_is_tagged_in_french_with_its_title_and_every_chart_s_alternativ
     for tag in (b"/S /H1", b"/S /H2", b"/S /Table", b"/S /TH", b"/S /Caption"):
         assert tag in pdf, tag
     assert len(re.findall(rb"/S /Figure", pdf)) == len(re.findall(rb"/Alt <feff", pdf)) == len(page.find("img"))
+
+
+def test_negative_numbers_of_the_page_take_the_minus_sign_the_data_keeps_the_hyphen(tmp_path):
+    """"de -17 à -10 points" was set with a hyphen-minus; French running text writes −17 (U+2212). The CSVs, the
+    workbook and resume.json hold data: a hyphen, which their readers take for a minus."""
+    from pipeline.report.document import Document, Section, Table, Tile
+    from pipeline.report.render import to_html, to_markdown
+    from pipeline.report.workbook import to_xlsx
+
+    data = pd.DataFrame({"domaine": ["culture", "sport"], "evolution": [-1.25, 3.0]})
+    shown = pd.DataFrame({"Domaine": ["Culture", "Sport"], "Évolution (points)": ["-1,2", "+3,0"]})
+    doc = Document("Titre", "", [Section("Évolutions", [
+        "La part varie de -17 à -10 points ; (-0,5) ; 2018-2023, modèle 20261205T055936.102516Z-622be6, --cv-folds 3",
+        Table("evolution", "Évolution", data, shown)], anchor="e")],
+        findings={}, summary={}, source="Source : essai", tiles=[Tile("-3,0 pt", "recul le plus fort")])
+    page, markdown = html.unescape(to_html(doc)), to_markdown(doc)
+    for text in (page, markdown):
+        assert "de \u221217 à \u221210 points" in text and "(\u22120,5)" in text and "\u22121,2" in text, text
+        assert "\u22123,0" in text and "2018-2023" in text and "Z-622be6" in text and "--cv-folds" in text
+        assert not re.search(r"(?<![\w.,-])-\d", text.split("<style>")[0] + text.split("</style>")[-1])
+    import openpyxl
+
+    book = openpyxl.load_workbook(io.BytesIO(to_xlsx(doc)))
+    assert [c.value for c in book["evolution"]["B"]] == ["evolution", -1.25, 3]  # numbers, as the CSV has them

@@ -16,7 +16,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 from mpl_toolkits.axes_grid1 import make_axes_locatable
 
 from pipeline.quantify.intervals import MIN_GROUP
-from pipeline.report.frformat import decimals_of_step, fr_int, fr_num, fr_pct, fr_rate, fr_signed
+from pipeline.report.frformat import decimals_of_step, fr_int, fr_minus, fr_num, fr_pct, fr_rate, fr_signed
 
 # Bars and points stand out from the white at 3:1 or more, text at 4.5:1 (WCAG 1.4.11, 1.4.3): the orange
 # of the marks (3.9:1) is too light for text, written in ORANGE_INK (5:1).
@@ -180,7 +180,7 @@ def rate_bars(rates: pd.DataFrame, title: str, xlabel: str) -> bytes:
         ax.set_ylabel(ylabel)
         ticks = ax.get_yticks()  # as many decimals as their step needs, or two ticks read the same
         digits = decimals_of_step(ticks[1] - ticks[0]) if len(ticks) > 1 else 2
-        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _, d=digits: fr_num(v, d)))
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _, d=digits: fr_minus(fr_num(v, d))))
         ax.spines[["top", "right"]].set_visible(False)
         ax.set_title(ylabel, fontsize=10)
     fig.suptitle(title, fontsize=12, x=0.01, ha="left")
@@ -203,7 +203,8 @@ def heatmap(shares: pd.DataFrame, row_labels: list[str], title: str, xlabel: str
         for j in range(n_cols):
             v = values[i, j]
             if np.isfinite(v):
-                ax.text(j, i, fr_num(v, 1), ha="center", va="center", fontsize=8, color=_ink(im.cmap(im.norm(v))))
+                ax.text(j, i, fr_minus(fr_num(v, 1)), ha="center", va="center", fontsize=8,
+                        color=_ink(im.cmap(im.norm(v))))
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(_wrap(title, 64), fontsize=12, loc="left")
@@ -273,13 +274,13 @@ def change_bars(labels: list[str], change: pd.Series, low: pd.Series, high: pd.S
     span = span if np.isfinite(span) and span > 0 else 1.0
     for yi, (v, hi, lo) in enumerate(zip(frame["c"], frame["hi"], frame["lo"])):
         x = (hi if v >= 0 else lo) + (0.03 if v >= 0 else -0.03) * span
-        ax.text(x, yi, fr_signed(v), va="center", ha="left" if v >= 0 else "right",
+        ax.text(x, yi, fr_minus(fr_signed(v)), va="center", ha="left" if v >= 0 else "right",
                 fontsize=8.5)
     ax.set_xlim(-span * 1.3, span * 1.3)
     ax.axvline(0, color="#333", linewidth=0.8)
     ax.set_yticks(y, [_wrap(label, 40) for label in frame.index], fontsize=9)
     ax.xaxis.set_major_locator(MaxNLocator(nbins=8, steps=[1, 2, 5, 10]))
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: fr_num(v, 0 if float(v).is_integer() else 1)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: fr_minus(fr_num(v, 0 if float(v).is_integer() else 1))))
     ax.set_xlabel(xlabel)
     ax.set_ylabel("Domaine")
     ax.set_title(_wrap(title, 80), fontsize=12, loc="left")

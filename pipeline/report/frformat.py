@@ -1,4 +1,4 @@
-"""Text written the French way: 76 912 ; 22,5 % ; 0,34 ; p < 0,0001; and plain keys of names."""
+"""Text written the French way: 76 912 ; 22,5 % ; 0,34 ; −1,2 ; p < 0,0001; and plain keys of names."""
 from __future__ import annotations
 
 import math
@@ -6,6 +6,7 @@ import re
 import unicodedata
 
 NBSP = "\u00a0"  # no-break space: thousands separator and before % and €
+MINUS = "\u2212"  # the minus sign of running text: a hyphen (-) is the data's, for CSV readers
 
 
 # French sets a no-break space inside « » and before : ; ? ! % so that a line never starts with one of them,
@@ -17,6 +18,22 @@ _DIGIT_GROUP = re.compile(r"(?<=\d) (?=\d{3}(?!\d))")
 def fr_spaces(text: str) -> str:
     """`text` with the spaces French typography keeps unbroken: « Culture », « Verdicts : », 100 000."""
     return _DIGIT_GROUP.sub(NBSP, _SPACE_BEFORE.sub(NBSP + r"\1", text.replace("« ", "«" + NBSP)))
+
+
+# A hyphen starting a number: not one inside a word, a code or a range of years (Z-622be6, 2018-2023).
+_NEGATIVE = re.compile(r"(?<![\w.,\-])-(?=\d)")
+
+
+def fr_minus(text: str) -> str:
+    """`text` with the minus sign (U+2212) before its negative numbers: "de −17 à −10 points". For what a
+    reader sees (the page, the PDF, the charts); the CSVs, resume.json and the workbook hold data, whose
+    readers take a hyphen for a minus and not U+2212, so the fr_* formatters keep the hyphen."""
+    return _NEGATIVE.sub(MINUS, text)
+
+
+def fr_typeset(text: str) -> str:
+    """`text` as the page sets it: unbroken French spaces, and the minus sign."""
+    return fr_minus(fr_spaces(text))
 
 
 def _missing(x) -> bool:

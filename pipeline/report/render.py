@@ -17,7 +17,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from markupsafe import Markup, escape
 
 from pipeline.report.document import Chart, Document, Finding, Table
-from pipeline.report.frformat import fr_int, fr_spaces, plain
+from pipeline.report.frformat import fr_int, fr_typeset, plain
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +27,7 @@ MAX_ROWS = 30  # rows of a long table shown in the page; the CSV and the workboo
 
 def _inline(text) -> Markup:
     """Escape, then turn the two marks the sentences use, **bold** and `code`, into tags."""
-    out = str(escape(fr_spaces(str(text))))
+    out = str(escape(fr_typeset(str(text))))
     out = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", out)
     return Markup(re.sub(r"`(.+?)`", r"<code>\1</code>", out))
 
@@ -60,10 +60,10 @@ def _md_inline(text) -> str:
 
 
 def _environment(markdown: bool) -> Environment:
-    # Every text written into a page keeps its French no-break spaces; Markup (the stylesheet, _inline's
-    # output, which applies them itself) is left as it is.
+    # Every text written into a page keeps its French no-break spaces and minus signs; Markup (the
+    # stylesheet, _inline's output, which applies them itself) is left as it is.
     env = Environment(loader=FileSystemLoader(TEMPLATES), undefined=StrictUndefined, trim_blocks=False,
-                      finalize=lambda v: fr_spaces(v) if isinstance(v, str) and not isinstance(v, Markup) else v,
+                      finalize=lambda v: fr_typeset(v) if isinstance(v, str) and not isinstance(v, Markup) else v,
                       autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=not markdown,
                                                    default=not markdown))
     env.filters.update(inline=_inline if not markdown else _md_inline, fr_int=fr_int, slug=_slug, cell=_md_cell,
