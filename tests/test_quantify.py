@@ -11,6 +11,7 @@ import pytest
 
 from pipeline.cli import main
 from pipeline.config import PROJECT_DIR
+from pipeline.errors import PipelineError
 from pipeline.quantify.evaluate import measure, measure_periods, shifted_samples, total_variation
 from pipeline.quantify.fit import ShareQuantifier, raw_shares
 from pipeline.quantify.intervals import bootstrap_shares, stratified_resample
@@ -220,6 +221,7 @@ def test_oof_file_round_trips_without_pickle(tmp_path, toy):
     # A file written before the periods' posteriors were kept: none, and no row scored so.
     assert back.period is None and back.period_proba is None and not back.period_scored().any()
     assert np.isnan(back.period_said_yes()).all()
+
     period_proba = np.full_like(fit_p, np.nan)
     period_proba[:5] = fit_p[:5]
     flag = np.full(len(fit_y), np.nan)
@@ -233,6 +235,23 @@ def test_oof_file_round_trips_without_pickle(tmp_path, toy):
     said = part.period_said_yes()
     assert said[:2].tolist() == [1.0, 1.0] and np.isnan(said[2:]).all()
     assert load_oof(tmp_path / OOF_FILE).period_said_yes()[:3].tolist() == [0.0, 0.0, 0.0]
+
+
+@pytest.mark.parametrize("damage", ["flip", "truncate"])
+def test_a_damaged_oof_file_is_one_clear_error(tmp_path, toy, damage):
+    fit_p, fit_y, _, _ = toy
+    n = len(fit_y)
+    save_oof(tmp_path / OOF_FILE, {"classes": np.array(["a", "b", "c", "d"]), "proba": fit_p, "y": np.full(n, "a"),
+                                   "source": np.full(n, "s"), "row_id": np.full(n, ""), "digital": np.full(n, ""),
+                                   "digital_proba": np.full(n, np.nan)})
+    data = bytearray((tmp_path / OOF_FILE).read_bytes())
+    if damage == "flip":  # a byte inside the compressed probabilities: the zip's CRC no longer holds
+        data[len(data) // 3] ^= 0xFF
+    else:
+        data = data[: len(data) // 2]
+    (tmp_path / OOF_FILE).write_bytes(bytes(data))
+    with pytest.raises(PipelineError, match=r"oof\.npz cannot be read .*make train"):
+        load_oof(tmp_path / OOF_FILE)
 
 
 def test_the_quantifier_reads_the_flag_as_predict_cuts_it():

@@ -8,6 +8,8 @@ Plain arrays of numbers and fixed-width strings: loading needs no pickle.
 from __future__ import annotations
 
 import os
+import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,8 +93,9 @@ def load_oof(path: str | Path) -> OutOfFold:
     try:
         with np.load(path, allow_pickle=False) as data:
             return OutOfFold.from_arrays(data)
-    except (OSError, KeyError, ValueError) as exc:
-        raise PipelineError(f"{path} cannot be read ({exc}): run `make train` again") from None
+    # A damaged file fails in zipfile or zlib (a CRC, a cut stream), not as an OSError.
+    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+        raise PipelineError(f"{path} cannot be read ({type(exc).__name__}: {exc}): run `make train` again") from None
 
 
 def load_for_report(models_dir: str | Path, run_ids: list[str], real_sources,
