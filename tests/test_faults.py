@@ -468,3 +468,47 @@ def test_outputs_follow_the_umask(trained, tmp_path, umask):
     files = [tmp_path / "o.csv", folder / MODEL_FILE, folder / "metadata.json", tmp_path / "models" / LATEST,
              tmp_path / "evaluation" / "a.json"]
     assert {_mode(p) for p in files} == {0o666 & ~umask}
+
+
+@pytest.mark.parametrize("name", ["metrics.json", "oof.npz", "MODEL_CARD.md"])
+@pytest.mark.parametrize("damage", ["edit", "delete"])
+def test_every_file_of_a_run_folder_is_checked_against_its_sha256(models, tmp_path, capsys, caplog, name, damage):
+    """metrics.json and oof.npz give the report's figures: a byte changed in them would change a published
+    number without a word. predict, evaluate-quantifier and the report's read of the run refuse the folder."""
+    from pipeline.commands.report import model_runs
+
+    folder = latest(models)
+    assert set(json.loads((folder / "metadata.json").read_text())["files"]) == \
+        {p.name for p in folder.iterdir()} - {"metadata.json"}  # training records every file
+    if damage == "edit":
+        data = bytearray((folder / name).read_bytes())
+        data[len(data) // 2] ^= 0x01  # one bit: metrics.json may stay valid JSON with another number
+        (folder / name).write_bytes(bytes(data))
+    else:
+        (folder / name).unlink()
+    out = tmp_path / "o.csv"
+    for args in (["predict", "--input", str(SAMPLE), "--output", str(out)], ["evaluate-quantifier"]):
+        assert cli(tmp_path, models, *args) == 2
+        err = one_line_error(capsys)
+        assert f"{folder}/{name}" in err and "make train" in err and "--run" in err, err
+    assert not out.exists() and not (tmp_path / "reports").exists()
+    frame = pd.DataFrame({"model_run_id": [folder.name]})
+    with pytest.raises(PipelineError, match=name.replace(".", r"\.")):
+        model_runs({"paths": {"models": str(models)}}, frame)
+
+
+def test_a_run_folder_saved_before_the_files_sha256_loads_and_says_so_once(models, caplog):
+    folder = latest(models)
+    meta = json.loads((folder / "metadata.json").read_text())
+    del meta["files"]
+    (folder / "metadata.json").write_text(json.dumps(meta))
+    with caplog.at_level("INFO", logger="pipeline.modeling.run_folder"):
+        for _ in range(2):
+            assert load_run(folder)[0].run_id == folder.name
+    said = [r.getMessage() for r in caplog.records if "not verified" in r.getMessage()]
+    assert len(said) == 1 and str(folder) in said[0]
+    # Its model file is still checked.
+    with open(folder / MODEL_FILE, "ab") as fh:
+        fh.write(b"\0")
+    with pytest.raises(PipelineError, match="sha256"):
+        load_run(folder)

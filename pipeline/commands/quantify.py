@@ -24,7 +24,7 @@ from pipeline.io.files import read_metrics, write_json
 from pipeline.io.predictions import PREDICTED, read_predictions_file
 from pipeline.io.sources import domain_codes
 from pipeline.io.tables import atomic_folder, check_writable
-from pipeline.modeling.run_folder import resolve_run
+from pipeline.modeling.run_folder import resolve_run, verified_metadata
 from pipeline.quantify.evaluate import mean_absolute_error, measure, total_variation, unseen_year_check
 from pipeline.quantify.fit import DEFAULT_METHOD, METHODS, binary_proba
 from pipeline.quantify.intervals import MIN_GROUP
@@ -39,6 +39,7 @@ def run_evaluate_quantifier(config: dict, run: str | None = None, methods=METHOD
                             app_samples: int = 100, app_size: int = 200, n_bootstrap: int = 100,
                             labeled_predictions: str | None = None, label_col: str = "domain", seed: int = 0) -> Path:
     folder = resolve_run(config["paths"]["models"], run)
+    verified_metadata(folder)  # oof.npz and metrics.json as training wrote them
     if not (folder / OOF_FILE).is_file():
         raise PipelineError(f"{folder / OOF_FILE} not found: the model predates oof.npz, run `make train` again")
     out = Path(config["paths"]["reports"]) / "evaluation-quantifier"

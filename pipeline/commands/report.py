@@ -41,6 +41,7 @@ from pipeline.io.formulas import unholdable
 from pipeline.io.predictions import read_predictions_file
 from pipeline.io.tables import atomic_folder
 from pipeline.io.write import check_replaceable, write_csv
+from pipeline.modeling.run_folder import verify_if_run
 from pipeline.report import communes as communes_ref
 from pipeline.report.analysis import attach_adjusted, build_report
 from pipeline.report.compose import compose, tile_summary
@@ -129,7 +130,10 @@ def model_runs(config: dict, frame: pd.DataFrame) -> tuple[list[dict], dict[str,
     out, read = [], {}
     for run_id, rows in frame["model_run_id"].value_counts().items():
         entry = {"run_id": run_id, "rows": int(rows)}
-        if not RUN_ID.fullmatch(run_id or ""):  # a run id names a folder inside models/, nothing else
+        named = bool(RUN_ID.fullmatch(run_id or ""))  # a run id names a folder inside models/, nothing else
+        if named:  # its metrics.json and oof.npz give the report figures: a file changed since training stops it
+            verify_if_run(models / run_id)
+        if not named:
             entry["why"] = "pas d'identifiant de modèle"
         elif not (models / run_id / METRICS_FILE).is_file():
             entry["why"] = f"{run_id}/{METRICS_FILE} absent du dossier des modèles"

@@ -7,12 +7,16 @@ nothing half-written behind.
 A model file is a pickle: loading one runs whatever it holds. So metadata.json
 records the model file's sha256 at training and a model is unpickled only when
 its bytes match it; run ids and LATEST resolve inside the models folder, and a
-folder elsewhere is used only when the user names its path.
+folder elsewhere is used only when the user names its path. metadata.json also
+records the sha256 of every other file of the folder (`files`): metrics.json and
+oof.npz feed the report's figures, and a byte changed in them would change a
+published number without a word. They are checked whenever a run is used.
 """
 from __future__ import annotations
 
 import io
 import json
+import logging
 import os
 import platform
 import secrets
@@ -28,9 +32,13 @@ from pipeline.io.tables import atomic_folder
 from pipeline.io.temps import remove_stale_temps, temp_prefix
 from pipeline.modeling.model import BarometerModel
 
+log = logging.getLogger(__name__)
+
 MODEL_FILE = "model.joblib"
+METADATA_FILE = "metadata.json"
 LATEST = "LATEST"
 HASH_KEY = "model_sha256"
+FILES_KEY = "files"  # every file of the folder but metadata.json, by name: its sha256
 # A run id: letters, digits and . _ - only, so that it names a folder directly under models/.
 
 
@@ -53,7 +61,8 @@ def save_run(models_dir: str | Path, model: BarometerModel, metadata: dict, metr
              extra_files: dict[str, callable]) -> Path:
     """Write the run folder; `extra_files` maps a file name to a writer taking its path.
 
-    `metadata` gets the sha256 of the model file, hashed once the file is written.
+    `metadata` gets the sha256 of the model file, hashed once the file is written, and of every file
+    of the folder (FILES_KEY).
     """
     models_dir = Path(models_dir)
     if not RUN_ID.fullmatch(model.run_id or ""):
@@ -65,10 +74,12 @@ def save_run(models_dir: str | Path, model: BarometerModel, metadata: dict, metr
     with atomic_folder(final) as tmp:
         joblib.dump(model, tmp / MODEL_FILE, compress=3)
         metadata[HASH_KEY] = sha256_of(tmp / MODEL_FILE)
-        write_json(tmp / "metadata.json", metadata)
         write_json(tmp / METRICS_FILE, metrics)
         for name, writer in extra_files.items():
             writer(tmp / name)
+        # Written last, so that it can hash every other file (in the folder's rename, with the rest).
+        metadata[FILES_KEY] = {p.name: sha256_of(p) for p in sorted(tmp.iterdir()) if p.is_file()}
+        write_json(tmp / METADATA_FILE, metadata)
     write_latest(models_dir, model.run_id)
     return final
 
@@ -150,14 +161,53 @@ def check_versions(made: dict, what: str, where: str = "here") -> None:
                             f"retrain it with `make train` or install the versions it was made with")
 
 
-def load_run(folder: Path) -> tuple[BarometerModel, dict]:
-    """Load a model and its metadata, refusing a model file changed since training or made by other versions."""
+# What to do about a damaged run folder, at the end of each error about one.
+RETRAIN = "run `make train` again, or pick another run (--run; make: RUN=)"
+_UNVERIFIED: set[str] = set()  # the folders without sha256 of their files already named in the log
+
+
+def verified_metadata(folder: Path, hashed_later: tuple[str, ...] = ()) -> dict:
+    """The run's metadata.json, once every file it records is there with the sha256 it had at training
+    (those of `hashed_later` only there: their caller hashes the bytes it reads).
+
+    A folder saved before the files' sha256 were recorded is used as it is (its model file is still
+    checked by load_run); the log says so once.
+    """
     try:
-        metadata = json.loads((folder / "metadata.json").read_text(encoding="utf-8"))
+        metadata = json.loads((folder / METADATA_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise PipelineError(f"{folder}/metadata.json cannot be read ({exc}): run `make train` again") from None
+        raise PipelineError(f"{folder}/{METADATA_FILE} cannot be read ({exc}): {RETRAIN}") from None
     if not isinstance(metadata, dict):
-        raise PipelineError(f"{folder}/metadata.json is not a run's metadata: run `make train` again")
+        raise PipelineError(f"{folder}/{METADATA_FILE} is not a run's metadata: {RETRAIN}")
+    recorded = metadata.get(FILES_KEY)
+    if recorded is None:
+        if str(folder) not in _UNVERIFIED:
+            _UNVERIFIED.add(str(folder))
+            log.info("%s was trained before its files' sha256 were recorded: its files other than %s are "
+                     "not verified", folder, MODEL_FILE)
+        return metadata
+    if not isinstance(recorded, dict):
+        raise PipelineError(f"{folder}/{METADATA_FILE}: its '{FILES_KEY}' is not a list of files: {RETRAIN}")
+    for name, expected in recorded.items():
+        path = folder / name
+        if not RUN_ID.fullmatch(name) or not path.is_file():  # a name of the folder, nothing elsewhere
+            raise PipelineError(f"{folder}/{name} is missing (metadata.json records it): {RETRAIN}")
+        if name not in hashed_later and sha256_of(path) != expected:
+            raise PipelineError(f"{folder}/{name} is not the file written at training (its sha256 differs from "
+                                f"{METADATA_FILE}'s): {RETRAIN}")
+    return metadata
+
+
+def verify_if_run(folder: Path) -> None:
+    """Check `folder` as verified_metadata does when it is a run folder as training writes it (a model
+    file or metadata.json in it); files copied alone (a run's metrics.json) are read as they are."""
+    if (folder / MODEL_FILE).exists() or (folder / METADATA_FILE).exists():
+        verified_metadata(folder)
+
+
+def load_run(folder: Path) -> tuple[BarometerModel, dict]:
+    """Load a model and its metadata, refusing a run folder changed since training or made by other versions."""
+    metadata = verified_metadata(folder, hashed_later=(MODEL_FILE,))  # its bytes are hashed as they are loaded
     check_versions(metadata.get("versions") or {}, f"model {folder}")
     data = _trusted_bytes(folder, metadata.get(HASH_KEY))
     try:
@@ -166,7 +216,7 @@ def load_run(folder: Path) -> tuple[BarometerModel, dict]:
         raise PipelineError(f"{folder}/{MODEL_FILE} was made by an older version of barometre whose classes "
                             f"moved ({exc}): retrain it with `make train`") from None
     except Exception as exc:  # a truncated or foreign file: say which
-        raise PipelineError(f"{folder}/{MODEL_FILE} cannot be loaded ({exc}): run `make train` again") from None
+        raise PipelineError(f"{folder}/{MODEL_FILE} cannot be loaded ({exc}): {RETRAIN}") from None
     if not isinstance(model, BarometerModel):
         raise PipelineError(f"{folder}/{MODEL_FILE} holds a {type(model).__name__}, not a barometre model: "
                             f"run `make train` again")
@@ -183,8 +233,8 @@ def _trusted_bytes(folder: Path, expected) -> bytes:
     try:
         data = (folder / MODEL_FILE).read_bytes()
     except OSError as exc:
-        raise PipelineError(f"{folder}/{MODEL_FILE} cannot be read ({exc.strerror})") from None
+        raise PipelineError(f"{folder}/{MODEL_FILE} cannot be read ({exc.strerror}): {RETRAIN}") from None
     if hashlib.sha256(data).hexdigest() != expected.lower():
         raise PipelineError(f"{folder}/{MODEL_FILE} is not the file trained with it (its sha256 differs from "
-                            f"metadata.json): refused, since loading a model runs its code; retrain with `make train`")
+                            f"metadata.json): refused, since loading a model runs its code; {RETRAIN}")
     return data
