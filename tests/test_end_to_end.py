@@ -147,6 +147,23 @@ def test_a_model_made_by_other_library_versions_is_refused(trained, tmp_path, ca
     assert "scikit-learn 0.24.2" in capsys.readouterr().err
 
 
+def test_a_model_made_with_another_spacy_model_version_is_refused(trained, tmp_path, capsys):
+    """fr_core_news_sm lemmatises every text predicted: another version gives other lemmas, other features."""
+    import shutil
+
+    copy = tmp_path / "old_run"
+    shutil.copytree(run_folder(trained), copy)
+    meta = json.loads((copy / "metadata.json").read_text())
+    assert {"numpy", "scipy"} <= set(meta["versions"])  # what a retraining needs to reproduce the run
+    meta["versions"]["spacy_model"] = "fr_core_news_sm 0.0.1"
+    (copy / "metadata.json").write_text(json.dumps(meta))
+    assert cli(trained, "predict", "--input", str(SAMPLE), "--output", str(tmp_path / "o.csv"),
+               "--run", str(copy)) == 2
+    err = capsys.readouterr().err
+    assert "fr_core_news_sm 0.0.1 (here " in err and "make train" in err and "\n" not in err.strip()
+    assert not (tmp_path / "o.csv").exists()
+
+
 def test_the_real_dgcl_list_is_labeled_end_to_end(trained, tmp_path):
     real = PROJECT_DIR.parent / "shared" / "data" / "dgcl" / "dotations-2023.csv"
     if not real.is_file():

@@ -43,13 +43,27 @@ FILES_KEY = "files"  # every file of the folder but metadata.json, by name: its 
 
 
 def library_versions() -> dict:
+    import numpy
     import pandas
+    import scipy
     import sklearn
     import spacy
 
+    # numpy and scipy too: their float sums (BLAS, sparse products) are what a retraining reproduces.
     return {"python": platform.python_version(), "spacy": spacy.__version__,
             "scikit-learn": sklearn.__version__, "pandas": pandas.__version__,
-            "joblib": joblib.__version__}
+            "joblib": joblib.__version__, "numpy": numpy.__version__, "scipy": scipy.__version__}
+
+
+def installed_spacy_model(recorded: str) -> str:
+    """`recorded` ("fr_core_news_sm 3.8.0", as metadata.json has it) with the version installed here."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    name = recorded.split(" ")[0]
+    try:
+        return f"{name} {version(name)}"
+    except PackageNotFoundError:
+        return f"{name} not installed"
 
 
 def new_run_id() -> str:
@@ -148,7 +162,8 @@ def load_model(models_dir: str | Path, run: str | None = None) -> BarometerModel
     return model
 
 
-# The libraries whose objects a model pickle holds: another version may unpickle them wrongly.
+# The libraries whose objects a model pickle holds: another version may unpickle them wrongly (scikit-learn
+# says so of any other version, patch releases included).
 PICKLED_LIBRARIES = ("scikit-learn", "spacy")
 
 
@@ -156,6 +171,9 @@ def check_versions(made: dict, what: str, where: str = "here") -> None:
     """Refuse to unpickle a model made with other versions of the libraries it holds."""
     here = library_versions()
     differ = [f"{lib} {made.get(lib)} ({where} {here[lib]})" for lib in PICKLED_LIBRARIES if made.get(lib) != here[lib]]
+    # The spaCy model lemmatises every text predicted: another version gives other lemmas, other features.
+    if made.get("spacy_model") and made["spacy_model"] != (installed := installed_spacy_model(made["spacy_model"])):
+        differ.append(f"{made['spacy_model']} ({where} {installed.split(' ', 1)[1]})")
     if differ:
         raise PipelineError(f"{what} was made with other library versions: {', '.join(differ)}; "
                             f"retrain it with `make train` or install the versions it was made with")
