@@ -502,7 +502,7 @@ def test_a_run_folder_saved_before_the_files_sha256_loads_and_says_so_once(model
     meta = json.loads((folder / "metadata.json").read_text())
     del meta["files"]
     (folder / "metadata.json").write_text(json.dumps(meta))
-    with caplog.at_level("INFO", logger="pipeline.modeling.run_folder"):
+    with caplog.at_level("INFO", logger="pipeline.io.files"):
         for _ in range(2):
             assert load_run(folder)[0].run_id == folder.name
     said = [r.getMessage() for r in caplog.records if "not verified" in r.getMessage()]

@@ -36,12 +36,11 @@ import pandas as pd
 
 from pipeline.domains import LabelSet, load_label_set
 from pipeline.errors import PipelineError
-from pipeline.io.files import METRICS_FILE, RUN_ID, read_metrics, sha256_of, write_json
+from pipeline.io.files import METRICS_FILE, RUN_ID, read_metrics, sha256_of, verify_if_run, write_json
 from pipeline.io.formulas import unholdable
 from pipeline.io.predictions import read_predictions_file
 from pipeline.io.tables import atomic_folder
 from pipeline.io.write import check_replaceable, write_csv
-from pipeline.modeling.run_folder import verify_if_run
 from pipeline.report import communes as communes_ref
 from pipeline.report.analysis import attach_adjusted, build_report
 from pipeline.report.compose import compose, tile_summary

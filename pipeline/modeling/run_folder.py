@@ -15,8 +15,6 @@ published number without a word. They are checked whenever a run is used.
 from __future__ import annotations
 
 import io
-import json
-import logging
 import os
 import platform
 import secrets
@@ -27,18 +25,23 @@ import joblib
 
 from pipeline import interrupt
 from pipeline.errors import PipelineError
-from pipeline.io.files import METRICS_FILE, RUN_ID, sha256_of, write_json
+from pipeline.io.files import (
+    FILES_KEY,
+    METADATA_FILE,
+    METRICS_FILE,
+    MODEL_FILE,
+    RETRAIN,
+    RUN_ID,
+    sha256_of,
+    verified_metadata,
+    write_json,
+)
 from pipeline.io.tables import atomic_folder
 from pipeline.io.temps import remove_stale_temps, temp_prefix
 from pipeline.modeling.model import BarometerModel
 
-log = logging.getLogger(__name__)
-
-MODEL_FILE = "model.joblib"
-METADATA_FILE = "metadata.json"
 LATEST = "LATEST"
 HASH_KEY = "model_sha256"
-FILES_KEY = "files"  # every file of the folder but metadata.json, by name: its sha256
 # A run id: letters, digits and . _ - only, so that it names a folder directly under models/.
 
 
@@ -177,50 +180,6 @@ def check_versions(made: dict, what: str, where: str = "here") -> None:
     if differ:
         raise PipelineError(f"{what} was made with other library versions: {', '.join(differ)}; "
                             f"retrain it with `make train` or install the versions it was made with")
-
-
-# What to do about a damaged run folder, at the end of each error about one.
-RETRAIN = "run `make train` again, or pick another run (--run; make: RUN=)"
-_UNVERIFIED: set[str] = set()  # the folders without sha256 of their files already named in the log
-
-
-def verified_metadata(folder: Path, hashed_later: tuple[str, ...] = ()) -> dict:
-    """The run's metadata.json, once every file it records is there with the sha256 it had at training
-    (those of `hashed_later` only there: their caller hashes the bytes it reads).
-
-    A folder saved before the files' sha256 were recorded is used as it is (its model file is still
-    checked by load_run); the log says so once.
-    """
-    try:
-        metadata = json.loads((folder / METADATA_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise PipelineError(f"{folder}/{METADATA_FILE} cannot be read ({exc}): {RETRAIN}") from None
-    if not isinstance(metadata, dict):
-        raise PipelineError(f"{folder}/{METADATA_FILE} is not a run's metadata: {RETRAIN}")
-    recorded = metadata.get(FILES_KEY)
-    if recorded is None:
-        if str(folder) not in _UNVERIFIED:
-            _UNVERIFIED.add(str(folder))
-            log.info("%s was trained before its files' sha256 were recorded: its files other than %s are "
-                     "not verified", folder, MODEL_FILE)
-        return metadata
-    if not isinstance(recorded, dict):
-        raise PipelineError(f"{folder}/{METADATA_FILE}: its '{FILES_KEY}' is not a list of files: {RETRAIN}")
-    for name, expected in recorded.items():
-        path = folder / name
-        if not RUN_ID.fullmatch(name) or not path.is_file():  # a name of the folder, nothing elsewhere
-            raise PipelineError(f"{folder}/{name} is missing (metadata.json records it): {RETRAIN}")
-        if name not in hashed_later and sha256_of(path) != expected:
-            raise PipelineError(f"{folder}/{name} is not the file written at training (its sha256 differs from "
-                                f"{METADATA_FILE}'s): {RETRAIN}")
-    return metadata
-
-
-def verify_if_run(folder: Path) -> None:
-    """Check `folder` as verified_metadata does when it is a run folder as training writes it (a model
-    file or metadata.json in it); files copied alone (a run's metrics.json) are read as they are."""
-    if (folder / MODEL_FILE).exists() or (folder / METADATA_FILE).exists():
-        verified_metadata(folder)
 
 
 def load_run(folder: Path) -> tuple[BarometerModel, dict]:
