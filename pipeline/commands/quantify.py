@@ -20,11 +20,11 @@ import numpy as np
 from pipeline.domains import NONE_LABEL, load_label_set
 from pipeline.errors import PipelineError
 from pipeline.io.columns import no_column
-from pipeline.io.files import read_metrics, write_json
+from pipeline.io.files import read_metrics, verified_metadata, write_json
 from pipeline.io.predictions import PREDICTED, read_predictions_file
 from pipeline.io.sources import domain_codes
 from pipeline.io.tables import atomic_folder, check_writable
-from pipeline.modeling.run_folder import resolve_run, verified_metadata
+from pipeline.modeling.run_folder import resolve_run
 from pipeline.quantify.evaluate import mean_absolute_error, measure, total_variation, unseen_year_check
 from pipeline.quantify.fit import DEFAULT_METHOD, METHODS, binary_proba
 from pipeline.quantify.intervals import MIN_GROUP
