@@ -115,12 +115,13 @@ predict: $(STAMP) $(if $(filter dask,$(value ENGINE)),$(DASK_STAMP)) ## label IN
 		--encoding=ENCODING --engine=ENGINE --scheduler=SCHEDULER --workers=WORKERS) $(call flags,--raw-cells=RAW_CELLS \
 		--excel-fr=EXCEL_FR)
 
-# The labeled file's variables are passed with or without LABELED: without it, evaluate refuses them
-# (FORCE=yes, ignored, once started the long evaluation of every source). RUN alone goes to evaluate-quantifier.
+# The labeled file's variables are passed with or without LABELED, and EXTRA with it: evaluate refuses the
+# options of the other mode (FORCE=yes, ignored, once started the long evaluation of every source; EXTRA was
+# dropped with LABELED). RUN alone goes to evaluate-quantifier.
 evaluate: $(STAMP) ## score every source within/across sources (EXTRA, default ../shared/data) and the latest model on data/eval/*.csv per split, or the model on LABELED=file [SHEET] [TEXT_COL] [LABEL_COL] [DIGITAL_COL] [SURE_COL] [FORCE=yes|no] [RUN=id]
 	$(CLI) evaluate $(call opts,--labeled=LABELED --sheet=SHEET --text-col=TEXT_COL --label-col=LABEL_COL \
 		--digital-col=DIGITAL_COL --sure-col=SURE_COL) $(call flags,--force=FORCE) $(if $(value LABELED), \
-		$(call opt,--run,RUN),$(if $(value EXTRA),$(call opt,--extra,EXTRA),--extra ../shared/data))
+		$(call opts,--run=RUN --extra=EXTRA),$(if $(value EXTRA),$(call opt,--extra,EXTRA),--extra ../shared/data))
 	$(if $(value LABELED),,$(CLI) evaluate-quantifier $(call opt,--run,RUN))
 
 communes: $(STAMP) ## install Etalab's commune reference and the départements' contours (npm, pinned, checksum verified) into data/external/

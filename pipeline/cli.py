@@ -21,6 +21,7 @@ from pathlib import Path
 from pipeline import interrupt
 from pipeline.config import load_config
 from pipeline.errors import PipelineError, WorkerDied
+from pipeline.modes import check_modes
 
 CV_FOLDS_HELP = "folds of the grouped cross-validation, at least 2 (default [train] cv_folds of the config)"
 EXCEL_FR_HELP = "CSV outputs in French Excel's dialect: ';' between fields, decimal comma, UTF-8 with a BOM"
@@ -240,6 +241,7 @@ def write_crash_log(exc: BaseException) -> Path:
 
 
 def _dispatch(args) -> int:
+    check_modes(args.command, args)
     if args.command in ("report", "fetch-communes"):
         return _dispatch_report(args)
     if args.command == "evaluate-quantifier":
@@ -259,8 +261,6 @@ def _dispatch(args) -> int:
         "predict.review_threshold": getattr(args, "threshold", None),
         "predict.n_jobs": getattr(args, "jobs", None),
     }
-    if args.command == "evaluate":
-        check_labeled_options(args)
     if getattr(args, "sources", None) and not args.extra:
         raise PipelineError(f"--sources {args.sources}: a sources file is read only with --extra (EXTRA=), the "
                             "folder its paths are relative to; add --extra FOLDER, or drop --sources")
@@ -289,21 +289,6 @@ def _dispatch(args) -> int:
         else:
             print(run_evaluate(config, args.extra, args.recipe))
     return 0
-
-
-# evaluate's options that describe the hand-labeled file of --labeled (and the model scored on it).
-LABELED_ONLY = ("text_col", "label_col", "digital_col", "sure_col", "sheet", "run", "force")
-
-
-def check_labeled_options(args) -> None:
-    """Without --labeled, evaluate scores every source of --extra: an option of the labeled file given then
-    was ignored, and `make evaluate FORCE=yes` started the long evaluation of every source."""
-    given = ["--" + name.replace("_", "-") for name in LABELED_ONLY if getattr(args, name)]
-    if given and not args.labeled:
-        raise PipelineError(f"evaluate {' '.join(given)}: for a hand-labeled file only: add --labeled FILE "
-                            f"(make: LABELED=file), or drop {'it' if len(given) == 1 else 'them'}; without "
-                            "--labeled, evaluate scores every source of --extra (EXTRA=) and always replaces "
-                            "reports/evaluation/sources/")
 
 
 def _dispatch_report(args) -> int:

@@ -705,6 +705,27 @@ def test_evaluate_refuses_the_labeled_files_options_without_labeled(trained, cap
         assert "evaluate --force --extra ../shared/data" in " ".join(shown.split()), shown
 
 
+@pytest.mark.parametrize("options, named, drop", [(["--extra", "elsewhere"], "--extra", "it"),
+                                                   (["--recipe", "svm", "--extra", "x"], "--extra --recipe", "them")])
+def test_evaluate_refuses_the_options_of_every_sources_evaluation_with_labeled(trained, tmp_path, capsys, monkeypatch,
+                                                                                options, named, drop):
+    """`evaluate --labeled FILE --extra X --recipe R` scored FILE and dropped --extra and --recipe without a word;
+    `make evaluate LABELED=file EXTRA=x` dropped EXTRA."""
+    def evaluates(*args, **kwargs):
+        raise AssertionError("the labeled file was scored")
+
+    monkeypatch.setattr("pipeline.commands.evaluate.run_evaluate_labeled", evaluates)
+    labeled = tmp_path / "hand.csv"
+    labeled.write_text("text,domain\nRéfection de la voirie,urbanisme\n", encoding="utf-8")
+    assert cli(trained, "evaluate", "--labeled", str(labeled), *options) == 2
+    one_line_error(capsys, f"evaluate {named}: not with --labeled: drop {drop}, or drop --labeled (make: no LABELED)")
+    if shutil.which("make"):  # make passes EXTRA with LABELED too, for the command to refuse it
+        base = ["make", "-s", "-C", str(PROJECT_DIR), "STAMP=/nonexistent/stamp", "-o", "/nonexistent/stamp",
+                "CLI=echo"]
+        shown = subprocess.run([*base, "evaluate", "LABELED=f.csv", "EXTRA=x"], capture_output=True, text=True).stdout
+        assert "evaluate --labeled f.csv --extra x" in " ".join(shown.split()), shown
+
+
 @pytest.mark.skipif(shutil.which("make") is None, reason="no make")
 def test_make_report_without_predictions_gives_its_usage_before_installing_the_communes():
     """It downloaded the commune reference first (or failed on the network) before saying what to give."""
