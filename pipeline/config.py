@@ -40,8 +40,7 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
         config = tomllib.loads(read_settings_text(path))
     except tomllib.TOMLDecodeError as exc:
         raise PipelineError(f"{path}: not valid TOML: {exc}") from exc
-    shipped = path.resolve() == DEFAULT_CONFIG.resolve() or not DEFAULT_CONFIG.is_file()
-    check_settings(config, path, None if shipped else tomllib.loads(read_settings_text(DEFAULT_CONFIG)))
+    check_settings(config, path)
     config = copy.deepcopy(config)
     for dotted, value in (overrides or {}).items():
         if value is None:
@@ -71,30 +70,34 @@ class Settings(dict):
                             "config/pipeline.toml, as shipped, lists every setting)")
 
 
-# Every setting the code reads, by section: the one list of their names. A config file, the shipped
-# config/pipeline.toml as much as a --config one, holds no other: a misspelt name (review_treshold) would be
-# taken silently and its setting left at its value or default. tests/test_hostile_inputs.py checks that the
-# shipped file sets each of them and [digital] those of DigitalRecipe.
+# The kinds of value a setting takes, as _kind names them.
+NUMBER, TEXT, LIST, YES_NO = "a number", "a quoted text", "a list [...]", "true or false"
+NUMBER_OR_MODEL = 'a number or the word "model"'  # [predict] review_threshold: "model", the model's own
+
+# Every setting the code reads, by section, with its kind: the one list of their names and kinds. A config
+# file, the shipped config/pipeline.toml as much as a --config one, holds no other, each of its kind: a
+# misspelt name (review_treshold) would be taken silently and its setting left at its value or default, a
+# quoted number (chunk_size = "20000") was a crash in the middle of a run. tests/test_hostile_inputs.py
+# checks that the shipped file sets each of them and [digital] those of DigitalRecipe.
 SETTINGS = {
-    "paths": ("labels", "digital_cues", "products", "sources", "locked_test", "labeled", "eval_sets", "domain_guide",
-              "reviewed", "raw_sample", "predicted", "models", "reports", "external"),
-    "preprocess": ("spacy_model", "lemma_mode", "batch_size", "n_process"),
-    "train": ("cv_folds", "cv_repeats", "random_state", "recipes", "select_on", "review_accuracy", "n_jobs",
-              "product_weight"),
-    "digital": ("C", "balanced", "pseudo_threshold", "pseudo_weight", "threshold", "word_counts_C", "cue_weight",
-                "word_counts_cue_weight"),
-    "predict": ("review_threshold", "text_kind", "chunk_size", "n_jobs", "text_columns"),
-    "review": ("rows", "max_domain_share", "reviewed_weight"),
-    "report": ("etalab_package", "etalab_version", "etalab_integrity"),
+    "paths": dict.fromkeys(("labels", "digital_cues", "products", "sources", "locked_test", "labeled", "eval_sets",
+                            "domain_guide", "reviewed", "raw_sample", "predicted", "models", "reports", "external"),
+                           TEXT),
+    "preprocess": {"spacy_model": TEXT, "lemma_mode": TEXT, "batch_size": NUMBER, "n_process": NUMBER},
+    "train": {"cv_folds": NUMBER, "cv_repeats": NUMBER, "random_state": NUMBER, "recipes": LIST, "select_on": LIST,
+              "review_accuracy": NUMBER, "n_jobs": NUMBER, "product_weight": NUMBER},
+    "digital": {"C": NUMBER, "balanced": YES_NO, "pseudo_threshold": NUMBER, "pseudo_weight": NUMBER,
+                "threshold": NUMBER, "word_counts_C": NUMBER, "cue_weight": NUMBER, "word_counts_cue_weight": NUMBER},
+    "predict": {"review_threshold": NUMBER_OR_MODEL, "text_kind": TEXT, "chunk_size": NUMBER, "n_jobs": NUMBER,
+                "text_columns": LIST},
+    "review": {"rows": NUMBER, "max_domain_share": NUMBER, "reviewed_weight": NUMBER},
+    "report": {"etalab_package": TEXT, "etalab_version": TEXT, "etalab_integrity": TEXT},
 }
-# Settings whose value may be of another kind than config/pipeline.toml's: a word or a number.
-EITHER_KIND = {("predict", "review_threshold")}
 
 
-def check_settings(config: dict, path, reference: dict | None = None) -> None:
-    """A config holds only the sections and settings of SETTINGS and, when it is not the shipped file
-    (`reference`, config/pipeline.toml), each of the kind that file gives it (a number, a word, a list,
-    true/false): a typo or a quoted number is named here, not taken silently or met as a crash in the
+def check_settings(config: dict, path) -> None:
+    """A config holds only the sections and settings of SETTINGS, each of its kind there (a number, a word, a
+    list, true/false): a typo or a quoted number is named here, not taken silently or met as a crash in the
     middle of a run."""
     for section, values in config.items():
         if section not in SETTINGS or not isinstance(values, dict):
@@ -103,20 +106,23 @@ def check_settings(config: dict, path, reference: dict | None = None) -> None:
         for key, value in values.items():
             if key not in SETTINGS[section]:
                 raise PipelineError(f"{path}: unknown setting [{section}] {key}{_typo_hint(key, SETTINGS[section])}")
-            if reference is None or key not in reference.get(section, {}):
-                continue
-            expected = reference[section][key]
-            if (section, key) not in EITHER_KIND and _kind(value) != _kind(expected):
-                raise PipelineError(f"{path}: [{section}] {key} = {value!r} is {_kind(value)}; give {_kind(expected)}, "
-                                    f"as config/pipeline.toml does ({key} = {expected!r})")
+            if not of_kind(value, SETTINGS[section][key]):
+                raise PipelineError(f"{path}: [{section}] {key} = {value!r} is {_kind(value)}; "
+                                    f"give {SETTINGS[section][key]}")
+
+
+def of_kind(value, kind: str) -> bool:
+    if kind == NUMBER_OR_MODEL:
+        return _kind(value) == NUMBER or value == "model"
+    return _kind(value) == kind
 
 
 def _kind(value) -> str:
     if isinstance(value, bool):
-        return "true or false"
+        return YES_NO
     if isinstance(value, int | float):
-        return "a number"
-    return {str: "a quoted text", list: "a list [...]", dict: "a section"}.get(type(value), type(value).__name__)
+        return NUMBER
+    return {str: TEXT, list: LIST, dict: "a section"}.get(type(value), type(value).__name__)
 
 
 def _typo_hint(name: str, names) -> str:

@@ -529,15 +529,45 @@ def test_a_typo_in_the_shipped_config_itself_is_one_line_naming_it(tmp_path, mon
 
 
 def test_the_settings_the_code_knows_are_those_the_shipped_config_sets():
-    """pipeline/config.py SETTINGS is the one list of names: the shipped file sets each, [digital] is DigitalRecipe."""
+    """pipeline/config.py SETTINGS is the one list of names and kinds: the shipped file sets each, of its kind,
+    [digital] is DigitalRecipe."""
     import tomllib
 
-    from pipeline.config import SETTINGS
+    from pipeline.config import SETTINGS, of_kind
     from pipeline.modeling.estimators import DigitalRecipe
 
     shipped = tomllib.loads((PROJECT_DIR / "config" / "pipeline.toml").read_text(encoding="utf-8"))
     assert {s: sorted(v) for s, v in shipped.items()} == {s: sorted(v) for s, v in SETTINGS.items()}
+    wrong = {(s, k): (v, SETTINGS[s][k]) for s, values in shipped.items() for k, v in values.items()
+             if not of_kind(v, SETTINGS[s][k])}
+    assert not wrong
     assert set(SETTINGS["digital"]) == set(DigitalRecipe.__dataclass_fields__) - {"cues"}
+
+
+@pytest.mark.parametrize("change, error", [
+    (("chunk_size = 20000", 'chunk_size = "20000"'), "[predict] chunk_size = '20000' is a quoted text; give a number"),
+    (('review_threshold = "model"', 'review_threshold = "modèle"'),
+     "[predict] review_threshold = 'modèle' is a quoted text; give a number or the word \"model\""),
+    (('review_threshold = "model"', "review_threshold = 0.8"), None),
+])
+def test_a_value_of_the_wrong_kind_in_the_shipped_config_itself_is_one_line(tmp_path, monkeypatch, capsys, change,
+                                                                           error):
+    """Only a --config file's kinds were checked, against the shipped file's: chunk_size = "20000" in
+    config/pipeline.toml itself ended predict in an unexpected failure (pandas' 'chunksize' must be an integer)."""
+    import pipeline.config
+    from pipeline.cli import main
+
+    text = (PROJECT_DIR / "config" / "pipeline.toml").read_text(encoding="utf-8")
+    assert change[0] in text
+    shipped = write(tmp_path, "pipeline.toml", text.replace(change[0], change[1], 1).encode("utf-8"))
+    monkeypatch.setattr(pipeline.config, "DEFAULT_CONFIG", shipped)
+    if error is None:
+        assert pipeline.config.load_config()["predict"]["review_threshold"] == 0.8
+        return
+    assert main(["predict", "--output", str(tmp_path / "o.csv")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"error: {shipped}: {error}", err
+    assert not (tmp_path / "o.csv").exists()
 
 
 def test_a_setting_missing_from_the_config_is_named_with_its_close_names(tmp_path):

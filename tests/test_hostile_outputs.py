@@ -425,9 +425,15 @@ def test_an_earlier_evaluation_of_a_labeled_file_is_replaced_only_with_force(tra
     assert sorted(p.name for p in folder.iterdir()) == ["predictions.csv", "scores.json"]
 
 
-@pytest.mark.parametrize("where, value", [("cli", "1.5"), ("cli", "-0.2"), ("cli", "nan"), ("config", "2"),
-                                          ("config", '"high"')])
-def test_a_review_threshold_outside_0_to_1_is_refused(trained, tmp_path, capsys, where, value):
+OUT_OF_RANGE = ("review threshold", "[predict] review_threshold): give a number from 0 to 1")
+
+
+@pytest.mark.parametrize("where, value, says", [
+    ("cli", "1.5", OUT_OF_RANGE), ("cli", "-0.2", OUT_OF_RANGE), ("cli", "nan", OUT_OF_RANGE),
+    ("config", "2", OUT_OF_RANGE),
+    ("config", '"high"', ("[predict] review_threshold = 'high' is a quoted text; give a number or the word \"model\"",)),
+])
+def test_a_review_threshold_outside_0_to_1_is_refused(trained, tmp_path, capsys, where, value, says):
     write(tmp_path, "in.csv", "titre\nVidéoprotection de la mairie\n".encode())
     config = dict(trained)
     if where == "config":
@@ -438,7 +444,7 @@ def test_a_review_threshold_outside_0_to_1_is_refused(trained, tmp_path, capsys,
     option = ["--threshold", value] if where == "cli" else []
     assert cli(config, "predict", "--input", str(tmp_path / "in.csv"), "--output", str(tmp_path / "o.csv"),
                *option) == 2
-    one_line_error(capsys, "review threshold", "[predict] review_threshold): give a number from 0 to 1")
+    one_line_error(capsys, *says)
     assert not (tmp_path / "o.csv").exists()
 
 
