@@ -131,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--run", help="model run id or folder (default: models/LATEST)")
     q.add_argument("--models", help="models folder")
     q.add_argument("--labeled-predictions", help="a predictions file whose rows carry their true domain")
-    q.add_argument("--label-col", default="domain",
+    q.add_argument("--label-col",
                    help="its true domain column (default: domain, the input's own, which predict keeps as input_domain)")
     q.add_argument("--seed", type=int, default=0, help="seed of the held-out folds and shifted samples "
                                                        "(default 0; the split moves natural errors by about 0.003)")
@@ -249,7 +249,7 @@ def _dispatch(args) -> int:
 
         config = load_config(args.config, {"paths.models": args.models})
         print(run_evaluate_quantifier(config, args.run, labeled_predictions=args.labeled_predictions,
-                                      label_col=args.label_col, seed=args.seed))
+                                      label_col=args.label_col or "domain", seed=args.seed))
         return 0
     from pipeline.commands.predict import default_output, run_predict
     from pipeline.commands.train import run_train

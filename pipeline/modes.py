@@ -2,7 +2,7 @@
 
 evaluate scores a hand-labeled file (--labeled) or every source of --extra; an option of one mode given in
 the other was dropped without a word: `--labeled f --extra x --recipe r` scored f, `make evaluate FORCE=yes`
-started the long evaluation of every source.
+started the long evaluation of every source. evaluate-quantifier's --label-col is of --labeled-predictions.
 """
 from __future__ import annotations
 
@@ -30,6 +30,11 @@ MODES = {
         ("text_col", "label_col", "digital_col", "sure_col", "sheet", "run", "force"), ("extra", "recipe"),
         "evaluate scores the current model on FILE alone",
         "evaluate scores every source of --extra (EXTRA=) and always replaces reports/evaluation/sources/"),
+    # --label-col names the true domain column of --labeled-predictions: alone, it was never read.
+    "evaluate-quantifier": Modes(
+        "labeled_predictions", "--labeled-predictions FILE", "--labeled-predictions", "a labeled predictions file",
+        ("label_col",), (), "evaluate-quantifier also scores the correction on FILE's true domains",
+        "evaluate-quantifier measures the correction on the run's out-of-fold rows alone"),
 }
 
 

@@ -351,6 +351,18 @@ def test_labeled_predictions_are_scored_against_the_hand_label_predict_kept(trai
     assert "'domain' holds the predictions" in capsys.readouterr().err
 
 
+def test_label_col_without_labeled_predictions_is_refused(trained, capsys, monkeypatch):
+    """--label-col names a column of --labeled-predictions: alone, the minutes of measurement ran without it."""
+    def measures(*args, **kwargs):
+        raise AssertionError("the measurement started")
+
+    monkeypatch.setattr("pipeline.commands.quantify.run_evaluate_quantifier", measures)
+    assert main(["--config", trained["config_file"], "-q", "evaluate-quantifier", "--label-col", "vrai"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and err.startswith("error: evaluate-quantifier --label-col: for a labeled predictions "
+                                               "file only: add --labeled-predictions FILE, or drop it"), err
+
+
 def _labeled_predictions(labels, path, n=130):
     """A predictions file of `n` rows whose every predicted domain is right, its true domains in
     column true_domain: every other one spelt as its French label in capitals, the first one none."""
