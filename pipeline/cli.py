@@ -149,7 +149,6 @@ def _review_parsers(sub) -> None:
     v.add_argument("--output", required=True, help="the review workbook (.xlsx)")
     v.add_argument("-n", "--rows", type=int, help="rows to review (default [review] rows)")
     v.add_argument("--text-col", help="text column(s) the predictions were made from (default: detected)")
-    v.add_argument("--models", help="models folder")
     a = sub.add_parser("audit", help="training rows whose label the model confidently contradicts, "
                                      "into a review workbook")
     a.add_argument("--output", required=True, help="the audit workbook (.xlsx)")

@@ -60,6 +60,13 @@ def meta(labels=LABELS):
     return {"format": FORMAT, "label_fingerprint": label_fingerprint(labels), "labels": ",".join(labels.codes)}
 
 
+def test_review_has_no_models_option_it_would_not_read(capsys):
+    """review reads a predictions file and no model: its --models was accepted and never read."""
+    with pytest.raises(SystemExit) as stopped:
+        main(["review", "--predictions", "p.csv", "--output", "r.xlsx", "--models", "elsewhere"])
+    assert stopped.value.code == 2 and "unrecognized arguments: --models elsewhere" in capsys.readouterr().err
+
+
 def test_answers_accept_codes_french_labels_and_none_and_skip_empty_ones():
     body = [(2, ["X", "Musée", "culture", 0.5, "education", "culture", "no", ""]),
             (3, ["Y", "Cantine", "culture", 0.4, "education", "education, ENFANCE et jeunesse", "OUI", "vu"]),
