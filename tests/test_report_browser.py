@@ -78,36 +78,59 @@ def test_the_page_loads_in_chromium_with_every_chart_shown(tmp_path):
     assert pdf.startswith(b"%PDF") and _pdf_pages(pdf) >= 3
 
 
-# Chromium's window is never narrower than 500 px: the page is measured inside a 375 px iframe (a phone).
-PHONE = """<!DOCTYPE html><html><body style="margin:0"><iframe id="f" src="rapport.html"
-style="width:375px;height:700px;border:0"></iframe><script>
-document.getElementById("f").addEventListener("load", () => {
-  const d = document.getElementById("f").contentDocument;
+# Chromium's window is never narrower than 500 px: the page is measured inside iframes of a small phone, a
+# phone and a tablet's width, all in one run of Chromium.
+NARROW = (320, 375, 768)
+FRAMES = "".join(f'<iframe src="rapport.html" style="width:{w}px;height:700px;border:0"></iframe>' for w in NARROW)
+PHONE = """<!DOCTYPE html><html><body style="margin:0">FRAMES<script>
+const frames = [...document.querySelectorAll("iframe")];
+let loaded = 0;
+const measure = f => {
+  const d = f.contentDocument, vw = d.documentElement.clientWidth;
+  const tables = [...d.querySelectorAll("table")].map(t => {
+    const box = t.closest(".table-scroll");
+    return {id: t.id, fits: t.getBoundingClientRect().width <= vw, scrolls: !!box && box.scrollWidth > box.clientWidth,
+            focusable: !!box && box.tabIndex === 0, role: box?.getAttribute("role"), label: box?.getAttribute("aria-label"),
+            caption: t.querySelector("caption").textContent};
+  });
+  return {viewport: vw, page: d.documentElement.scrollWidth, tables: tables};
+};
+frames.forEach(f => f.addEventListener("load", () => {
+  if (++loaded < frames.length) return;
   const out = document.createElement("pre");
   out.id = "image-check";
-  out.textContent = JSON.stringify({viewport: d.documentElement.clientWidth, page: d.documentElement.scrollWidth,
-                                    wide: [...d.querySelectorAll(".table-scroll")].filter(
-                                      b => b.scrollWidth > b.clientWidth).length});
+  out.textContent = JSON.stringify(frames.map(measure));
   document.body.appendChild(out);
-});
-</script></body></html>"""
+}));
+</script></body></html>""".replace("FRAMES", FRAMES)
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium; .ci/run does it)")
-def test_the_page_is_no_wider_than_a_phone_screen(tmp_path):
-    """At 375 px the tables (9 columns) and a long word (the commit's hash) made the page 2.5 times wider
-    than the screen: a wide table now scrolls in its own box, a long word breaks."""
+@pytest.fixture(scope="module")
+def narrow_pages(tmp_path_factory) -> list[dict]:
+    """The tiny report measured at each width of NARROW (a long word in its source line: a commit's hash)."""
+    if CHROMIUM is None:
+        pytest.skip("Chromium is not installed (apt-get install chromium; .ci/run does it)")
+    tmp_path = tmp_path_factory.mktemp("narrow")
     config = report_config(tmp_path)
     predictions().to_parquet(tmp_path / "tiny.parquet", index=False)
     assert main(["--config", str(config), "-q", "report", "--predictions", str(tmp_path / "tiny.parquet"),
                  "--no-pdf", "--source", "Source : " + "0123456789abcdef" * 4]) == 0
     folder = tmp_path / "reports" / "tiny"
     (folder / "phone.html").write_text(PHONE, encoding="utf-8")
+    results = open_in_chromium(folder / "phone.html", tmp_path / "profile", "--allow-file-access-from-files",
+                               "--window-size=1200,800")
+    return list(zip(NARROW, results, strict=True))
 
-    result = open_in_chromium(folder / "phone.html", tmp_path / "profile", "--allow-file-access-from-files")
 
-    assert result["viewport"] < 375 and result["page"] == result["viewport"], result
-    assert result["wide"] >= 1  # the domains table is wider than a phone: it scrolls in its box
+def test_the_page_is_no_wider_than_a_phone_screen(narrow_pages):
+    """At 375 px the tables (9 columns) and a long word (the commit's hash) made the page 2.5 times wider
+    than the screen: a wide table now scrolls in its own box, a long word breaks. At 320 px (a small phone)
+    a tile, never narrower than 19em, made the page wider than the screen."""
+    for width, result in narrow_pages:
+        assert result["viewport"] <= width and result["page"] == result["viewport"], (width, result["page"])
+        tables = result["tables"]
+        assert all(t["fits"] or t["scrolls"] for t in tables), (width, [t["id"] for t in tables])
+    assert any(t["scrolls"] for t in narrow_pages[0][1]["tables"])  # the domains table is wider than a phone
 
 
 def _pdf_pages(data: bytes) -> int:
