@@ -133,6 +133,15 @@ def test_the_page_is_no_wider_than_a_phone_screen(narrow_pages):
     assert any(t["scrolls"] for t in narrow_pages[0][1]["tables"])  # the domains table is wider than a phone
 
 
+def test_a_table_scrolling_in_its_box_is_reached_by_the_keyboard_and_named(narrow_pages):
+    """The box a wide table scrolls in took no focus (Safari's keyboard could not scroll it) and was not named:
+    it is now a region named by its table's caption, in the tab order (WCAG 2.1.1)."""
+    for width, result in narrow_pages:
+        unnamed = [t["id"] for t in result["tables"] if not (t["focusable"] and t["role"] == "region" and t["label"]
+                                                              and as_read(t["caption"]).startswith(as_read(t["label"])))]
+        assert not unnamed, f"at {width} px, boxes not reached by the keyboard or not named: {unnamed}"
+
+
 def _pdf_pages(data: bytes) -> int:
     from test_report import _pdf_pages as pages
 
