@@ -85,13 +85,21 @@ FRAMES = "".join(f'<iframe src="rapport.html" style="width:{w}px;height:700px;bo
 PHONE = """<!DOCTYPE html><html><body style="margin:0">FRAMES<script>
 const frames = [...document.querySelectorAll("iframe")];
 let loaded = 0;
+// the caption is as wide as its box at most, and still in it once the box is scrolled to its end
+const captionSeen = (box, t) => {
+  const caption = t.querySelector("caption"), narrow = caption.getBoundingClientRect().width <= box.clientWidth + 1;
+  box.scrollLeft = box.scrollWidth;
+  const seen = narrow && caption.getBoundingClientRect().left >= box.getBoundingClientRect().left - 1;
+  box.scrollLeft = 0;
+  return seen;
+};
 const measure = f => {
   const d = f.contentDocument, vw = d.documentElement.clientWidth;
   const tables = [...d.querySelectorAll("table")].map(t => {
     const box = t.closest(".table-scroll");
     return {id: t.id, fits: t.getBoundingClientRect().width <= vw, scrolls: !!box && box.scrollWidth > box.clientWidth,
             focusable: !!box && box.tabIndex === 0, role: box?.getAttribute("role"), label: box?.getAttribute("aria-label"),
-            caption: t.querySelector("caption").textContent};
+            caption: t.querySelector("caption").textContent, seen: box ? captionSeen(box, t) : true};
   });
   return {viewport: vw, page: d.documentElement.scrollWidth, tables: tables};
 };
@@ -140,6 +148,14 @@ def test_a_table_scrolling_in_its_box_is_reached_by_the_keyboard_and_named(narro
         unnamed = [t["id"] for t in result["tables"] if not (t["focusable"] and t["role"] == "region" and t["label"]
                                                               and as_read(t["caption"]).startswith(as_read(t["label"])))]
         assert not unnamed, f"at {width} px, boxes not reached by the keyboard or not named: {unnamed}"
+
+
+def test_a_table_caption_is_read_whole_beside_its_scrolling_table(narrow_pages):
+    """A table wider than a phone drew its caption (and its CSV link) as wide as itself: the box cut it
+    off, and it scrolled out of sight with the table. It is now as wide as the box, and stays in it."""
+    for width, result in narrow_pages:
+        cut = [t["id"] for t in result["tables"] if not t["seen"]]
+        assert not cut, f"at {width} px, captions cut off by their scrolling box: {cut}"
 
 
 def _pdf_pages(data: bytes) -> int:
