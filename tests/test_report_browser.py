@@ -101,7 +101,8 @@ const measure = f => {
             focusable: !!box && box.tabIndex === 0, role: box?.getAttribute("role"), label: box?.getAttribute("aria-label"),
             caption: t.querySelector("caption").textContent, seen: box ? captionSeen(box, t) : true};
   });
-  return {viewport: vw, page: d.documentElement.scrollWidth, tables: tables};
+  const columns = new Set([...d.querySelectorAll("nav li")].map(li => Math.round(li.getBoundingClientRect().left))).size;
+  return {viewport: vw, page: d.documentElement.scrollWidth, tables: tables, toc_columns: columns};
 };
 frames.forEach(f => f.addEventListener("load", () => {
   if (++loaded < frames.length) return;
@@ -156,6 +157,12 @@ def test_a_table_caption_is_read_whole_beside_its_scrolling_table(narrow_pages):
     for width, result in narrow_pages:
         cut = [t["id"] for t in result["tables"] if not t["seen"]]
         assert not cut, f"at {width} px, captions cut off by their scrolling box: {cut}"
+
+
+def test_the_table_of_contents_is_one_column_on_a_phone_and_two_on_a_tablet(narrow_pages):
+    """Two columns of the table of contents on a phone left 140 px to a title: « Annexe — Codes commune
+    non rapprochés » took three lines. A column is now 16em wide at least."""
+    assert [result["toc_columns"] for _, result in narrow_pages] == [1, 1, 2]
 
 
 def _pdf_pages(data: bytes) -> int:
