@@ -85,11 +85,13 @@ FRAMES = "".join(f'<iframe src="rapport.html" style="width:{w}px;height:700px;bo
 PHONE = """<!DOCTYPE html><html><body style="margin:0">FRAMES<script>
 const frames = [...document.querySelectorAll("iframe")];
 let loaded = 0;
-// the caption is as wide as its box at most, and still in it once the box is scrolled to its end
-const captionSeen = (box, t) => {
+// once the box is scrolled to its end: is the caption (as wide as the box at most) still in it, and each row's name?
+const inSight = (box, t) => {
   const caption = t.querySelector("caption"), narrow = caption.getBoundingClientRect().width <= box.clientWidth + 1;
   box.scrollLeft = box.scrollWidth;
-  const seen = narrow && caption.getBoundingClientRect().left >= box.getBoundingClientRect().left - 1;
+  const left = box.getBoundingClientRect().left - 1;
+  const seen = {caption: narrow && caption.getBoundingClientRect().left >= left,
+                rows: [...t.rows].every(r => r.cells[0].getBoundingClientRect().left >= left)};
   box.scrollLeft = 0;
   return seen;
 };
@@ -99,7 +101,7 @@ const measure = f => {
     const box = t.closest(".table-scroll");
     return {id: t.id, fits: t.getBoundingClientRect().width <= vw, scrolls: !!box && box.scrollWidth > box.clientWidth,
             focusable: !!box && box.tabIndex === 0, role: box?.getAttribute("role"), label: box?.getAttribute("aria-label"),
-            caption: t.querySelector("caption").textContent, seen: box ? captionSeen(box, t) : true};
+            caption: t.querySelector("caption").textContent, seen: box ? inSight(box, t) : {caption: true, rows: true}};
   });
   const columns = new Set([...d.querySelectorAll("nav li")].map(li => Math.round(li.getBoundingClientRect().left))).size;
   return {viewport: vw, page: d.documentElement.scrollWidth, tables: tables, toc_columns: columns};
@@ -155,7 +157,7 @@ def test_a_table_caption_is_read_whole_beside_its_scrolling_table(narrow_pages):
     """A table wider than a phone drew its caption (and its CSV link) as wide as itself: the box cut it
     off, and it scrolled out of sight with the table. It is now as wide as the box, and stays in it."""
     for width, result in narrow_pages:
-        cut = [t["id"] for t in result["tables"] if not t["seen"]]
+        cut = [t["id"] for t in result["tables"] if not t["seen"]["caption"]]
         assert not cut, f"at {width} px, captions cut off by their scrolling box: {cut}"
 
 
@@ -163,6 +165,14 @@ def test_the_table_of_contents_is_one_column_on_a_phone_and_two_on_a_tablet(narr
     """Two columns of the table of contents on a phone left 140 px to a title: « Annexe — Codes commune
     non rapprochés » took three lines. A column is now 16em wide at least."""
     assert [result["toc_columns"] for _, result in narrow_pages] == [1, 1, 2]
+
+
+def test_a_row_keeps_its_name_in_sight_while_its_table_scrolls(narrow_pages):
+    """Scrolled to its last columns on a phone, a table showed figures without the row they belong to: the
+    first cell of each row (its name, and the columns' corner) now stays at the box's left edge."""
+    for width, result in narrow_pages:
+        lost = [t["id"] for t in result["tables"] if not t["seen"]["rows"]]
+        assert not lost, f"at {width} px, tables whose rows' names scroll out of sight: {lost}"
 
 
 def _pdf_pages(data: bytes) -> int:
