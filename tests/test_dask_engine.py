@@ -19,6 +19,7 @@ from pipeline.commands.predict import PredictSettings, run_predict  # noqa: E402
 from pipeline.config import PROJECT_DIR  # noqa: E402
 from pipeline.engines.dask_engine import label_with_dask  # noqa: E402
 from pipeline.errors import PipelineError  # noqa: E402
+from pipeline.io.options import io_options  # noqa: E402
 from pipeline.modeling.run_folder import resolve_run  # noqa: E402
 
 pytestmark = pytest.mark.slow
@@ -167,6 +168,17 @@ def test_a_folder_output_replaces_an_earlier_runs_parts_but_never_other_files(tr
         label_with_dask(folder, inputs / "part-1.csv", out, settings, client=cluster[1])
     assert (out / "notes.txt").read_text(encoding="utf-8") == "kept"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["labeled"]
+
+
+@pytest.mark.parametrize("output", ["out.parquet", "out"])
+def test_csv_options_given_for_a_parquet_output_are_said_to_be_ignored(trained, cluster, inputs, tmp_path, caplog,
+                                                                        output):
+    """--excel-fr and --raw-cells shape CSV outputs only: a folder output dropped them without a word, where a
+    file output (TableWriter) warned."""
+    folder, settings = resolve_run(trained["paths"]["models"]), PredictSettings.from_config(trained)
+    with caplog.at_level(logging.WARNING), io_options(excel_fr=True, raw_cells=True):
+        label_with_dask(folder, inputs / "part-1.csv", tmp_path / output, settings, client=cluster[1])
+    assert "--excel-fr and --raw-cells ignored: the output is a " in caplog.text, caplog.text
 
 
 @pytest.mark.parametrize("output", ["out.parquet", "out"])

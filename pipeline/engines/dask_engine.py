@@ -45,7 +45,7 @@ from pipeline.engines.dask_input import (
 from pipeline.errors import PipelineError
 from pipeline.io import options as io_options
 from pipeline.io.tables import TableWriter, atomic_folder, atomic_output, find_text_columns, warn_unused_options
-from pipeline.io.write import check_replaceable
+from pipeline.io.write import check_replaceable, warn_unused_output_options
 from pipeline.modeling.metrics import review_threshold_warning
 from pipeline.modeling.predict import applied_review_threshold, label_frame
 from pipeline.modeling.run_folder import MODEL_FILE, check_versions, load_run
@@ -278,6 +278,8 @@ def _gather_to_file(client, parts, pieces, output_path: Path) -> tuple[int, int]
 def _write_folder(client, parts, pieces, output_path: Path) -> tuple[int, int]:
     """Let each worker write its partitions as part-NNNNN.parquet into a temporary folder, renamed at the end."""
     import dask
+
+    warn_unused_output_options(output_path, "parquet folder")  # a file output's TableWriter says it itself
 
     with atomic_folder(output_path) as tmp:
         writes = [dask.delayed(_write_part)(part, str(tmp / f"part-{i:05d}.parquet")) for i, part in enumerate(parts)]

@@ -197,7 +197,8 @@ def warn_unused_output_options(path: Path, kind: str) -> None:
               if given and not used]
     if unused:
         log.warning("%s: %s ignored: the output is %s", path, " and ".join(unused),
-                    {"tsv": "a TSV file", "parquet": "a Parquet file", "xlsx": "a workbook (.xlsx)"}.get(kind, kind))
+                    {"tsv": "a TSV file", "parquet": "a Parquet file", "xlsx": "a workbook (.xlsx)",
+                     "parquet folder": "a folder of Parquet files"}.get(kind, kind))
 
 
 def shown_name(path: Path) -> Path:
