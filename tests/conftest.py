@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 
 import pandas as pd
@@ -15,6 +16,12 @@ SHARED = PROJECT_DIR.parent / "shared" / "data"
 # No test reads or writes the project's lemma cache (.cache/lemmas/); the cache's
 # own tests point it at a temporary folder.
 os.environ["BAROMETRE_LEMMA_CACHE"] = "off"
+
+# A suite started as a background job (`make test &`, nohup) inherits Ctrl-C ignored, and a run started so
+# leaves it ignored, as it should (interrupt.stop_on). The tests that stop runs with it give it back its
+# default: here, and so in the processes they start.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def write_config(tmp: Path, **paths) -> Path:
